@@ -1,0 +1,32 @@
+# The two commands: `make run` and `make test`. Both do their own set-up on a fresh Debian machine.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+CDDGIS := $(VENV)/bin/cddgis
+
+.PHONY: run test setup setup-test lint bench db-stop
+
+run: setup
+	$(CDDGIS) db start
+	$(CDDGIS) migrate
+	$(CDDGIS) load boundaries --if-empty
+	$(CDDGIS) serve
+
+test: setup-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+setup:
+	bash scripts/setup.sh
+
+setup-test:
+	bash scripts/setup.sh --test
+
+lint: setup-test
+	$(VENV)/bin/ruff check .
+
+bench: setup
+	$(PY) benchmarks/bench_boundaries.py
+
+db-stop:
+	$(CDDGIS) db stop

@@ -1,0 +1,1 @@
+"""The admin boundary pipeline: HDX COD-AB files -> checked, reconciled, simplified -> PostGIS."""

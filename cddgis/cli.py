@@ -1,0 +1,161 @@
+"""The ``cddgis`` command: database, data loading and serving."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gis.settings import Settings
+
+
+def _database_url(settings: Settings) -> str:
+    """DATABASE_URL, or the local cluster (started if it is not running)."""
+    if settings.database_url:
+        from gis.db import database_url
+
+        return database_url(settings)
+    from gis.cluster import LocalCluster
+
+    return LocalCluster(settings.state_dir).start().url()
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from gis.cluster import LocalCluster
+
+    if settings.database_url and args.action != "url":
+        print("DATABASE_URL is set: cddgis uses that database and runs no local cluster.")
+        return 0
+    cluster = LocalCluster(settings.state_dir)
+    if args.action == "start":
+        info = cluster.start()
+        print(f"PostGIS is running on 127.0.0.1:{info.port} (data in {cluster.pgdata})")
+    elif args.action == "stop":
+        cluster.stop()
+        print("PostGIS stopped.")
+    elif args.action == "status":
+        running = cluster.is_running()
+        info = cluster.info()
+        where = f" on 127.0.0.1:{info.port}" if info else ""
+        print(f"PostGIS is {'running' + where if running else 'stopped'} ({cluster.pgdata})")
+        return 0 if running else 3
+    elif args.action == "url":
+        print(_database_url(settings))
+    return 0
+
+
+def cmd_migrate(_: argparse.Namespace, settings: Settings) -> int:
+    from gis.migrate import upgrade
+
+    upgrade(_database_url(settings))
+    print("Database schema is up to date.")
+    return 0
+
+
+def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    from boundaries.load import BoundaryLoadError, boundaries_loaded, load_boundaries
+    from gis.db import engine_for
+    from gis.migrate import upgrade
+
+    url = _database_url(settings)
+    upgrade(url)
+    engine = engine_for(url)
+    if args.if_empty and boundaries_loaded(engine):
+        print("Boundaries are already loaded (use `cddgis load boundaries` to reload).")
+        return 0
+    data_dir = Path(args.dir).resolve() if args.dir else settings.data_dir
+    print(f"Loading boundaries from {data_dir} …")
+    try:
+        report = load_boundaries(engine, data_dir)
+    except BoundaryLoadError as exc:
+        print(f"Boundary load failed; the database was not changed.\n{exc}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    return 0
+
+
+def cmd_issues(args: argparse.Namespace, settings: Settings) -> int:
+    from gis.boundaries import latest_load_issues
+    from gis.db import engine_for
+
+    issues = latest_load_issues(engine_for(_database_url(settings)), kind=args.kind)
+    for issue in issues:
+        print(f"{issue['level']:<12} {issue['code'] or '-':<7} {issue['kind']:<20} "
+              f"{issue['detail']}")
+    print(f"{len(issues)} issue(s)")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from gis.migrate import upgrade
+    from web import create_app
+
+    url = _database_url(settings)
+    upgrade(url)
+    app = create_app(settings, database_url=url)
+    if args.dev:
+        app.run(host=settings.host, port=settings.port, debug=True)
+        return 0
+    from gunicorn.app.base import BaseApplication
+
+    class _Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{settings.host}:{settings.port}")
+            self.cfg.set("workers", args.workers)
+            self.cfg.set("threads", 4)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):  # noqa: ANN202 - gunicorn's interface
+            return app
+
+    print(f"cddgis is serving on http://{settings.host}:{settings.port}/")
+    _Server().run()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cddgis", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="the local PostGIS cluster")
+    db.add_argument("action", choices=["start", "stop", "status", "url"])
+    db.set_defaults(func=cmd_db)
+
+    migrate = sub.add_parser("migrate", help="create or update the database schema")
+    migrate.set_defaults(func=cmd_migrate)
+
+    load = sub.add_parser("load", help="load source data into PostGIS")
+    load.add_argument("what", choices=["boundaries"])
+    load.add_argument("dir", nargs="?", help="folder with the files (default: CDDGIS_DATA_DIR)")
+    load.add_argument("--if-empty", action="store_true", help="do nothing if already loaded")
+    load.set_defaults(func=cmd_load)
+
+    boundaries = sub.add_parser("boundaries", help="inspect the loaded boundaries")
+    boundaries.add_argument("action", choices=["issues"])
+    boundaries.add_argument("--kind", help="only issues of this kind, e.g. not_in_registry")
+    boundaries.set_defaults(func=cmd_issues)
+
+    serve = sub.add_parser("serve", help="serve the web app (PORT, HOST)")
+    serve.add_argument("--dev", action="store_true", help="Flask's debug server")
+    serve.add_argument("--workers", type=int, default=2)
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return args.func(args, settings)
+    except Exception as exc:
+        from gis.cluster import ClusterError
+        from gis.db import DatabaseNotConfigured
+
+        if isinstance(exc, ClusterError | DatabaseNotConfigured | ValueError):
+            print(f"cddgis: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Database, models and spatial queries. Knows nothing of HTML."""

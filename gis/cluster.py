@@ -1,0 +1,241 @@
+"""A project-local PostgreSQL 15 + PostGIS cluster, for machines where DATABASE_URL is not set.
+
+The cluster lives in ``<state_dir>/pgdata`` and listens on a free loopback port. PostgreSQL refuses
+to run as root, so when we are root the server runs as the ``postgres`` system user.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PG_MAJOR = "15"
+APP_ROLE = "cddgis"
+APP_DATABASE = "cddgis"
+INSTALL_HINT = (
+    "PostgreSQL 15 with PostGIS 3 is needed. On Debian or Ubuntu, as root:\n"
+    "    apt-get install postgresql-15 postgresql-15-postgis-3\n"
+    "or point DATABASE_URL at an existing PostGIS database."
+)
+
+
+class ClusterError(RuntimeError):
+    """The local database cluster could not be set up or started; the message says why."""
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    port: int
+    password: str
+
+    def url(self, database: str = APP_DATABASE, user: str = APP_ROLE) -> str:
+        return f"postgresql+psycopg2://{user}:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def admin_url(self, database: str = "postgres") -> str:
+        return self.url(database=database, user="postgres")
+
+
+def _bindir() -> Path:
+    debian = Path(f"/usr/lib/postgresql/{PG_MAJOR}/bin")
+    if (debian / "pg_ctl").exists():
+        return debian
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).parent
+    raise ClusterError(f"pg_ctl was not found. {INSTALL_HINT}")
+
+
+def _postgis_installed() -> bool:
+    share = Path(f"/usr/share/postgresql/{PG_MAJOR}/extension")
+    return any(share.glob("postgis--*.sql")) if share.exists() else True
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class LocalCluster:
+    def __init__(self, state_dir: Path):
+        self.state_dir = state_dir
+        self.pgdata = state_dir / "pgdata"
+        self.logdir = state_dir / "pglog"
+        self.info_file = state_dir / "cluster.json"
+        self.run_as = "postgres" if os.geteuid() == 0 else None
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _cmd(self, args: list[str]) -> list[str]:
+        if self.run_as is None:
+            return args
+        return ["runuser", "-u", self.run_as, "--", *args]
+
+    def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(self._cmd(args), capture_output=True, text=True)
+        if check and proc.returncode != 0:
+            raise ClusterError(
+                f"{' '.join(args[:2])} failed (exit {proc.returncode}):\n{proc.stderr or proc.stdout}"
+            )
+        return proc
+
+    def _owned_dir(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        if self.run_as:
+            user = pwd.getpwnam(self.run_as)
+            os.chown(path, user.pw_uid, user.pw_gid)
+        path.chmod(0o700)
+
+    def _read_info(self) -> ClusterInfo | None:
+        if not self.info_file.exists():
+            return None
+        data = json.loads(self.info_file.read_text())
+        return ClusterInfo(port=int(data["port"]), password=data["password"])
+
+    def _write_info(self, info: ClusterInfo) -> None:
+        self.info_file.write_text(json.dumps({"port": info.port, "password": info.password}))
+        self.info_file.chmod(0o600)
+
+    # -- public ----------------------------------------------------------------------------
+    @property
+    def initialised(self) -> bool:
+        return (self.pgdata / "PG_VERSION").exists()
+
+    def is_running(self) -> bool:
+        if not self.initialised:
+            return False
+        return self._run([str(_bindir() / "pg_ctl"), "status", "-D", str(self.pgdata)],
+                         check=False).returncode == 0
+
+    def info(self) -> ClusterInfo | None:
+        return self._read_info()
+
+    def init(self) -> ClusterInfo:
+        if self.run_as:
+            try:
+                pwd.getpwnam(self.run_as)
+            except KeyError as exc:
+                raise ClusterError(f"no '{self.run_as}' system user to run PostgreSQL as. "
+                                   f"{INSTALL_HINT}") from exc
+        if not _postgis_installed():
+            raise ClusterError(f"PostGIS is not installed. {INSTALL_HINT}")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._owned_dir(self.pgdata)
+        self._owned_dir(self.logdir)
+        if self.run_as and self._run(["test", "-w", str(self.pgdata)], check=False).returncode:
+            raise ClusterError(
+                f"the '{self.run_as}' user cannot reach {self.pgdata}; give it access to the "
+                "parent folders, or set CDDGIS_STATE_DIR to a folder it can reach."
+            )
+        info = ClusterInfo(port=_free_port(), password=secrets.token_urlsafe(24))
+        pwfile = self.logdir / ".initpw"
+        pwfile.write_text(info.password + "\n")
+        pwfile.chmod(0o600)
+        if self.run_as:
+            user = pwd.getpwnam(self.run_as)
+            os.chown(pwfile, user.pw_uid, user.pw_gid)
+        try:
+            self._run([
+                str(_bindir() / "initdb"), "-D", str(self.pgdata), "-U", "postgres",
+                f"--pwfile={pwfile}", "--auth-local=peer", "--auth-host=scram-sha-256",
+                "--encoding=UTF8", "--no-locale",
+            ])
+        finally:
+            pwfile.unlink(missing_ok=True)
+        self._write_info(info)
+        return info
+
+    def start(self) -> ClusterInfo:
+        """Starts the cluster (creating it first if needed) and returns how to reach it."""
+        info = self._read_info() if self.initialised else None
+        if info is None:
+            if self.initialised:
+                raise ClusterError(f"{self.pgdata} exists but {self.info_file} is missing; "
+                                   f"remove {self.state_dir} to start afresh.")
+            info = self.init()
+        if self.is_running():
+            return info
+        if not _port_is_free(info.port):
+            info = ClusterInfo(port=_free_port(), password=info.password)
+            self._write_info(info)
+        options = (f"-p {info.port} -c listen_addresses=127.0.0.1 "
+                   f"-c unix_socket_directories={self.pgdata}")
+        self._run([
+            str(_bindir() / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(self.pgdata),
+            "-l", str(self.logdir / "postgres.log"), "-o", options,
+        ])
+        self._wait_ready(info)
+        self._ensure_app_database(info)
+        return info
+
+    def stop(self) -> None:
+        if self.is_running():
+            self._run([str(_bindir() / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self.pgdata)])
+
+    def _wait_ready(self, info: ClusterInfo, timeout: float = 30.0) -> None:
+        import psycopg2
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                psycopg2.connect(host="127.0.0.1", port=info.port, user="postgres",
+                                 password=info.password, dbname="postgres").close()
+                return
+            except psycopg2.OperationalError as exc:
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"PostgreSQL did not accept connections: {exc}") from exc
+                time.sleep(0.2)
+
+    def _ensure_app_database(self, info: ClusterInfo) -> None:
+        create_database(info, APP_DATABASE)
+
+
+def create_database(info: ClusterInfo, name: str, *, drop_first: bool = False) -> str:
+    """Creates a PostGIS-enabled database owned by the app role and returns its URL."""
+    import psycopg2
+    from psycopg2 import sql
+
+    conn = psycopg2.connect(host="127.0.0.1", port=info.port, user="postgres",
+                            password=info.password, dbname="postgres")
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD %s").format(
+                    sql.Identifier(APP_ROLE)), (info.password,))
+            if drop_first:
+                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)))
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.Identifier(name), sql.Identifier(APP_ROLE)))
+    finally:
+        conn.close()
+    # PostGIS is not a trusted extension: the superuser creates it for the app role.
+    conn = psycopg2.connect(host="127.0.0.1", port=info.port, user="postgres",
+                            password=info.password, dbname=name)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    finally:
+        conn.close()
+    return info.url(database=name)

@@ -1,0 +1,89 @@
+"""Tables of the admin boundaries and of their load history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SRID = 4326
+# Display geometries, coarsest last. Tolerances are in degrees (1e-3 deg is about 110 m).
+LEVELS_OF_DETAIL: dict[int, float] = {1: 0.0005, 2: 0.002, 3: 0.008}
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _multipolygon(nullable: bool = True) -> Mapped[object]:
+    return mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False),
+                         nullable=nullable)
+
+
+class _AdminArea:
+    code: Mapped[str] = mapped_column(String, primary_key=True)
+    name_th: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text)
+    source_name_th: Mapped[str | None] = mapped_column(Text)
+    source_name_en: Mapped[str | None] = mapped_column(Text)
+    in_registry: Mapped[bool] = mapped_column(Boolean)
+    region: Mapped[str | None] = mapped_column(String)
+    region_nesdb: Mapped[str | None] = mapped_column(String)
+    area_km2: Mapped[float] = mapped_column(Float)
+    load_id: Mapped[int] = mapped_column(Integer)
+    geom: Mapped[object] = _multipolygon(nullable=False)
+    geom_lod1: Mapped[object] = _multipolygon()
+    geom_lod2: Mapped[object] = _multipolygon()
+    geom_lod3: Mapped[object] = _multipolygon()
+
+
+class Province(_AdminArea, Base):
+    __tablename__ = "provinces"
+
+
+class District(_AdminArea, Base):
+    __tablename__ = "districts"
+    province_code: Mapped[str] = mapped_column(String, index=True)
+
+
+class Subdistrict(_AdminArea, Base):
+    __tablename__ = "subdistricts"
+    province_code: Mapped[str] = mapped_column(String, index=True)
+    district_code: Mapped[str] = mapped_column(String, index=True)
+
+
+class BoundaryLoad(Base):
+    """One successful boundary load. Failed loads roll back and leave no row."""
+
+    __tablename__ = "boundary_loads"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sources: Mapped[dict] = mapped_column(JSONB)
+    counts: Mapped[dict] = mapped_column(JSONB)
+    registry_version: Mapped[str] = mapped_column(String)
+    seconds: Mapped[float] = mapped_column(Float)
+
+
+class BoundaryIssue(Base):
+    """Something the loader noticed and kept: a repaired geometry, a code not in the registry…"""
+
+    __tablename__ = "boundary_issues"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    load_id: Mapped[int] = mapped_column(ForeignKey("boundary_loads.id", ondelete="CASCADE"),
+                                         index=True)
+    level: Mapped[str] = mapped_column(String)
+    code: Mapped[str | None] = mapped_column(String)
+    kind: Mapped[str] = mapped_column(String)
+    detail: Mapped[str] = mapped_column(Text)

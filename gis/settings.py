@@ -1,0 +1,54 @@
+"""Settings read from the environment, in one typed place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_data_dir() -> Path:
+    """The shared data beside the project root, where the team keeps the open source files."""
+    return PROJECT_ROOT.parent / "shared" / "data"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    """An existing PostGIS database. Unset: the project runs its own local cluster."""
+    data_dir: Path
+    """Where the source files live (boundaries/, points/, indicators/)."""
+    state_dir: Path
+    """Project-local folder for the local database cluster and its credentials."""
+    host: str
+    port: int
+    tile_url: str | None
+    """Basemap tile URL template, or None for no basemap (air-gapped networks)."""
+    tile_attribution: str
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        tiles = env.get("CDDGIS_TILES", "osm").strip()
+        if tiles.lower() in ("", "none", "off"):
+            tile_url, attribution = None, ""
+        elif tiles.lower() == "osm":
+            tile_url = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+            attribution = "&copy; OpenStreetMap contributors"
+        else:
+            tile_url, attribution = tiles, env.get("CDDGIS_TILES_ATTRIBUTION", "")
+        try:
+            port = int(env.get("PORT", "8000"))
+        except ValueError as exc:
+            raise ValueError(f"PORT must be a number, got {env['PORT']!r}") from exc
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            data_dir=Path(env.get("CDDGIS_DATA_DIR") or _default_data_dir()).resolve(),
+            state_dir=Path(env.get("CDDGIS_STATE_DIR") or PROJECT_ROOT / "var").resolve(),
+            host=env.get("HOST", "127.0.0.1"),
+            port=port,
+            tile_url=tile_url,
+            tile_attribution=attribution,
+        )

@@ -1,0 +1,46 @@
+"""Folium maps for the pages. HTML only: the data comes from gis/ through the API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import folium
+
+from gis.settings import Settings
+from web.assets import localize
+
+THAILAND_CENTER = (13.0, 101.0)
+THAILAND_BOUNDS = [[5.6, 97.3], [20.5, 105.7]]
+
+
+@dataclass(frozen=True)
+class RenderedMap:
+    """The pieces of a Folium map, to place inside our own page template."""
+
+    name: str
+    header: str
+    html: str
+    script: str
+
+
+def base_map(settings: Settings) -> folium.Map:
+    fmap = folium.Map(location=THAILAND_CENTER, zoom_start=6, tiles=None, control_scale=True,
+                      min_zoom=5, width="100%", height="100%")
+    if settings.tile_url:
+        folium.TileLayer(tiles=settings.tile_url, attr=settings.tile_attribution,
+                         name="แผนที่ฐาน / Basemap", max_zoom=18).add_to(fmap)
+    fmap.fit_bounds(THAILAND_BOUNDS)
+    return fmap
+
+
+def render(fmap: folium.Map, static_url: Callable[[str], str]) -> RenderedMap:
+    localize(fmap, static_url)
+    root = fmap.get_root()
+    root.render()
+    return RenderedMap(
+        name=fmap.get_name(),
+        header=root.header.render(),
+        html=root.html.render(),
+        script=root.script.render(),
+    )

@@ -1,0 +1,238 @@
+// Boundaries explorer: drill down region → province → district → subdistrict.
+// The Folium map is drawn by the server; this script fetches the areas from /api and keeps the
+// view in the URL so a link opens the same view.
+(function () {
+  "use strict";
+  const cfg = window.CDDGIS;
+  const map = window[cfg.mapName];
+  const api = cfg.api.replace(/\/$/, "");
+  const els = {
+    form: document.getElementById("area-form"),
+    region: document.getElementById("region"),
+    province: document.getElementById("province"),
+    district: document.getElementById("district"),
+    subdistrict: document.getElementById("subdistrict"),
+    info: document.getElementById("info"),
+    status: document.getElementById("status"),
+  };
+  const LEVELS = ["region", "province", "district", "subdistrict"];
+  const CHILD_NAMES = {
+    national: ["จังหวัด", "provinces"],
+    region: ["จังหวัด", "provinces"],
+    province: ["อำเภอ/เขต", "districts"],
+    district: ["ตำบล/แขวง", "subdistricts"],
+  };
+  const regions = Object.fromEntries(cfg.regions.map((r) => [r.code, r]));
+  const fmt = new Intl.NumberFormat("th-TH", { maximumFractionDigits: 2 });
+  const cache = new Map();
+  let drawn = L.featureGroup().addTo(map);
+
+  function esc(text) {
+    const d = document.createElement("div");
+    d.textContent = text == null ? "" : String(text);
+    return d.innerHTML;
+  }
+
+  async function getJSON(path, params) {
+    const qs = new URLSearchParams(params || {}).toString();
+    const url = `${api}${path}${qs ? "?" + qs : ""}`;
+    if (!cache.has(url)) {
+      cache.set(url, fetch(url).then(async (r) => {
+        const body = await r.json();
+        if (!r.ok) throw new Error(body.description || r.statusText);
+        return body;
+      }));
+    }
+    try {
+      return await cache.get(url);
+    } catch (err) {
+      cache.delete(url);
+      throw err;
+    }
+  }
+
+  const items = (collection, params) =>
+    getJSON(`/collections/${collection}/items`, { limit: 10000, ...params });
+  const item = (collection, code) => getJSON(`/collections/${collection}/items/${code}`, { lod: 1 });
+
+  function readState() {
+    const q = new URLSearchParams(location.search);
+    const s = {};
+    for (const k of LEVELS) s[k] = q.get(k) || "";
+    // A child code implies its parents: keep the URL short and still consistent.
+    if (s.subdistrict) s.district = s.subdistrict.slice(0, 4);
+    if (s.district) s.province = s.district.slice(0, 2);
+    return s;
+  }
+
+  function writeState(s, push) {
+    const q = new URLSearchParams();
+    for (const k of LEVELS) if (s[k]) q.set(k, s[k]);
+    const url = `${location.pathname}${q.toString() ? "?" + q : ""}`;
+    if (url === `${location.pathname}${location.search}`) return;
+    history[push ? "pushState" : "replaceState"](s, "", url);
+  }
+
+  function fillSelect(select, features, value) {
+    const sorted = [...features].sort((a, b) =>
+      a.properties.name_th.localeCompare(b.properties.name_th, "th"));
+    select.innerHTML = '<option value="">ทั้งหมด — All</option>' + sorted.map((f) =>
+      `<option value="${esc(f.properties.code)}">${esc(f.properties.name_th)} — ${esc(f.properties.name_en)}</option>`).join("");
+    select.disabled = false;
+    select.value = value || "";
+  }
+
+  function clearSelect(select) {
+    select.innerHTML = '<option value="">—</option>';
+    select.disabled = true;
+  }
+
+  function filterProvinces(region) {
+    for (const opt of els.province.options) {
+      if (!opt.value) continue;
+      opt.hidden = Boolean(region) && opt.dataset.region !== region;
+    }
+  }
+
+  function nextLevel(level) {
+    return { region: "province", province: "district", district: "subdistrict" }[level];
+  }
+
+  function draw(selected, children, childLevel) {
+    map.removeLayer(drawn);
+    drawn = L.featureGroup();
+    if (children) {
+      L.geoJSON(children, {
+        style: { className: "cddgis-child", color: "#1d4ed8", weight: 1, fillColor: "#60a5fa",
+                 fillOpacity: 0.12 },
+        onEachFeature: (f, layer) => {
+          layer.bindTooltip(`${esc(f.properties.name_th)}<br><span class="en">${esc(f.properties.name_en)}</span>`,
+                            { sticky: true });
+          layer.on("click", () => choose(childLevel, f.properties.code));
+          layer.on("mouseover", () => layer.setStyle({ fillOpacity: 0.35 }));
+          layer.on("mouseout", () => layer.setStyle({ fillOpacity: 0.12 }));
+        },
+      }).addTo(drawn);
+    }
+    if (selected) {
+      L.geoJSON(selected, {
+        style: { className: "cddgis-selected", color: "#b91c1c", weight: 3, fill: !children,
+                 fillOpacity: 0.08 },
+        interactive: false,
+      }).addTo(drawn);
+    }
+    drawn.addTo(map);
+    const bounds = drawn.getBounds();
+    if (bounds.isValid()) map.fitBounds(bounds, { padding: [16, 16] });
+  }
+
+  function showInfo(level, feature, childCount) {
+    const p = feature ? feature.properties : null;
+    const [childTh, childEn] = CHILD_NAMES[level] || [];
+    let html;
+    if (level === "national" || level === "region") {
+      const r = level === "region" ? regions[els.region.value] : null;
+      html = `<h2>${r ? esc(r.name_th) : "ประเทศไทย"}</h2>
+        <p class="en">${r ? esc(r.name_en) : "Thailand"}</p>
+        <dl><dt>จำนวน${childTh} <span class="en">${childEn}</span></dt><dd data-field="children">${childCount}</dd></dl>`;
+      els.info.dataset.code = r ? r.code : "";
+    } else {
+      const region = regions[p.region];
+      html = `<h2 data-field="name_th">${esc(p.name_th)}</h2>
+        <p class="en" data-field="name_en">${esc(p.name_en)}</p>
+        <dl>
+          <dt>รหัส DOPA <span class="en">DOPA code</span></dt><dd data-field="code">${esc(p.code)}</dd>
+          <dt>พื้นที่ <span class="en">Area</span></dt><dd data-field="area_km2">${fmt.format(p.area_km2)} ตร.กม. (km²)</dd>
+          ${region ? `<dt>ภาค <span class="en">Region</span></dt><dd>${esc(region.name_th)} — ${esc(region.name_en)}</dd>` : ""}
+          ${childTh ? `<dt>จำนวน${childTh} <span class="en">${childEn}</span></dt><dd data-field="children">${p.children}</dd>` : ""}
+        </dl>
+        ${p.in_registry ? "" : '<p class="warn">ไม่พบรหัสนี้ในทะเบียน DOPA ปัจจุบัน — code not in the current DOPA registry</p>'}`;
+      els.info.dataset.code = p.code;
+    }
+    els.info.dataset.level = level;
+    els.info.innerHTML = html;
+  }
+
+  let generation = 0;
+  async function apply(state, push) {
+    const mine = ++generation;
+    els.status.textContent = "กำลังโหลด… Loading…";
+    document.body.dataset.state = "loading";
+    try {
+      els.region.value = state.region;
+      filterProvinces(state.region);
+      els.province.value = state.province;
+      let districts = null;
+      let subdistricts = null;
+      if (state.province) {
+        districts = await items("districts", { province: state.province, lod: 2 });
+        fillSelect(els.district, districts.features, state.district);
+      } else {
+        clearSelect(els.district);
+      }
+      if (state.district) {
+        subdistricts = await items("subdistricts", { district: state.district, lod: 1 });
+        fillSelect(els.subdistrict, subdistricts.features, state.subdistrict);
+      } else {
+        clearSelect(els.subdistrict);
+      }
+      let level, selected = null, children = null, childLevel = null;
+      if (state.subdistrict) {
+        level = "subdistrict";
+        selected = await item("subdistricts", state.subdistrict);
+      } else if (state.district) {
+        level = "district";
+        selected = await item("districts", state.district);
+        children = subdistricts;
+        childLevel = "subdistrict";
+      } else if (state.province) {
+        level = "province";
+        selected = await item("provinces", state.province);
+        children = districts;
+        childLevel = "district";
+      } else {
+        level = state.region ? "region" : "national";
+        children = await items("provinces", state.region ? { region: state.region, lod: 2 } : { lod: 3 });
+        childLevel = "province";
+      }
+      if (mine !== generation) return;  // a newer choice won the race
+      draw(selected, children, childLevel);
+      showInfo(level, selected, children ? children.numberMatched : 0);
+      writeState(state, push);
+      els.status.textContent = "";
+      document.body.dataset.state = "ready";
+    } catch (err) {
+      if (mine !== generation) return;
+      els.status.textContent = `โหลดข้อมูลไม่สำเร็จ — Could not load: ${err.message}`;
+      document.body.dataset.state = "error";
+    }
+  }
+
+  function choose(level, code) {
+    const s = readState();
+    const state = { region: s.region, province: "", district: "", subdistrict: "" };
+    if (level === "region") state.region = code;
+    if (level === "province") state.province = code;
+    if (level === "district") { state.district = code; state.province = code.slice(0, 2); }
+    if (level === "subdistrict") {
+      state.subdistrict = code; state.district = code.slice(0, 4); state.province = code.slice(0, 2);
+    }
+    if (!code) {
+      // Going back up: keep the parents of the level that was cleared.
+      const parents = { province: [], district: ["province"], subdistrict: ["province", "district"] };
+      for (const k of parents[level] || []) state[k] = s[k];
+    }
+    apply(state, true);
+  }
+
+  els.region.addEventListener("change", () => {
+    const state = { region: els.region.value, province: "", district: "", subdistrict: "" };
+    apply(state, true);
+  });
+  for (const level of ["province", "district", "subdistrict"]) {
+    els[level].addEventListener("change", () => choose(level, els[level].value));
+  }
+  window.addEventListener("popstate", () => apply(readState(), false));
+  els.form.addEventListener("submit", (e) => e.preventDefault());
+  apply(readState(), false);
+})();
