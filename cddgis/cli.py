@@ -105,7 +105,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             self.cfg.set("threads", 4)
             self.cfg.set("accesslog", "-")
 
-        def load(self):  # noqa: ANN202 - gunicorn's interface
+        def load(self):
             return app
 
     print(f"cddgis is serving on http://{settings.host}:{settings.port}/")

@@ -90,9 +90,8 @@ class LocalCluster:
     def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(self._cmd(args), capture_output=True, text=True)
         if check and proc.returncode != 0:
-            raise ClusterError(
-                f"{' '.join(args[:2])} failed (exit {proc.returncode}):\n{proc.stderr or proc.stdout}"
-            )
+            output = proc.stderr or proc.stdout
+            raise ClusterError(f"{' '.join(args[:2])} failed (exit {proc.returncode}):\n{output}")
         return proc
 
     def _owned_dir(self, path: Path) -> None:
@@ -186,7 +185,8 @@ class LocalCluster:
 
     def stop(self) -> None:
         if self.is_running():
-            self._run([str(_bindir() / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self.pgdata)])
+            self._run([str(_bindir() / "pg_ctl"), "stop", "-w", "-m", "fast",
+                       "-D", str(self.pgdata)])
 
     def _wait_ready(self, info: ClusterInfo, timeout: float = 30.0) -> None:
         import psycopg2

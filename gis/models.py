@@ -19,8 +19,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SRID = 4326
-# Display geometries, coarsest last. Tolerances are in degrees (1e-3 deg is about 110 m).
-LEVELS_OF_DETAIL: dict[int, float] = {1: 0.0005, 2: 0.002, 3: 0.008}
+# Display geometries, coarsest last, matched to what a screen pixel covers: district view
+# (zoom ~11), province view (zoom ~8), national view (zoom ~6). Tolerances are in degrees
+# (0.001 deg is about 110 m). On already-simplified sources the finer levels change little.
+LEVELS_OF_DETAIL: dict[int, float] = {1: 0.001, 2: 0.005, 3: 0.02}
 
 
 class Base(DeclarativeBase):

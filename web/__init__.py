@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -31,7 +33,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)
-    def database_down(exc: Exception):  # noqa: ANN202
+    def database_down(exc: Exception) -> ResponseReturnValue:
         app.logger.error("database error: %s", exc)
         message = "The database is not reachable right now. Please try again shortly."
         if _wants_json():
@@ -39,13 +41,13 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         return render_template("error.html", status=503, message=message), 503
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):  # noqa: ANN202
+    def http_error(exc: HTTPException) -> ResponseReturnValue:
         if _wants_json():
             return jsonify(code=exc.name.replace(" ", ""), description=exc.description), exc.code
         return render_template("error.html", status=exc.code, message=exc.description), exc.code
 
     @app.errorhandler(Exception)
-    def unexpected(exc: Exception):  # noqa: ANN202
+    def unexpected(exc: Exception) -> ResponseReturnValue:
         app.logger.exception("unhandled error")
         message = "Something went wrong on our side; the error has been logged."
         if _wants_json():
@@ -55,7 +57,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     return app
 
 
-def engine():  # noqa: ANN201 - the request's engine, for the blueprints
+def engine() -> Engine:
     from flask import current_app
 
     return current_app.extensions["cddgis.engine"]

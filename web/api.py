@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
 
 from gis import boundaries as bq
 from gis.regions import CDD_REGIONS
@@ -30,7 +31,7 @@ class BadParameter(Exception):
 
 
 @api.errorhandler(BadParameter)
-def bad_parameter(exc: BadParameter):  # noqa: ANN201
+def bad_parameter(exc: BadParameter) -> ResponseReturnValue:
     return jsonify(code="InvalidParameterValue", description=exc.message), 400
 
 
@@ -134,7 +135,7 @@ def _collection_doc(c: bq.BoundaryCollection) -> dict[str, object]:
 
 
 @api.get("/")
-def landing():  # noqa: ANN201
+def landing() -> ResponseReturnValue:
     _format()
     return jsonify(
         title="cddgis API",
@@ -151,12 +152,12 @@ def landing():  # noqa: ANN201
 
 
 @api.get("/conformance")
-def conformance():  # noqa: ANN201
+def conformance() -> ResponseReturnValue:
     return jsonify(conformsTo=CONFORMANCE)
 
 
 @api.get("/health")
-def health():  # noqa: ANN201
+def health() -> ResponseReturnValue:
     try:
         versions = bq.health(engine())
     except Exception as exc:  # any failure to reach the database is "down"
@@ -165,7 +166,7 @@ def health():  # noqa: ANN201
 
 
 @api.get("/collections")
-def collections():  # noqa: ANN201
+def collections() -> ResponseReturnValue:
     _format()
     return jsonify(
         collections=[_collection_doc(c) for c in bq.COLLECTIONS.values()],
@@ -174,7 +175,7 @@ def collections():  # noqa: ANN201
 
 
 @api.get("/collections/<collection_id>")
-def collection(collection_id: str):  # noqa: ANN201
+def collection(collection_id: str) -> ResponseReturnValue:
     _format()
     return jsonify(_collection_doc(_collection(collection_id)))
 
@@ -202,7 +203,7 @@ def _geojson(body: str) -> Response:
 
 
 @api.get("/collections/<collection_id>/items")
-def items(collection_id: str):  # noqa: ANN201
+def items(collection_id: str) -> ResponseReturnValue:
     c = _collection(collection_id)
     _reject_unknown(ITEM_PARAMS)
     _format()
@@ -227,7 +228,7 @@ def items(collection_id: str):  # noqa: ANN201
 
 
 @api.get("/collections/<collection_id>/items/<code>")
-def item(collection_id: str, code: str):  # noqa: ANN201
+def item(collection_id: str, code: str) -> ResponseReturnValue:
     c = _collection(collection_id)
     _reject_unknown({"f", "lod"})
     _format()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from flask import Blueprint, render_template, url_for
+from flask.typing import ResponseReturnValue
 
 from gis import boundaries as bq
 from gis.regions import CDD_REGIONS
@@ -19,12 +20,12 @@ def _static(path: str) -> str:
 
 
 @pages.get("/")
-def index():  # noqa: ANN201
+def index() -> ResponseReturnValue:
     return render_template("index.html")
 
 
 @pages.get("/boundaries")
-def boundaries():  # noqa: ANN201
+def boundaries() -> ResponseReturnValue:
     fmap = render(base_map(settings()), _static)
     provinces = bq.area_names(engine(), bq.COLLECTIONS["provinces"])
     regions = [asdict(r) for r in CDD_REGIONS.values()]

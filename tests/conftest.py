@@ -1,0 +1,112 @@
+"""Test fixtures: a real PostGIS (the project's own local cluster), the real boundary files, the
+app served over HTTP, and headless Chromium. Nothing is mocked; a missing service fails loudly.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from werkzeug.serving import make_server
+
+from boundaries.load import LoadReport, load_boundaries
+from gis.cluster import ClusterInfo, LocalCluster, create_database
+from gis.db import engine_for
+from gis.migrate import upgrade
+from gis.settings import Settings
+from web import create_app
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["CDDGIS_TILES"] = "none"  # no network in tests
+    return Settings.from_env(env)
+
+
+@pytest.fixture(scope="session")
+def data_dir(settings: Settings) -> Path:
+    boundaries = settings.data_dir / "boundaries"
+    if not boundaries.is_dir():
+        pytest.fail(f"The boundary data is missing: {boundaries}. Set CDDGIS_DATA_DIR to the "
+                    "folder holding boundaries/ (see README).", pytrace=False)
+    return settings.data_dir
+
+
+@pytest.fixture(scope="session")
+def cluster(settings: Settings) -> ClusterInfo:
+    """The project's local PostGIS, started by the project's own code."""
+    return LocalCluster(settings.state_dir).start()
+
+
+@pytest.fixture(scope="session")
+def db_url(cluster: ClusterInfo) -> str:
+    url = create_database(cluster, "cddgis_test", drop_first=True)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Engine:
+    return engine_for(db_url)
+
+
+@pytest.fixture(scope="session")
+def loaded(engine: Engine, data_dir: Path) -> LoadReport:
+    """The real HDX boundaries, loaded once for the whole session."""
+    return load_boundaries(engine, data_dir)
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, db_url: str, loaded: LoadReport):
+    app = create_app(settings, database_url=db_url)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def live_server(app) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium).",
+                    pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu",
+                  "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1200, "height": 800}, locale="th-TH")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.js_errors = errors
+    yield page
+    context.close()

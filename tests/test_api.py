@@ -1,0 +1,168 @@
+"""The OGC API - Features endpoints, over the real boundaries in PostGIS."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from flask.testing import FlaskClient
+
+from gis.settings import Settings
+from web import create_app
+
+
+def _get(client: FlaskClient, url: str, status: int = 200) -> dict:
+    response = client.get(url)
+    assert response.status_code == status, response.get_data(as_text=True)
+    return json.loads(response.get_data(as_text=True))
+
+
+def test_landing_links_to_conformance_and_collections(client: FlaskClient) -> None:
+    body = _get(client, "/api/")
+    rels = {link["rel"] for link in body["links"]}
+    assert {"self", "conformance", "data"} <= rels
+    conformance = _get(client, "/api/conformance")["conformsTo"]
+    assert any(c.endswith("/conf/geojson") for c in conformance)
+
+
+def test_collections_describe_the_three_levels(client: FlaskClient) -> None:
+    body = _get(client, "/api/collections")
+    ids = [c["id"] for c in body["collections"]]
+    assert ids == ["provinces", "districts", "subdistricts"]
+    provinces = _get(client, "/api/collections/provinces")
+    minx, miny, maxx, maxy = provinces["extent"]["spatial"]["bbox"][0]
+    assert 97 < minx < 98 and 5 < miny < 6 and 105 < maxx < 106 and 20 < maxy < 21
+    assert _get(client, "/api/collections/villages", 404)["description"].startswith(
+        "no collection")
+
+
+def test_all_provinces_with_official_thai_names(client: FlaskClient) -> None:
+    response = client.get("/api/collections/provinces/items?limit=100")
+    assert response.mimetype == "application/geo+json"
+    body = response.get_json(force=True)
+    assert body["type"] == "FeatureCollection"
+    assert body["numberMatched"] == body["numberReturned"] == 77
+    names = {f["properties"]["code"]: f["properties"]["name_th"] for f in body["features"]}
+    assert names["10"] == "กรุงเทพมหานคร" and names["96"] == "นราธิวาส"
+    # RFC 7946: longitude first
+    first = body["features"][0]
+    assert first["id"] == first["properties"]["code"]
+    lon, lat = first["geometry"]["coordinates"][0][0][0]
+    assert 97 < lon < 106 and 5 < lat < 21
+    assert set(first["properties"]) >= {"code", "name_th", "name_en", "region", "area_km2"}
+
+
+def test_all_928_districts_in_one_page(client: FlaskClient) -> None:
+    body = _get(client, "/api/collections/districts/items?limit=1000")
+    assert body["numberMatched"] == body["numberReturned"] == 928
+    assert "next" not in {link["rel"] for link in body["links"]}
+    codes = [f["properties"]["code"] for f in body["features"]]
+    assert codes == sorted(codes) and len(set(codes)) == 928
+
+
+def test_paging_links_and_offsets(client: FlaskClient) -> None:
+    first = _get(client, "/api/collections/districts/items?limit=100")
+    assert first["numberReturned"] == 100
+    links = {link["rel"]: link["href"] for link in first["links"]}
+    assert "offset=100" in links["next"] and "prev" not in links
+    last = _get(client, "/api/collections/districts/items?limit=100&offset=900")
+    assert last["numberReturned"] == 28 and last["numberMatched"] == 928
+    links = {link["rel"]: link["href"] for link in last["links"]}
+    assert "next" not in links and "offset=800" in links["prev"]
+    assert first["features"][0]["id"] != last["features"][0]["id"]
+
+
+def test_province_and_district_filters(client: FlaskClient) -> None:
+    districts = _get(client, "/api/collections/districts/items?province=50")
+    assert districts["numberMatched"] == 25
+    assert {f["properties"]["province_code"] for f in districts["features"]} == {"50"}
+    subs = _get(client, "/api/collections/subdistricts/items?district=5001")
+    assert subs["numberMatched"] == 16
+    assert {f["properties"]["district_code"] for f in subs["features"]} == {"5001"}
+    both = _get(client, "/api/collections/subdistricts/items?province=50&district=5001")
+    assert both["numberMatched"] == 16
+    clash = _get(client, "/api/collections/subdistricts/items?province=10&district=5001", 400)
+    assert "not in province" in clash["description"]
+
+
+def test_region_filter(client: FlaskClient) -> None:
+    north = _get(client, "/api/collections/provinces/items?region=north")
+    assert north["numberMatched"] == 17
+    assert {f["properties"]["region"] for f in north["features"]} == {"north"}
+
+
+def test_bbox_filter(client: FlaskClient) -> None:
+    around_bangkok = _get(client, "/api/collections/provinces/items?bbox=100.5,13.7,100.55,13.75")
+    codes = {f["properties"]["code"] for f in around_bangkok["features"]}
+    assert "10" in codes and "50" not in codes
+
+
+def test_single_item_and_children_count(client: FlaskClient) -> None:
+    response = client.get("/api/collections/provinces/items/50")
+    assert response.mimetype == "application/geo+json"
+    feature = response.get_json(force=True)
+    assert feature["properties"]["name_th"] == "เชียงใหม่"
+    assert feature["properties"]["children"] == 25
+    assert feature["properties"]["area_km2"] > 20000
+    assert _get(client, "/api/collections/provinces/items/99", 404)["description"] \
+        == "no province with code 99"
+    assert _get(client, "/api/collections/districts/items/50", 400)["code"] \
+        == "InvalidParameterValue"
+
+
+def test_lod_returns_lighter_geometry(client: FlaskClient) -> None:
+    full = client.get("/api/collections/subdistricts/items?province=50&limit=1000")
+    light = client.get("/api/collections/subdistricts/items?province=50&limit=1000&lod=3")
+    assert len(light.data) < 0.6 * len(full.data)
+    assert light.get_json(force=True)["numberReturned"] == 204
+
+
+def test_json_and_geojson_formats_agree(client: FlaskClient) -> None:
+    a = _get(client, "/api/collections/provinces/items?limit=3&f=json")
+    b = _get(client, "/api/collections/provinces/items?limit=3&f=geojson")
+    assert a["features"] == b["features"]
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("limit=0", "limit must be between 1 and 10000"),
+    ("limit=10001", "limit must be between 1 and 10000"),
+    ("limit=ten", "limit must be a whole number"),
+    ("offset=-1", "offset must be between"),
+    ("bbox=1,2,3", "bbox must be minLon,minLat,maxLon,maxLat"),
+    ("bbox=a,b,c,d", "bbox must hold 4 numbers"),
+    ("bbox=101,14,100,13", "minimums must not exceed"),
+    ("bbox=0,0,200,10", "out of range"),
+    ("province=5", "province must be a 2-digit DOPA code"),
+    ("district=10011", "district must be a 4-digit DOPA code"),
+    ("region=mars", "region must be one of"),
+    ("f=xml", "f must be one of json, geojson"),
+    ("lod=9", "lod must be between 0 and 3"),
+    ("provice=50", "unknown parameter(s): provice"),
+])
+def test_bad_parameters_get_a_clear_400(client: FlaskClient, query: str, message: str) -> None:
+    response = client.get(f"/api/collections/districts/items?{query}")
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["code"] == "InvalidParameterValue"
+    assert message in body["description"]
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_health_reports_versions(client: FlaskClient) -> None:
+    body = _get(client, "/api/health")
+    assert body["status"] == "ok"
+    assert body["postgresql"].startswith("15.")
+    assert body["postgis"].startswith("3.")
+
+
+def test_database_down_gives_503_not_a_stack_trace(settings: Settings) -> None:
+    # A port nobody listens on: the app starts, but every query fails to connect.
+    down = create_app(settings, database_url="postgresql+psycopg2://x:y@127.0.0.1:9/none")
+    client = down.test_client()
+    health = client.get("/api/health")
+    assert health.status_code == 503 and health.get_json()["status"] == "unavailable"
+    items = client.get("/api/collections/provinces/items")
+    assert items.status_code == 503
+    assert items.get_json()["code"] == "ServiceUnavailable"
+    page = client.get("/boundaries")
+    assert page.status_code == 503 and "Traceback" not in page.get_data(as_text=True)

@@ -1,0 +1,54 @@
+"""Pages render, in Thai, with no file loaded from outside the app."""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+
+from gis.settings import Settings
+from web import create_app
+
+EXTERNAL_ASSET = re.compile(r"""<(?:script|link)[^>]+(?:src|href)=["']?(?:https?:)?//""", re.I)
+
+
+def test_home_page_in_thai_and_english(client: FlaskClient) -> None:
+    html = client.get("/").get_data(as_text=True)
+    assert "กรมการพัฒนาชุมชน" in html and "Community Development Department" in html
+    assert 'href="/boundaries"' in html and "CC BY-IGO" in html
+
+
+def test_boundaries_page_lists_77_provinces_in_thai(client: FlaskClient) -> None:
+    response = client.get("/boundaries")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    options = re.findall(r'<option value="(\d{2})" data-region="(\w+)">([^<]+)</option>', html)
+    assert len(options) == 77
+    assert ("50", "north", "เชียงใหม่ — Chiang Mai") in options
+    assert "ภาคตะวันออกเฉียงเหนือ" in html
+
+
+def test_pages_load_nothing_from_a_cdn(client: FlaskClient) -> None:
+    for path in ("/", "/boundaries"):
+        html = client.get(path).get_data(as_text=True)
+        assert not EXTERNAL_ASSET.search(html), path
+    leaflet = client.get("/static/vendor/leaflet-1.9.3/leaflet.js")
+    assert leaflet.status_code == 200 and b"Leaflet" in leaflet.data[:400]
+    assert client.get("/static/vendor/leaflet-1.9.3/leaflet.css").status_code == 200
+
+
+def test_basemap_tiles_are_the_only_outside_url(settings: Settings, db_url: str) -> None:
+    from dataclasses import replace
+
+    with_tiles = replace(settings, tile_url="https://tile.example.org/{z}/{x}/{y}.png",
+                         tile_attribution="Example")
+    html = create_app(with_tiles, database_url=db_url).test_client().get(
+        "/boundaries").get_data(as_text=True)
+    assert "https://tile.example.org/{z}/{x}/{y}.png" in html
+    assert not EXTERNAL_ASSET.search(html)
+
+
+def test_unknown_page_is_a_friendly_404(client: FlaskClient) -> None:
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert "ขออภัย" in response.get_data(as_text=True)
