@@ -6,12 +6,15 @@ to run as root, so when we are root the server runs as the ``postgres`` system u
 
 from __future__ import annotations
 
+import grp
+import hashlib
 import json
 import os
 import pwd
 import secrets
 import shutil
 import socket
+import stat
 import subprocess
 import time
 from dataclasses import dataclass
@@ -58,6 +61,14 @@ def _postgis_installed() -> bool:
     return any(share.glob("postgis--*.sql")) if share.exists() else True
 
 
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -73,13 +84,36 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
+def _reachable_by(user: str, path: Path) -> bool:
+    """Can ``user`` walk down to ``path``? (Checked on the mode bits, without switching user.)"""
+    account = pwd.getpwnam(user)
+    groups = {g.gr_gid for g in grp.getgrall() if user in g.gr_mem} | {account.pw_gid}
+    for folder in [*reversed(path.parents), path]:
+        if not folder.exists():
+            break
+        st = folder.stat()
+        if st.st_uid == account.pw_uid:
+            allowed = st.st_mode & stat.S_IXUSR
+        elif st.st_gid in groups:
+            allowed = st.st_mode & stat.S_IXGRP
+        else:
+            allowed = st.st_mode & stat.S_IXOTH
+        if not allowed:
+            return False
+    return True
+
+
 class LocalCluster:
     def __init__(self, state_dir: Path):
+        self.run_as = "postgres" if os.geteuid() == 0 else None
+        if self.run_as and _user_exists(self.run_as) and not _reachable_by(self.run_as, state_dir):
+            # e.g. a checkout under /root: keep the cluster where the postgres user can reach it.
+            digest = hashlib.sha256(str(state_dir).encode()).hexdigest()[:10]
+            state_dir = Path("/var/tmp") / f"cddgis-{digest}"
         self.state_dir = state_dir
         self.pgdata = state_dir / "pgdata"
         self.logdir = state_dir / "pglog"
         self.info_file = state_dir / "cluster.json"
-        self.run_as = "postgres" if os.geteuid() == 0 else None
 
     # -- helpers ---------------------------------------------------------------------------
     def _cmd(self, args: list[str]) -> list[str]:
