@@ -126,7 +126,7 @@ def detect_encoding(raw: list[bytes]) -> str:
     return max(scores, key=lambda e: (scores[e], e == "utf-8"))
 
 
-def _decode_text_columns(frame: pd.DataFrame, describe: str) -> str:
+def decode_text_columns(frame: pd.DataFrame, describe: str) -> str:
     """The frame was read as ISO-8859-1 (byte for byte); decode its text with the real encoding."""
     text_columns = [c for c in frame.columns if c != "geometry"
                     and (pd.api.types.is_string_dtype(frame[c]) or frame[c].dtype == object)]
@@ -179,7 +179,7 @@ def read_level(source: SourceFile) -> LevelData:
             from exc
     if len(frame) == 0:
         raise BoundarySourceError(f"{describe}: has no features")
-    encoding = _decode_text_columns(frame, describe) if is_shapefile else "utf-8"
+    encoding = decode_text_columns(frame, describe) if is_shapefile else "utf-8"
 
     n = ADM_NUMBER[level]
     code_col = _column(frame, f"ADM{n}_PCODE", describe)

@@ -86,6 +86,50 @@ def cmd_issues(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from gis.db import engine_for
+    from gis.migrate import upgrade
+    from layers.definitions import LAYERS
+    from layers.importer import ImportRefused, import_file
+
+    layer = LAYERS.get(args.layer)
+    if layer is None:
+        print(f"cddgis: no layer {args.layer!r}; layers are: {', '.join(LAYERS)}",
+              file=sys.stderr)
+        return 2
+    url = _database_url(settings)
+    upgrade(url)
+    try:
+        report = import_file(engine_for(url), layer, Path(args.file), dry_run=args.dry_run,
+                             valid_only=args.valid_only, crs=args.crs)
+    except ImportRefused as exc:
+        print(f"cddgis: {exc}", file=sys.stderr)
+        return 2
+    if args.report:
+        report.write_csv(Path(args.report))
+    print(report.summary())
+    if args.report:
+        print(f"Row-by-row report: {args.report}")
+    return 0 if report.committed or (args.dry_run and not report.file_problems
+                                     and report.counts()["error"] == 0) else 1
+
+
+def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
+    from gis.db import engine_for
+    from gis.migrate import upgrade
+    from layers.sample import load_samples
+
+    url = _database_url(settings)
+    upgrade(url)
+    reports = load_samples(engine_for(url), settings.data_dir, only_if_empty=args.if_empty,
+                           seed=args.seed)
+    failed = False
+    for report in reports:
+        print(report.summary().splitlines()[0])
+        failed |= not report.committed
+    return 1 if failed else 0
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from gis.migrate import upgrade
     from web import create_app
@@ -134,6 +178,21 @@ def build_parser() -> argparse.ArgumentParser:
     boundaries.add_argument("action", choices=["issues"])
     boundaries.add_argument("--kind", help="only issues of this kind, e.g. not_in_registry")
     boundaries.set_defaults(func=cmd_issues)
+
+    imp = sub.add_parser("import", help="import a CDD export into a point layer")
+    imp.add_argument("layer", help="layer id, e.g. khok-nong-na")
+    imp.add_argument("file", help="CSV, XLSX, GeoJSON, zipped Shapefile or GeoPackage")
+    imp.add_argument("--dry-run", action="store_true", help="check only; write nothing")
+    imp.add_argument("--valid-only", action="store_true",
+                     help="commit the valid rows even when some rows have errors")
+    imp.add_argument("--report", metavar="PATH", help="write the row-by-row report (CSV)")
+    imp.add_argument("--crs", help="coordinates' CRS when not lon/lat: EPSG:32647 or EPSG:32648")
+    imp.set_defaults(func=cmd_import)
+
+    sample = sub.add_parser("sample", help="generate and load the sample layer data")
+    sample.add_argument("--if-empty", action="store_true", help="only layers that are empty")
+    sample.add_argument("--seed", type=int, default=2564)
+    sample.set_defaults(func=cmd_sample)
 
     serve = sub.add_parser("serve", help="serve the web app (PORT, HOST)")
     serve.add_argument("--dev", action="store_true", help="Flask's debug server")

@@ -1,0 +1,163 @@
+"""PostGIS side of the point layers for import: where points lie, nearby namesakes, upserts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from psycopg2.extras import execute_values
+from sqlalchemy import Connection, Engine, text
+
+# A point this close outside the (simplified) boundary is taken as on land; further out it is in
+# the sea or across a border river (Vientiane is ~1 km from Thailand's bank of the Mekong).
+COAST_TOLERANCE_M = 500
+
+
+@dataclass(frozen=True)
+class Placement:
+    subdistrict_code: str
+    district_code: str
+    province_code: str
+    region: str | None
+    name_th: str
+    distance_m: float  # 0 when inside
+
+
+def _points_cte() -> str:
+    return """
+        pts AS (
+            SELECT ord, ST_SetSRID(ST_MakePoint(x, y), 4326) AS g
+            FROM unnest(CAST(:xs AS float8[]), CAST(:ys AS float8[]))
+                 WITH ORDINALITY AS t(x, y, ord)
+        )
+    """
+
+
+def locate(engine: Engine, points: list[tuple[float, float]]) -> list[Placement | None]:
+    """The subdistrict each point lies in, or the nearest within the coast tolerance."""
+    if not points:
+        return []
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    with engine.connect() as conn:
+        rows = conn.execute(text(f"""
+            WITH {_points_cte()}
+            SELECT p.ord, s.code, s.district_code, s.province_code, s.region, s.name_th,
+                   CASE WHEN ST_Intersects(s.geom, p.g) THEN 0
+                        ELSE ST_Distance(s.geom::geography, p.g::geography) END AS distance_m
+            FROM pts p
+            CROSS JOIN LATERAL (
+                SELECT code, district_code, province_code, region, name_th, geom
+                FROM subdistricts
+                ORDER BY geom <-> p.g
+                LIMIT 1
+            ) s
+            ORDER BY p.ord
+        """), {"xs": xs, "ys": ys}).all()
+    out: list[Placement | None] = [None] * len(points)
+    for ord_, code, district, province, region, name_th, distance in rows:
+        out[ord_ - 1] = Placement(code, district, province, region, name_th, float(distance))
+    return out
+
+
+def namesakes_nearby(engine: Engine, layer: str, rows: list[tuple[str, str, float, float]],
+                     radius_m: float) -> dict[int, str]:
+    """Existing features of the layer with the same name within a few metres but another key.
+
+    ``rows`` are (key, name, lon, lat); returns index -> the existing key.
+    """
+    if not rows:
+        return {}
+    with engine.connect() as conn:
+        found = conn.execute(text(f"""
+            WITH {_points_cte()},
+            named AS (
+                SELECT ord, k, n FROM unnest(CAST(:keys AS text[]), CAST(:names AS text[]))
+                    WITH ORDINALITY AS t(k, n, ord)
+            )
+            SELECT p.ord, f.key
+            FROM pts p JOIN named USING (ord)
+            JOIN LATERAL (
+                SELECT key FROM layer_features f
+                WHERE f.layer = :layer AND f.name = named.n AND f.key <> named.k
+                  AND ST_DWithin(f.geom::geography, p.g::geography, :radius)
+                LIMIT 1
+            ) f ON true
+        """), {"xs": [r[2] for r in rows], "ys": [r[3] for r in rows],
+               "keys": [r[0] for r in rows], "names": [r[1] for r in rows],
+               "layer": layer, "radius": radius_m}).all()
+    return {ord_ - 1: key for ord_, key in found}
+
+
+@dataclass
+class FeatureRow:
+    key: str
+    name: str | None
+    properties: dict[str, object]
+    personal: dict[str, object]
+    lon: float
+    lat: float
+    given: tuple[str | None, str | None, str | None]
+    placement: Placement
+
+
+def record_import(conn: Connection, *, layer: str, source_file: str, sha256: str, mode: str,
+                  committed: bool, sample: bool, counts: dict[str, int],
+                  message: str | None) -> int:
+    return conn.execute(text("""
+        INSERT INTO layer_imports (layer, source_file, file_sha256, mode, committed, sample,
+                                   rows_total, rows_ok, rows_warning, rows_error, inserted,
+                                   updated, message)
+        VALUES (:layer, :source_file, :sha256, :mode, :committed, :sample, :total, :ok,
+                :warning, :error, :inserted, :updated, :message)
+        RETURNING id
+    """), {"layer": layer, "source_file": source_file, "sha256": sha256, "mode": mode,
+           "committed": committed, "sample": sample, "message": message,
+           **{k: counts.get(k, 0) for k in ("total", "ok", "warning", "error", "inserted",
+                                             "updated")}}).scalar_one()
+
+
+def upsert_features(conn: Connection, layer: str, rows: list[FeatureRow], *, import_id: int,
+                    source_file: str, sample: bool) -> tuple[int, int]:
+    """Inserts or updates by (layer, key). Returns (inserted, updated)."""
+    if not rows:
+        return 0, 0
+    values = [(
+        layer, r.key, r.name, json.dumps(r.properties, ensure_ascii=False),
+        json.dumps(r.personal, ensure_ascii=False), *r.given,
+        r.placement.province_code, r.placement.district_code, r.placement.subdistrict_code,
+        r.placement.region, r.lon, r.lat, sample, source_file, import_id,
+    ) for r in rows]
+    sql = """
+        INSERT INTO layer_features AS f (
+            layer, key, name, properties, personal, given_province_code, given_district_code,
+            given_subdistrict_code, province_code, district_code, subdistrict_code, region,
+            geom, sample, source_file, import_id)
+        SELECT v.layer, v.key, v.name, v.properties::jsonb, v.personal::jsonb, v.gp, v.gd, v.gs,
+               v.p, v.d, v.s, v.region, ST_SetSRID(ST_MakePoint(v.lon, v.lat), 4326),
+               v.sample, v.source_file, v.import_id
+        FROM (VALUES %s) AS v(layer, key, name, properties, personal, gp, gd, gs, p, d, s,
+                              region, lon, lat, sample, source_file, import_id)
+        ON CONFLICT (layer, key) DO UPDATE SET
+            name = EXCLUDED.name, properties = EXCLUDED.properties,
+            personal = EXCLUDED.personal,
+            given_province_code = EXCLUDED.given_province_code,
+            given_district_code = EXCLUDED.given_district_code,
+            given_subdistrict_code = EXCLUDED.given_subdistrict_code,
+            province_code = EXCLUDED.province_code, district_code = EXCLUDED.district_code,
+            subdistrict_code = EXCLUDED.subdistrict_code, region = EXCLUDED.region,
+            geom = EXCLUDED.geom, sample = EXCLUDED.sample, source_file = EXCLUDED.source_file,
+            import_id = EXCLUDED.import_id, updated_at = now()
+        RETURNING (xmax = 0) AS inserted
+    """
+    raw = conn.connection.dbapi_connection
+    with raw.cursor() as cur:
+        results = execute_values(cur, sql, values, page_size=1000, fetch=True)
+    inserted = sum(1 for (was_insert,) in results if was_insert)
+    return inserted, len(results) - inserted
+
+
+def layer_count(engine: Engine, layer: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM layer_features WHERE layer = :layer"),
+                            {"layer": layer}).scalar_one()

@@ -1,0 +1,462 @@
+"""Importing a CDD export into a point layer, with the checks of CDD's "Data Cleansing".
+
+Every row is checked and gets a verdict (ok, warning, error) with its reasons. By default an
+import with any error commits nothing; ``valid_only`` commits the valid rows. Either way the
+write is one transaction, and every import (even a refused one) is recorded in layer_imports.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import geothai
+from geothai._normalize import normalize
+from pyproj import Transformer
+from sqlalchemy import Engine, text
+
+from gis.layer_store import (
+    COAST_TOLERANCE_M,
+    FeatureRow,
+    Placement,
+    locate,
+    namesakes_nearby,
+    record_import,
+    upsert_features,
+)
+from layers.readers import FileProblem, RawTable, read_table
+from layers.schema import Layer, header_key
+from layers.values import BadValue, Converted, is_blank, parse
+
+THAILAND_BBOX = (97.3, 5.6, 105.7, 20.5)
+UTM_ZONES = {"47": "EPSG:32647", "47n": "EPSG:32647", "48": "EPSG:32648", "48n": "EPSG:32648"}
+
+SPECIAL_HEADERS: dict[str, set[str]] = {
+    "lat": {"lat", "latitude", "ละติจูด", "ละติจูท", "พิกัดละติจูด", "y", "พิกัดy", "latdd"},
+    "lon": {"lon", "lng", "long", "longitude", "ลองจิจูด", "ลองติจูด", "พิกัดลองจิจูด", "x",
+            "พิกัดx", "londd"},
+    "easting": {"easting", "utme", "utmx", "อีสติ้ง", "พิกัดe"},
+    "northing": {"northing", "utmn", "utmy", "นอร์ทติ้ง", "พิกัดn"},
+    "zone": {"zone", "utmzone", "โซน", "โซนutm"},
+    "province_code": {"provincecode", "รหัสจังหวัด", "provcode", "pvcode", "adm1pcode"},
+    "district_code": {"districtcode", "รหัสอำเภอ", "ampcode", "adm2pcode"},
+    "subdistrict_code": {"subdistrictcode", "รหัสตำบล", "tamcode", "adm3pcode"},
+    "province": {"province", "จังหวัด", "ชื่อจังหวัด", "provincename"},
+    "district": {"district", "อำเภอ", "เขต", "อำเภอเขต", "amphoe", "districtname"},
+    "subdistrict": {"subdistrict", "ตำบล", "แขวง", "ตำบลแขวง", "tambon", "subdistrictname"},
+}
+
+
+class ImportRefused(RuntimeError):
+    """The file cannot be imported at all (unreadable, wrong columns); nothing was written."""
+
+
+@dataclass
+class RowResult:
+    row: int
+    key: str | None = None
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return "error" if self.errors else "warning" if self.warnings else "ok"
+
+
+@dataclass
+class ImportReport:
+    layer: str
+    source_file: str
+    sha256: str
+    mode: str
+    file_problems: list[str]
+    rows: list[RowResult]
+    file_notes: list[str] = field(default_factory=list)
+    committed: bool = False
+    inserted: int = 0
+    updated: int = 0
+    import_id: int | None = None
+    encoding: str | None = None
+
+    def counts(self) -> dict[str, int]:
+        by = defaultdict(int)
+        for r in self.rows:
+            by[r.status] += 1
+        return {"total": len(self.rows), "ok": by["ok"], "warning": by["warning"],
+                "error": by["error"], "inserted": self.inserted, "updated": self.updated}
+
+    def write_csv(self, path: Path) -> None:
+        with path.open("w", newline="", encoding="utf-8-sig") as fh:
+            out = csv.writer(fh)
+            out.writerow(["row", "key", "status", "reasons"])
+            for problem in self.file_problems:
+                out.writerow(["file", "", "error", problem])
+            for note in self.file_notes:
+                out.writerow(["file", "", "note", note])
+            for r in self.rows:
+                out.writerow([r.row, r.key or "", r.status, "; ".join(r.errors + r.warnings)])
+
+    def summary(self) -> str:
+        c = self.counts()
+        verdict = ("committed" if self.committed else
+                   "dry run: nothing written" if self.mode == "dry-run" else
+                   "NOT committed: the database is unchanged")
+        lines = [f"{self.layer}: {c['total']} rows — {c['ok']} ok, {c['warning']} with warnings, "
+                 f"{c['error']} with errors; {verdict}"]
+        if self.committed:
+            lines.append(f"  {self.inserted} inserted, {self.updated} updated "
+                         f"(import #{self.import_id})")
+        lines += [f"  file: {p}" for p in self.file_problems]
+        lines += [f"  note: {n}" for n in self.file_notes]
+        shown = [r for r in self.rows if r.status != "ok"][:15]
+        for r in shown:
+            lines.append(f"  row {r.row}: {r.status}: {'; '.join(r.errors + r.warnings)}")
+        hidden = sum(1 for r in self.rows if r.status != "ok") - len(shown)
+        if hidden > 0:
+            lines.append(f"  … {hidden} more rows with findings (see --report)")
+        return "\n".join(lines)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@cache
+def _transformer(crs: str) -> Transformer:
+    return Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+
+
+def _in_bbox(lon: float, lat: float) -> bool:
+    min_lon, min_lat, max_lon, max_lat = THAILAND_BBOX
+    return min_lon <= lon <= max_lon and min_lat <= lat <= max_lat
+
+
+def _map_columns(layer: Layer, headers: list[str], utm: bool,
+                 ) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """Field name -> header, special role -> header, and headers nobody wanted."""
+    fields: dict[str, str] = {}
+    special: dict[str, str] = {}
+    unused: list[str] = []
+    for header in headers:
+        key = header_key(header)
+        owner = next((f.name for f in layer.fields if key in f.accepted_headers()), None)
+        if owner and owner not in fields:
+            fields[owner] = header
+            continue
+        role = next((r for r, names in SPECIAL_HEADERS.items() if key in names), None)
+        if role in ("lat", "lon") and utm and key in ("x", "y"):
+            role = "easting" if key == "x" else "northing"
+        if role and role not in special:
+            special[role] = header
+        else:
+            unused.append(header)
+    return fields, special, unused
+
+
+def _given_codes(raw: dict[str, object], special: dict[str, str], result: RowResult,
+                 ) -> tuple[str | None, str | None, str | None]:
+    """The province/district/subdistrict the row says it is in, as DOPA codes."""
+    def cell(role: str) -> str:
+        header = special.get(role)
+        value = raw.get(header) if header else None
+        return "" if is_blank(value) else str(value).strip().removesuffix(".0")
+
+    province, district, subdistrict = (cell("province_code") or None, cell("district_code") or
+                                       None, cell("subdistrict_code") or None)
+    if subdistrict and not geothai.subdistrict(subdistrict):
+        result.warnings.append(f"stated subdistrict code {subdistrict} is not a DOPA code")
+    if subdistrict:
+        district, province = district or subdistrict[:4], province or subdistrict[:2]
+    if district:
+        province = province or district[:2]
+    p_name, d_name, s_name = cell("province"), cell("district"), cell("subdistrict")
+    if not province and p_name:
+        found = [p for p in geothai.provinces()
+                 if normalize(p_name) in (normalize(p.name_th), normalize(p.name_en))]
+        province = found[0].code if found else None
+        if not found:
+            result.warnings.append(f"stated province {p_name!r} is not a province name")
+    if not district and d_name and province:
+        found = [d for d in geothai.districts(province)
+                 if normalize(d_name) in (normalize(d.name_th), normalize(d.name_en))
+                 or (normalize(d_name) in ("เมือง", "mueang") and d.code.endswith("01"))]
+        district = found[0].code if found else None
+        if not found:
+            result.warnings.append(f"stated district {d_name!r} is not in province {province}")
+    if not subdistrict and s_name and district:
+        found = [s for s in geothai.subdistricts(district)
+                 if normalize(s_name) in (normalize(s.name_th), normalize(s.name_en))]
+        subdistrict = found[0].code if found else None
+        if not found:
+            result.warnings.append(f"stated subdistrict {s_name!r} is not in district {district}")
+    return province, district, subdistrict
+
+
+def _coordinates(table: RawTable, index: int, raw: dict[str, object], special: dict[str, str],
+                 crs: str | None, result: RowResult) -> tuple[float, float] | None:
+    if table.points is not None:
+        point = table.points[index]
+        if point is None:
+            result.errors.append("no point geometry")
+        return point
+    utm_crs = crs
+    if "zone" in special and not is_blank(raw.get(special["zone"])):
+        zone = header_key(str(raw[special["zone"]])).removesuffix(".0")
+        utm_crs = UTM_ZONES.get(zone)
+        if utm_crs is None:
+            result.errors.append(f"UTM zone {raw[special['zone']]!r} is not 47 or 48")
+            return None
+    if "easting" in special or (utm_crs and "lat" not in special):
+        e_col, n_col = special.get("easting"), special.get("northing")
+        if not (e_col and n_col):
+            result.errors.append("projected coordinates need both easting and northing columns")
+            return None
+        if utm_crs is None:
+            result.errors.append("easting/northing given without a UTM zone (47 or 48): add a "
+                                 "zone column or use --crs EPSG:32647")
+            return None
+        try:
+            e, n = float(str(raw[e_col]).replace(",", "")), float(str(raw[n_col]).replace(",", ""))
+        except (TypeError, ValueError):
+            result.errors.append(f"easting/northing {raw.get(e_col)!r}, {raw.get(n_col)!r} are "
+                                 "not numbers")
+            return None
+        return _transformer(utm_crs).transform(e, n)
+    if "lat" not in special or "lon" not in special:
+        return None  # reported once for the whole file
+    lat_raw, lon_raw = raw.get(special["lat"]), raw.get(special["lon"])
+    if is_blank(lat_raw) or is_blank(lon_raw):
+        result.errors.append("latitude/longitude missing")
+        return None
+    try:
+        lat = float(str(lat_raw).strip().replace(",", "."))
+        lon = float(str(lon_raw).strip().replace(",", "."))
+    except ValueError:
+        result.errors.append(f"latitude/longitude {lat_raw!r}, {lon_raw!r} are not numbers")
+        return None
+    if not (math.isfinite(lat) and math.isfinite(lon)):
+        result.errors.append("latitude/longitude are not finite numbers")
+        return None
+    if utm_crs:
+        return _transformer(utm_crs).transform(lon, lat)
+    if not _in_bbox(lon, lat) and _in_bbox(lat, lon):
+        result.warnings.append("latitude and longitude were swapped; corrected")
+        return lat, lon
+    if abs(lat) > 90 or abs(lon) > 180:
+        if 100_000 < abs(lon) < 1_000_000 and 500_000 < abs(lat) < 2_500_000:
+            result.errors.append("coordinates look projected (UTM metres): say which zone with "
+                                 "--crs EPSG:32647 / EPSG:32648 or a zone column")
+        else:
+            result.errors.append(f"latitude {lat} / longitude {lon} are out of range")
+        return None
+    return lon, lat
+
+
+def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lon1, lat1, lon2, lat2 = map(math.radians, (*a, *b))
+    h = (math.sin((lat2 - lat1) / 2) ** 2
+         + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2)
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(h))
+
+
+def import_file(engine: Engine, layer: Layer, path: Path, *, dry_run: bool = False,
+                valid_only: bool = False, sample: bool = False, crs: str | None = None,
+                ) -> ImportReport:
+    """Checks every row of ``path`` and, unless refused, upserts it into the layer."""
+    path = Path(path)
+    mode = "dry-run" if dry_run else "valid-only" if valid_only else "all-or-nothing"
+    sha = _sha256(path) if path.is_file() else ""
+    report = ImportReport(layer=layer.id, source_file=path.name, sha256=sha, mode=mode,
+                          file_problems=[], rows=[])
+    if crs is not None:
+        crs = UTM_ZONES.get(header_key(crs), crs.upper())
+        if crs not in ("EPSG:4326", "EPSG:32647", "EPSG:32648"):
+            raise ImportRefused(f"--crs {crs} is not supported: use EPSG:4326, EPSG:32647 "
+                                "(UTM 47N) or EPSG:32648 (UTM 48N)")
+        crs = None if crs == "EPSG:4326" else crs
+    try:
+        table = read_table(path)
+    except (FileProblem, ValueError) as exc:
+        report.file_problems.append(str(exc))
+        _record(engine, report, sample, message=str(exc))
+        return report
+    report.encoding = table.encoding
+    fields, special, unused = _map_columns(layer, table.headers, utm=bool(crs))
+    if unused:
+        report.file_notes.append("columns not used: " + ", ".join(unused))
+    missing = [f for f in layer.fields if f.required and f.name not in fields]
+    if missing:
+        report.file_problems.append("missing required column(s): " + ", ".join(
+            f"{f.label_th} / {f.label_en} ({f.name})" for f in missing))
+    if table.points is None and not (("lat" in special and "lon" in special)
+                                     or ("easting" in special and "northing" in special)):
+        report.file_problems.append("no coordinate columns: add latitude and longitude "
+                                    "(ละติจูด, ลองจิจูด) or easting/northing with a UTM zone")
+    if not table.rows:
+        report.file_problems.append("the file has a header but no data rows")
+    if report.file_problems:
+        _record(engine, report, sample, message="; ".join(report.file_problems))
+        return report
+
+    candidates: list[tuple[int, FeatureRow | None]] = []
+    points: list[tuple[float, float]] = []
+    point_rows: list[int] = []
+    for index, raw in enumerate(table.rows):
+        result = RowResult(row=table.row_numbers[index])
+        report.rows.append(result)
+        if "__extra__" in raw:
+            result.errors.append(f"row {raw['__extra__']}")
+        values: dict[str, object] = {}
+        personal: dict[str, object] = {}
+        for f in layer.fields:
+            header = fields.get(f.name)
+            cell = raw.get(header) if header else None
+            label = f"{header or f.label_th}"
+            if is_blank(cell):
+                if f.required:
+                    result.errors.append(f"{label}: missing (required)")
+                continue
+            try:
+                value = parse(f, cell)
+            except Converted as note:
+                value = note.value
+                result.warnings.append(f"{label}: {note.note}")
+            except BadValue as exc:
+                result.errors.append(f"{label}: {exc}")
+                continue
+            (personal if f.personal else values)[f.name] = value
+        key = values.get(layer.key_field)
+        result.key = str(key) if key is not None else None
+        given = _given_codes(raw, special, result)
+        point = _coordinates(table, index, raw, special, crs, result)
+        if point is not None:
+            points.append(point)
+            point_rows.append(index)
+        feature = None
+        if result.key is not None and point is not None:
+            name = values.get(layer.name_field)
+            feature = FeatureRow(key=result.key, name=None if name is None else str(name),
+                                 properties=values, personal=personal, lon=point[0],
+                                 lat=point[1], given=given, placement=None)  # type: ignore[arg-type]
+        candidates.append((index, feature))
+
+    _check_places(engine, report, candidates, points, point_rows)
+    _check_duplicates(engine, layer, report, candidates)
+
+    if dry_run:
+        _record(engine, report, sample, message="dry run")
+        return report
+    errors = report.counts()["error"]
+    if errors and not valid_only:
+        _record(engine, report, sample,
+                message=f"{errors} row(s) with errors; nothing committed")
+        return report
+    to_write = [f for (i, f) in candidates
+                if f is not None and report.rows[i].status != "error"]
+    try:
+        with engine.begin() as conn:
+            import_id = record_import(conn, layer=layer.id, source_file=str(path),
+                                      sha256=sha, mode=mode, committed=True, sample=sample,
+                                      counts=report.counts(), message=None)
+            inserted, updated = upsert_features(conn, layer.id, to_write, import_id=import_id,
+                                                source_file=path.name, sample=sample)
+            report.inserted, report.updated = inserted, updated
+            conn.execute(text("UPDATE layer_imports SET inserted = :i, updated = :u "
+                              "WHERE id = :id"), {"i": inserted, "u": updated, "id": import_id})
+    except Exception as exc:
+        report.inserted = report.updated = 0
+        report.file_problems.append(f"writing failed, nothing was changed: {exc}")
+        _record(engine, report, sample, message=str(exc))
+        return report
+    report.committed = True
+    report.import_id = import_id
+    return report
+
+
+def _record(engine: Engine, report: ImportReport, sample: bool, message: str) -> None:
+    with engine.begin() as conn:
+        report.import_id = record_import(
+            conn, layer=report.layer, source_file=report.source_file, sha256=report.sha256,
+            mode=report.mode, committed=False, sample=sample, counts=report.counts(),
+            message=message[:2000])
+
+
+def _check_places(engine: Engine, report: ImportReport,
+                  candidates: list[tuple[int, FeatureRow | None]],
+                  points: list[tuple[float, float]], point_rows: list[int]) -> None:
+    placements = dict(zip(point_rows, locate(engine, points), strict=True))
+    for index, feature in candidates:
+        result = report.rows[index]
+        place: Placement | None = placements.get(index)
+        if index not in placements:
+            continue
+        if place is None or place.distance_m > COAST_TOLERANCE_M:
+            far = f"{place.distance_m / 1000:,.1f} km" if place else "far"
+            lon, lat = points[point_rows.index(index)]
+            result.errors.append(f"point ({lat:.5f}, {lon:.5f}) lies outside Thailand: {far} "
+                                 "from the nearest subdistrict (in the sea or a neighbouring "
+                                 "country?)")
+            continue
+        if place.distance_m > 0:
+            result.warnings.append(f"point lies {place.distance_m:,.0f} m outside the mapped "
+                                   f"coastline; placed in the nearest subdistrict "
+                                   f"{place.name_th} ({place.subdistrict_code})")
+        if feature is None:
+            continue
+        feature.placement = place
+        gp, gd, gs = feature.given
+        actual = {"province": place.province_code, "district": place.district_code,
+                  "subdistrict": place.subdistrict_code}
+        for level, stated in (("province", gp), ("district", gd), ("subdistrict", gs)):
+            if stated and stated != actual[level]:
+                result.warnings.append(
+                    f"stated {level} {stated} but the point lies in {actual[level]} "
+                    f"({_area_name(level, actual[level])}); both kept")
+                break
+
+
+def _area_name(level: str, code: str) -> str:
+    area = {"province": geothai.province, "district": geothai.district,
+            "subdistrict": geothai.subdistrict}[level](code)
+    return area.name_th if area else code
+
+
+def _check_duplicates(engine: Engine, layer: Layer, report: ImportReport,
+                      candidates: list[tuple[int, FeatureRow | None]]) -> None:
+    seen_key: dict[str, int] = {}
+    cells: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for index, feature in candidates:
+        result = report.rows[index]
+        if result.key is not None:
+            if result.key in seen_key:
+                result.errors.append(f"duplicate {layer.key_field} {result.key!r}: same as row "
+                                     f"{report.rows[seen_key[result.key]].row}")
+            else:
+                seen_key[result.key] = index
+        if feature is None or not feature.name:
+            continue
+        cell = (int(feature.lon * 1000), int(feature.lat * 1000))
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                for other in cells.get((cell[0] + dx, cell[1] + dy), []):
+                    o = candidates[other][1]
+                    if (o and o.name == feature.name and o.key != feature.key
+                            and _distance_m((o.lon, o.lat), (feature.lon, feature.lat))
+                            <= layer.namesake_radius_m):
+                        result.warnings.append(
+                            f"possible duplicate: same name {feature.name!r} within "
+                            f"{layer.namesake_radius_m:g} m of row {report.rows[other].row}")
+        cells[cell].append(index)
+    named = [(i, f) for i, f in candidates if f is not None and f.name]
+    nearby = namesakes_nearby(engine, layer.id, [(f.key, f.name, f.lon, f.lat) for _, f in named],
+                              radius_m=layer.namesake_radius_m)
+    for position, existing in nearby.items():
+        index = named[position][0]
+        report.rows[index].warnings.append(
+            f"possible duplicate: {existing!r} already in the layer has the same name within "
+            f"{layer.namesake_radius_m:g} m")

@@ -1,0 +1,142 @@
+"""Turning spreadsheet cells into typed values, with a reason when a cell is wrong."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+from layers.schema import Field
+
+BE_OFFSET = 543
+TRUE_WORDS = {"1", "true", "yes", "y", "ใช่", "พร้อม", "มี", "t", "x", "✓"}
+FALSE_WORDS = {"0", "false", "no", "n", "ไม่ใช่", "ไม่พร้อม", "ไม่มี", "f", "-"}
+THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
+
+
+class BadValue(ValueError):
+    """A cell that cannot be used; the message is for the person who filled it in."""
+
+
+class Converted(Exception):
+    """Not an error: the value was understood after a change the user should know about."""
+
+    def __init__(self, value: object, note: str):
+        super().__init__(note)
+        self.value = value
+        self.note = note
+
+
+def is_blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _number(raw: object) -> float:
+    if isinstance(raw, bool):
+        raise BadValue(f"{raw!r} is not a number")
+    if isinstance(raw, int | float):
+        return float(raw)
+    text = str(raw).strip().translate(THAI_DIGITS).replace(",", "").replace(" ", "")
+    try:
+        return float(text)
+    except ValueError as exc:
+        raise BadValue(f"{str(raw)!r} is not a number") from exc
+
+
+def _range(f: Field, value: float) -> None:
+    if f.minimum is not None and value < f.minimum:
+        raise BadValue(f"{value:g} is below the smallest allowed ({f.minimum:g})")
+    if f.maximum is not None and value > f.maximum:
+        raise BadValue(f"{value:g} is above the largest allowed ({f.maximum:g})")
+
+
+def _year_be(raw: object) -> tuple[int, str | None]:
+    value = _number(raw)
+    if value != int(value):
+        raise BadValue(f"{str(raw)!r} is not a year")
+    year = int(value)
+    if 2400 <= year <= 2700:
+        return year, None
+    if 1900 <= year <= 2157:
+        return year + BE_OFFSET, f"{year} read as C.E.; stored as B.E. {year + BE_OFFSET}"
+    raise BadValue(f"{year} is not a Buddhist-Era year (e.g. 2564)")
+
+
+def _date(raw: object) -> tuple[date, str | None]:
+    if isinstance(raw, datetime):
+        raw = raw.date()
+    if isinstance(raw, date):
+        if raw.year > 2400:  # Thai spreadsheets hold B.E. dates: expected, stored as C.E.
+            return raw.replace(year=raw.year - BE_OFFSET), None
+        return raw, None
+    text = str(raw).strip().translate(THAI_DIGITS)
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)
+    if m:
+        y, mo, d = (int(g) for g in m.groups())
+    else:
+        m = re.fullmatch(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})", text)
+        if not m:
+            raise BadValue(f"{str(raw)!r} is not a date (use 2564-03-15 or 15/03/2564)")
+        d, mo, y = (int(g) for g in m.groups())
+    if y > 2400:  # B.E., as Thai users write dates: stored as C.E.
+        y -= BE_OFFSET
+    try:
+        return date(y, mo, d), None
+    except ValueError as exc:
+        raise BadValue(f"{str(raw)!r} is not a real date") from exc
+
+
+def parse(f: Field, raw: object) -> object:
+    """The typed value of a non-blank cell. Raises BadValue, or Converted with a note."""
+    if f.type == "text":
+        text = str(raw).strip()
+        if len(text) > f.max_length:
+            raise BadValue(f"is {len(text):,} characters long; at most {f.max_length:,} allowed")
+        return text
+    if f.type in ("int", "float"):
+        value = _number(raw)
+        if f.type == "int":
+            if value != int(value):
+                raise BadValue(f"{str(raw)!r} is not a whole number")
+            value = int(value)
+        _range(f, value)
+        return value
+    if f.type == "year_be":
+        year, note = _year_be(raw)
+        if note:
+            raise Converted(year, note)
+        return year
+    if f.type == "date":
+        day, note = _date(raw)
+        if note:
+            raise Converted(day.isoformat(), note)
+        return day.isoformat()
+    if f.type == "bool":
+        key = str(raw).strip().lower()
+        if key in TRUE_WORDS:
+            return True
+        if key in FALSE_WORDS:
+            return False
+        raise BadValue(f"{str(raw)!r} is not yes/no (ใช่/ไม่ใช่, พร้อม/ไม่พร้อม, 1/0)")
+    if f.type == "enum":
+        choice = f.choice(str(raw))
+        if choice is None:
+            allowed = ", ".join(c.label_th if c.value in c.label_th else
+                                f"{c.label_th} ({c.value})" for c in f.choices)
+            raise BadValue(f"{str(raw)!r} is not one of the allowed values: {allowed}")
+        return choice.value
+    if f.type == "url":
+        text = str(raw).strip()
+        if not re.match(r"https?://[^\s/]+\.[^\s]+$", text):
+            raise BadValue(f"{text!r} is not a web link (http:// or https://)")
+        if len(text) > 2000:
+            raise BadValue("link is longer than 2,000 characters")
+        return text
+    if f.type == "phone":
+        text = str(raw).strip().translate(THAI_DIGITS)
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            text = "0" + str(int(raw))  # Excel drops the leading zero of Thai numbers
+        digits = re.sub(r"[\s\-().]", "", text)
+        if not re.fullmatch(r"\+?\d{9,12}(,\+?\d{9,12})*", digits.replace("/", ",")):
+            raise BadValue(f"{text!r} is not a phone number")
+        return text
+    raise AssertionError(f"unknown field type {f.type}")
