@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import Blueprint, render_template, url_for
+from flask import Blueprint, abort, render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from gis import boundaries as bq
+from gis import layer_queries as lq
 from gis.regions import CDD_REGIONS
+from layers.definitions import LAYERS
+from layers.schema import Field, Layer
 from web import engine, settings
 from web.maps import base_map, render
 
@@ -30,3 +33,58 @@ def boundaries() -> ResponseReturnValue:
     provinces = bq.area_names(engine(), bq.COLLECTIONS["provinces"])
     regions = [asdict(r) for r in CDD_REGIONS.values()]
     return render_template("boundaries.html", fmap=fmap, provinces=provinces, regions=regions)
+
+
+def _layer_config(layer: Layer, summary: dict[str, object] | None) -> dict[str, object]:
+    """What the page script needs to know of a layer: public fields only."""
+    values = {f.name: lq.choice_values(engine(), layer, f.name)
+              for f in layer.filter_fields if f.filter == "choice" and not f.choices}
+    return {
+        "id": layer.id,
+        "title_th": layer.title_th,
+        "title_en": layer.title_en,
+        "color": layer.color,
+        "name_field": layer.name_field,
+        "popup_fields": list(layer.popup_fields),
+        "count": (summary or {}).get("count", 0),
+        "sample": (summary or {}).get("sample", False),
+        "fields": {f.name: {"label_th": f.label_th, "label_en": f.label_en, "type": f.type,
+                            "choices": {c.value: c.label_th for c in f.choices}}
+                   for f in layer.public_fields},
+        "filters": [{"name": f.name, "kind": f.filter, "label_th": f.label_th,
+                     "label_en": f.label_en,
+                     "options": ([[c.value, c.label_th] for c in f.choices] if f.choices else
+                                 [[v, _option_label(f, v)] for v, _ in values.get(f.name, [])])}
+                    for f in layer.filter_fields],
+    }
+
+
+def _option_label(f: Field, value: object) -> str:
+    if f.type == "bool":
+        return "ใช่ / yes" if value else "ไม่ใช่ / no"
+    return str(value)
+
+
+def _render_layers(layers: list[Layer], single: bool) -> str:
+    summary = lq.layer_summary(engine())
+    fmap = render(base_map(settings()), _static)
+    configs = [_layer_config(layer, summary.get(layer.id)) for layer in layers]
+    regions = [asdict(r) for r in CDD_REGIONS.values()]
+    provinces = bq.area_names(engine(), bq.COLLECTIONS["provinces"])
+    return render_template("layers.html", fmap=fmap, layers=configs, single=single,
+                           regions=regions, provinces=provinces,
+                           any_sample=any(c["sample"] for c in configs),
+                           all_layers=[(lay.id, lay.title_th) for lay in LAYERS.values()])
+
+
+@pages.get("/layers")
+def layers_overview() -> ResponseReturnValue:
+    return _render_layers(list(LAYERS.values()), single=False)
+
+
+@pages.get("/layers/<layer_id>")
+def layer_page(layer_id: str) -> ResponseReturnValue:
+    layer = LAYERS.get(layer_id)
+    if layer is None:
+        abort(404, description=f"ไม่มีชั้นข้อมูล {layer_id!r} — no layer {layer_id!r}")
+    return _render_layers([layer], single=True)

@@ -1,0 +1,141 @@
+"""Query parameters: parsed once, with a clear message for every way they can be wrong."""
+
+from __future__ import annotations
+
+import re
+
+from flask import request
+
+from gis.layer_queries import RangeFilter
+from gis.regions import CDD_REGIONS
+from layers.schema import Field, Layer
+
+
+class BadParameter(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def format_param(allowed: tuple[str, ...] = ("json", "geojson")) -> str:
+    f = request.args.get("f", "json").lower()
+    if f not in allowed:
+        raise BadParameter(f"f must be one of {', '.join(allowed)}; got {f!r}")
+    return f
+
+
+def int_param(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise BadParameter(f"{name} must be a whole number; got {raw!r}") from exc
+    if not low <= value <= high:
+        raise BadParameter(f"{name} must be between {low} and {high}; got {value}")
+    return value
+
+
+def code_param(name: str, length: int) -> str | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if not re.fullmatch(rf"[0-9]{{{length}}}", raw):
+        raise BadParameter(f"{name} must be a {length}-digit DOPA code (e.g. "
+                           f"{'1001'[:length] if length <= 4 else '100101'}); got {raw!r}")
+    return raw
+
+
+def bbox_param() -> tuple[float, float, float, float] | None:
+    raw = request.args.get("bbox")
+    if raw is None or raw == "":
+        return None
+    parts = raw.split(",")
+    if len(parts) != 4:
+        raise BadParameter("bbox must be minLon,minLat,maxLon,maxLat (4 numbers); "
+                           f"got {raw!r}")
+    try:
+        minx, miny, maxx, maxy = (float(p) for p in parts)
+    except ValueError as exc:
+        raise BadParameter(f"bbox must hold 4 numbers; got {raw!r}") from exc
+    if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90
+            and -90 <= maxy <= 90):
+        raise BadParameter("bbox is longitude/latitude in degrees (WGS 84); values out of range")
+    if minx > maxx or miny > maxy:
+        raise BadParameter("bbox minimums must not exceed its maximums")
+    return minx, miny, maxx, maxy
+
+
+def region_param() -> str | None:
+    raw = request.args.get("region")
+    if raw is None or raw == "":
+        return None
+    if raw not in CDD_REGIONS:
+        raise BadParameter(f"region must be one of {', '.join(CDD_REGIONS)}; got {raw!r}")
+    return raw
+
+
+def reject_unknown(allowed: set[str]) -> None:
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        raise BadParameter(f"unknown parameter(s): {', '.join(unknown)}; "
+                           f"allowed: {', '.join(sorted(allowed))}")
+
+
+def _filter_value(f: Field, raw: str) -> object:
+    """One value of a choice filter, typed as the data stores it."""
+    if f.type == "enum":
+        choice = f.choice(raw)
+        if choice is None:
+            allowed = ", ".join(c.value for c in f.choices)
+            raise BadParameter(f"{f.name} must be one of {allowed}; got {raw!r}")
+        return choice.value
+    if f.type == "bool":
+        if raw.lower() in ("true", "1", "yes"):
+            return True
+        if raw.lower() in ("false", "0", "no"):
+            return False
+        raise BadParameter(f"{f.name} must be true or false; got {raw!r}")
+    if f.type in ("int", "year_be"):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise BadParameter(f"{f.name} must be a whole number; got {raw!r}") from exc
+    return raw
+
+
+def _number(name: str) -> float | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise BadParameter(f"{name} must be a number; got {raw!r}") from exc
+
+
+def filter_param_names(layer: Layer) -> set[str]:
+    names: set[str] = set()
+    for f in layer.filter_fields:
+        names |= {f"{f.name}_min", f"{f.name}_max"} if f.filter == "range" else {f.name}
+    return names
+
+
+def layer_filters(layer: Layer) -> tuple[dict[str, tuple[object, ...]], dict[str, RangeFilter]]:
+    """The layer's attribute filters: ``field=a,b`` for choices, ``field_min``/``_max`` ranges."""
+    choices: dict[str, tuple[object, ...]] = {}
+    ranges: dict[str, RangeFilter] = {}
+    for f in layer.filter_fields:
+        if f.filter == "range":
+            low, high = _number(f"{f.name}_min"), _number(f"{f.name}_max")
+            if low is not None and high is not None and low > high:
+                raise BadParameter(f"{f.name}_min must not exceed {f.name}_max")
+            if low is not None or high is not None:
+                ranges[f.name] = RangeFilter(low, high)
+        else:
+            raw = request.args.get(f.name)
+            if raw:
+                choices[f.name] = tuple(_filter_value(f, v.strip())
+                                        for v in raw.split(",") if v.strip())
+    return choices, ranges

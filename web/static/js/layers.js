@@ -1,0 +1,354 @@
+// Point layer maps: area and attribute filters, server-side clusters when zoomed out, points
+// with popups when zoomed in, a table of what is in view, CSV download and a permalink.
+// Nothing is embedded in the page: every view loads only what it needs from /api.
+(function () {
+  "use strict";
+  const cfg = window.CDDGIS;
+  const map = window[cfg.mapName];
+  const api = cfg.api.replace(/\/$/, "");
+  const POINTS_BELOW = 1500;      // fewer than this in view: draw the points themselves
+  const TABLE_ROWS = 200;
+  const byId = Object.fromEntries(cfg.layers.map((l) => [l.id, l]));
+  const form = document.getElementById("filters");
+  const el = (id) => document.getElementById(id);
+  const fmt = new Intl.NumberFormat("th-TH");
+  const drawn = L.layerGroup().addTo(map);
+  const markers = new Map();  // feature id -> marker, for the table
+  let areaOutline = null;
+  let generation = 0;
+
+  // ---- state <-> URL ----------------------------------------------------------------------
+  function activeLayers() {
+    if (cfg.single) return [cfg.layers[0].id];
+    return [...document.querySelectorAll("#layer-switcher input:checked")].map((i) => i.value);
+  }
+
+  function filterParams() {
+    const p = new URLSearchParams();
+    for (const input of form.elements) {
+      if (!input.name || input.disabled || !input.value) continue;
+      p.set(input.name, input.value);
+    }
+    return p;
+  }
+
+  function writeUrl() {
+    const p = filterParams();
+    if (!cfg.single) p.set("layers", activeLayers().join(","));
+    const c = map.getCenter();
+    p.set("z", map.getZoom());
+    p.set("c", `${c.lat.toFixed(5)},${c.lng.toFixed(5)}`);
+    const url = `${location.pathname}?${p}`;
+    history.replaceState(null, "", url);
+    el("permalink").href = url;
+  }
+
+  async function readUrl() {
+    const q = new URLSearchParams(location.search);
+    if (!cfg.single && q.has("layers")) {
+      const wanted = new Set(q.get("layers").split(","));
+      for (const box of document.querySelectorAll("#layer-switcher input")) {
+        box.checked = wanted.has(box.value);
+      }
+    }
+    el("f-region").value = q.get("region") || "";
+    filterProvinces();
+    let province = q.get("province") || "";
+    let district = q.get("district") || "";
+    const subdistrict = q.get("subdistrict") || "";
+    if (subdistrict) district = district || subdistrict.slice(0, 4);
+    if (district) province = province || district.slice(0, 2);
+    el("f-province").value = province;
+    await fillDistricts(province, district);
+    await fillSubdistricts(district, subdistrict);
+    for (const input of form.elements) {
+      if (!input.name || ["region", "province", "district", "subdistrict"].includes(input.name)) continue;
+      if (q.has(input.name)) input.value = q.get(input.name);
+    }
+    if (q.has("z") && q.has("c")) {
+      const [lat, lng] = q.get("c").split(",").map(Number);
+      if (Number.isFinite(lat) && Number.isFinite(lng)) map.setView([lat, lng], Number(q.get("z")));
+    } else if (province || district || subdistrict) {
+      await zoomToArea();
+    }
+  }
+
+  // ---- area drop-downs --------------------------------------------------------------------
+  async function getJSON(url) {
+    const r = await fetch(url);
+    const body = await r.json();
+    if (!r.ok) throw new Error(body.description || r.statusText);
+    return body;
+  }
+
+  function filterProvinces() {
+    const region = el("f-region").value;
+    for (const opt of el("f-province").options) {
+      if (opt.value) opt.hidden = Boolean(region) && opt.dataset.region !== region;
+    }
+  }
+
+  function esc(text) {
+    const d = document.createElement("div");
+    d.textContent = text == null ? "" : String(text);
+    return d.innerHTML;
+  }
+
+  async function fillSelect(select, collection, params, value) {
+    if (!Object.values(params)[0]) {
+      select.innerHTML = '<option value="">—</option>';
+      select.disabled = true;
+      return;
+    }
+    const fc = await getJSON(`${api}/collections/${collection}/items?` +
+      new URLSearchParams({ ...params, limit: 1000, lod: 3 }));
+    const features = fc.features.sort((a, b) =>
+      a.properties.name_th.localeCompare(b.properties.name_th, "th"));
+    select.innerHTML = '<option value="">ทั้งหมด — All</option>' + features.map((f) =>
+      `<option value="${esc(f.properties.code)}">${esc(f.properties.name_th)} — ${esc(f.properties.name_en)}</option>`).join("");
+    select.disabled = false;
+    select.value = value || "";
+  }
+
+  const fillDistricts = (province, value) =>
+    fillSelect(el("f-district"), "districts", { province }, value);
+  const fillSubdistricts = (district, value) =>
+    fillSelect(el("f-subdistrict"), "subdistricts", { district }, value);
+
+  async function zoomToArea() {
+    const sub = el("f-subdistrict").value, dis = el("f-district").value, pro = el("f-province").value;
+    const [collection, code] = sub ? ["subdistricts", sub] : dis ? ["districts", dis] :
+      pro ? ["provinces", pro] : [null, null];
+    if (areaOutline) { map.removeLayer(areaOutline); areaOutline = null; }
+    if (!collection) {
+      const region = el("f-region").value;
+      if (region) {
+        const fc = await getJSON(`${api}/collections/provinces/items?region=${region}&lod=3`);
+        map.fitBounds(L.geoJSON(fc).getBounds());
+      }
+      return;
+    }
+    const feature = await getJSON(`${api}/collections/${collection}/items/${code}?lod=1`);
+    areaOutline = L.geoJSON(feature, {
+      style: { color: "#b91c1c", weight: 2, fill: false, className: "area-outline" },
+      interactive: false,
+    }).addTo(map);
+    map.fitBounds(areaOutline.getBounds(), { padding: [10, 10] });
+  }
+
+  // ---- popups and table -------------------------------------------------------------------
+  function displayValue(field, value) {
+    if (value === null || value === undefined || value === "") return null;
+    if (field.type === "enum") return field.choices[value] || String(value);
+    if (field.type === "bool") return value ? "ใช่ (yes)" : "ไม่ใช่ (no)";
+    if (field.type === "date") {
+      const d = new Date(value);
+      return Number.isNaN(d.getTime()) ? String(value) :
+        d.toLocaleDateString("th-TH", { year: "numeric", month: "long", day: "numeric" });
+    }
+    if (typeof value === "number") return fmt.format(value);
+    return String(value);
+  }
+
+  function popupContent(layer, props) {
+    // Built from DOM nodes with textContent: names can hold anything, even <script>.
+    const root = document.createElement("div");
+    root.className = "popup";
+    const title = document.createElement("h3");
+    title.textContent = props[layer.name_field] || props.id;
+    root.appendChild(title);
+    const sub = document.createElement("div");
+    sub.className = "en";
+    sub.textContent = `${layer.title_th} · ${[props.subdistrict_th, props.district_th, props.province_th].filter(Boolean).join(" ")}`;
+    root.appendChild(sub);
+    if (props.sample) {
+      const tag = document.createElement("span");
+      tag.className = "sample-tag";
+      tag.textContent = "ข้อมูลตัวอย่าง / sample";
+      root.appendChild(tag);
+    }
+    const dl = document.createElement("dl");
+    for (const name of layer.popup_fields) {
+      const field = layer.fields[name];
+      if (!field || name === layer.name_field) continue;
+      const shown = displayValue(field, props[name]);
+      if (shown === null) continue;
+      const dt = document.createElement("dt");
+      dt.textContent = field.label_th;
+      const dd = document.createElement("dd");
+      if (field.type === "url" && /^https?:\/\//i.test(shown)) {
+        const a = document.createElement("a");
+        a.href = shown;
+        a.target = "_blank";
+        a.rel = "noopener noreferrer";
+        a.textContent = "เปิด / open";
+        dd.appendChild(a);
+      } else {
+        dd.textContent = shown;
+      }
+      dl.append(dt, dd);
+    }
+    root.appendChild(dl);
+    return root;
+  }
+
+  function renderTable(rows) {
+    const table = el("feature-table");
+    const single = cfg.single ? cfg.layers[0] : null;
+    const extra = single ? single.popup_fields.filter((n) => n !== single.name_field).slice(0, 2) : [];
+    const head = ["ชื่อ / Name", ...(single ? [] : ["ชั้นข้อมูล / Layer"]),
+                  ...extra.map((n) => single.fields[n].label_th), "พื้นที่ / Area"];
+    table.tHead.innerHTML = "<tr>" + head.map((h) => `<th>${esc(h)}</th>`).join("") + "</tr>";
+    const body = document.createElement("tbody");
+    for (const [layer, f] of rows) {
+      const p = f.properties;
+      const tr = document.createElement("tr");
+      tr.dataset.id = f.id;
+      const cells = [p[layer.name_field] || f.id, ...(single ? [] : [layer.title_th]),
+                     ...extra.map((n) => displayValue(layer.fields[n], p[n]) || ""),
+                     [p.district_th, p.province_th].filter(Boolean).join(", ")];
+      for (const c of cells) {
+        const td = document.createElement("td");
+        td.textContent = c;
+        tr.appendChild(td);
+      }
+      tr.addEventListener("click", () => {
+        const m = markers.get(`${layer.id}/${f.id}`);
+        const [lng, lat] = f.geometry.coordinates;
+        map.setView([lat, lng], Math.max(map.getZoom(), 14));
+        if (m) m.openPopup();
+      });
+      body.appendChild(tr);
+    }
+    table.replaceChild(body, table.tBodies[0]);
+  }
+
+  // ---- drawing ----------------------------------------------------------------------------
+  function viewBbox() {
+    const b = map.getBounds().pad(0.1);
+    const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+    return [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -90, 90),
+            clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -90, 90)].map((v) => v.toFixed(5)).join(",");
+  }
+
+  function clusterIcon(count, color) {
+    const size = Math.round(24 + Math.min(28, Math.log10(count + 1) * 10));
+    return L.divIcon({
+      html: `<div class="cluster-icon" style="width:${size}px;height:${size}px;background:${color}">${count >= 1000 ? (count / 1000).toFixed(1) + "k" : count}</div>`,
+      className: "cddgis-cluster", iconSize: [size, size],
+    });
+  }
+
+  async function update() {
+    const mine = ++generation;
+    const layers = activeLayers();
+    document.body.dataset.state = "loading";
+    el("status").textContent = "กำลังโหลด… Loading…";
+    writeUrl();
+    const filters = filterParams();
+    const csvParams = new URLSearchParams(filters);
+    csvParams.set("f", "csv");
+    el("csv-link").href = layers.length === 1 ?
+      `${api}/collections/${layers[0]}/items?${csvParams}` : "#";
+    el("csv-link").hidden = layers.length !== 1;
+    try {
+      const zoom = map.getZoom();
+      const bbox = viewBbox();
+      const results = await Promise.all(layers.map(async (id) => {
+        const withBbox = new URLSearchParams(filters);
+        withBbox.set("bbox", bbox);
+        const clusterParams = new URLSearchParams(withBbox);
+        clusterParams.set("zoom", zoom);
+        const total = new URLSearchParams(filters);
+        total.set("limit", 1);
+        const [clusters, totalFc] = await Promise.all([
+          getJSON(`${api}/collections/${id}/clusters?${clusterParams}`),
+          getJSON(`${api}/collections/${id}/items?${total}`),
+        ]);
+        const inView = clusters.numberMatched;
+        const perLayer = Math.max(20, Math.floor(TABLE_ROWS / layers.length));
+        const itemParams = new URLSearchParams(withBbox);
+        itemParams.set("limit", inView <= POINTS_BELOW ? POINTS_BELOW : perLayer);
+        const items = inView > 0 ? await getJSON(`${api}/collections/${id}/items?${itemParams}`) : { features: [] };
+        return { layer: byId[id], clusters, total: totalFc.numberMatched, inView, items };
+      }));
+      if (mine !== generation) return;
+      drawn.clearLayers();
+      markers.clear();
+      const rows = [];
+      for (const r of results) {
+        if (r.inView <= POINTS_BELOW) {
+          for (const f of r.items.features) {
+            const [lng, lat] = f.geometry.coordinates;
+            const m = L.circleMarker([lat, lng], {
+              radius: 6, color: "#fff", weight: 1.5, fillColor: r.layer.color, fillOpacity: 0.9,
+              className: `cddgis-point layer-${r.layer.id}`,
+            });
+            m.bindPopup(() => popupContent(r.layer, f.properties));
+            m.bindTooltip(String(f.properties[r.layer.name_field] || f.id));
+            m.addTo(drawn);
+            markers.set(`${r.layer.id}/${f.id}`, m);
+          }
+        } else {
+          for (const [lng, lat, count] of r.clusters.clusters) {
+            const m = L.marker([lat, lng], { icon: clusterIcon(count, r.layer.color) });
+            m.on("click", () => map.setView([lat, lng], Math.min(map.getZoom() + 2, 18)));
+            m.addTo(drawn);
+          }
+        }
+        const tableRows = r.items.features.slice(0, Math.floor(TABLE_ROWS / results.length));
+        for (const f of tableRows) rows.push([r.layer, f]);
+      }
+      const total = results.reduce((s, r) => s + r.total, 0);
+      const inView = results.reduce((s, r) => s + r.inView, 0);
+      el("count-total").textContent = fmt.format(total);
+      el("count-view").textContent = fmt.format(inView);
+      el("count-total").dataset.value = total;
+      el("count-view").dataset.value = inView;
+      el("layer-counts").innerHTML = cfg.single ? "" : results.map((r) =>
+        `<li><span class="swatch" style="background:${r.layer.color}"></span>${esc(r.layer.title_th)}: ${fmt.format(r.total)}</li>`).join("");
+      renderTable(rows);
+      el("table-note").textContent = inView > rows.length ?
+        `แสดง ${fmt.format(rows.length)} จาก ${fmt.format(inView)} รายการ — showing ${rows.length} of ${inView}; zoom in for more` : "";
+      el("status").textContent = "";
+      document.body.dataset.state = "ready";
+    } catch (err) {
+      if (mine !== generation) return;
+      el("status").textContent = `โหลดข้อมูลไม่สำเร็จ — Could not load: ${err.message}`;
+      document.body.dataset.state = "error";
+    }
+  }
+
+  // ---- wiring -----------------------------------------------------------------------------
+  let timer = null;
+  const soon = () => { clearTimeout(timer); timer = setTimeout(update, 150); };
+
+  form.addEventListener("submit", (e) => e.preventDefault());
+  form.addEventListener("change", async (e) => {
+    const name = e.target.name;
+    if (name === "region") {
+      filterProvinces();
+      el("f-province").value = "";
+      await fillDistricts("", "");
+      await fillSubdistricts("", "");
+    } else if (name === "province") {
+      await fillDistricts(e.target.value, "");
+      await fillSubdistricts("", "");
+    } else if (name === "district") {
+      await fillSubdistricts(e.target.value, "");
+    }
+    if (["region", "province", "district", "subdistrict"].includes(name)) await zoomToArea();
+    soon();
+  });
+  const switcher = document.getElementById("layer-switcher");
+  if (switcher) switcher.addEventListener("change", soon);
+  map.on("moveend", soon);
+  // Province outlines under the points: the map reads well even with no basemap (air-gapped).
+  getJSON(`${api}/collections/provinces/items?lod=3&limit=100`).then((fc) => {
+    L.geoJSON(fc, { style: { color: "#6b7280", weight: 0.7, fill: false }, interactive: false })
+      .addTo(map).bringToBack();
+  }, () => {});
+  readUrl().then(update, (err) => {
+    el("status").textContent = `โหลดข้อมูลไม่สำเร็จ — Could not load: ${err.message}`;
+  });
+})();
