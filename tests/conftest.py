@@ -18,6 +18,8 @@ from gis.cluster import ClusterInfo, LocalCluster, create_database
 from gis.db import engine_for
 from gis.migrate import upgrade
 from gis.settings import Settings
+from layers.importer import ImportReport
+from layers.sample import load_samples
 from web import create_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -64,7 +66,16 @@ def loaded(engine: Engine, data_dir: Path) -> LoadReport:
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings, db_url: str, loaded: LoadReport):
+def sampled(engine: Engine, loaded: LoadReport, data_dir: Path) -> list[ImportReport]:
+    """The five sample layers, generated and imported once for the session."""
+    reports = load_samples(engine, data_dir)
+    failed = [r.summary() for r in reports if not r.committed]
+    assert not failed, failed
+    return reports
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, db_url: str, loaded: LoadReport, sampled: list[ImportReport]):
     app = create_app(settings, database_url=db_url)
     app.config["TESTING"] = True
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 
 from flask import Blueprint, abort, render_template, url_for
@@ -54,9 +55,15 @@ def _layer_config(layer: Layer, summary: dict[str, object] | None) -> dict[str, 
         "filters": [{"name": f.name, "kind": f.filter, "label_th": f.label_th,
                      "label_en": f.label_en,
                      "options": ([[c.value, c.label_th] for c in f.choices] if f.choices else
-                                 [[v, _option_label(f, v)] for v, _ in values.get(f.name, [])])}
+                                 [[_option_value(v), _option_label(f, v)]
+                                  for v, _ in values.get(f.name, [])])}
                     for f in layer.filter_fields],
     }
+
+
+def _option_value(value: object) -> str:
+    """As the API's filter parameters spell it: true/false, 2564, text."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _option_label(f: Field, value: object) -> str:

@@ -342,13 +342,16 @@
   });
   const switcher = document.getElementById("layer-switcher");
   if (switcher) switcher.addEventListener("change", soon);
-  map.on("moveend", soon);
   // Province outlines under the points: the map reads well even with no basemap (air-gapped).
   getJSON(`${api}/collections/provinces/items?lod=3&limit=100`).then((fc) => {
     L.geoJSON(fc, { style: { color: "#6b7280", weight: 0.7, fill: false }, interactive: false })
       .addTo(map).bringToBack();
   }, () => {});
-  readUrl().then(update, (err) => {
+  document.body.dataset.state = "loading";
+  readUrl().then(() => {
+    map.on("moveend", soon);  // only after the link's view is restored
+    return update();
+  }, (err) => {
     el("status").textContent = `โหลดข้อมูลไม่สำเร็จ — Could not load: ${err.message}`;
   });
 })();

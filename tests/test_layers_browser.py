@@ -1,0 +1,102 @@
+"""Point layer pages in headless Chromium: filters change what is shown; names are escaped."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import Engine, text
+
+from layers.definitions import LAYERS
+from layers.importer import import_file
+
+pytestmark = pytest.mark.browser
+
+
+def _ready(page: Page) -> None:
+    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=20_000)
+
+
+def _count(page: Page, which: str) -> int:
+    return int(page.locator(f"#count-{which}").get_attribute("data-value"))
+
+
+def _db_count(engine: Engine, where: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text(f"SELECT count(*) FROM layer_features WHERE {where}")).scalar()
+
+
+def test_filtering_by_province_changes_the_count(page: Page, live_server: str,
+                                                 engine: Engine) -> None:
+    page.goto(f"{live_server}/layers/khok-nong-na")
+    _ready(page)
+    national = _db_count(engine, "layer = 'khok-nong-na'")
+    assert _count(page, "total") == national
+    expect(page.locator("#sample-banner")).to_contain_text("ข้อมูลตัวอย่าง")
+    assert page.locator(".cddgis-cluster").count() > 10  # zoomed out: cells, not 22k markers
+
+    page.select_option("#f-province", "50")
+    page.wait_for_function(
+        f"Number(document.querySelector('#count-total').dataset.value) !== {national}")
+    _ready(page)
+    in_chiang_mai = _db_count(engine, "layer = 'khok-nong-na' AND province_code = '50'")
+    assert _count(page, "total") == in_chiang_mai
+    assert "province=50" in page.url
+    assert page.locator("#feature-table tbody tr").count() > 0
+    first_area = page.locator("#feature-table tbody tr td").last.inner_text()
+    assert "เชียงใหม่" in first_area
+    csv_link = page.locator("#csv-link").get_attribute("href")
+    assert "province=50" in csv_link and "f=csv" in csv_link
+
+    page.select_option("select[name=model_level]", "CLM")
+    page.wait_for_function(
+        f"Number(document.querySelector('#count-total').dataset.value) !== {in_chiang_mai}")
+    _ready(page)
+    assert _count(page, "total") == _db_count(
+        engine, "layer = 'khok-nong-na' AND province_code = '50' "
+                "AND properties->>'model_level' = 'CLM'")
+    assert page.js_errors == []
+
+
+def test_permalink_restores_filters_and_view(page: Page, live_server: str) -> None:
+    page.goto(f"{live_server}/layers/learning-centers?province=50&ready=true&z=9&c=18.8,98.98")
+    _ready(page)
+    assert page.locator("#f-province").input_value() == "50"
+    assert page.locator("select[name=ready]").input_value() == "true"
+    assert page.evaluate(f"window[{page.evaluate('CDDGIS.mapName')!r}].getZoom()") == 9
+    assert "ready=true" in page.locator("#permalink").get_attribute("href")
+
+
+def test_layer_switcher(page: Page, live_server: str, engine: Engine) -> None:
+    page.goto(f"{live_server}/layers")
+    _ready(page)
+    everything = _db_count(engine, "TRUE")
+    assert _count(page, "total") == everything
+    for layer_id in LAYERS:
+        if layer_id != "volunteer-centers":
+            page.uncheck(f"#layer-switcher input[value='{layer_id}']")
+    page.wait_for_function("Number(document.querySelector('#count-total').dataset.value) < 100")
+    _ready(page)
+    assert _count(page, "total") == _db_count(engine, "layer = 'volunteer-centers'")
+    assert "layers=volunteer-centers" in page.url
+
+
+def test_popup_shows_a_hostile_name_as_text(page: Page, live_server: str, engine: Engine,
+                                            tmp_path: Path) -> None:
+    hostile = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
+    path = tmp_path / "xss.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["รหัสศูนย์", "ชื่อศูนย์", "ละติจูด", "ลองจิจูด"])
+        writer.writerow(["XSS-1", hostile, 14.0208, 99.5328])  # Kanchanaburi
+    report = import_file(engine, LAYERS["learning-centers"], path)
+    assert report.committed, report.summary()
+
+    page.goto(f"{live_server}/layers/learning-centers?z=16&c=14.0208,99.5328")
+    _ready(page)
+    page.locator("#feature-table tbody tr", has_text="<script>").click()
+    popup = page.locator(".leaflet-popup-content .popup h3")
+    expect(popup).to_have_text(hostile)
+    assert page.evaluate("window.__xss") is None
