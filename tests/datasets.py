@@ -28,17 +28,18 @@ def read_real(data_dir: Path, adm: int, provinces: set[str]) -> gpd.GeoDataFrame
 def write_shapefile_zip(frame: gpd.GeoDataFrame, folder: Path, name: str, *, encoding: str,
                         declared: str | None) -> Path:
     """Writes a zipped shapefile with text in ``encoding`` and a .cpg claiming ``declared``."""
-    work = Path(tempfile.mkdtemp(prefix="cddgis-shp-"))
-    pyogrio.write_dataframe(frame, work / f"{name}.shp", encoding=encoding)
-    cpg = work / f"{name}.cpg"
-    if declared is None:
-        cpg.unlink(missing_ok=True)
-    else:
-        cpg.write_text(declared)
     target = folder / f"{name}.zip"
-    with zipfile.ZipFile(target, "w") as zf:
-        for part in work.iterdir():
-            zf.write(part, part.name)
+    with tempfile.TemporaryDirectory(prefix="cddgis-shp-") as tmp:
+        work = Path(tmp)
+        pyogrio.write_dataframe(frame, work / f"{name}.shp", encoding=encoding)
+        cpg = work / f"{name}.cpg"
+        if declared is None:
+            cpg.unlink(missing_ok=True)
+        else:
+            cpg.write_text(declared)
+        with zipfile.ZipFile(target, "w") as zf:
+            for part in work.iterdir():
+                zf.write(part, part.name)
     return target
 
 

@@ -52,3 +52,16 @@ def test_unknown_page_is_a_friendly_404(client: FlaskClient) -> None:
     response = client.get("/no-such-page")
     assert response.status_code == 404
     assert "ขออภัย" in response.get_data(as_text=True)
+
+
+def test_large_responses_are_gzipped_when_asked(client: FlaskClient) -> None:
+    import gzip
+    import json
+
+    plain = client.get("/api/collections/districts/items?province=50")
+    packed = client.get("/api/collections/districts/items?province=50",
+                        headers={"Accept-Encoding": "gzip, deflate"})
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert len(packed.data) < len(plain.data) / 2
+    assert json.loads(gzip.decompress(packed.data)) == json.loads(plain.data)

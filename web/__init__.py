@@ -22,8 +22,12 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.extensions["cddgis.settings"] = settings
     app.extensions["cddgis.engine"] = engine_for(database_url or configured_url(settings))
 
+    from web import compress
     from web.api import api
     from web.pages import pages
+
+    compress.init_app(app)
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 3600  # vendored assets change only with releases
 
     app.register_blueprint(pages)
     app.register_blueprint(api, url_prefix="/api")

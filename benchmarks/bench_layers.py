@@ -1,0 +1,120 @@
+"""Page weight and load time of the Khok Nong Na plots map (22,791 sample plots).
+
+Loads the real boundaries and the sample layers into a database of its own (``cddgis_bench``),
+serves the app on loopback and opens the page in headless Chromium, counting every byte the
+page fetches (HTML, JS, CSS, API), decoded and as transferred (the app gzips), until the page
+reports ready. Run from the repository root:
+
+    .venv/bin/python benchmarks/bench_layers.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import threading
+import time
+from pathlib import Path
+
+from playwright.sync_api import Page
+from werkzeug.serving import make_server
+
+from boundaries.load import load_boundaries
+from gis.cluster import LocalCluster, create_database
+from gis.db import engine_for
+from gis.migrate import upgrade
+from gis.settings import Settings
+from layers.sample import load_samples
+from web import create_app
+
+VIEWS = {
+    "national": "/layers/khok-nong-na",
+    "province (Chiang Mai)": "/layers/khok-nong-na?province=50",
+}
+
+
+def measure(page: Page, url: str) -> dict[str, float]:
+    responses = []
+    page.on("response", lambda response: responses.append(response))
+
+    started = time.perf_counter()
+    page.goto(url)
+    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=60_000)
+    elapsed = time.perf_counter() - started
+    page.wait_for_load_state("networkidle")
+    sizes: list[tuple[str, int, int]] = []  # url, body bytes, bytes on the wire
+    for response in responses:
+        try:
+            body = response.body()
+        except Exception:  # redirects and aborted requests have no body
+            continue
+        sizes.append((response.url, len(body), response.request.sizes()["responseBodySize"]))
+    html = next(s for s in sizes if "/layers/" in s[0] and "/api/" not in s[0])
+    api = [s for s in sizes if "/api/" in s[0]]
+    return {
+        "seconds_to_ready": elapsed,
+        "requests": len(sizes),
+        "html_bytes": html[1],
+        "api_bytes": sum(s[1] for s in api),
+        "total_bytes": sum(s[1] for s in sizes),
+        "transferred_bytes": sum(s[2] for s in sizes),
+        "markers_drawn": page.locator("path.cddgis-point").count(),
+        "clusters_drawn": page.locator(".cddgis-cluster").count(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    settings = Settings.from_env({**os.environ, "CDDGIS_TILES": "none"})
+    info = LocalCluster(settings.state_dir).start()
+    url = create_database(info, "cddgis_bench", drop_first=True)
+    upgrade(url)
+    engine = engine_for(url)
+    load_boundaries(engine, settings.data_dir)
+    load_samples(engine, settings.data_dir)
+    app = create_app(settings, database_url=url)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+
+    from playwright.sync_api import sync_playwright
+
+    results: dict[str, dict[str, float]] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--headless", "--no-sandbox", "--disable-gpu",
+                  "--disable-background-networking"])
+        for name, path in VIEWS.items():
+            runs = []
+            for _ in range(args.runs + 1):  # the first run warms caches and is dropped
+                context = browser.new_context(viewport={"width": 1400, "height": 850})
+                page = context.new_page()
+                runs.append(measure(page, base + path))
+                context.close()
+            runs = runs[1:]
+            results[name] = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+        browser.close()
+    server.shutdown()
+
+    print(f"Python {platform.python_version()}, {os.cpu_count()} cores; median of {args.runs}")
+    print("| view | to ready (s) | requests | HTML (kB) | API (kB) | all (kB) | transferred (kB) "
+          "| markers | clusters |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, r in results.items():
+        print(f"| {name} | {r['seconds_to_ready']:.2f} | {r['requests']:.0f} "
+              f"| {r['html_bytes'] / 1000:.1f} | {r['api_bytes'] / 1000:.1f} "
+              f"| {r['total_bytes'] / 1000:.1f} | {r['transferred_bytes'] / 1000:.1f} "
+              f"| {r['markers_drawn']:.0f} | {r['clusters_drawn']:.0f} |")
+    out = Path(__file__).parent / "out"
+    out.mkdir(exist_ok=True)
+    (out / "layers.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
