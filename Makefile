@@ -26,8 +26,9 @@ setup-test:
 lint: setup-test
 	$(VENV)/bin/ruff check .
 
-bench: setup
+bench: setup-test
 	$(PY) benchmarks/bench_boundaries.py
+	$(PY) benchmarks/bench_layers.py
 
 db-stop:
 	$(CDDGIS) db stop
