@@ -1,0 +1,32 @@
+"""The Docker files stay in step with the code (no Docker engine runs here to try them)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+from cddgis.cli import build_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_dockerfile_runs_real_cli_commands() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    cmd = json.loads(re.search(r"^CMD (\[.*\])$", dockerfile, re.M).group(1))
+    commands = [shlex.split(part) for part in cmd[-1].split("&&")]
+    assert [c[0] for c in commands] == ["cddgis"] * 4
+    parser = build_parser()
+    for command in commands:
+        parser.parse_args(command[1:])  # exits (fails the test) on an unknown subcommand
+    for package in ("cddgis", "boundaries", "layers", "gis", "web"):
+        assert f"COPY {package} ./{package}" in dockerfile
+
+
+def test_compose_points_the_app_at_postgis_and_the_data() -> None:
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert "image: postgis/postgis:15-" in compose
+    assert "DATABASE_URL: postgresql+psycopg2://cddgis:" in compose
+    assert "@db:5432/cddgis" in compose
+    assert "${CDDGIS_DATA:-../shared/data}:/data:ro" in compose
