@@ -6,6 +6,7 @@ from datetime import datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -13,7 +14,10 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
+    false,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -89,3 +93,53 @@ class BoundaryIssue(Base):
     code: Mapped[str | None] = mapped_column(String)
     kind: Mapped[str] = mapped_column(String)
     detail: Mapped[str] = mapped_column(Text)
+
+
+class LayerImport(Base):
+    """Every import of a file into a point layer, committed or refused."""
+
+    __tablename__ = "layer_imports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    layer: Mapped[str] = mapped_column(String)
+    source_file: Mapped[str] = mapped_column(Text)
+    file_sha256: Mapped[str] = mapped_column(String)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                  server_default=func.now())
+    mode: Mapped[str] = mapped_column(String)
+    committed: Mapped[bool] = mapped_column(Boolean)
+    sample: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    rows_total: Mapped[int] = mapped_column(Integer)
+    rows_ok: Mapped[int] = mapped_column(Integer)
+    rows_warning: Mapped[int] = mapped_column(Integer)
+    rows_error: Mapped[int] = mapped_column(Integer)
+    inserted: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class LayerFeature(Base):
+    """A point of one of the CDD layers. ``personal`` holds PDPA data: never in public output."""
+
+    __tablename__ = "layer_features"
+    __table_args__ = (UniqueConstraint("layer", "key", name="uq_layer_features_layer_key"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    layer: Mapped[str] = mapped_column(String)
+    key: Mapped[str] = mapped_column(String)
+    name: Mapped[str | None] = mapped_column(Text)
+    properties: Mapped[dict] = mapped_column(JSONB)
+    personal: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    given_province_code: Mapped[str | None] = mapped_column(String)
+    given_district_code: Mapped[str | None] = mapped_column(String)
+    given_subdistrict_code: Mapped[str | None] = mapped_column(String)
+    province_code: Mapped[str | None] = mapped_column(String)
+    district_code: Mapped[str | None] = mapped_column(String)
+    subdistrict_code: Mapped[str | None] = mapped_column(String)
+    region: Mapped[str | None] = mapped_column(String)
+    geom: Mapped[object] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+    sample: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    source_file: Mapped[str | None] = mapped_column(Text)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("layer_imports.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
