@@ -10,6 +10,7 @@ run: setup
 	$(CDDGIS) db start
 	$(CDDGIS) migrate
 	$(CDDGIS) load boundaries --if-empty
+	-$(CDDGIS) load villages --if-empty
 	$(CDDGIS) sample --if-empty
 	$(CDDGIS) serve
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gis.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 def _database_url(settings: Settings) -> str:
@@ -60,6 +64,9 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     url = _database_url(settings)
     upgrade(url)
     engine = engine_for(url)
+    if args.what == "villages":
+        return _load_villages(engine, Path(args.dir).resolve() if args.dir else settings.data_dir,
+                              args.if_empty)
     if args.if_empty and boundaries_loaded(engine):
         print("Boundaries are already loaded (use `cddgis load boundaries` to reload).")
         return 0
@@ -71,6 +78,20 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Boundary load failed; the database was not changed.\n{exc}", file=sys.stderr)
         return 1
     print(report.summary())
+    return 0
+
+
+def _load_villages(engine: Engine, data_dir: Path, if_empty: bool) -> int:
+    from boundaries.villages import VillageLoadError, load_villages, villages_loaded
+
+    if if_empty and villages_loaded(engine):
+        print("Villages are already loaded.")
+        return 0
+    try:
+        print(load_villages(engine, data_dir).summary())
+    except VillageLoadError as exc:
+        print(f"cddgis: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -169,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=cmd_migrate)
 
     load = sub.add_parser("load", help="load source data into PostGIS")
-    load.add_argument("what", choices=["boundaries"])
+    load.add_argument("what", choices=["boundaries", "villages"])
     load.add_argument("dir", nargs="?", help="folder with the files (default: CDDGIS_DATA_DIR)")
     load.add_argument("--if-empty", action="store_true", help="do nothing if already loaded")
     load.set_defaults(func=cmd_load)

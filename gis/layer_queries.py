@@ -31,8 +31,22 @@ class LayerQuery:
     subdistrict: str | None = None
     choices: dict[str, tuple[object, ...]] = field(default_factory=dict)
     ranges: dict[str, RangeFilter] = field(default_factory=dict)
+    text: str | None = None
+    """Part of the name, already in ``name_search_key`` form."""
+    near: tuple[float, float] | None = None
+    """lon, lat: order by distance from here, nearest first, with ``distance_km``."""
+    radius_km: float | None = None
+    exclude: str | None = None
+    """A feature id to leave out (the one whose neighbours are asked for)."""
     limit: int = 100
     offset: int = 0
+
+
+def name_search_key(text: str) -> str:
+    """Names compare without spaces, case, or a leading บ้าน/หมู่บ้าน/ชุมชน/Ban."""
+    from gis.places import village_key
+
+    return village_key(text)
 
 
 def _where(layer: Layer, q: LayerQuery) -> tuple[str, dict[str, object]]:
@@ -47,6 +61,21 @@ def _where(layer: Layer, q: LayerQuery) -> tuple[str, dict[str, object]]:
             name = column if column == "region" else f"{column}_code"
             clauses.append(f"f.{name} = :{column}")
             params[column] = value
+    if q.text:
+        clauses.append("""regexp_replace(lower(coalesce(f.name, '') || '|' ||
+                              coalesce(f.properties->>'village_name_en', '')), '[[:space:].''-]',
+                              '', 'g') LIKE :text""")
+        params["text"] = "%" + q.text.replace("%", "").replace("_", "") + "%"
+    if q.near is not None:
+        params["near_lon"], params["near_lat"] = q.near
+        if q.radius_km is not None:
+            clauses.append("ST_DWithin(f.geom::geography, "
+                           "ST_SetSRID(ST_MakePoint(:near_lon, :near_lat), 4326)::geography, "
+                           ":radius_m)")
+            params["radius_m"] = q.radius_km * 1000
+    if q.exclude is not None:
+        clauses.append("f.key <> :exclude")
+        params["exclude"] = q.exclude
     for i, (name, values) in enumerate(sorted(q.choices.items())):
         alternatives = []
         for j, value in enumerate(values):
@@ -106,23 +135,62 @@ class PointPage:
     any_sample: bool
 
 
+def _selection(layer: Layer, q: LayerQuery, columns: str) -> tuple[str, dict[str, object]]:
+    """SELECT of the page of features ``q`` asks for: by id, or nearest first.
+
+    Nearest first uses the geography index: KNN (``<->``) on the sphere picks a generous set of
+    candidates, which are then ordered by their ellipsoidal distance (what is shown).
+    """
+    where, params = _where(layer, q)
+    params = {**params, "limit": q.limit, "offset": q.offset}
+    if q.near is None:
+        return f"""
+            SELECT {columns}, NULL::float8 AS distance_m
+            FROM layer_features f {_JOINS}
+            WHERE {where}
+            ORDER BY f.key
+            LIMIT :limit OFFSET :offset
+        """, params
+    params["candidates"] = 2 * (q.limit + q.offset) + 20
+    point = "ST_SetSRID(ST_MakePoint(:near_lon, :near_lat), 4326)::geography"
+    return f"""
+        WITH candidates AS (
+            SELECT f.id FROM layer_features f
+            WHERE {where}
+            ORDER BY f.geom::geography <-> {point}
+            LIMIT :candidates
+        )
+        SELECT {columns}, ST_Distance(f.geom::geography, {point}) AS distance_m
+        FROM candidates c JOIN layer_features f ON f.id = c.id {_JOINS}
+        ORDER BY distance_m, f.key
+        LIMIT :limit OFFSET :offset
+    """, params
+
+
+def _feature_json(layer: Layer) -> str:
+    return f"""
+        json_build_object(
+            'type', 'Feature', 'id', f.key,
+            'geometry', ST_AsGeoJSON(f.geom, 6)::json,
+            'properties', {_public_properties(layer)}
+        )::jsonb
+    """
+
+
 def query_features(engine: Engine, layer: Layer, q: LayerQuery) -> PointPage:
     where, params = _where(layer, q)
+    sql, page_params = _selection(layer, q, f"{_feature_json(layer)} AS feature")
     with engine.connect() as conn:
         matched, any_sample = conn.execute(
             text(f"SELECT count(*), coalesce(bool_or(sample), false) "
                  f"FROM layer_features f WHERE {where}"), params).one()
         rows = conn.execute(text(f"""
-            SELECT json_build_object(
-                'type', 'Feature', 'id', f.key,
-                'geometry', ST_AsGeoJSON(f.geom, 6)::json,
-                'properties', {_public_properties(layer)}
-            )::text
-            FROM layer_features f {_JOINS}
-            WHERE {where}
-            ORDER BY f.key
-            LIMIT :limit OFFSET :offset
-        """), {**params, "limit": q.limit, "offset": q.offset}).scalars().all()
+            SELECT CASE WHEN distance_m IS NULL THEN feature::text
+                        ELSE jsonb_set(feature, '{{properties,distance_km}}',
+                                       to_jsonb(round((distance_m / 1000)::numeric, 3)))::text
+                   END
+            FROM ({sql}) page
+        """), page_params).scalars().all()
     return PointPage(matched, list(rows), bool(any_sample))
 
 
@@ -140,17 +208,14 @@ def get_feature(engine: Engine, layer: Layer, key: str) -> str | None:
 
 
 def rows_for_csv(engine: Engine, layer: Layer, q: LayerQuery) -> list[dict[str, object]]:
-    """Flat public rows (lon/lat columns) for a CSV download."""
-    where, params = _where(layer, q)
+    """Flat public rows (lon/lat columns, distance when near) for a CSV download."""
+    sql, params = _selection(
+        layer, q, f"ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat, {_public_properties(layer)} AS props")
     with engine.connect() as conn:
-        result = conn.execute(text(f"""
-            SELECT ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat, {_public_properties(layer)} AS props
-            FROM layer_features f {_JOINS}
-            WHERE {where}
-            ORDER BY f.key
-            LIMIT :limit OFFSET :offset
-        """), {**params, "limit": q.limit, "offset": q.offset}).all()
-    return [{**props, "lon": lon, "lat": lat} for lon, lat, props in result]
+        result = conn.execute(text(sql), params).all()
+    return [{**props, "lon": lon, "lat": lat,
+             "distance_km": None if d is None else round(d / 1000, 3)}
+            for lon, lat, props, d in result]
 
 
 @dataclass(frozen=True)

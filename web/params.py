@@ -6,7 +6,7 @@ import re
 
 from flask import request
 
-from gis.layer_queries import RangeFilter
+from gis.layer_queries import RangeFilter, name_search_key
 from gis.regions import CDD_REGIONS
 from layers.schema import Field, Layer
 
@@ -139,3 +139,37 @@ def layer_filters(layer: Layer) -> tuple[dict[str, tuple[object, ...]], dict[str
                 choices[f.name] = tuple(_filter_value(f, v.strip())
                                         for v in raw.split(",") if v.strip())
     return choices, ranges
+
+
+def near_param() -> tuple[float, float] | None:
+    raw = request.args.get("near")
+    if raw is None or raw == "":
+        if request.args.get("radius_km"):
+            raise BadParameter("radius_km needs near=lon,lat")
+        return None
+    parts = raw.split(",")
+    try:
+        lon, lat = (float(p) for p in parts)
+    except ValueError as exc:
+        raise BadParameter(f"near must be lon,lat in degrees (e.g. 100.5018,13.7563); "
+                           f"got {raw!r}") from exc
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise BadParameter(f"near is out of range: longitude -180..180, latitude -90..90; "
+                           f"got {raw!r}")
+    return lon, lat
+
+
+def radius_param() -> float | None:
+    value = _number("radius_km")
+    if value is not None and not 0 < value <= 2000:
+        raise BadParameter(f"radius_km must be more than 0 and at most 2000; got {value:g}")
+    return value
+
+
+def text_param() -> str | None:
+    raw = request.args.get("q")
+    if raw is None or not raw.strip():
+        return None
+    if len(raw) > 100:
+        raise BadParameter("q is at most 100 characters")
+    return name_search_key(raw) or None

@@ -1,0 +1,77 @@
+"""Finding a place by name: provinces, districts, subdistricts and villages, Thai or English."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+import geothai
+from geothai._normalize import normalize
+from sqlalchemy import Engine, text
+
+# What people type before a village name; "บ้าน" is part of most village names, so it is not
+# required either way.
+_VILLAGE_PREFIX = re.compile(r"^(?:หมู่บ้าน|บ้าน|ชุมชน|ban|moo\s*\d+)\s*", re.IGNORECASE)
+
+
+def village_key(name: str) -> str:
+    """The form villages are searched by: no prefix, no spaces, lower case."""
+    return re.sub(r"[\s.'-]", "", _VILLAGE_PREFIX.sub("", name.strip())).lower()
+
+
+@dataclass(frozen=True)
+class Place:
+    kind: str  # province, district, subdistrict, village
+    code: str
+    name_th: str
+    name_en: str | None
+    context_th: str  # the areas it lies in
+    lon: float
+    lat: float
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+_TABLE = {"province": "provinces", "district": "districts", "subdistrict": "subdistricts"}
+
+
+def search(engine: Engine, query: str, limit: int = 10) -> list[Place]:
+    query = query.strip()
+    if not normalize(query):
+        return []
+    areas = geothai.search(query, limit=limit)
+    found: list[Place] = []
+    with engine.connect() as conn:
+        for result in areas:
+            area = result.area
+            row = conn.execute(text(f"""
+                SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom))
+                FROM {_TABLE[result.level]} WHERE code = :code
+            """), {"code": area.code}).one_or_none()
+            if row is None:
+                continue  # in the registry but with no geometry loaded
+            found.append(Place(result.level, area.code, area.name_th, area.name_en,
+                               _context(area.code), round(row[0], 6), round(row[1], 6)))
+        key = village_key(query)
+        if key and len(found) < limit:
+            rows = conn.execute(text("""
+                SELECT id, name_th, subdistrict_code, ST_X(geom), ST_Y(geom)
+                FROM villages WHERE search_key LIKE :prefix
+                ORDER BY search_key = :key DESC, name_th, id
+                LIMIT :limit
+            """), {"prefix": key + "%", "key": key, "limit": limit - len(found)}).all()
+            found += [Place("village", str(i), name, None, _context(code or ""), round(x, 6),
+                            round(y, 6)) for i, name, code, x, y in rows]
+    return found
+
+
+def _context(code: str) -> str:
+    address = geothai.address(code) if len(code) == 6 else None
+    if address:
+        return (f"ต.{address.subdistrict.name_th} อ.{address.district.name_th} "
+                f"จ.{address.province.name_th}")
+    district = geothai.district(code) if len(code) == 4 else None
+    if district:
+        return f"จ.{geothai.province(code[:2]).name_th}"
+    return ""
