@@ -123,7 +123,8 @@
     }
     drawn.addTo(map);
     const bounds = drawn.getBounds();
-    if (bounds.isValid()) map.fitBounds(bounds, { padding: [16, 16] });
+    // No animation: the view is settled when the page says it is ready.
+    if (bounds.isValid()) map.fitBounds(bounds, { padding: [16, 16], animate: false });
   }
 
   function showInfo(level, feature, childCount) {
