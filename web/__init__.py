@@ -25,11 +25,13 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     from web import compress
     from web.api import api
     from web.pages import pages
+    from web.tour import tour
 
     compress.init_app(app)
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 3600  # vendored assets change only with releases
 
     app.register_blueprint(pages)
+    app.register_blueprint(tour)
     app.register_blueprint(api, url_prefix="/api")
 
     def _wants_json() -> bool:

@@ -342,11 +342,6 @@
   });
   const switcher = document.getElementById("layer-switcher");
   if (switcher) switcher.addEventListener("change", soon);
-  // Province outlines under the points: the map reads well even with no basemap (air-gapped).
-  getJSON(`${api}/collections/provinces/items?lod=3&limit=100`).then((fc) => {
-    L.geoJSON(fc, { style: { color: "#6b7280", weight: 0.7, fill: false }, interactive: false })
-      .addTo(map).bringToBack();
-  }, () => {});
   document.body.dataset.state = "loading";
   readUrl().then(() => {
     map.on("moveend", soon);  // only after the link's view is restored

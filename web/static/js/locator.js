@@ -1,0 +1,155 @@
+// Learning-center locator: from a point (map click, typed coordinates, the browser's location or
+// a place name), list the nearest N centers with their ground distance, and show them.
+(function () {
+  "use strict";
+  const cfg = window.CDDGIS;
+  const map = window[cfg.mapName];
+  const api = cfg.api.replace(/\/$/, "");
+  const el = (id) => document.getElementById(id);
+  const byId = Object.fromEntries(cfg.layers.map((l) => [l.id, l]));
+  const drawn = L.layerGroup().addTo(map);
+  const COORDS = /^\s*(-?\d+(?:\.\d+)?)\s*[, ]\s*(-?\d+(?:\.\d+)?)\s*$/;
+  let origin = null;  // {lon, lat, label}
+  let generation = 0;
+
+  async function getJSON(url) {
+    const r = await fetch(url);
+    const body = await r.json();
+    if (!r.ok) throw new Error(body.description || r.statusText);
+    return body;
+  }
+
+  const layer = () => byId[document.querySelector("input[name=layer]:checked").value];
+
+  function query() {
+    const p = new URLSearchParams({ near: `${origin.lon},${origin.lat}`, limit: el("count-n").value });
+    if (el("l-province").value) p.set("province", el("l-province").value);
+    if (layer().id === "learning-centers" && el("only-ready").checked) p.set("ready", "true");
+    return p;
+  }
+
+  function setOrigin(lon, lat, label) {
+    origin = { lon, lat, label };
+    const p = new URLSearchParams(location.search);
+    p.set("at", `${lat.toFixed(5)},${lon.toFixed(5)}`);
+    p.set("layer", layer().id);
+    history.replaceState(null, "", `${location.pathname}?${p}`);
+    update();
+  }
+
+  function resultItem(l, f, rank) {
+    const p = f.properties;
+    const [lng, lat] = f.geometry.coordinates;
+    const li = document.createElement("li");
+    li.dataset.id = f.id;
+    li.dataset.km = p.distance_km;
+    const name = document.createElement("strong");
+    name.textContent = p[l.name_field] || f.id;
+    const dist = document.createElement("span");
+    dist.className = "distance";
+    dist.textContent = ` ${p.distance_km.toFixed(2)} กม. (km)`;
+    const where = document.createElement("div");
+    where.className = "muted";
+    where.textContent = p.place || [p.subdistrict_th, p.district_th, p.province_th].filter(Boolean).join(" ");
+    const details = document.createElement("div");
+    const phone = p.phone || p.chair_phone;
+    details.textContent = [phone ? `โทร ${phone}` : "", p.chair_name ? `ประธาน ${p.chair_name}` : "",
+                           p.ready === true ? "พร้อมเป็นแหล่งเรียนรู้" : p.ready === false ? "ยังไม่พร้อม" : ""]
+      .filter(Boolean).join(" · ");
+    const go = document.createElement("a");
+    go.href = `https://www.google.com/maps/dir/?api=1&origin=${origin.lat},${origin.lon}&destination=${lat},${lng}`;
+    go.target = "_blank";
+    go.rel = "noopener noreferrer";
+    go.className = "no-print";
+    go.textContent = "เส้นทาง / Directions";
+    li.append(name, dist, where, details, go);
+    li.addEventListener("mouseenter", () => map.panTo([lat, lng]));
+    L.marker([lat, lng], {
+      icon: L.divIcon({ html: `<div class="rank-icon">${rank}</div>`, className: "cddgis-rank",
+                        iconSize: [22, 22] }),
+    }).bindTooltip(name.textContent).addTo(drawn);
+    return li;
+  }
+
+  async function update() {
+    if (!origin) return;
+    const mine = ++generation;
+    document.body.dataset.state = "loading";
+    const l = layer();
+    el("ready-filter").hidden = l.id !== "learning-centers";
+    try {
+      const fc = await getJSON(`${api}/collections/${l.id}/items?${query()}`);
+      if (mine !== generation) return;
+      drawn.clearLayers();
+      L.circleMarker([origin.lat, origin.lon], { radius: 8, color: "#b91c1c", weight: 3, fill: false,
+                                                 className: "cddgis-origin" }).addTo(drawn);
+      el("origin").textContent = `จาก / from: ${origin.label} (${origin.lat.toFixed(5)}, ${origin.lon.toFixed(5)})`;
+      el("results").replaceChildren(...fc.features.map((f, i) => resultItem(l, f, i + 1)));
+      const csv = query();
+      csv.set("f", "csv");
+      el("csv").href = `${api}/collections/${l.id}/items?${csv}`;
+      el("csv").hidden = el("print").hidden = fc.features.length === 0;
+      map.invalidateSize();
+      const bounds = L.featureGroup(drawn.getLayers()).getBounds();
+      if (bounds.isValid()) map.fitBounds(bounds.pad(0.15), { animate: false, maxZoom: 14 });
+      el("status").textContent = fc.features.length ? "" : "ไม่พบศูนย์ตามเงื่อนไข — nothing found";
+      document.body.dataset.state = "ready";
+    } catch (err) {
+      if (mine !== generation) return;
+      el("status").textContent = `ค้นหาไม่สำเร็จ — ${err.message}`;
+      document.body.dataset.state = "error";
+    }
+  }
+
+  async function findPlace(text) {
+    const m = COORDS.exec(text);
+    if (m) {
+      let [a, b] = [Number(m[1]), Number(m[2])];
+      if (Math.abs(a) > 90) [a, b] = [b, a];  // typed as lon, lat
+      setOrigin(b, a, "พิกัด / coordinates");
+      el("place-results").replaceChildren();
+      return;
+    }
+    if (text.trim().length < 2) return;
+    const found = await getJSON(`${api}/places?${new URLSearchParams({ q: text, limit: 8 })}`);
+    el("place-results").replaceChildren(...found.places.map((p) => {
+      const li = document.createElement("li");
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = `${p.name_th}${p.name_en ? " / " + p.name_en : ""} — ${p.context_th || p.kind}`;
+      b.addEventListener("click", () => {
+        el("place-results").replaceChildren();
+        el("from").value = p.name_th;
+        setOrigin(p.lon, p.lat, `${p.name_th} ${p.context_th}`);
+      });
+      li.appendChild(b);
+      return li;
+    }));
+  }
+
+  let timer = null;
+  el("from").addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => findPlace(el("from").value).catch((e) => {
+      el("status").textContent = e.message;
+    }), 300);
+  });
+  el("locator").addEventListener("submit", (e) => { e.preventDefault(); findPlace(el("from").value); });
+  el("locator").addEventListener("change", (e) => { if (e.target.id !== "from") update(); });
+  el("my-location").addEventListener("click", () => {
+    navigator.geolocation.getCurrentPosition(
+      (pos) => setOrigin(pos.coords.longitude, pos.coords.latitude, "ตำแหน่งของฉัน / my location"),
+      (err) => { el("status").textContent = `ระบุตำแหน่งไม่ได้ — ${err.message}`; },
+      { timeout: 10000 });
+  });
+  el("print").addEventListener("click", () => window.print());
+  map.on("click", (e) => setOrigin(e.latlng.lng, e.latlng.lat, "จุดที่คลิก / clicked point"));
+
+  const q = new URLSearchParams(location.search);
+  if (q.get("layer") && byId[q.get("layer")]) {
+    document.querySelector(`input[name=layer][value="${q.get("layer")}"]`).checked = true;
+  }
+  const at = COORDS.exec(q.get("at") || "");
+  if (at) setOrigin(Number(at[2]), Number(at[1]), "ลิงก์ / link");
+  else document.body.dataset.state = "ready";
+})();

@@ -1,0 +1,185 @@
+// GIS tour from home: OTOP Nawatwithi villages on a phone. Filters, name search and "near me"
+// ask the API; the map shows clusters when many villages match and the villages themselves when
+// few do. The page holds no village data of its own.
+(function () {
+  "use strict";
+  const cfg = window.CDDGIS;
+  const map = window[cfg.mapName];
+  const api = cfg.api.replace(/\/$/, "");
+  const LAYER = "otop-tourism-villages";
+  const LIST_SIZE = 30;
+  const POINTS_BELOW = 400;
+  const el = (id) => document.getElementById(id);
+  const form = el("tour-filters");
+  const drawn = L.layerGroup().addTo(map);
+  const products = Object.fromEntries(cfg.productTypes.map((v, i) =>
+    [v, { th: cfg.productLabels[i], en: cfg.productLabelsEn[i] }]));
+  let near = null;  // [lon, lat] once the visitor shares their location
+  let generation = 0;
+  const lang = () => window.cddgisLang();
+
+  async function getJSON(url) {
+    const r = await fetch(url);
+    const body = await r.json();
+    if (!r.ok) throw new Error(body.description || r.statusText);
+    return body;
+  }
+
+  function params() {
+    const p = new URLSearchParams();
+    for (const input of form.elements) {
+      if (input.name && input.value.trim()) p.set(input.name, input.value.trim());
+    }
+    return p;
+  }
+
+  function writeUrl() {
+    const p = params();
+    history.replaceState(null, "", `${location.pathname}${p.toString() ? "?" + p : ""}`);
+  }
+
+  function readUrl() {
+    const q = new URLSearchParams(location.search);
+    for (const input of form.elements) {
+      if (input.name && q.has(input.name)) input.value = q.get(input.name);
+    }
+    filterProvinces();
+  }
+
+  function filterProvinces() {
+    const region = el("t-region").value;
+    for (const opt of el("t-province").options) {
+      if (opt.value) opt.hidden = Boolean(region) && opt.dataset.region !== region;
+    }
+  }
+
+  function villageName(p) {
+    return lang() === "en" && p.village_name_en ? p.village_name_en : p.village_name;
+  }
+
+  function card(f) {
+    const p = f.properties;
+    const li = document.createElement("li");
+    li.dataset.id = f.id;
+    const a = document.createElement("a");
+    a.href = cfg.villageUrl.replace("__ID__", encodeURIComponent(f.id));
+    a.textContent = villageName(p);
+    const where = document.createElement("span");
+    where.className = "muted";
+    where.textContent = ` ${lang() === "en" ? "" : "จ."}${p.province_th || ""}`;
+    li.append(a, where);
+    if (p.distance_km !== undefined) {
+      const d = document.createElement("span");
+      d.className = "distance";
+      d.textContent = ` ${p.distance_km.toFixed(1)} ${lang() === "en" ? "km" : "กม."}`;
+      li.appendChild(d);
+    }
+    const type = products[p.product_type];
+    const text = document.createElement("p");
+    text.textContent = [type ? type[lang()] : "",
+                        lang() === "en" ? p.highlights_en || p.highlights_th : p.highlights_th]
+      .filter(Boolean).join(" · ");
+    li.appendChild(text);
+    return li;
+  }
+
+  function clusterIcon(count) {
+    const size = Math.round(26 + Math.min(24, Math.log10(count + 1) * 9));
+    return L.divIcon({
+      html: `<div class="cluster-icon" style="width:${size}px;height:${size}px;background:#0369a1">${count}</div>`,
+      className: "cddgis-cluster", iconSize: [size, size],
+    });
+  }
+
+  async function update(fit) {
+    const mine = ++generation;
+    document.body.dataset.state = "loading";
+    writeUrl();
+    const p = params();
+    try {
+      const list = new URLSearchParams(p);
+      list.set("limit", LIST_SIZE);
+      if (near) list.set("near", near.join(","));
+      const all = new URLSearchParams(p);
+      all.set("zoom", Math.max(5, map.getZoom()));
+      const [listed, clusters] = await Promise.all([
+        getJSON(`${api}/collections/${LAYER}/items?${list}`),
+        getJSON(`${api}/collections/${LAYER}/clusters?${all}`),
+      ]);
+      let points = null;
+      if (listed.numberMatched <= POINTS_BELOW) {
+        const q = new URLSearchParams(p);
+        q.set("limit", POINTS_BELOW);
+        points = await getJSON(`${api}/collections/${LAYER}/items?${q}`);
+      }
+      if (mine !== generation) return;
+      el("count").textContent = new Intl.NumberFormat("th-TH").format(listed.numberMatched);
+      el("count").dataset.value = listed.numberMatched;
+      const ol = el("village-list");
+      ol.replaceChildren(...listed.features.map(card));
+      drawn.clearLayers();
+      if (points) {
+        for (const f of points.features) {
+          const [lng, lat] = f.geometry.coordinates;
+          L.circleMarker([lat, lng], { radius: 7, color: "#fff", weight: 1.5, fillColor: "#0369a1",
+                                       fillOpacity: 0.9, className: "cddgis-point" })
+            .bindTooltip(villageName(f.properties))
+            .on("click", () => { location.href = cfg.villageUrl.replace("__ID__", encodeURIComponent(f.id)); })
+            .addTo(drawn);
+        }
+      } else {
+        for (const [lng, lat, count] of clusters.clusters) {
+          L.marker([lat, lng], { icon: clusterIcon(count) })
+            .on("click", () => map.setView([lat, lng], Math.min(map.getZoom() + 2, 16)))
+            .addTo(drawn);
+        }
+      }
+      if (near) {
+        L.circleMarker([near[1], near[0]], { radius: 8, color: "#b91c1c", weight: 3, fill: false })
+          .addTo(drawn);
+      }
+      if (fit) {
+        map.invalidateSize();  // the container may have been laid out after the map was made
+        const layers = drawn.getLayers();
+        if (layers.length) map.fitBounds(L.featureGroup(layers).getBounds().pad(0.1),
+                                         { animate: false, maxZoom: 13 });
+      }
+      el("status").textContent = "";
+      document.body.dataset.state = "ready";
+    } catch (err) {
+      if (mine !== generation) return;
+      el("status").textContent = `โหลดข้อมูลไม่สำเร็จ — Could not load: ${err.message}`;
+      document.body.dataset.state = "error";
+    }
+  }
+
+  let timer = null;
+  form.addEventListener("submit", (e) => { e.preventDefault(); update(true); });
+  form.addEventListener("input", (e) => {
+    if (e.target.name !== "q") return;
+    clearTimeout(timer);
+    timer = setTimeout(() => update(true), 300);
+  });
+  form.addEventListener("change", (e) => {
+    if (e.target.name === "q") return;
+    if (e.target.name === "region") { filterProvinces(); el("t-province").value = ""; }
+    update(true);
+  });
+  el("near-me").addEventListener("click", () => {
+    if (!navigator.geolocation) {
+      el("status").textContent = "เบราว์เซอร์นี้ไม่รองรับการระบุตำแหน่ง — location is not available";
+      return;
+    }
+    navigator.geolocation.getCurrentPosition((pos) => {
+      near = [pos.coords.longitude, pos.coords.latitude];
+      el("near-note").textContent = lang() === "en" ? "(nearest first)" : "(เรียงจากใกล้ที่สุด)";
+      update(true);
+    }, (err) => {
+      el("status").textContent = `ระบุตำแหน่งไม่ได้ — could not get your location (${err.message})`;
+    }, { timeout: 10000 });
+  });
+  document.addEventListener("cddgis:lang", () => { if (document.body.dataset.state) update(false); });
+  readUrl();
+  // Listen to zooms only once the first view is drawn (and fitted), so they cannot cancel it.
+  update(Boolean(location.search)).then(() => map.on("zoomend", () => update(false)));
+})();

@@ -1,0 +1,85 @@
+"""Pages for tourists (GIS tour from home) and for staff (learning-center locator)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import folium
+from flask import Blueprint, abort, render_template, url_for
+from flask.typing import ResponseReturnValue
+
+from gis import boundaries as bq
+from gis import layer_queries as lq
+from gis.regions import CDD_REGIONS
+from layers.definitions import LAYERS, OTOP_PRODUCT_TYPES
+from web import engine, settings
+from web.maps import base_map, render
+
+tour = Blueprint("tour", __name__)
+VILLAGES = LAYERS["otop-tourism-villages"]
+NEIGHBOURS = 5
+
+
+def _static(path: str) -> str:
+    return url_for("static", filename=path)
+
+
+def _common() -> dict[str, object]:
+    return {
+        "regions": [asdict(r) for r in CDD_REGIONS.values()],
+        "provinces": bq.area_names(engine(), bq.COLLECTIONS["provinces"]),
+    }
+
+
+@tour.get("/tour")
+def tour_index() -> ResponseReturnValue:
+    fmap = render(base_map(settings()), _static)
+    summary = lq.layer_summary(engine()).get(VILLAGES.id, {})
+    return render_template("tour.html", fmap=fmap, product_types=OTOP_PRODUCT_TYPES,
+                           sample=summary.get("sample", False), **_common())
+
+
+@tour.get("/tour/<village_id>")
+def tour_village(village_id: str) -> ResponseReturnValue:
+    raw = lq.get_feature(engine(), VILLAGES, village_id)
+    if raw is None:
+        abort(404, description=f"ไม่พบชุมชน {village_id!r} — no tourism village {village_id!r}")
+    village = json.loads(raw)
+    lon, lat = village["geometry"]["coordinates"]
+    page = lq.query_features(engine(), VILLAGES, lq.LayerQuery(
+        near=(lon, lat), exclude=village_id, limit=NEIGHBOURS))
+    neighbours = [json.loads(f) for f in page.features]
+    fmap = base_map(settings())
+    fmap.location = [lat, lon]
+    for other in neighbours:
+        o_lon, o_lat = other["geometry"]["coordinates"]
+        folium.CircleMarker([o_lat, o_lon], radius=6, color="#fff", weight=1.5, fill=True,
+                            fill_color="#64748b", fill_opacity=0.9,
+                            tooltip=other["properties"]["village_name"]).add_to(fmap)
+    folium.CircleMarker([lat, lon], radius=9, color="#fff", weight=2, fill=True,
+                        fill_color=VILLAGES.color, fill_opacity=1,
+                        tooltip=village["properties"]["village_name"]).add_to(fmap)
+    points = [[lat, lon]] + [[f["geometry"]["coordinates"][1], f["geometry"]["coordinates"][0]]
+                             for f in neighbours[:2]]
+    fmap.fit_bounds(points, padding=(30, 30), max_zoom=13)
+    product = {c.value: c for c in OTOP_PRODUCT_TYPES}.get(
+        village["properties"].get("product_type"))
+    return render_template("tour_village.html", village=village, props=village["properties"],
+                           neighbours=neighbours, product=product,
+                           fmap=render(fmap, _static))
+
+
+@tour.get("/locator")
+def locator() -> ResponseReturnValue:
+    fmap = render(base_map(settings()), _static)
+    layers = [LAYERS["learning-centers"], LAYERS["volunteer-centers"]]
+    configs = [{"id": lay.id, "title_th": lay.title_th, "title_en": lay.title_en,
+                "color": lay.color, "name_field": lay.name_field,
+                "fields": {f.name: {"label_th": f.label_th, "type": f.type}
+                           for f in lay.public_fields}}
+               for lay in layers]
+    summary = lq.layer_summary(engine())
+    return render_template("locator.html", fmap=fmap, layers=configs,
+                           sample=any(summary.get(lay.id, {}).get("sample") for lay in layers),
+                           **_common())
