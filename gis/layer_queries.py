@@ -177,13 +177,18 @@ def _feature_json(layer: Layer) -> str:
     """
 
 
-def query_features(engine: Engine, layer: Layer, q: LayerQuery) -> PointPage:
+def query_features(engine: Engine, layer: Layer, q: LayerQuery, *, count: bool = True,
+                   ) -> PointPage:
+    """A page of features. ``count=False`` skips numberMatched (a full count of the selection,
+    the larger cost of a nearest-first query over a big layer)."""
     where, params = _where(layer, q)
     sql, page_params = _selection(layer, q, f"{_feature_json(layer)} AS feature")
     with engine.connect() as conn:
-        matched, any_sample = conn.execute(
-            text(f"SELECT count(*), coalesce(bool_or(sample), false) "
-                 f"FROM layer_features f WHERE {where}"), params).one()
+        matched, any_sample = -1, False
+        if count:
+            matched, any_sample = conn.execute(
+                text(f"SELECT count(*), coalesce(bool_or(sample), false) "
+                     f"FROM layer_features f WHERE {where}"), params).one()
         rows = conn.execute(text(f"""
             SELECT CASE WHEN distance_m IS NULL THEN feature::text
                         ELSE jsonb_set(feature, '{{properties,distance_km}}',

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from werkzeug.serving import make_server
 
 from boundaries.load import LoadReport, load_boundaries
+from boundaries.villages import load_villages
 from gis.cluster import ClusterInfo, LocalCluster, create_database
 from gis.db import engine_for
 from gis.migrate import upgrade
@@ -75,7 +76,14 @@ def sampled(engine: Engine, loaded: LoadReport, data_dir: Path) -> list[ImportRe
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings, db_url: str, loaded: LoadReport, sampled: list[ImportReport]):
+def villages(engine: Engine, loaded: LoadReport, data_dir: Path) -> int:
+    """The 65k village points, for place-name search."""
+    return load_villages(engine, data_dir).loaded
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, db_url: str, loaded: LoadReport, sampled: list[ImportReport],
+        villages: int):
     app = create_app(settings, database_url=db_url)
     app.config["TESTING"] = True
     return app

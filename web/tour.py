@@ -48,7 +48,7 @@ def tour_village(village_id: str) -> ResponseReturnValue:
     village = json.loads(raw)
     lon, lat = village["geometry"]["coordinates"]
     page = lq.query_features(engine(), VILLAGES, lq.LayerQuery(
-        near=(lon, lat), exclude=village_id, limit=NEIGHBOURS))
+        near=(lon, lat), exclude=village_id, limit=NEIGHBOURS), count=False)
     neighbours = [json.loads(f) for f in page.features]
     fmap = base_map(settings())
     fmap.location = [lat, lon]

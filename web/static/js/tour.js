@@ -16,6 +16,7 @@
     [v, { th: cfg.productLabels[i], en: cfg.productLabelsEn[i] }]));
   let near = null;  // [lon, lat] once the visitor shares their location
   let generation = 0;
+  let fitPending = false;  // a newer update must not drop the fit an older one was asked for
   const lang = () => window.cddgisLang();
 
   async function getJSON(url) {
@@ -93,6 +94,7 @@
 
   async function update(fit) {
     const mine = ++generation;
+    fitPending = fitPending || fit;
     document.body.dataset.state = "loading";
     writeUrl();
     const p = params();
@@ -138,7 +140,8 @@
         L.circleMarker([near[1], near[0]], { radius: 8, color: "#b91c1c", weight: 3, fill: false })
           .addTo(drawn);
       }
-      if (fit) {
+      if (fitPending) {
+        fitPending = false;
         map.invalidateSize();  // the container may have been laid out after the map was made
         const layers = drawn.getLayers();
         if (layers.length) map.fitBounds(L.featureGroup(layers).getBounds().pad(0.1),

@@ -1,0 +1,113 @@
+"""The tour page on a phone, and the locator, in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import Engine, text
+
+pytestmark = pytest.mark.browser
+
+
+def _ready(page: Page) -> None:
+    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=20_000)
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Page:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True, device_scale_factor=2, locale="th-TH")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.js_errors = errors
+    yield page
+    context.close()
+
+
+def test_tour_on_a_phone_filters_by_province(phone: Page, live_server: str,
+                                            engine: Engine) -> None:
+    phone.goto(f"{live_server}/tour")
+    _ready(phone)
+    with engine.connect() as conn:
+        total, in_nan = conn.execute(text(
+            "SELECT count(*), count(*) FILTER (WHERE province_code = '55') FROM layer_features "
+            "WHERE layer = 'otop-tourism-villages'")).one()
+    expect(phone.locator("#count")).to_have_attribute("data-value", str(total))
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll
+
+    phone.select_option("#t-province", "55")
+    expect(phone.locator("#count")).to_have_attribute("data-value", str(in_nan))
+    _ready(phone)
+    items = phone.locator("#village-list li")
+    assert items.count() == min(30, in_nan)
+    for text_ in items.all_inner_texts():
+        assert "จ.น่าน" in text_
+    assert "province=55" in phone.url
+    # the map went to Nan
+    phone.wait_for_function("window[CDDGIS.mapName].getZoom() >= 7", timeout=10_000)
+    assert phone.js_errors == []
+
+
+def test_language_switch_is_remembered(phone: Page, live_server: str) -> None:
+    phone.goto(f"{live_server}/tour")
+    _ready(phone)
+    heading = phone.locator("main h1")
+    expect(heading).to_have_text("เที่ยวชุมชน OTOP นวัตวิถี จากบ้าน")
+    phone.click("#lang")
+    expect(heading).to_have_text("GIS tour from home: OTOP Nawatwithi villages")
+    phone.reload()
+    _ready(phone)
+    expect(heading).to_have_text("GIS tour from home: OTOP Nawatwithi villages")
+    expect(phone.locator("#near-me")).to_have_text("Near me")
+
+
+def test_locator_lists_the_centers_nearest_a_clicked_point(page: Page,
+                                                           live_server: str) -> None:
+    page.goto(f"{live_server}/locator")
+    _ready(page)
+    point = page.evaluate("""() => {
+        const map = window[CDDGIS.mapName];
+        map.setView([16.44, 102.83], 9, {animate: false});  // Khon Kaen
+        const p = map.latLngToContainerPoint([16.44, 102.83]);
+        const box = map.getContainer().getBoundingClientRect();
+        return [box.left + p.x, box.top + p.y];
+    }""")
+    page.mouse.click(*point)
+    page.wait_for_selector("#results li")
+    _ready(page)
+    at = parse_qs(urlparse(page.url).query)["at"][0]
+    lat, lon = (float(v) for v in at.split(","))
+    assert abs(lat - 16.44) < 0.01 and abs(lon - 102.83) < 0.01
+    shown = page.eval_on_selector_all("#results li", "els => els.map(e => [e.dataset.id, "
+                                                     "Number(e.dataset.km)])")
+    assert len(shown) == 5
+    with urllib.request.urlopen(f"{live_server}/api/collections/learning-centers/items?"
+                                f"near={lon},{lat}&limit=5") as response:
+        expected = json.load(response)["features"]
+    assert [s[0] for s in shown] == [f["id"] for f in expected]
+    assert [s[1] for s in shown] == sorted(s[1] for s in shown)
+    assert page.locator(".cddgis-rank").count() == 5
+    csv_href = page.locator("#csv").get_attribute("href")
+    assert "f=csv" in csv_href and "near=" in csv_href
+
+    page.check("input[name=layer][value=volunteer-centers]")
+    page.wait_for_function("document.querySelector('#results li') && "
+                           "document.querySelector('#results li').dataset.id.startsWith('VC-')")
+    assert page.js_errors == []
+
+
+def test_locator_resolves_a_place_name(page: Page, live_server: str) -> None:
+    page.goto(f"{live_server}/locator")
+    _ready(page)
+    page.fill("#from", "ต.ศรีภูมิ")
+    page.locator("#place-results button", has_text="จ.เชียงใหม่").click()
+    page.wait_for_selector("#results li")
+    _ready(page)
+    expect(page.locator("#origin")).to_contain_text("ศรีภูมิ")
+    first_km = float(page.locator("#results li").first.get_attribute("data-km"))
+    assert first_km < 30
