@@ -11,6 +11,7 @@ run: setup
 	$(CDDGIS) migrate
 	$(CDDGIS) load boundaries --if-empty
 	-$(CDDGIS) load villages --if-empty
+	$(CDDGIS) load indicators --if-empty
 	$(CDDGIS) sample --if-empty
 	$(CDDGIS) serve
 

@@ -64,6 +64,9 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     url = _database_url(settings)
     upgrade(url)
     engine = engine_for(url)
+    if args.what == "indicators":
+        return _load_indicators(engine, Path(args.dir).resolve() if args.dir
+                                else settings.data_dir, args.if_empty)
     if args.what == "villages":
         return _load_villages(engine, Path(args.dir).resolve() if args.dir else settings.data_dir,
                               args.if_empty)
@@ -92,6 +95,52 @@ def _load_villages(engine: Engine, data_dir: Path, if_empty: bool) -> int:
     except VillageLoadError as exc:
         print(f"cddgis: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _load_indicators(engine: Engine, data_dir: Path, if_empty: bool) -> int:
+    from sqlalchemy import text
+
+    from indicators.catalog import load_catalog
+    from indicators.tables import IndicatorImportError
+
+    with engine.connect() as conn:
+        loaded = conn.execute(text("SELECT EXISTS (SELECT 1 FROM indicators)")).scalar()
+    if if_empty and loaded:
+        print("Indicator tables are already loaded.")
+        return 0
+    try:
+        reports = load_catalog(engine, data_dir)
+    except IndicatorImportError as exc:
+        print(f"cddgis: {exc}", file=sys.stderr)
+        return 1
+    for report in reports:
+        print(report.summary())
+    if not reports:
+        print(f"No indicator tables in {data_dir / 'indicators'}.")
+    return 0
+
+
+def cmd_import_indicator(args: argparse.Namespace, settings: Settings) -> int:
+    from gis.db import engine_for
+    from gis.migrate import upgrade
+    from indicators.tables import IndicatorImportError, IndicatorSpec, TableSpec, load_table
+
+    spec = TableSpec(
+        file=Path(args.file).name, level=args.level, keys=tuple(args.key), source=args.source,
+        licence=args.licence,
+        indicators=(IndicatorSpec(args.id, args.title_th, args.title_en, args.unit,
+                                  args.value, args.year),),
+    )
+    url = _database_url(settings)
+    upgrade(url)
+    try:
+        report = load_table(engine_for(url), spec, Path(args.file),
+                            skip_unmatched=args.skip_unmatched)
+    except IndicatorImportError as exc:
+        print(f"cddgis: {exc}", file=sys.stderr)
+        return 1
+    print(report.summary())
     return 0
 
 
@@ -190,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=cmd_migrate)
 
     load = sub.add_parser("load", help="load source data into PostGIS")
-    load.add_argument("what", choices=["boundaries", "villages"])
+    load.add_argument("what", choices=["boundaries", "villages", "indicators"])
     load.add_argument("dir", nargs="?", help="folder with the files (default: CDDGIS_DATA_DIR)")
     load.add_argument("--if-empty", action="store_true", help="do nothing if already loaded")
     load.set_defaults(func=cmd_load)
@@ -209,6 +258,24 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--report", metavar="PATH", help="write the row-by-row report (CSV)")
     imp.add_argument("--crs", help="coordinates' CRS when not lon/lat: EPSG:32647 or EPSG:32648")
     imp.set_defaults(func=cmd_import)
+
+    ind = sub.add_parser("import-indicator",
+                         help="import an indicator table (CSV/XLSX) keyed by area code or name")
+    ind.add_argument("file")
+    ind.add_argument("--id", required=True, help="indicator id, e.g. poverty-rate")
+    ind.add_argument("--title-th", required=True)
+    ind.add_argument("--title-en", required=True)
+    ind.add_argument("--unit", required=True)
+    ind.add_argument("--source", required=True)
+    ind.add_argument("--licence", required=True)
+    ind.add_argument("--level", choices=["region", "province", "subdistrict"], default="province")
+    ind.add_argument("--key", action="append", required=True,
+                     help="area column: a code column, or name columns (repeat: Thai, English)")
+    ind.add_argument("--value", help="value column; omit for year columns like year-2558-2015")
+    ind.add_argument("--year", type=int, help="B.E. year of the value column")
+    ind.add_argument("--skip-unmatched", action="store_true",
+                     help="load the matched rows even when some names match no area")
+    ind.set_defaults(func=cmd_import_indicator)
 
     sample = sub.add_parser("sample", help="generate and load the sample layer data")
     sample.add_argument("--if-empty", action="store_true", help="only layers that are empty")

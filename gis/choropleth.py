@@ -1,0 +1,144 @@
+"""Classifying indicator values for a choropleth (mapclassify) and the areas to draw.
+
+Geometry for a level comes from the precomputed display levels of detail, rounded to the
+precision the view needs; neighbours were simplified as one coverage, and a shared vertex rounds
+the same way on both sides, so borders still meet. The result is cached per boundary load.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import lru_cache
+
+import mapclassify
+import numpy as np
+from branca.utilities import color_brewer
+from sqlalchemy import Engine, text
+
+METHODS = ("quantiles", "equal_interval", "fisher_jenks", "std_mean", "manual")
+SEQUENTIAL = ("YlOrRd", "YlGnBu", "Greens", "Blues", "Purples", "OrRd", "RdPu", "BuGn")
+DIVERGING = ("RdBu", "BrBG", "PiYG", "RdYlGn")
+NO_DATA_COLOR = "#d1d5db"
+
+
+class ClassificationError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Classes:
+    method: str
+    bins: list[float]       # upper bound of each class
+    lower: float            # lower bound of the first class (the minimum)
+    colors: list[str]
+    counts: list[int]
+    classes: list[int | None]  # per value; None for no data
+    no_data: int
+
+    def legend(self) -> list[dict[str, object]]:
+        lowers = [self.lower, *self.bins[:-1]]
+        return [{"lower": lo, "upper": hi, "count": n, "color": c}
+                for lo, hi, n, c in zip(lowers, self.bins, self.counts, self.colors, strict=True)]
+
+
+def classify(values: list[float | None], method: str, k: int, scheme: str,
+             breaks: list[float] | None = None) -> Classes:
+    if method not in METHODS:
+        raise ClassificationError(f"method must be one of {', '.join(METHODS)}")
+    if scheme not in SEQUENTIAL + DIVERGING:
+        raise ClassificationError(f"scheme must be one of {', '.join(SEQUENTIAL + DIVERGING)}")
+    present = np.array([v for v in values if v is not None], dtype=float)
+    no_data = sum(1 for v in values if v is None)
+    if present.size == 0:
+        return Classes(method, [], 0.0, [], [], [None] * len(values), no_data)
+    distinct = np.unique(present).size
+    if method == "manual":
+        if not breaks:
+            raise ClassificationError("manual classes need breaks=a,b,c (increasing)")
+        if any(b2 <= b1 for b1, b2 in itertools.pairwise(breaks)):
+            raise ClassificationError("breaks must increase")
+        bins = list(breaks)
+        if bins[-1] < present.max():
+            bins.append(float(present.max()))
+        classifier = mapclassify.UserDefined(present, bins)
+    elif method == "std_mean":
+        classifier = mapclassify.StdMean(present)
+    else:
+        k = max(1, min(k, distinct))
+        cls = {"quantiles": mapclassify.Quantiles, "equal_interval": mapclassify.EqualInterval,
+               "fisher_jenks": mapclassify.FisherJenks}[method]
+        classifier = cls(present, k=k)
+    bins = [float(b) for b in classifier.bins]
+    counts = [int(c) for c in classifier.counts]
+    n = len(bins)
+    colors = color_brewer(scheme, max(n, 3))
+    if n < 3:
+        colors = colors[-n:] if scheme in SEQUENTIAL else colors[:n]
+    colors = colors[:n]
+    it = iter(int(c) for c in classifier.yb)
+    classes = [None if v is None else next(it) for v in values]
+    return Classes(method, bins, float(present.min()), colors, counts, classes, no_data)
+
+
+def ranks(values: list[float | None]) -> list[int | None]:
+    """1 for the highest value; ties share a rank (1, 2, 2, 4)."""
+    present = sorted((v for v in values if v is not None), reverse=True)
+    first = {}
+    for i, v in enumerate(present, start=1):
+        first.setdefault(v, i)
+    return [None if v is None else first[v] for v in values]
+
+
+# -- geometry -------------------------------------------------------------------------------
+
+LOD = {  # (level, scoped?) -> (geometry column, decimal digits)
+    ("region", False): ("geom_lod3", 3), ("region", True): ("geom_lod3", 3),
+    ("province", False): ("geom_lod3", 3), ("province", True): ("geom_lod2", 4),
+    ("district", False): ("geom_lod3", 3), ("district", True): ("geom_lod1", 4),
+    ("subdistrict", False): ("geom_lod3", 3), ("subdistrict", True): ("geom_lod1", 4),
+}
+
+
+def current_load(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT coalesce(max(id), 0) FROM boundary_loads")).scalar()
+
+
+def areas_geojson(engine: Engine, level: str, region: str | None, province: str | None,
+                  district: str | None) -> str:
+    """The areas of a level in a scope as GeoJSON text, cached per boundary load."""
+    return _areas_geojson(engine, current_load(engine), level, region, province, district)
+
+
+@lru_cache(maxsize=64)
+def _areas_geojson(engine: Engine, load_id: int, level: str, region: str | None,
+                   province: str | None, district: str | None) -> str:
+    column, digits = LOD[(level, bool(province or district))]
+    if level == "region":
+        sql = f"""
+            SELECT json_build_object('type', 'Feature', 'id', region,
+                'geometry', ST_AsGeoJSON(ST_Union({column}), {digits})::json,
+                'properties', json_build_object('code', region))::text
+            FROM provinces WHERE (CAST(:region AS text) IS NULL OR region = :region)
+            GROUP BY region ORDER BY region
+        """
+    else:
+        table = {"province": "provinces", "district": "districts",
+                 "subdistrict": "subdistricts"}[level]
+        where = ["(CAST(:region AS text) IS NULL OR region = :region)"]
+        if province:
+            where.append("code LIKE :province || '%'")
+        if district:
+            where.append("code LIKE :district || '%'")
+        sql = f"""
+            SELECT json_build_object('type', 'Feature', 'id', code,
+                'geometry', ST_AsGeoJSON({column}, {digits})::json,
+                'properties', json_build_object('code', code, 'name_th', name_th,
+                                                'name_en', name_en))::text
+            FROM {table} WHERE {" AND ".join(where)} ORDER BY code
+        """
+    with engine.connect() as conn:
+        rows = conn.execute(text(sql), {"region": region, "province": province,
+                                        "district": district}).scalars().all()
+    return '{"type":"FeatureCollection","features":[' + ",".join(rows) + "]}"

@@ -1,0 +1,1 @@
+"""Indicator tables: reading, matching area names to DOPA codes, loading into PostGIS."""

@@ -1,0 +1,142 @@
+"""The indicator API: catalogue, values per area (JSON or CSV, optionally classified), and the
+area geometry a choropleth draws."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+
+from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from gis import choropleth as ch
+from gis import indicators as gi
+from web import engine
+from web.params import BadParameter, code_param, format_param, int_param, region_param
+from web.params import reject_unknown as _reject_unknown
+
+indicators_api = Blueprint("indicators_api", __name__)
+
+VALUE_PARAMS = {"level", "year", "compare", "region", "province", "district", "f", "classify",
+                "k", "scheme", "breaks"}
+
+
+@indicators_api.errorhandler(BadParameter)
+def bad_parameter(exc: BadParameter) -> ResponseReturnValue:
+    return jsonify(code="InvalidParameterValue", description=exc.message), 400
+
+
+@indicators_api.errorhandler(gi.IndicatorError)
+@indicators_api.errorhandler(ch.ClassificationError)
+def bad_request(exc: ValueError) -> ResponseReturnValue:
+    return jsonify(code="InvalidParameterValue", description=str(exc)), 400
+
+
+def _scope() -> dict[str, str | None]:
+    scope = {"region": region_param(), "province": code_param("province", 2),
+             "district": code_param("district", 4)}
+    if scope["province"] and scope["district"] and \
+            not scope["district"].startswith(scope["province"]):
+        raise BadParameter(f"{scope['district']} is not inside {scope['province']}")
+    return scope
+
+
+def _level() -> str:
+    level = request.args.get("level", "province")
+    if level not in gi.LEVELS:
+        raise BadParameter(f"level must be one of {', '.join(gi.LEVELS)}; got {level!r}")
+    return level
+
+
+@indicators_api.get("/indicators")
+def catalogue() -> ResponseReturnValue:
+    _reject_unknown({"f"})
+    format_param()
+    return jsonify(indicators=[i.as_dict() for i in gi.catalogue(engine())])
+
+
+def _year(name: str) -> int | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    return int_param(name, 0, 2400, 2700)
+
+
+@indicators_api.get("/indicators/<indicator_id>/values")
+def values(indicator_id: str) -> ResponseReturnValue:
+    _reject_unknown(VALUE_PARAMS)
+    fmt = format_param(("json", "csv"))
+    indicator = gi.get(engine(), indicator_id)
+    level, scope = _level(), _scope()
+    year = _year("year")
+    if year is None and indicator.years:
+        year = indicator.years[-1]
+    compare = _year("compare")
+    rows = gi.values(engine(), indicator, level, scope, year)
+    numbers = [r.value for r in rows]
+    if compare is not None:
+        if compare == year:
+            raise BadParameter("compare must be another year than year")
+        base = {r.code: r.value for r in gi.values(engine(), indicator, level, scope, compare)}
+        numbers = [None if r.value is None or base.get(r.code) is None
+                   else r.value - base[r.code] for r in rows]
+    ranks = ch.ranks(numbers)
+    body: dict[str, object] = {
+        "indicator": indicator.as_dict(), "level": level, "year": year, "compare": compare,
+        "measure": "change" if compare is not None else "value",
+        **{k: v for k, v in scope.items() if v},
+    }
+    records = [{"code": r.code, "name_th": r.name_th, "name_en": r.name_en, "value": v,
+                "rank": rank} for r, v, rank in zip(rows, numbers, ranks, strict=True)]
+    method = request.args.get("classify")
+    if method:
+        k = int_param("k", 5, 2, 9)
+        default_scheme = "RdBu" if compare is not None else "YlOrRd"
+        scheme = request.args.get("scheme", default_scheme)
+        breaks = None
+        if request.args.get("breaks"):
+            try:
+                breaks = [float(b) for b in request.args["breaks"].split(",") if b.strip()]
+            except ValueError as exc:
+                raise BadParameter("breaks must be numbers separated by commas") from exc
+        classes = ch.classify(numbers, method, k, scheme, breaks)
+        for record, cls in zip(records, classes.classes, strict=True):
+            record["class"] = cls
+            record["color"] = ch.NO_DATA_COLOR if cls is None else classes.colors[cls]
+        body["classification"] = {"method": method, "k": len(classes.bins), "scheme": scheme,
+                                  "bins": classes.bins, "legend": classes.legend(),
+                                  "no_data": {"count": classes.no_data,
+                                              "color": ch.NO_DATA_COLOR}}
+    if fmt == "csv":
+        out = io.StringIO()
+        out.write("\ufeff")
+        writer = csv.writer(out)
+        header = ["code", "name_th", "name_en", "change" if compare else "value", "rank"]
+        writer.writerow(header + (["class"] if method else []))
+        for r in records:
+            writer.writerow([r["code"], r["name_th"], r["name_en"],
+                             "" if r["value"] is None else r["value"], r["rank"] or ""]
+                            + ([r.get("class", "")] if method else []))
+        name = f"{indicator.id}-{level}-{year or 'all'}.csv"
+        return Response(out.getvalue(), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    body["values"] = records
+    return jsonify(body)
+
+
+@indicators_api.get("/choropleth/areas")
+def areas() -> ResponseReturnValue:
+    """The areas of a level in a scope, simplified for display (a cddgis extension)."""
+    _reject_unknown({"level", "region", "province", "district"})
+    level, scope = _level(), _scope()
+    body = ch.areas_geojson(engine(), level, scope["region"], scope["province"],
+                            scope["district"])
+    etag = hashlib.sha1(body.encode(), usedforsecurity=False).hexdigest()
+    if request.if_none_match.contains(etag):
+        return Response(status=304)
+    response = Response(body, mimetype="application/geo+json")
+    response.set_etag(etag)
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    return response
