@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
     from web import compress
     from web.api import api
+    from web.choropleth_page import choropleth
     from web.indicators_api import indicators_api
     from web.pages import pages
     from web.tour import tour
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
     app.register_blueprint(pages)
     app.register_blueprint(tour)
+    app.register_blueprint(choropleth)
     app.register_blueprint(api, url_prefix="/api")
     app.register_blueprint(indicators_api, url_prefix="/api")
 

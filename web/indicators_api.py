@@ -63,10 +63,13 @@ def _year(name: str) -> int | None:
     return int_param(name, 0, 2400, 2700)
 
 
-@indicators_api.get("/indicators/<indicator_id>/values")
-def values(indicator_id: str) -> ResponseReturnValue:
-    _reject_unknown(VALUE_PARAMS)
-    fmt = format_param(("json", "csv"))
+def compute_values(indicator_id: str, allowed: set[str] = VALUE_PARAMS,
+                   ) -> tuple[gi.Indicator, dict[str, object]]:
+    """Values (and, with ``classify``, classes) for the request's parameters.
+
+    Shared by the values endpoint and the HTML export, which take the same parameters.
+    """
+    _reject_unknown(allowed)
     indicator = gi.get(engine(), indicator_id)
     level, scope = _level(), _scope()
     year = _year("year")
@@ -92,8 +95,7 @@ def values(indicator_id: str) -> ResponseReturnValue:
     method = request.args.get("classify")
     if method:
         k = int_param("k", 5, 2, 9)
-        default_scheme = "RdBu" if compare is not None else "YlOrRd"
-        scheme = request.args.get("scheme", default_scheme)
+        scheme = request.args.get("scheme", "RdBu" if compare is not None else "YlOrRd")
         breaks = None
         if request.args.get("breaks"):
             try:
@@ -108,21 +110,29 @@ def values(indicator_id: str) -> ResponseReturnValue:
                                   "bins": classes.bins, "legend": classes.legend(),
                                   "no_data": {"count": classes.no_data,
                                               "color": ch.NO_DATA_COLOR}}
-    if fmt == "csv":
-        out = io.StringIO()
-        out.write("\ufeff")
-        writer = csv.writer(out)
-        header = ["code", "name_th", "name_en", "change" if compare else "value", "rank"]
-        writer.writerow(header + (["class"] if method else []))
-        for r in records:
-            writer.writerow([r["code"], r["name_th"], r["name_en"],
-                             "" if r["value"] is None else r["value"], r["rank"] or ""]
-                            + ([r.get("class", "")] if method else []))
-        name = f"{indicator.id}-{level}-{year or 'all'}.csv"
-        return Response(out.getvalue(), mimetype="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
     body["values"] = records
-    return jsonify(body)
+    return indicator, body
+
+
+@indicators_api.get("/indicators/<indicator_id>/values")
+def values(indicator_id: str) -> ResponseReturnValue:
+    fmt = format_param(("json", "csv"))
+    indicator, body = compute_values(indicator_id)
+    if fmt == "json":
+        return jsonify(body)
+    classified = "classification" in body
+    out = io.StringIO()
+    out.write("\ufeff")  # Excel reads Thai as UTF-8 only with the BOM
+    writer = csv.writer(out)
+    writer.writerow(["code", "name_th", "name_en", body["measure"], "rank"]
+                    + (["class"] if classified else []))
+    for r in body["values"]:
+        writer.writerow([r["code"], r["name_th"], r["name_en"],
+                         "" if r["value"] is None else r["value"], r["rank"] or ""]
+                        + ([r.get("class", "")] if classified else []))
+    name = f"{indicator.id}-{body['level']}-{body['year'] or 'all'}.csv"
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @indicators_api.get("/choropleth/areas")

@@ -1,0 +1,240 @@
+// Choropleth explorer for planners: indicator, year (or change between years), level and area,
+// classification (computed on the server with mapclassify), legend with counts, hover details,
+// click to drill down, sortable table, CSV and standalone HTML downloads. The URL keeps it all.
+(function () {
+  "use strict";
+  const cfg = window.CDDGIS;
+  const map = window[cfg.mapName];
+  const api = cfg.api.replace(/\/$/, "");
+  const el = (id) => document.getElementById(id);
+  const form = el("cform");
+  const byId = Object.fromEntries(cfg.indicators.map((i) => [i.id, i]));
+  const LEVELS = ["region", "province", "district", "subdistrict"];
+  const fmt = new Intl.NumberFormat("th-TH", { maximumFractionDigits: 2 });
+  let layer = null;
+  let rows = [];
+  let sortKey = "rank";
+  let generation = 0;
+
+  async function getJSON(url) {
+    const r = await fetch(url);
+    const body = await r.json();
+    if (!r.ok) throw new Error(body.description || r.statusText);
+    return body;
+  }
+
+  function esc(text) {
+    const d = document.createElement("div");
+    d.textContent = text == null ? "" : String(text);
+    return d.innerHTML;
+  }
+
+  // ---- the form -----------------------------------------------------------------------------
+  function indicator() { return byId[el("c-indicator").value]; }
+
+  function fillYears(keepYear, keepCompare) {
+    const years = indicator().years;
+    const yearSel = el("c-year"), cmpSel = el("c-compare");
+    yearSel.innerHTML = years.length ? years.map((y) => `<option value="${y}">${y}</option>`).reverse().join("")
+                                     : '<option value="">—</option>';
+    yearSel.disabled = !years.length;
+    yearSel.value = years.includes(Number(keepYear)) ? keepYear : (years.length ? String(years[years.length - 1]) : "");
+    cmpSel.innerHTML = '<option value="">ไม่เทียบ — none</option>' +
+      years.map((y) => `<option value="${y}">${y}</option>`).join("");
+    cmpSel.disabled = years.length < 2;
+    cmpSel.value = years.includes(Number(keepCompare)) && keepCompare !== yearSel.value ? keepCompare : "";
+  }
+
+  function fillLevels(keep) {
+    const levels = indicator().levels;
+    for (const opt of el("c-level").options) opt.disabled = !levels.includes(opt.value);
+    el("c-level").value = levels.includes(keep) ? keep : levels[levels.length > 1 ? 1 : 0];
+  }
+
+  async function fillDistricts(province, keep) {
+    const sel = el("c-district");
+    if (!province) { sel.innerHTML = '<option value="">—</option>'; sel.disabled = true; return; }
+    const fc = await getJSON(`${api}/collections/districts/items?province=${province}&lod=3&limit=1000`);
+    const opts = fc.features.map((f) => f.properties)
+      .sort((a, b) => a.name_th.localeCompare(b.name_th, "th"));
+    sel.innerHTML = '<option value="">ทั้งจังหวัด — Whole province</option>' +
+      opts.map((p) => `<option value="${esc(p.code)}">${esc(p.name_th)} — ${esc(p.name_en)}</option>`).join("");
+    sel.disabled = false;
+    sel.value = keep || "";
+  }
+
+  function state() {
+    const p = new URLSearchParams();
+    for (const input of form.elements) {
+      if (input.name && !input.disabled && input.value && !(input.name === "breaks" && el("c-method").value !== "manual")) {
+        p.set(input.name, input.value);
+      }
+    }
+    return p;
+  }
+
+  async function readUrl() {
+    const q = new URLSearchParams(location.search);
+    if (q.get("indicator") && byId[q.get("indicator")]) el("c-indicator").value = q.get("indicator");
+    fillYears(q.get("year"), q.get("compare"));
+    fillLevels(q.get("level") || "province");
+    for (const name of ["region", "province", "classify", "k", "scheme", "breaks"]) {
+      const input = form.elements[name];
+      if (q.has(name)) input.value = q.get(name);
+    }
+    await fillDistricts(el("c-province").value, q.get("district"));
+    el("breaks-row").hidden = el("c-method").value !== "manual";
+  }
+
+  // ---- drawing ------------------------------------------------------------------------------
+  function legend(body) {
+    const c = body.classification;
+    const unit = body.indicator.unit;
+    const title = body.measure === "change" ? `เปลี่ยนแปลง ${body.compare}→${body.year} (${unit})` : unit;
+    const items = c.legend.map((x) => `<div class="row" data-class><span class="swatch-box" style="background:${x.color}"></span>
+      <span>${fmt.format(x.lower)} – ${fmt.format(x.upper)}</span><span class="muted">(${x.count})</span></div>`);
+    if (c.no_data.count) {
+      items.push(`<div class="row" data-nodata><span class="swatch-box" style="background:${c.no_data.color};background-image:repeating-linear-gradient(45deg,#fff 0 2px,transparent 2px 5px)"></span>
+        <span>ไม่มีข้อมูล — no data</span><span class="muted">(${c.no_data.count})</span></div>`);
+    }
+    el("legend").innerHTML = `<h3>${esc(title)}</h3>` + items.join("");
+    el("legend").dataset.method = c.method;
+    el("legend").dataset.classes = c.legend.length;
+  }
+
+  function renderTable() {
+    const sorted = [...rows].sort((a, b) => {
+      if (sortKey === "name") return a.name_th.localeCompare(b.name_th, "th");
+      const av = a[sortKey], bv = b[sortKey];
+      if (av == null) return 1;
+      if (bv == null) return -1;
+      return sortKey === "value" ? bv - av : av - bv;
+    });
+    const body = document.createElement("tbody");
+    for (const r of sorted) {
+      const tr = document.createElement("tr");
+      tr.dataset.code = r.code;
+      for (const [text, cls] of [[r.rank ?? "–", "num"], [r.name_th, ""],
+                                 [r.value == null ? "ไม่มีข้อมูล" : fmt.format(r.value), "num"]]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        if (cls) td.className = cls;
+        tr.appendChild(td);
+      }
+      tr.addEventListener("click", () => drill(r.code));
+      body.appendChild(tr);
+    }
+    el("ctable").replaceChild(body, el("ctable").tBodies[0]);
+    for (const th of el("ctable").tHead.querySelectorAll("th")) {
+      th.classList.toggle("sorted", th.dataset.sort === sortKey);
+    }
+  }
+
+  function nextLevel(level) { return LEVELS[LEVELS.indexOf(level) + 1]; }
+
+  function drill(code) {
+    const level = el("c-level").value;
+    const next = nextLevel(level);
+    if (!next || !indicator().levels.includes(next)) {
+      el("status").textContent = "ตัวชี้วัดนี้มีข้อมูลถึงระดับนี้เท่านั้น — this indicator goes no deeper";
+      return;
+    }
+    const q = state();
+    q.set("level", next);
+    if (level === "region") { q.set("region", code); q.delete("province"); q.delete("district"); }
+    if (level === "province") { q.set("province", code); q.delete("district"); }
+    if (level === "district") { q.set("district", code); q.set("province", code.slice(0, 2)); }
+    history.pushState(null, "", `${location.pathname}?${q}`);
+    readUrl().then(() => update(true));
+  }
+
+  async function update(fit) {
+    const mine = ++generation;
+    document.body.dataset.state = "loading";
+    el("status").textContent = "กำลังโหลด… Loading…";
+    const q = state();
+    const scope = new URLSearchParams();
+    for (const k of ["level", "region", "province", "district"]) if (q.get(k)) scope.set(k, q.get(k));
+    const valuesQuery = new URLSearchParams(q);
+    valuesQuery.delete("indicator");
+    history.replaceState(null, "", `${location.pathname}?${q}`);
+    el("permalink").href = location.href;
+    try {
+      const [geo, body] = await Promise.all([
+        getJSON(`${api}/choropleth/areas?${scope}`),
+        getJSON(`${api}/indicators/${encodeURIComponent(q.get("indicator"))}/values?${valuesQuery}`),
+      ]);
+      if (mine !== generation) return;
+      const byCode = Object.fromEntries(body.values.map((v) => [v.code, v]));
+      rows = body.values;
+      if (layer) map.removeLayer(layer);
+      const unit = body.indicator.unit;
+      layer = L.geoJSON(geo, {
+        style: (f) => {
+          const v = byCode[f.properties.code];
+          return { fillColor: v ? v.color : "#d1d5db", color: "#ffffff", weight: 0.6,
+                   fillOpacity: v && v.value != null ? 0.85 : 0.5,
+                   className: `area area-${v && v.class != null ? "c" + v.class : "nodata"}` };
+        },
+        onEachFeature: (f, lyr) => {
+          const v = byCode[f.properties.code] || {};
+          const value = v.value == null ? "ไม่มีข้อมูล — no data" : `${fmt.format(v.value)} ${unit}`;
+          lyr.bindTooltip(`<strong>${esc(v.name_th || f.properties.name_th)}</strong> ${esc(v.name_en || "")}<br>` +
+                          `${esc(value)}${v.rank ? `<br>อันดับ ${v.rank} / ${body.values.length}` : ""}`,
+                          { sticky: true });
+          lyr.on("click", () => drill(f.properties.code));
+        },
+      }).addTo(map);
+      if (fit && layer.getBounds().isValid()) {
+        map.invalidateSize();
+        map.fitBounds(layer.getBounds(), { animate: false });
+      }
+      legend(body);
+      renderTable();
+      const csv = new URLSearchParams(valuesQuery);
+      csv.set("f", "csv");
+      el("csv-link").href = `${api}/indicators/${encodeURIComponent(q.get("indicator"))}/values?${csv}`;
+      el("html-link").href = `${cfg.exportUrl}?${q}`;
+      el("source").textContent = `ที่มา / Source: ${body.indicator.source} (${body.indicator.licence})`;
+      el("status").textContent = "";
+      document.body.dataset.state = "ready";
+    } catch (err) {
+      if (mine !== generation) return;
+      el("status").textContent = `โหลดไม่สำเร็จ — ${err.message}`;
+      document.body.dataset.state = "error";
+    }
+  }
+
+  form.addEventListener("submit", (e) => e.preventDefault());
+  form.addEventListener("change", async (e) => {
+    const name = e.target.name;
+    let fit = false;
+    if (name === "indicator") {
+      fillYears(el("c-year").value, "");
+      fillLevels(el("c-level").value);
+      fit = true;
+    }
+    if (name === "compare" || name === "indicator") {
+      // A change between years wants a diverging scheme, a value a sequential one.
+      const diverging = Boolean(el("c-compare").value);
+      const isSeq = cfg.sequential.includes(el("c-scheme").value);
+      if (diverging && isSeq) el("c-scheme").value = "RdBu";
+      if (!diverging && !isSeq) el("c-scheme").value = "YlOrRd";
+    }
+    if (name === "region") {
+      el("c-province").value = "";
+      await fillDistricts("", "");
+      fit = true;
+    }
+    if (name === "province") { await fillDistricts(el("c-province").value, ""); fit = true; }
+    if (name === "district" || name === "level") fit = true;
+    el("breaks-row").hidden = el("c-method").value !== "manual";
+    if (name === "classify" && e.target.value === "manual" && !el("c-breaks").value) return;
+    update(fit);
+  });
+  for (const th of el("ctable").tHead.querySelectorAll("th[data-sort]")) {
+    th.addEventListener("click", () => { sortKey = th.dataset.sort; renderTable(); });
+  }
+  window.addEventListener("popstate", () => readUrl().then(() => update(true)));
+  readUrl().then(() => update(true));
+})();
