@@ -19,6 +19,8 @@ from gis.cluster import ClusterInfo, LocalCluster, create_database
 from gis.db import engine_for
 from gis.migrate import upgrade
 from gis.settings import Settings
+from indicators.catalog import load_catalog
+from indicators.tables import TableReport
 from layers.importer import ImportReport
 from layers.sample import load_samples
 from web import create_app
@@ -82,8 +84,14 @@ def villages(engine: Engine, loaded: LoadReport, data_dir: Path) -> int:
 
 
 @pytest.fixture(scope="session")
+def indicator_tables(engine: Engine, loaded: LoadReport, data_dir: Path) -> list[TableReport]:
+    """The open indicator tables (NSO, OAE, OSM, กชช.2ค, population), loaded once."""
+    return load_catalog(engine, data_dir)
+
+
+@pytest.fixture(scope="session")
 def app(settings: Settings, db_url: str, loaded: LoadReport, sampled: list[ImportReport],
-        villages: int):
+        villages: int, indicator_tables: list[TableReport]):
     app = create_app(settings, database_url=db_url)
     app.config["TESTING"] = True
     return app

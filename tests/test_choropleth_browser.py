@@ -1,0 +1,49 @@
+"""The choropleth page in headless Chromium: switching the classification changes the legend."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+
+def _ready(page: Page) -> None:
+    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=30_000)
+
+
+def _legend(page: Page) -> list[str]:
+    return page.locator("#legend .row[data-class]").all_inner_texts()
+
+
+def test_switching_classification_changes_the_legend(page: Page, live_server: str) -> None:
+    page.goto(f"{live_server}/choropleth?indicator=nso-household-income&level=province"
+              "&classify=quantiles&k=5")
+    _ready(page)
+    expect(page.locator("#legend")).to_have_attribute("data-method", "quantiles")
+    quantiles = _legend(page)
+    assert len(quantiles) == 5
+    assert page.locator("path.area").count() == 77
+    assert page.locator("#ctable tbody tr").count() == 77
+
+    page.select_option("#c-method", "equal_interval")
+    expect(page.locator("#legend")).to_have_attribute("data-method", "equal_interval")
+    _ready(page)
+    equal = _legend(page)
+    assert len(equal) == 5 and equal != quantiles
+    assert "classify=equal_interval" in page.url
+
+    page.select_option("#c-k", "3")
+    expect(page.locator("#legend")).to_have_attribute("data-classes", "3")
+    assert page.js_errors == []
+
+
+def test_clicking_a_province_drills_down(page: Page, live_server: str) -> None:
+    page.goto(f"{live_server}/choropleth?indicator=learning-centers-count&level=province"
+              "&classify=quantiles&k=4")
+    _ready(page)
+    page.locator("#ctable tbody tr[data-code='50']").click()
+    page.wait_for_function("location.search.includes('level=district')")
+    _ready(page)
+    assert "province=50" in page.url
+    assert page.locator("#ctable tbody tr").count() == 25  # Chiang Mai's districts
