@@ -31,6 +31,8 @@ lint: setup-test
 bench: setup-test
 	$(PY) benchmarks/bench_boundaries.py
 	$(PY) benchmarks/bench_layers.py
+	$(PY) benchmarks/bench_nearest.py
+	$(PY) benchmarks/bench_choropleth.py
 
 db-stop:
 	$(CDDGIS) db stop
