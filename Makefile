@@ -29,10 +29,10 @@ lint: setup-test
 	$(VENV)/bin/ruff check .
 
 bench: setup-test
-	$(PY) benchmarks/bench_boundaries.py
-	$(PY) benchmarks/bench_layers.py
-	$(PY) benchmarks/bench_nearest.py
-	$(PY) benchmarks/bench_choropleth.py
+	$(PY) -m benchmarks.bench_boundaries
+	$(PY) -m benchmarks.bench_layers
+	$(PY) -m benchmarks.bench_nearest
+	$(PY) -m benchmarks.bench_choropleth
 
 db-stop:
 	$(CDDGIS) db stop

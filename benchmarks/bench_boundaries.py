@@ -3,7 +3,7 @@
 Uses a database of its own (``cddgis_bench``) on the project's local PostGIS and serves the app
 on loopback. Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_boundaries.py [--loads 3] [--requests 20]
+    .venv/bin/python -m benchmarks.bench_boundaries [--loads 3] [--requests 20]
 """
 
 from __future__ import annotations
@@ -13,31 +13,20 @@ import json
 import os
 import platform
 import statistics
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
 from sqlalchemy import text
-from werkzeug.serving import make_server
 
+from benchmarks.common import bench_database, bench_settings, p95, served
 from boundaries.load import load_boundaries
-from gis.cluster import LocalCluster, create_database
-from gis.db import engine_for
-from gis.migrate import upgrade
-from gis.settings import Settings
-from web import create_app
 
 URLS = {
     "/boundaries": "/boundaries",
     "subdistricts of Chiang Mai (API)":
         "/api/collections/subdistricts/items?province=50&limit=1000",
 }
-
-
-def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def fetch(url: str, gzip_ok: bool) -> tuple[float, int]:
@@ -53,11 +42,8 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=3)
     parser.add_argument("--requests", type=int, default=20)
     args = parser.parse_args()
-    settings = Settings.from_env({**os.environ, "CDDGIS_TILES": "none"})
-    info = LocalCluster(settings.state_dir).start()
-    url = create_database(info, "cddgis_bench", drop_first=True)
-    upgrade(url)
-    engine = engine_for(url)
+    settings = bench_settings()
+    url, engine = bench_database(settings, boundaries=False)
 
     load_seconds = []
     for _ in range(args.loads):
@@ -68,19 +54,15 @@ def main() -> None:
         versions = conn.execute(text("SELECT current_setting('server_version'), "
                                      "postgis_lib_version()")).one()
 
-    app = create_app(settings, database_url=url)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
     pages = {}
-    for name, path in URLS.items():
-        fetch(base + path, gzip_ok=False)  # warm-up
-        timings = [fetch(base + path, gzip_ok=False) for _ in range(args.requests)]
-        _, packed = fetch(base + path, gzip_ok=True)
-        pages[name] = {"median_ms": statistics.median(t for t, _ in timings) * 1000,
-                       "p95_ms": p95([t for t, _ in timings]) * 1000,
-                       "bytes": timings[0][1], "gzip_bytes": packed}
-    server.shutdown()
+    with served(settings, url) as base:
+        for name, path in URLS.items():
+            fetch(base + path, gzip_ok=False)  # warm-up
+            timings = [fetch(base + path, gzip_ok=False) for _ in range(args.requests)]
+            _, packed = fetch(base + path, gzip_ok=True)
+            pages[name] = {"median_ms": statistics.median(t for t, _ in timings) * 1000,
+                           "p95_ms": p95([t for t, _ in timings]) * 1000,
+                           "bytes": timings[0][1], "gzip_bytes": packed}
 
     print(f"Python {platform.python_version()}, {os.cpu_count()} cores, PostgreSQL "
           f"{versions[0]}, PostGIS {versions[1]}")

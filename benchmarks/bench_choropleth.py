@@ -5,7 +5,7 @@ Both show the OSM POI count for all 7,425 subdistricts. Server time is measured 
 N requests after one warm-up) over loopback; bytes are what the browser transfers (gzip where the
 app applies it). Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_choropleth.py [--requests 7]
+    .venv/bin/python -m benchmarks.bench_choropleth [--requests 7]
 """
 
 from __future__ import annotations
@@ -15,22 +15,15 @@ import gzip
 import json
 import os
 import statistics
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import folium
 import geopandas as gpd
-from werkzeug.serving import make_server
 
-from boundaries.load import load_boundaries
-from gis.cluster import LocalCluster, create_database
-from gis.db import engine_for
-from gis.migrate import upgrade
-from gis.settings import Settings
+from benchmarks.common import bench_database, bench_settings, served
 from indicators.catalog import load_catalog
-from web import create_app
 
 INDICATOR = "osm-poi-count"
 
@@ -67,29 +60,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=7)
     args = parser.parse_args()
-    settings = Settings.from_env({**os.environ, "CDDGIS_TILES": "none"})
-    info = LocalCluster(settings.state_dir).start()
-    url = create_database(info, "cddgis_bench", drop_first=True)
-    upgrade(url)
-    engine = engine_for(url)
-    load_boundaries(engine, settings.data_dir)
+    settings = bench_settings()
+    url, engine = bench_database(settings)
     load_catalog(engine, settings.data_dir)
 
     base_seconds, html = timed(lambda: naive_choropleth(engine), max(2, args.requests // 2))
     raw = html.encode()
 
-    app = create_app(settings, database_url=url)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    root = f"http://127.0.0.1:{server.server_port}"
-    parts = {
-        "page": f"{root}/choropleth?indicator={INDICATOR}&level=subdistrict",
-        "areas": f"{root}/api/choropleth/areas?level=subdistrict",
-        "values": f"{root}/api/indicators/{INDICATOR}/values?level=subdistrict"
-                  "&classify=quantiles&k=5",
-    }
-    ours = {name: timed(lambda u=u: fetch(u), args.requests) for name, u in parts.items()}
-    server.shutdown()
+    with served(settings, url) as root:
+        parts = {
+            "page": f"{root}/choropleth?indicator={INDICATOR}&level=subdistrict",
+            "areas": f"{root}/api/choropleth/areas?level=subdistrict",
+            "values": f"{root}/api/indicators/{INDICATOR}/values?level=subdistrict"
+                      "&classify=quantiles&k=5",
+        }
+        ours = {name: timed(lambda u=u: fetch(u), args.requests) for name, u in parts.items()}
     ours_seconds = sum(t for t, _ in ours.values())
     ours_bytes = sum(len(body) for _, body in ours.values())
 

@@ -5,7 +5,7 @@ serves the app on loopback and opens the page in headless Chromium, counting eve
 page fetches (HTML, JS, CSS, API), decoded and as transferred (the app gzips), until the page
 reports ready. Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_layers.py [--runs 5]
+    .venv/bin/python -m benchmarks.bench_layers [--runs 5]
 """
 
 from __future__ import annotations
@@ -15,20 +15,13 @@ import json
 import os
 import platform
 import statistics
-import threading
 import time
 from pathlib import Path
 
 from playwright.sync_api import Page
-from werkzeug.serving import make_server
 
-from boundaries.load import load_boundaries
-from gis.cluster import LocalCluster, create_database
-from gis.db import engine_for
-from gis.migrate import upgrade
-from gis.settings import Settings
+from benchmarks.common import bench_database, bench_settings, served
 from layers.sample import load_samples
-from web import create_app
 
 VIEWS = {
     "national": "/layers/khok-nong-na",
@@ -70,22 +63,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    settings = Settings.from_env({**os.environ, "CDDGIS_TILES": "none"})
-    info = LocalCluster(settings.state_dir).start()
-    url = create_database(info, "cddgis_bench", drop_first=True)
-    upgrade(url)
-    engine = engine_for(url)
-    load_boundaries(engine, settings.data_dir)
+    settings = bench_settings()
+    url, engine = bench_database(settings)
     load_samples(engine, settings.data_dir)
-    app = create_app(settings, database_url=url)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
 
     from playwright.sync_api import sync_playwright
 
     results: dict[str, dict[str, float]] = {}
-    with sync_playwright() as p:
+    with served(settings, url) as base, sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path="/usr/bin/chromium",
             args=["--headless", "--no-sandbox", "--disable-gpu",
@@ -100,7 +85,6 @@ def main() -> None:
             runs = runs[1:]
             results[name] = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
         browser.close()
-    server.shutdown()
 
     print(f"Python {platform.python_version()}, {os.cpu_count()} cores; median of {args.runs}")
     print("| view | to ready (s) | requests | HTML (kB) | API (kB) | all (kB) | transferred (kB) "

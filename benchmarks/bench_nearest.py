@@ -6,7 +6,7 @@ random origins: the query alone, the query with its numberMatched count, and (fo
 layer) the API request end to end, served on loopback. Run from
 the repository root:
 
-    .venv/bin/python benchmarks/bench_nearest.py [--points 1000000] [--origins 200]
+    .venv/bin/python -m benchmarks.bench_nearest [--points 1000000] [--origins 200]
 """
 
 from __future__ import annotations
@@ -16,33 +16,21 @@ import json
 import os
 import random
 import statistics
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
 from sqlalchemy import text
-from werkzeug.serving import make_server
 
-from boundaries.load import load_boundaries
+from benchmarks.common import bench_database, bench_settings, p95, served
 from gis import layer_queries as lq
-from gis.cluster import LocalCluster, create_database
-from gis.db import engine_for
-from gis.migrate import upgrade
-from gis.settings import Settings
 from layers.definitions import LAYERS
 from layers.sample import load_samples
 from layers.schema import Field, Layer
-from web import create_app
 
 SYNTHETIC = Layer(id="synthetic-1m", title_th="สังเคราะห์", title_en="Synthetic", description_th="",
                   key_field="key", name_field="key", fields=(Field("key", "text", "", ""),),
                   popup_fields=(), color="#000", icon="")
-
-
-def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -50,12 +38,8 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--origins", type=int, default=200)
     args = parser.parse_args()
-    settings = Settings.from_env({**os.environ, "CDDGIS_TILES": "none"})
-    info = LocalCluster(settings.state_dir).start()
-    url = create_database(info, "cddgis_bench", drop_first=True)
-    upgrade(url)
-    engine = engine_for(url)
-    load_boundaries(engine, settings.data_dir)
+    settings = bench_settings()
+    url, engine = bench_database(settings)
     load_samples(engine, settings.data_dir, layers=["learning-centers"])
     started = time.perf_counter()
     with engine.begin() as conn:
@@ -71,48 +55,45 @@ def main() -> None:
             text("VACUUM ANALYZE layer_features"))
     insert_seconds = time.perf_counter() - started
 
-    app = create_app(settings, database_url=url)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
     rng = random.Random(2564)
     origins = [(rng.uniform(98.0, 105.0), rng.uniform(6.5, 19.5)) for _ in range(args.origins)]
 
     results = {}
-    for layer, count in ((LAYERS["learning-centers"], 1_885), (SYNTHETIC, args.points)):
-        query_ms, counted_ms, api_ms = [], [], []
-        for lon, lat in origins[:5]:  # warm-up
-            lq.query_features(engine, layer, lq.LayerQuery(near=(lon, lat), limit=5))
-        for lon, lat in origins:
-            q = lq.LayerQuery(near=(lon, lat), limit=5)
-            t = time.perf_counter()
-            page = lq.query_features(engine, layer, q, count=False)
-            query_ms.append((time.perf_counter() - t) * 1000)
-            assert len(page.features) == 5
-            t = time.perf_counter()
-            lq.query_features(engine, layer, q)
-            counted_ms.append((time.perf_counter() - t) * 1000)
-            if layer.id in LAYERS:
+    with served(settings, url) as base:
+        for layer, count in ((LAYERS["learning-centers"], 1_885), (SYNTHETIC, args.points)):
+            query_ms, counted_ms, api_ms = [], [], []
+            for lon, lat in origins[:5]:  # warm-up
+                lq.query_features(engine, layer, lq.LayerQuery(near=(lon, lat), limit=5))
+            for lon, lat in origins:
+                q = lq.LayerQuery(near=(lon, lat), limit=5)
                 t = time.perf_counter()
-                with urllib.request.urlopen(f"{base}/api/collections/{layer.id}/items?"
-                                            f"near={lon},{lat}&limit=5") as response:
-                    json.load(response)
-                api_ms.append((time.perf_counter() - t) * 1000)
-        with engine.connect() as conn:
-            plan = conn.execute(text("""
-                EXPLAIN SELECT id FROM layer_features f WHERE f.layer = :layer
-                ORDER BY f.geom::geography <-> ST_SetSRID(ST_MakePoint(100, 14), 4326)::geography
-                LIMIT 30
-            """), {"layer": layer.id}).scalars().all()
-        results[f"{layer.id} ({count:,} points)"] = {
-            "query_median_ms": statistics.median(query_ms), "query_p95_ms": p95(query_ms),
-            "with_count_median_ms": statistics.median(counted_ms),
-            "with_count_p95_ms": p95(counted_ms),
-            "api_median_ms": statistics.median(api_ms) if api_ms else None,
-            "api_p95_ms": p95(api_ms) if api_ms else None,
-            "uses_index": any("ix_layer_features_layer_geog" in line for line in plan),
-        }
-    server.shutdown()
+                page = lq.query_features(engine, layer, q, count=False)
+                query_ms.append((time.perf_counter() - t) * 1000)
+                assert len(page.features) == 5
+                t = time.perf_counter()
+                lq.query_features(engine, layer, q)
+                counted_ms.append((time.perf_counter() - t) * 1000)
+                if layer.id in LAYERS:
+                    t = time.perf_counter()
+                    with urllib.request.urlopen(f"{base}/api/collections/{layer.id}/items?"
+                                                f"near={lon},{lat}&limit=5") as response:
+                        json.load(response)
+                    api_ms.append((time.perf_counter() - t) * 1000)
+            with engine.connect() as conn:
+                plan = conn.execute(text("""
+                    EXPLAIN SELECT id FROM layer_features f WHERE f.layer = :layer
+                    ORDER BY f.geom::geography
+                             <-> ST_SetSRID(ST_MakePoint(100, 14), 4326)::geography
+                    LIMIT 30
+                """), {"layer": layer.id}).scalars().all()
+            results[f"{layer.id} ({count:,} points)"] = {
+                "query_median_ms": statistics.median(query_ms), "query_p95_ms": p95(query_ms),
+                "with_count_median_ms": statistics.median(counted_ms),
+                "with_count_p95_ms": p95(counted_ms),
+                "api_median_ms": statistics.median(api_ms) if api_ms else None,
+                "api_p95_ms": p95(api_ms) if api_ms else None,
+                "uses_index": any("ix_layer_features_layer_geog" in line for line in plan),
+            }
 
     print(f"{os.cpu_count()} cores; {args.origins} random origins; synthetic layer inserted and "
           f"indexed in {insert_seconds:.1f} s")

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import folium
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request
 from flask.typing import ResponseReturnValue
 
 from gis import boundaries as bq
@@ -16,7 +16,7 @@ from gis import indicators as gi
 from gis.regions import CDD_REGIONS
 from web import engine, settings
 from web.indicators_api import VALUE_PARAMS, compute_values
-from web.maps import base_map, render
+from web.maps import base_map, render, static_url
 from web.params import BadParameter
 
 choropleth = Blueprint("choropleth", __name__)
@@ -30,13 +30,9 @@ METHOD_LABELS = {
 }
 
 
-def _static(path: str) -> str:
-    return url_for("static", filename=path)
-
-
 @choropleth.get("/choropleth")
 def page() -> ResponseReturnValue:
-    fmap = render(base_map(settings()), _static)
+    fmap = render(base_map(settings()))
     catalogue = [i.as_dict() for i in gi.catalogue(engine())]
     return render_template(
         "choropleth.html", fmap=fmap, indicators=catalogue,
@@ -52,7 +48,7 @@ def _inline_assets(html: str) -> str:
         ('<link rel="stylesheet" href="{}"/>', "vendor/leaflet-1.9.3/leaflet.css",
          "<style>{}</style>"),
     ):
-        html = html.replace(tag.format(_static(path)),
+        html = html.replace(tag.format(static_url(path)),
                             wrap.format((STATIC / path).read_text(encoding="utf-8")))
     return html
 
@@ -89,7 +85,7 @@ def export() -> ResponseReturnValue:
                                             if body.get("compare") else "")
     fmap.get_root().html.add_child(folium.Element(
         render_template("choropleth_legend.html", body=body, title=title)))
-    rendered = render(fmap, _static)
+    rendered = render(fmap)
     html = render_template("choropleth_export.html", fmap=rendered, title=title)
     name = f"{indicator['id']}-{body['level']}-{body.get('year') or 'all'}.html"
     return Response(_inline_assets(html), mimetype="text/html",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import folium
+from flask import url_for
 
 from gis.settings import Settings
 from web.assets import localize
@@ -34,7 +34,12 @@ def base_map(settings: Settings) -> folium.Map:
     return fmap
 
 
-def render(fmap: folium.Map, static_url: Callable[[str], str]) -> RenderedMap:
+def static_url(path: str) -> str:
+    return url_for("static", filename=path)
+
+
+def render(fmap: folium.Map) -> RenderedMap:
+    """Renders inside a request: the map's assets point at this app's static files."""
     localize(fmap, static_url)
     root = fmap.get_root()
     root.render()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from flask import Blueprint, abort, render_template, url_for
+from flask import Blueprint, abort, render_template
 from flask.typing import ResponseReturnValue
 
 from gis import boundaries as bq
@@ -19,10 +19,6 @@ from web.maps import base_map, render
 pages = Blueprint("pages", __name__)
 
 
-def _static(path: str) -> str:
-    return url_for("static", filename=path)
-
-
 @pages.get("/")
 def index() -> ResponseReturnValue:
     return render_template("index.html")
@@ -30,7 +26,7 @@ def index() -> ResponseReturnValue:
 
 @pages.get("/boundaries")
 def boundaries() -> ResponseReturnValue:
-    fmap = render(base_map(settings()), _static)
+    fmap = render(base_map(settings()))
     provinces = bq.area_names(engine(), bq.COLLECTIONS["provinces"])
     regions = [asdict(r) for r in CDD_REGIONS.values()]
     return render_template("boundaries.html", fmap=fmap, provinces=provinces, regions=regions)
@@ -74,7 +70,7 @@ def _option_label(f: Field, value: object) -> str:
 
 def _render_layers(layers: list[Layer], single: bool) -> str:
     summary = lq.layer_summary(engine())
-    fmap = render(base_map(settings()), _static)
+    fmap = render(base_map(settings()))
     configs = [_layer_config(layer, summary.get(layer.id)) for layer in layers]
     regions = [asdict(r) for r in CDD_REGIONS.values()]
     provinces = bq.area_names(engine(), bq.COLLECTIONS["provinces"])

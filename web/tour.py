@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 
 import folium
-from flask import Blueprint, abort, render_template, url_for
+from flask import Blueprint, abort, render_template
 from flask.typing import ResponseReturnValue
 
 from gis import boundaries as bq
@@ -21,10 +21,6 @@ VILLAGES = LAYERS["otop-tourism-villages"]
 NEIGHBOURS = 5
 
 
-def _static(path: str) -> str:
-    return url_for("static", filename=path)
-
-
 def _common() -> dict[str, object]:
     return {
         "regions": [asdict(r) for r in CDD_REGIONS.values()],
@@ -34,7 +30,7 @@ def _common() -> dict[str, object]:
 
 @tour.get("/tour")
 def tour_index() -> ResponseReturnValue:
-    fmap = render(base_map(settings()), _static)
+    fmap = render(base_map(settings()))
     summary = lq.layer_summary(engine()).get(VILLAGES.id, {})
     return render_template("tour.html", fmap=fmap, product_types=OTOP_PRODUCT_TYPES,
                            sample=summary.get("sample", False), **_common())
@@ -67,12 +63,12 @@ def tour_village(village_id: str) -> ResponseReturnValue:
         village["properties"].get("product_type"))
     return render_template("tour_village.html", village=village, props=village["properties"],
                            neighbours=neighbours, product=product,
-                           fmap=render(fmap, _static))
+                           fmap=render(fmap))
 
 
 @tour.get("/locator")
 def locator() -> ResponseReturnValue:
-    fmap = render(base_map(settings()), _static)
+    fmap = render(base_map(settings()))
     layers = [LAYERS["learning-centers"], LAYERS["volunteer-centers"]]
     configs = [{"id": lay.id, "title_th": lay.title_th, "title_en": lay.title_en,
                 "color": lay.color, "name_field": lay.name_field,

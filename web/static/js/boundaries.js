@@ -3,6 +3,7 @@
 // view in the URL so a link opens the same view.
 (function () {
   "use strict";
+  const { esc } = window.cddgisCommon;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
@@ -27,21 +28,11 @@
   const cache = new Map();
   let drawn = L.featureGroup().addTo(map);
 
-  function esc(text) {
-    const d = document.createElement("div");
-    d.textContent = text == null ? "" : String(text);
-    return d.innerHTML;
-  }
-
   async function getJSON(path, params) {
     const qs = new URLSearchParams(params || {}).toString();
     const url = `${api}${path}${qs ? "?" + qs : ""}`;
     if (!cache.has(url)) {
-      cache.set(url, fetch(url).then(async (r) => {
-        const body = await r.json();
-        if (!r.ok) throw new Error(body.description || r.statusText);
-        return body;
-      }));
+      cache.set(url, window.cddgisCommon.getJSON(url));
     }
     try {
       return await cache.get(url);

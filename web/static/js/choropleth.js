@@ -3,6 +3,7 @@
 // click to drill down, sortable table, CSV and standalone HTML downloads. The URL keeps it all.
 (function () {
   "use strict";
+  const { getJSON, esc } = window.cddgisCommon;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
@@ -15,19 +16,6 @@
   let rows = [];
   let sortKey = "rank";
   let generation = 0;
-
-  async function getJSON(url) {
-    const r = await fetch(url);
-    const body = await r.json();
-    if (!r.ok) throw new Error(body.description || r.statusText);
-    return body;
-  }
-
-  function esc(text) {
-    const d = document.createElement("div");
-    d.textContent = text == null ? "" : String(text);
-    return d.innerHTML;
-  }
 
   // ---- the form -----------------------------------------------------------------------------
   function indicator() { return byId[el("c-indicator").value]; }

@@ -3,6 +3,7 @@
 // Nothing is embedded in the page: every view loads only what it needs from /api.
 (function () {
   "use strict";
+  const { getJSON, esc } = window.cddgisCommon;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
@@ -74,24 +75,11 @@
   }
 
   // ---- area drop-downs --------------------------------------------------------------------
-  async function getJSON(url) {
-    const r = await fetch(url);
-    const body = await r.json();
-    if (!r.ok) throw new Error(body.description || r.statusText);
-    return body;
-  }
-
   function filterProvinces() {
     const region = el("f-region").value;
     for (const opt of el("f-province").options) {
       if (opt.value) opt.hidden = Boolean(region) && opt.dataset.region !== region;
     }
-  }
-
-  function esc(text) {
-    const d = document.createElement("div");
-    d.textContent = text == null ? "" : String(text);
-    return d.innerHTML;
   }
 
   async function fillSelect(select, collection, params, value) {

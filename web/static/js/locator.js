@@ -2,6 +2,7 @@
 // a place name), list the nearest N centers with their ground distance, and show them.
 (function () {
   "use strict";
+  const { getJSON } = window.cddgisCommon;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
@@ -11,13 +12,6 @@
   const COORDS = /^\s*(-?\d+(?:\.\d+)?)\s*[, ]\s*(-?\d+(?:\.\d+)?)\s*$/;
   let origin = null;  // {lon, lat, label}
   let generation = 0;
-
-  async function getJSON(url) {
-    const r = await fetch(url);
-    const body = await r.json();
-    if (!r.ok) throw new Error(body.description || r.statusText);
-    return body;
-  }
 
   const layer = () => byId[document.querySelector("input[name=layer]:checked").value];
 

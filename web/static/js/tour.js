@@ -3,6 +3,7 @@
 // few do. The page holds no village data of its own.
 (function () {
   "use strict";
+  const { getJSON } = window.cddgisCommon;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
@@ -18,13 +19,6 @@
   let generation = 0;
   let fitPending = false;  // a newer update must not drop the fit an older one was asked for
   const lang = () => window.cddgisLang();
-
-  async function getJSON(url) {
-    const r = await fetch(url);
-    const body = await r.json();
-    if (!r.ok) throw new Error(body.description || r.statusText);
-    return body;
-  }
 
   function params() {
     const p = new URLSearchParams();
