@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import geothai
-from geothai._normalize import normalize
+from geothai import normalize
 from geothai.abolished import abolished_areas
 
 from boundaries.sources import LevelData

@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict, dataclass
 
 import geothai
-from geothai._normalize import normalize
+from geothai import normalize
 from sqlalchemy import Engine, text
 
 # What people type before a village name; "บ้าน" is part of most village names, so it is not

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import geothai
-from geothai._normalize import normalize
+from geothai import normalize
 from geothai.abolished import abolished_areas
 
 from gis.regions import CDD_REGIONS

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 
 import geothai
-from geothai._normalize import normalize
+from geothai import normalize
 from pyproj import Transformer
 from sqlalchemy import Engine, text
 
