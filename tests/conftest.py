@@ -128,12 +128,27 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1200, "height": 800}, locale="th-TH")
+def _open_page(browser, **context_options: object):
+    """A page in a fresh context; ``page.js_errors`` collects the page's uncaught errors."""
+    context = browser.new_context(locale="th-TH", **context_options)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.js_errors = errors
+    return context, page
+
+
+@pytest.fixture
+def page(browser):
+    context, page = _open_page(browser, viewport={"width": 1200, "height": 800})
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def phone(browser):
+    """A phone-sized touch screen."""
+    context, page = _open_page(browser, viewport={"width": 390, "height": 844}, is_mobile=True,
+                               has_touch=True, device_scale_factor=2)
     yield page
     context.close()

@@ -7,7 +7,7 @@ import urllib.request
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import Engine, text
 
 pytestmark = pytest.mark.browser
@@ -15,18 +15,6 @@ pytestmark = pytest.mark.browser
 
 def _ready(page: Page) -> None:
     page.wait_for_function("document.body.dataset.state === 'ready'", timeout=20_000)
-
-
-@pytest.fixture
-def phone(browser: Browser) -> Page:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
-                                  has_touch=True, device_scale_factor=2, locale="th-TH")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.js_errors = errors
-    yield page
-    context.close()
 
 
 def test_tour_on_a_phone_filters_by_province(phone: Page, live_server: str,
