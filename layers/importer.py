@@ -390,6 +390,7 @@ def _check_places(engine: Engine, report: ImportReport,
                   candidates: list[tuple[int, FeatureRow | None]],
                   points: list[tuple[float, float]], point_rows: list[int]) -> None:
     placements = dict(zip(point_rows, locate(engine, points), strict=True))
+    point_of = dict(zip(point_rows, points, strict=True))
     for index, feature in candidates:
         result = report.rows[index]
         place: Placement | None = placements.get(index)
@@ -397,7 +398,7 @@ def _check_places(engine: Engine, report: ImportReport,
             continue
         if place is None or place.distance_m > COAST_TOLERANCE_M:
             far = f"{place.distance_m / 1000:,.1f} km" if place else "far"
-            lon, lat = points[point_rows.index(index)]
+            lon, lat = point_of[index]
             result.errors.append(f"point ({lat:.5f}, {lon:.5f}) lies outside Thailand: {far} "
                                  "from the nearest subdistrict (in the sea or a neighbouring "
                                  "country?)")
