@@ -226,3 +226,9 @@ def test_natural_breaks_on_many_areas_use_an_even_sample(client: FlaskClient) ->
     expected[-1] = y.max()
     assert body["classification"]["bins"] == pytest.approx(expected)
     assert sum(c["count"] for c in body["classification"]["legend"]) == y.size
+
+
+def test_choropleth_page_opens_on_household_income(client: FlaskClient) -> None:
+    html = client.get("/choropleth").get_data(as_text=True)
+    assert '<option value="nso-household-income" selected>' in html
+    assert html.count("<option value=\"khok-nong-na-count\"") == 1

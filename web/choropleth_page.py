@@ -21,6 +21,7 @@ from web.params import BadParameter
 
 choropleth = Blueprint("choropleth", __name__)
 STATIC = Path(__file__).parent / "static"
+DEFAULT_INDICATOR = "nso-household-income"  # what a planner most often opens with
 METHOD_LABELS = {
     "quantiles": "ควอนไทล์ — Quantiles",
     "equal_interval": "ช่วงเท่ากัน — Equal interval",
@@ -34,8 +35,10 @@ METHOD_LABELS = {
 def page() -> ResponseReturnValue:
     fmap = render(base_map(settings()))
     catalogue = [i.as_dict() for i in gi.catalogue(engine())]
+    ids = [i["id"] for i in catalogue]
+    default = DEFAULT_INDICATOR if DEFAULT_INDICATOR in ids else ids[0]
     return render_template(
-        "choropleth.html", fmap=fmap, indicators=catalogue,
+        "choropleth.html", fmap=fmap, indicators=catalogue, default_indicator=default,
         regions=[asdict(r) for r in CDD_REGIONS.values()],
         provinces=bq.area_names(engine(), bq.COLLECTIONS["provinces"]),
         methods=METHOD_LABELS, sequential=ch.SEQUENTIAL, diverging=ch.DIVERGING)
