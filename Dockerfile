@@ -8,9 +8,11 @@ COPY pyproject.toml README.md ./
 COPY cddgis ./cddgis
 COPY boundaries ./boundaries
 COPY layers ./layers
+COPY indicators ./indicators
 COPY gis ./gis
 COPY web ./web
 RUN pip install . && useradd --system --create-home cddgis
 USER cddgis
 EXPOSE 8000
-CMD ["sh", "-c", "cddgis migrate && cddgis load boundaries --if-empty && cddgis sample --if-empty && cddgis serve"]
+# Villages are optional (place search falls back to areas without them).
+CMD ["sh", "-c", "cddgis migrate && cddgis load boundaries --if-empty && { cddgis load villages --if-empty || true; } && cddgis load indicators --if-empty && cddgis sample --if-empty && cddgis serve"]

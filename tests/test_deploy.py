@@ -15,13 +15,27 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_dockerfile_runs_real_cli_commands() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     cmd = json.loads(re.search(r"^CMD (\[.*\])$", dockerfile, re.M).group(1))
-    commands = [shlex.split(part) for part in cmd[-1].split("&&")]
-    assert [c[0] for c in commands] == ["cddgis"] * 4
+    steps = [re.sub(r"^\{\s*|\s*\|\|\s*true;\s*\}$", "", part.strip())
+             for part in cmd[-1].split("&&")]
+    commands = [shlex.split(step) for step in steps]
+    assert all(c[0] == "cddgis" for c in commands)
     parser = build_parser()
     for command in commands:
         parser.parse_args(command[1:])  # exits (fails the test) on an unknown subcommand
-    for package in ("cddgis", "boundaries", "layers", "gis", "web"):
-        assert f"COPY {package} ./{package}" in dockerfile
+    # Like `make run`: everything loaded, then serve.
+    assert [" ".join(c[1:3]) for c in commands] == [
+        "migrate", "load boundaries", "load villages", "load indicators", "sample --if-empty",
+        "serve"]
+
+
+def test_dockerfile_copies_every_package() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    include = re.search(r"^include = \[(.*)\]$", pyproject, re.M).group(1)
+    packages = [p.strip(' "*') for p in include.split(",")]
+    assert len(packages) >= 6
+    for package in packages:
+        assert f"COPY {package} ./{package}" in dockerfile, package
 
 
 def test_compose_points_the_app_at_postgis_and_the_data() -> None:
