@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import folium
 from flask import Blueprint, Response, render_template, request
 from flask.typing import ResponseReturnValue
 
-from gis import boundaries as bq
 from gis import choropleth as ch
 from gis import indicators as gi
-from gis.regions import CDD_REGIONS
 from web import engine, settings
+from web.choices import area_choices
 from web.indicators_api import VALUE_PARAMS, compute_values
 from web.maps import base_map, render, static_url
 from web.params import BadParameter
@@ -39,8 +37,7 @@ def page() -> ResponseReturnValue:
     default = DEFAULT_INDICATOR if DEFAULT_INDICATOR in ids else ids[0]
     return render_template(
         "choropleth.html", fmap=fmap, indicators=catalogue, default_indicator=default,
-        regions=[asdict(r) for r in CDD_REGIONS.values()],
-        provinces=bq.area_names(engine(), bq.COLLECTIONS["provinces"]),
+        **area_choices(),
         methods=METHOD_LABELS, sequential=ch.SEQUENTIAL, diverging=ch.DIVERGING)
 
 

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 
 from flask import Blueprint, abort, render_template
 from flask.typing import ResponseReturnValue
 
-from gis import boundaries as bq
 from gis import layer_queries as lq
-from gis.regions import CDD_REGIONS
 from layers.definitions import LAYERS
 from layers.schema import Field, Layer
 from web import engine, settings
+from web.choices import area_choices
 from web.maps import base_map, render
 
 pages = Blueprint("pages", __name__)
@@ -27,9 +25,7 @@ def index() -> ResponseReturnValue:
 @pages.get("/boundaries")
 def boundaries() -> ResponseReturnValue:
     fmap = render(base_map(settings()))
-    provinces = bq.area_names(engine(), bq.COLLECTIONS["provinces"])
-    regions = [asdict(r) for r in CDD_REGIONS.values()]
-    return render_template("boundaries.html", fmap=fmap, provinces=provinces, regions=regions)
+    return render_template("boundaries.html", fmap=fmap, **area_choices())
 
 
 def _layer_config(layer: Layer, summary: dict[str, object] | None) -> dict[str, object]:
@@ -72,12 +68,8 @@ def _render_layers(layers: list[Layer], single: bool) -> str:
     summary = lq.layer_summary(engine())
     fmap = render(base_map(settings()))
     configs = [_layer_config(layer, summary.get(layer.id)) for layer in layers]
-    regions = [asdict(r) for r in CDD_REGIONS.values()]
-    provinces = bq.area_names(engine(), bq.COLLECTIONS["provinces"])
     return render_template("layers.html", fmap=fmap, layers=configs, single=single,
-                           regions=regions, provinces=provinces,
-                           any_sample=any(c["sample"] for c in configs),
-                           all_layers=[(lay.id, lay.title_th) for lay in LAYERS.values()])
+                           any_sample=any(c["sample"] for c in configs), **area_choices())
 
 
 @pages.get("/layers")

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 
 import folium
 from flask import Blueprint, abort, render_template
 from flask.typing import ResponseReturnValue
 
-from gis import boundaries as bq
 from gis import layer_queries as lq
-from gis.regions import CDD_REGIONS
 from layers.definitions import LAYERS, OTOP_PRODUCT_TYPES
 from web import engine, settings
+from web.choices import area_choices
 from web.maps import base_map, render
 
 tour = Blueprint("tour", __name__)
@@ -21,19 +19,12 @@ VILLAGES = LAYERS["otop-tourism-villages"]
 NEIGHBOURS = 5
 
 
-def _common() -> dict[str, object]:
-    return {
-        "regions": [asdict(r) for r in CDD_REGIONS.values()],
-        "provinces": bq.area_names(engine(), bq.COLLECTIONS["provinces"]),
-    }
-
-
 @tour.get("/tour")
 def tour_index() -> ResponseReturnValue:
     fmap = render(base_map(settings()))
     summary = lq.layer_summary(engine()).get(VILLAGES.id, {})
     return render_template("tour.html", fmap=fmap, product_types=OTOP_PRODUCT_TYPES,
-                           sample=summary.get("sample", False), **_common())
+                           sample=summary.get("sample", False), **area_choices())
 
 
 @tour.get("/tour/<village_id>")
@@ -78,4 +69,4 @@ def locator() -> ResponseReturnValue:
     summary = lq.layer_summary(engine())
     return render_template("locator.html", fmap=fmap, layers=configs,
                            sample=any(summary.get(lay.id, {}).get("sample") for lay in layers),
-                           **_common())
+                           **area_choices())

@@ -3,7 +3,7 @@
 // view in the URL so a link opens the same view.
 (function () {
   "use strict";
-  const { esc } = window.cddgisCommon;
+  const { esc, filterProvinces } = window.cddgisCommon;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
@@ -78,13 +78,6 @@
     select.disabled = true;
   }
 
-  function filterProvinces(region) {
-    for (const opt of els.province.options) {
-      if (!opt.value) continue;
-      opt.hidden = Boolean(region) && opt.dataset.region !== region;
-    }
-  }
-
   function nextLevel(level) {
     return { region: "province", province: "district", district: "subdistrict" }[level];
   }
@@ -152,7 +145,7 @@
     document.body.dataset.state = "loading";
     try {
       els.region.value = state.region;
-      filterProvinces(state.region);
+      filterProvinces(els.region, els.province);
       els.province.value = state.province;
       let districts = null;
       let subdistricts = null;

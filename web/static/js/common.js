@@ -14,5 +14,12 @@ window.cddgisCommon = (function () {
     d.textContent = text == null ? "" : String(text);
     return d.innerHTML;
   }
-  return { getJSON, esc };
+  // Shows only the provinces of the chosen region (options carry data-region).
+  function filterProvinces(regionSelect, provinceSelect) {
+    const region = regionSelect.value;
+    for (const opt of provinceSelect.options) {
+      if (opt.value) opt.hidden = Boolean(region) && opt.dataset.region !== region;
+    }
+  }
+  return { getJSON, esc, filterProvinces };
 })();

@@ -3,7 +3,7 @@
 // Nothing is embedded in the page: every view loads only what it needs from /api.
 (function () {
   "use strict";
-  const { getJSON, esc } = window.cddgisCommon;
+  const { getJSON, esc, filterProvinces } = window.cddgisCommon;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
@@ -53,7 +53,7 @@
       }
     }
     el("f-region").value = q.get("region") || "";
-    filterProvinces();
+    filterProvinces(el("f-region"), el("f-province"));
     let province = q.get("province") || "";
     let district = q.get("district") || "";
     const subdistrict = q.get("subdistrict") || "";
@@ -75,13 +75,6 @@
   }
 
   // ---- area drop-downs --------------------------------------------------------------------
-  function filterProvinces() {
-    const region = el("f-region").value;
-    for (const opt of el("f-province").options) {
-      if (opt.value) opt.hidden = Boolean(region) && opt.dataset.region !== region;
-    }
-  }
-
   async function fillSelect(select, collection, params, value) {
     if (!Object.values(params)[0]) {
       select.innerHTML = '<option value="">—</option>';
@@ -315,7 +308,7 @@
   form.addEventListener("change", async (e) => {
     const name = e.target.name;
     if (name === "region") {
-      filterProvinces();
+      filterProvinces(el("f-region"), el("f-province"));
       el("f-province").value = "";
       await fillDistricts("", "");
       await fillSubdistricts("", "");

@@ -3,7 +3,7 @@
 // few do. The page holds no village data of its own.
 (function () {
   "use strict";
-  const { getJSON } = window.cddgisCommon;
+  const { getJSON, filterProvinces } = window.cddgisCommon;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
@@ -38,14 +38,7 @@
     for (const input of form.elements) {
       if (input.name && q.has(input.name)) input.value = q.get(input.name);
     }
-    filterProvinces();
-  }
-
-  function filterProvinces() {
-    const region = el("t-region").value;
-    for (const opt of el("t-province").options) {
-      if (opt.value) opt.hidden = Boolean(region) && opt.dataset.region !== region;
-    }
+    filterProvinces(el("t-region"), el("t-province"));
   }
 
   function villageName(p) {
@@ -159,7 +152,10 @@
   });
   form.addEventListener("change", (e) => {
     if (e.target.name === "q") return;
-    if (e.target.name === "region") { filterProvinces(); el("t-province").value = ""; }
+    if (e.target.name === "region") {
+      filterProvinces(el("t-region"), el("t-province"));
+      el("t-province").value = "";
+    }
     update(true);
   });
   el("near-me").addEventListener("click", () => {
