@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from benchmarks.common import bench_database, bench_settings, p95, served
-from boundaries.load import load_boundaries
+from gis.boundary_store import load_boundaries
 
 URLS = {
     "/boundaries": "/boundaries",

@@ -23,7 +23,7 @@ import folium
 import geopandas as gpd
 
 from benchmarks.common import bench_database, bench_settings, served
-from indicators.catalog import load_catalog
+from gis.indicator_store import load_catalog
 
 INDICATOR = "osm-poi-count"
 

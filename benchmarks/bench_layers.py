@@ -21,7 +21,7 @@ from pathlib import Path
 from playwright.sync_api import Page
 
 from benchmarks.common import bench_database, bench_settings, served
-from layers.sample import load_samples
+from gis.samples import load_samples
 
 VIEWS = {
     "national": "/layers/khok-nong-na",

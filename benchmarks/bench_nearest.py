@@ -23,10 +23,10 @@ from pathlib import Path
 from sqlalchemy import text
 
 from benchmarks.common import bench_database, bench_settings, p95, served
+from cddgis.core.schema import Field, Layer
 from gis import layer_queries as lq
+from gis.samples import load_samples
 from layers.definitions import LAYERS
-from layers.sample import load_samples
-from layers.schema import Field, Layer
 
 SYNTHETIC = Layer(id="synthetic-1m", title_th="สังเคราะห์", title_en="Synthetic", description_th="",
                   key_field="key", name_field="key", fields=(Field("key", "text", "", ""),),

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 from werkzeug.serving import make_server
 
-from boundaries.load import load_boundaries
+from gis.boundary_store import load_boundaries
 from gis.cluster import LocalCluster, create_database
 from gis.db import engine_for
 from gis.migrate import upgrade

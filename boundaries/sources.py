@@ -14,6 +14,8 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
+from cddgis.core.encodings import EncodingProblem, decode_text_columns
+
 LEVELS = ("province", "district", "subdistrict")
 ADM_NUMBER = {"province": 1, "district": 2, "subdistrict": 3}
 CODE_LENGTH = {"province": 2, "district": 4, "subdistrict": 6}
@@ -103,45 +105,6 @@ def locate_sources(data_dir: Path) -> dict[str, SourceFile]:
     return found
 
 
-def _thai_share(text: str) -> float:
-    wide = [c for c in text if ord(c) > 127]
-    if not wide:
-        return 1.0
-    return sum(0x0E00 <= ord(c) <= 0x0E7F for c in wide) / len(wide)
-
-
-def detect_encoding(raw: list[bytes]) -> str:
-    """Picks UTF-8 or TIS-620/cp874 by what decodes to Thai, whatever the file declares."""
-    sample = b"\n".join(raw)
-    if not any(b > 127 for b in sample):
-        return "ascii"
-    scores: dict[str, float] = {}
-    for encoding in ("utf-8", "cp874"):
-        try:
-            scores[encoding] = _thai_share(sample.decode(encoding))
-        except UnicodeDecodeError:
-            continue
-    if not scores:
-        raise BoundarySourceError("text is neither UTF-8 nor Thai Windows (cp874/TIS-620)")
-    return max(scores, key=lambda e: (scores[e], e == "utf-8"))
-
-
-def decode_text_columns(frame: pd.DataFrame, describe: str) -> str:
-    """The frame was read as ISO-8859-1 (byte for byte); decode its text with the real encoding."""
-    text_columns = [c for c in frame.columns if c != "geometry"
-                    and (pd.api.types.is_string_dtype(frame[c]) or frame[c].dtype == object)]
-    raw = [v.encode("latin-1") for c in text_columns for v in frame[c] if isinstance(v, str)]
-    try:
-        encoding = detect_encoding(raw)
-    except BoundarySourceError as exc:
-        raise BoundarySourceError(f"{describe}: {exc}") from exc
-    if encoding != "ascii":
-        for c in text_columns:
-            frame[c] = frame[c].map(
-                lambda v: v.encode("latin-1").decode(encoding) if isinstance(v, str) else v)
-    return encoding
-
-
 def _column(frame: pd.DataFrame, name: str, describe: str, required: bool = True) -> str | None:
     by_lower = {str(c).lower(): str(c) for c in frame.columns}
     if name.lower() in by_lower:
@@ -179,7 +142,10 @@ def read_level(source: SourceFile) -> LevelData:
             from exc
     if len(frame) == 0:
         raise BoundarySourceError(f"{describe}: has no features")
-    encoding = decode_text_columns(frame, describe) if is_shapefile else "utf-8"
+    try:
+        encoding = decode_text_columns(frame, describe) if is_shapefile else "utf-8"
+    except EncodingProblem as exc:
+        raise BoundarySourceError(str(exc)) from exc
 
     n = ADM_NUMBER[level]
     code_col = _column(frame, f"ADM{n}_PCODE", describe)

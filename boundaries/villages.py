@@ -11,10 +11,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from psycopg2.extras import execute_values
-from sqlalchemy import Engine, text
-
-from gis.places import village_key
+from cddgis.core.areas import village_key
 
 VILLAGE_FILE = Path("points") / "th_villages_2012.csv"
 THAILAND_BBOX = (97.3, 5.6, 105.7, 20.5)
@@ -34,13 +31,18 @@ class VillageReport:
         return f"Loaded {self.loaded:,} villages; skipped: {skipped}"
 
 
-def load_villages(engine: Engine, data_dir: Path) -> VillageReport:
+VillageRow = tuple[str, str, str | None, str | None, str | None, float, float, str]
+"""name, search key, subdistrict, district, province code, lon, lat, source file."""
+
+
+def read_villages(data_dir: Path) -> tuple[list[VillageRow], VillageReport]:
+    """The usable village points of the file, and what was skipped and why."""
     path = data_dir / VILLAGE_FILE
     if not path.exists():
         raise VillageLoadError(f"{path} is missing; place names will resolve to provinces, "
                                "districts and subdistricts only")
     report = VillageReport()
-    rows = []
+    rows: list[VillageRow] = []
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)
         missing = {"name_th", "lon", "lat"} - set(reader.fieldnames or [])
@@ -61,24 +63,9 @@ def load_villages(engine: Engine, data_dir: Path) -> VillageReport:
             if not name or not village_key(name):
                 report.skipped["without a name"] = report.skipped.get("without a name", 0) + 1
                 continue
-            codes = [(row.get(c) or "").strip() or None
-                     for c in ("subdistrict_code", "district_code", "province_code")]
-            rows.append((name, village_key(name), *codes, lon, lat, path.name))
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM villages"))
-        raw = conn.connection.dbapi_connection
-        with raw.cursor() as cur:
-            execute_values(cur, """
-                INSERT INTO villages (name_th, search_key, subdistrict_code, district_code,
-                                      province_code, geom, source)
-                SELECT v.name, v.key, v.s, v.d, v.p, ST_SetSRID(ST_MakePoint(v.lon, v.lat), 4326),
-                       v.source
-                FROM (VALUES %s) AS v(name, key, s, d, p, lon, lat, source)
-            """, rows, page_size=5000)
+            s_code, d_code, p_code = ((row.get(c) or "").strip() or None
+                                      for c in ("subdistrict_code", "district_code",
+                                                "province_code"))
+            rows.append((name, village_key(name), s_code, d_code, p_code, lon, lat, path.name))
     report.loaded = len(rows)
-    return report
-
-
-def villages_loaded(engine: Engine) -> bool:
-    with engine.connect() as conn:
-        return bool(conn.execute(text("SELECT EXISTS (SELECT 1 FROM villages)")).scalar())
+    return rows, report

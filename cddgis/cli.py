@@ -57,7 +57,8 @@ def cmd_migrate(_: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
-    from boundaries.load import BoundaryLoadError, boundaries_loaded, load_boundaries
+    from boundaries.load import BoundaryLoadError
+    from gis.boundary_store import boundaries_loaded, load_boundaries
     from gis.db import engine_for
     from gis.migrate import upgrade
 
@@ -85,7 +86,8 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _load_villages(engine: Engine, data_dir: Path, if_empty: bool) -> int:
-    from boundaries.villages import VillageLoadError, load_villages, villages_loaded
+    from boundaries.villages import VillageLoadError
+    from gis.village_store import load_villages, villages_loaded
 
     if if_empty and villages_loaded(engine):
         print("Villages are already loaded.")
@@ -99,14 +101,10 @@ def _load_villages(engine: Engine, data_dir: Path, if_empty: bool) -> int:
 
 
 def _load_indicators(engine: Engine, data_dir: Path, if_empty: bool) -> int:
-    from sqlalchemy import text
-
-    from indicators.catalog import load_catalog
+    from gis.indicator_store import indicators_loaded, load_catalog
     from indicators.tables import IndicatorImportError
 
-    with engine.connect() as conn:
-        loaded = conn.execute(text("SELECT EXISTS (SELECT 1 FROM indicators)")).scalar()
-    if if_empty and loaded:
+    if if_empty and indicators_loaded(engine):
         print("Indicator tables are already loaded.")
         return 0
     try:
@@ -123,8 +121,9 @@ def _load_indicators(engine: Engine, data_dir: Path, if_empty: bool) -> int:
 
 def cmd_import_indicator(args: argparse.Namespace, settings: Settings) -> int:
     from gis.db import engine_for
+    from gis.indicator_store import load_table
     from gis.migrate import upgrade
-    from indicators.tables import IndicatorImportError, IndicatorSpec, TableSpec, load_table
+    from indicators.tables import IndicatorImportError, IndicatorSpec, TableSpec
 
     spec = TableSpec(
         file=Path(args.file).name, level=args.level, keys=tuple(args.key), source=args.source,
@@ -158,9 +157,10 @@ def cmd_issues(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from gis.db import engine_for
+    from gis.layer_store import import_file
     from gis.migrate import upgrade
     from layers.definitions import LAYERS
-    from layers.importer import ImportRefused, import_file
+    from layers.importer import ImportRefused
 
     layer = LAYERS.get(args.layer)
     if layer is None:
@@ -187,7 +187,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
     from gis.db import engine_for
     from gis.migrate import upgrade
-    from layers.sample import load_samples
+    from gis.samples import load_samples
 
     url = _database_url(settings)
     upgrade(url)

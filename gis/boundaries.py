@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
 
-from gis.regions import CDD_REGIONS
+from cddgis.core.areas import CDD_REGIONS
 
 
 @dataclass(frozen=True)
@@ -177,12 +177,13 @@ def latest_load_issues(engine: Engine, kind: str | None = None) -> list[dict[str
 
 
 def health(engine: Engine) -> dict[str, str]:
-    """Versions of PostgreSQL and PostGIS; raises if the database cannot be reached."""
+    """Major versions of PostgreSQL and PostGIS (exact ones would help an attacker pick an
+    exploit); raises if the database cannot be reached."""
     with engine.connect() as conn:
         row = conn.execute(text(
-            "SELECT current_setting('server_version'), postgis_lib_version(), "
-            "postgis_full_version()")).one()
-    return {"postgresql": row[0], "postgis": row[1], "postgis_full": row[2]}
+            "SELECT current_setting('server_version_num')::int / 10000, "
+            "split_part(postgis_lib_version(), '.', 1)")).one()
+    return {"postgresql": str(row[0]), "postgis": str(row[1])}
 
 
 def is_region(code: str) -> bool:

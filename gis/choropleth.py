@@ -17,6 +17,8 @@ import numpy as np
 from branca.utilities import color_brewer
 from sqlalchemy import Engine, text
 
+from cddgis.core.errors import BadParameter
+
 METHODS = ("quantiles", "equal_interval", "fisher_jenks", "std_mean", "manual")
 SEQUENTIAL = ("YlOrRd", "YlGnBu", "Greens", "Blues", "Purples", "OrRd", "RdPu", "BuGn")
 DIVERGING = ("RdBu", "BrBG", "PiYG", "RdYlGn")
@@ -24,8 +26,8 @@ NO_DATA_COLOR = "#d1d5db"
 FISHER_JENKS_SAMPLE = 600
 
 
-class ClassificationError(ValueError):
-    pass
+class ClassificationError(BadParameter):
+    """Classification parameters that cannot work (unknown method or scheme, bad breaks)."""
 
 
 @dataclass(frozen=True)

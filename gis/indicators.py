@@ -6,15 +6,20 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
 
-from gis.regions import CDD_REGIONS
+from cddgis.core.areas import CDD_REGIONS
+from cddgis.core.errors import BadParameter, NotFound
 from layers.definitions import LAYERS
 
 LEVELS = ("region", "province", "district", "subdistrict")
 AREA_TABLE = {"province": "provinces", "district": "districts", "subdistrict": "subdistricts"}
 
 
-class IndicatorError(ValueError):
-    """A request an indicator cannot answer (unknown, wrong level, no such year)."""
+class IndicatorError(BadParameter):
+    """A request an indicator cannot answer (wrong level, no such year)."""
+
+
+class UnknownIndicator(NotFound):
+    """No indicator has that id."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,7 @@ def get(engine: Engine, indicator_id: str) -> Indicator:
     for indicator in catalogue(engine):
         if indicator.id == indicator_id:
             return indicator
-    raise IndicatorError(f"no indicator {indicator_id!r}; see /api/indicators")
+    raise UnknownIndicator(f"no indicator {indicator_id!r}; see /api/indicators")
 
 
 def _areas_sql(level: str, scope: dict[str, str | None]) -> tuple[str, dict[str, object]]:

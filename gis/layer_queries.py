@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, text
 
-from layers.schema import Layer
+from cddgis.core.schema import Layer
 
 MAX_LIMIT = 10_000
 MAX_CSV_ROWS = 100_000
@@ -32,7 +32,7 @@ class LayerQuery:
     choices: dict[str, tuple[object, ...]] = field(default_factory=dict)
     ranges: dict[str, RangeFilter] = field(default_factory=dict)
     text: str | None = None
-    """Part of the name, already in ``name_search_key`` form."""
+    """Part of the name, already in ``village_key`` form."""
     near: tuple[float, float] | None = None
     """lon, lat: order by distance from here, nearest first, with ``distance_km``."""
     radius_km: float | None = None
@@ -40,13 +40,6 @@ class LayerQuery:
     """A feature id to leave out (the one whose neighbours are asked for)."""
     limit: int = 100
     offset: int = 0
-
-
-def name_search_key(text: str) -> str:
-    """Names compare without spaces, case, or a leading บ้าน/หมู่บ้าน/ชุมชน/Ban."""
-    from gis.places import village_key
-
-    return village_key(text)
 
 
 def _where(layer: Layer, q: LayerQuery) -> tuple[str, dict[str, object]]:
@@ -62,9 +55,10 @@ def _where(layer: Layer, q: LayerQuery) -> tuple[str, dict[str, object]]:
             clauses.append(f"f.{name} = :{column}")
             params[column] = value
     if q.text:
-        clauses.append("""regexp_replace(lower(coalesce(f.name, '') || '|' ||
-                              coalesce(f.properties->>'village_name_en', '')), '[[:space:].''-]',
-                              '', 'g') LIKE :text""")
+        names = " || '|' || ".join(
+            ["coalesce(f.name, '')"] + [f"coalesce(f.properties->>'{_safe(layer, n)}', '')"
+                                        for n in layer.search_fields])
+        clauses.append(f"regexp_replace(lower({names}), '[[:space:].''-]', '', 'g') LIKE :text")
         params["text"] = "%" + q.text.replace("%", "").replace("_", "") + "%"
     if q.near is not None:
         params["near_lon"], params["near_lat"] = q.near

@@ -1,26 +1,20 @@
-"""PostGIS side of the point layers for import: where points lie, nearby namesakes, upserts."""
+"""PostGIS side of the point layers for import: where points lie, nearby namesakes, upserts.
+
+``PostgisLayerStore`` is the ``layers.importer.LayerStore`` the importer and the sample use.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from psycopg2.extras import execute_values
 from sqlalchemy import Connection, Engine, text
 
-# A point this close outside the (simplified) boundary is taken as on land; further out it is in
-# the sea or across a border river (Vientiane is ~1 km from Thailand's bank of the Mekong).
-COAST_TOLERANCE_M = 500
-
-
-@dataclass(frozen=True)
-class Placement:
-    subdistrict_code: str
-    district_code: str
-    province_code: str
-    region: str | None
-    name_th: str
-    distance_m: float  # 0 when inside
+from cddgis.core.schema import Layer
+from layers import importer
+from layers.importer import FeatureRow, ImportReport, Placement
 
 
 def _points_cte() -> str:
@@ -89,18 +83,6 @@ def namesakes_nearby(engine: Engine, layer: str, rows: list[tuple[str, str, floa
     return {ord_ - 1: key for ord_, key in found}
 
 
-@dataclass
-class FeatureRow:
-    key: str
-    name: str | None
-    properties: dict[str, object]
-    personal: dict[str, object]
-    lon: float
-    lat: float
-    given: tuple[str | None, str | None, str | None]
-    placement: Placement
-
-
 def record_import(conn: Connection, *, layer: str, source_file: str, sha256: str, mode: str,
                   committed: bool, sample: bool, counts: dict[str, int],
                   message: str | None) -> int:
@@ -127,7 +109,7 @@ def upsert_features(conn: Connection, layer: str, rows: list[FeatureRow], *, imp
         json.dumps(r.personal, ensure_ascii=False), *r.given,
         r.placement.province_code, r.placement.district_code, r.placement.subdistrict_code,
         r.placement.region, r.lon, r.lat, sample, source_file, import_id,
-    ) for r in rows]
+    ) for r in rows if r.placement is not None]
     sql = """
         INSERT INTO layer_features AS f (
             layer, key, name, properties, personal, given_province_code, given_district_code,
@@ -161,3 +143,41 @@ def layer_count(engine: Engine, layer: str) -> int:
     with engine.connect() as conn:
         return conn.execute(text("SELECT count(*) FROM layer_features WHERE layer = :layer"),
                             {"layer": layer}).scalar_one()
+
+
+class PostgisLayerStore:
+    """The importer's database side, over one engine."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def locate(self, points: list[tuple[float, float]]) -> list[Placement | None]:
+        return locate(self.engine, points)
+
+    def namesakes_nearby(self, layer: str, rows: list[tuple[str, str, float, float]],
+                         radius_m: float) -> dict[int, str]:
+        return namesakes_nearby(self.engine, layer, rows, radius_m)
+
+    def record(self, report: ImportReport, *, sample: bool, message: str) -> int:
+        with self.engine.begin() as conn:
+            return record_import(
+                conn, layer=report.layer, source_file=report.source_file, sha256=report.sha256,
+                mode=report.mode, committed=False, sample=sample, counts=report.counts(),
+                message=message)
+
+    def commit(self, report: ImportReport, rows: list[FeatureRow], *, source_path: str,
+               sample: bool) -> tuple[int, int, int]:
+        with self.engine.begin() as conn:
+            import_id = record_import(conn, layer=report.layer, source_file=source_path,
+                                      sha256=report.sha256, mode=report.mode, committed=True,
+                                      sample=sample, counts=report.counts(), message=None)
+            inserted, updated = upsert_features(conn, report.layer, rows, import_id=import_id,
+                                                source_file=report.source_file, sample=sample)
+            conn.execute(text("UPDATE layer_imports SET inserted = :i, updated = :u "
+                              "WHERE id = :id"), {"i": inserted, "u": updated, "id": import_id})
+        return import_id, inserted, updated
+
+
+def import_file(engine: Engine, layer: Layer, path: Path, **options: Any) -> ImportReport:
+    """``layers.importer.import_file`` against this database (options as there)."""
+    return importer.import_file(PostgisLayerStore(engine), layer, path, **options)

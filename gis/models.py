@@ -22,11 +22,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from cddgis.core.areas import LEVELS_OF_DETAIL as LEVELS_OF_DETAIL
+
 SRID = 4326
-# Display geometries, coarsest last, matched to what a screen pixel covers: district view
-# (zoom ~11), province view (zoom ~8), national view (zoom ~6). Tolerances are in degrees
-# (0.001 deg is about 110 m). On already-simplified sources the finer levels change little.
-LEVELS_OF_DETAIL: dict[int, float] = {1: 0.001, 2: 0.005, 3: 0.02}
 
 
 class Base(DeclarativeBase):

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 
 import geothai
 from geothai import normalize
 from sqlalchemy import Engine, text
 
-# What people type before a village name; "บ้าน" is part of most village names, so it is not
-# required either way.
-_VILLAGE_PREFIX = re.compile(r"^(?:หมู่บ้าน|บ้าน|ชุมชน|ban|moo\s*\d+)\s*", re.IGNORECASE)
-
-
-def village_key(name: str) -> str:
-    """The form villages are searched by: no prefix, no spaces, lower case."""
-    return re.sub(r"[\s.'-]", "", _VILLAGE_PREFIX.sub("", name.strip())).lower()
+from cddgis.core.areas import village_key
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from sqlalchemy import Engine
-
-from indicators.tables import IndicatorSpec, TableReport, TableSpec, load_table
+from indicators.tables import IndicatorSpec, TableSpec
 
 NSO_SOURCE = ("NSO Household Socio-Economic Survey (สำนักงานสถิติแห่งชาติ), cleaned by "
               "jittat/public-cleaned-data")
@@ -77,14 +73,3 @@ TABLES: tuple[TableSpec, ...] = (
                                   "คน (people)", "population"),),
     ),
 )
-
-
-def load_catalog(engine: Engine, data_dir: Path) -> list[TableReport]:
-    """Loads every known table present in ``data_dir/indicators``; says which are missing."""
-    folder = data_dir / "indicators"
-    reports = []
-    for spec in TABLES:
-        path = folder / spec.file
-        if path.exists():
-            reports.append(load_table(engine, spec, path))
-    return reports

@@ -1,4 +1,5 @@
-"""Reading indicator tables (CSV or XLSX) keyed by area code or area name, and loading them.
+"""Reading indicator tables (CSV or XLSX) keyed by area code or area name; the write is in
+``gis/indicator_store.py``.
 
 A table gives one or more indicators: either one value column per indicator (with a fixed year or
 none), or, in "wide" tables such as NSO's, one column per year (``year-2558-2015``). Every row's
@@ -11,11 +12,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine, text
-
+from cddgis.core.readers import FileProblem, read_table
+from cddgis.core.values import BadValue, is_blank
 from indicators.matching import Match, check_code, match_province, match_region
-from layers.readers import FileProblem, read_table
-from layers.values import BadValue, is_blank
 
 YEAR_COLUMN = re.compile(r"(?<!\d)(2[45]\d\d)(?!\d)")
 
@@ -153,30 +152,3 @@ def read_values(spec: TableSpec, path: Path, *, skip_unmatched: bool = False,
         raise IndicatorImportError(f"{path.name}: nothing was loaded:\n  {shown}")
     report.values = sum(1 for v in values if v[3] is not None)
     return values, report
-
-
-def load_table(engine: Engine, spec: TableSpec, path: Path, *, skip_unmatched: bool = False,
-               ) -> TableReport:
-    """Replaces the table's indicators and their values in one transaction."""
-    values, report = read_values(spec, path, skip_unmatched=skip_unmatched)
-    with engine.begin() as conn:
-        for ind in spec.indicators:
-            conn.execute(text("""
-                INSERT INTO indicators (id, title_th, title_en, unit, source, licence, level,
-                                        source_file)
-                VALUES (:id, :title_th, :title_en, :unit, :source, :licence, :level, :file)
-                ON CONFLICT (id) DO UPDATE SET
-                    title_th = EXCLUDED.title_th, title_en = EXCLUDED.title_en,
-                    unit = EXCLUDED.unit, source = EXCLUDED.source, licence = EXCLUDED.licence,
-                    level = EXCLUDED.level, source_file = EXCLUDED.source_file, loaded_at = now()
-            """), {"id": ind.id, "title_th": ind.title_th, "title_en": ind.title_en,
-                   "unit": ind.unit, "source": spec.source, "licence": spec.licence,
-                   "level": spec.level, "file": path.name})
-            conn.execute(text("DELETE FROM indicator_values WHERE indicator_id = :id"),
-                         {"id": ind.id})
-        if values:
-            conn.execute(text("""
-                INSERT INTO indicator_values (indicator_id, area_code, year, value)
-                VALUES (:i, :c, :y, :v)
-            """), [{"i": i, "c": c, "y": y, "v": v} for i, c, y, v in values])
-    return report

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from layers.schema import Choice, Field, Layer
+from cddgis.core.schema import Choice, Field, Layer, SampleSpec
+from layers import sample
 
 _PLACE = Field("place", "text", "สถานที่ตั้ง", "Place", headers=("ที่ตั้ง", "address", "location"))
 _PHONE = Field("phone", "phone", "โทรศัพท์", "Phone",
@@ -55,6 +56,7 @@ KHOK_NONG_NA = Layer(
     icon="leaf",
     published_count=22_791,
     published_note="แปลงโคก หนอง นา งบเงินกู้ 2564 ใน 73 จังหวัด (BIGDATA กรมการพัฒนาชุมชน, 24 พ.ย. 2564)",
+    sample=SampleSpec(recipe=sample.khok_nong_na),
 )
 
 LEARNING_CENTERS = Layer(
@@ -81,6 +83,8 @@ LEARNING_CENTERS = Layer(
     icon="book",
     published_count=1_885,
     published_note="ศูนย์เรียนรู้ฯ 1,885 แห่ง (BIGDATA กรมการพัฒนาชุมชน, 24 พ.ย. 2564)",
+    roles=frozenset({"locator"}),
+    sample=SampleSpec(recipe=sample.learning_centers),
 )
 
 VOLUNTEER_CENTERS = Layer(
@@ -112,6 +116,8 @@ VOLUNTEER_CENTERS = Layer(
     icon="users",
     published_count=76,
     published_note="จังหวัดละ 1 ศูนย์ ยกเว้นกรุงเทพมหานคร (BIGDATA กรมการพัฒนาชุมชน)",
+    roles=frozenset({"locator"}),
+    sample=SampleSpec(recipe=sample.volunteer_centers),
 )
 
 OTOP_PRODUCT_TYPES = (
@@ -158,6 +164,9 @@ OTOP_TOURISM_VILLAGES = Layer(
     icon="map-pin",
     published_count=3_680,
     published_note="ชุมชนท่องเที่ยว OTOP นวัตวิถี 3,680 ชุมชน (BIGDATA กรมการพัฒนาชุมชน)",
+    roles=frozenset({"tour"}),
+    search_fields=("village_name_en",),
+    sample=SampleSpec(recipe=sample.otop_tourism_villages),
 )
 
 PLANT_GENETICS_TREES = Layer(
@@ -191,6 +200,7 @@ PLANT_GENETICS_TREES = Layer(
     namesake_radius_m=2,  # trees of one species often stand a few metres apart
     published_note="บันทึกโดยศูนย์ศึกษาและพัฒนาชุมชน 11 แห่ง ศูนย์ศึกษาการพัฒนาเขาหินซ้อน "
                    "และศูนย์เรียนรู้ทุนชุมชนสารภี",
+    sample=SampleSpec(recipe=sample.plant_genetics_trees),
 )
 
 LAYERS: dict[str, Layer] = {
@@ -198,3 +208,8 @@ LAYERS: dict[str, Layer] = {
     for layer in (KHOK_NONG_NA, LEARNING_CENTERS, VOLUNTEER_CENTERS, OTOP_TOURISM_VILLAGES,
                   PLANT_GENETICS_TREES)
 }
+
+
+def layers_with(role: str) -> list[Layer]:
+    """The layers that take part in a page (``tour``, ``locator``), in declaration order."""
+    return [layer for layer in LAYERS.values() if role in layer.roles]

@@ -2,7 +2,10 @@
 
 Every row is checked and gets a verdict (ok, warning, error) with its reasons. By default an
 import with any error commits nothing; ``valid_only`` commits the valid rows. Either way the
-write is one transaction, and every import (even a refused one) is recorded in layer_imports.
+write is one transaction, and every import (even a refused one) is recorded.
+
+This module holds no SQL: what needs the database (where a point lies, namesakes already in the
+layer, the write) goes through a ``LayerStore``; ``gis.layer_store`` provides the PostGIS one.
 """
 
 from __future__ import annotations
@@ -14,24 +17,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Protocol
 
 import geothai
 from geothai import normalize
 from pyproj import Transformer
-from sqlalchemy import Engine, text
 
-from gis.layer_store import (
-    COAST_TOLERANCE_M,
-    FeatureRow,
-    Placement,
-    locate,
-    namesakes_nearby,
-    record_import,
-    upsert_features,
-)
-from layers.readers import FileProblem, RawTable, read_table
-from layers.schema import Layer, header_key
-from layers.values import BadValue, Converted, is_blank, parse
+from cddgis.core.readers import FileProblem, RawTable, read_table
+from cddgis.core.schema import Layer, header_key
+from cddgis.core.values import BadValue, Converted, is_blank, parse
 
 THAILAND_BBOX = (97.3, 5.6, 105.7, 20.5)
 UTM_ZONES = {"47": "EPSG:32647", "47n": "EPSG:32647", "48": "EPSG:32648", "48n": "EPSG:32648"}
@@ -50,6 +44,60 @@ SPECIAL_HEADERS: dict[str, set[str]] = {
     "district": {"district", "อำเภอ", "เขต", "อำเภอเขต", "amphoe", "districtname"},
     "subdistrict": {"subdistrict", "ตำบล", "แขวง", "ตำบลแขวง", "tambon", "subdistrictname"},
 }
+
+
+# A point this close outside the (simplified) boundary is taken as on land; further out it is in
+# the sea or across a border river (Vientiane is ~1 km from Thailand's bank of the Mekong).
+COAST_TOLERANCE_M = 500
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The subdistrict a point lies in (or the nearest one, ``distance_m`` away)."""
+
+    subdistrict_code: str
+    district_code: str
+    province_code: str
+    region: str | None
+    name_th: str
+    distance_m: float  # 0 when inside
+
+
+@dataclass
+class FeatureRow:
+    """One checked row, ready to be written."""
+
+    key: str
+    name: str | None
+    properties: dict[str, object]
+    personal: dict[str, object]
+    lon: float
+    lat: float
+    given: tuple[str | None, str | None, str | None]
+    placement: Placement | None
+
+
+class LayerStore(Protocol):
+    """What an import needs from the database; ``gis.layer_store.PostgisLayerStore`` is it."""
+
+    def locate(self, points: list[tuple[float, float]]) -> list[Placement | None]:
+        """The subdistrict each (lon, lat) lies in, or the nearest; None when none is near."""
+        ...
+
+    def namesakes_nearby(self, layer: str, rows: list[tuple[str, str, float, float]],
+                         radius_m: float) -> dict[int, str]:
+        """For rows (key, name, lon, lat): index -> key of a feature already in the layer with
+        the same name within ``radius_m`` but another key."""
+        ...
+
+    def record(self, report: ImportReport, *, sample: bool, message: str) -> int:
+        """Records an import that wrote nothing; returns its id."""
+        ...
+
+    def commit(self, report: ImportReport, rows: list[FeatureRow], *, source_path: str,
+               sample: bool) -> tuple[int, int, int]:
+        """Records the import and upserts ``rows`` in one transaction; (id, inserted, updated)."""
+        ...
 
 
 class ImportRefused(RuntimeError):
@@ -264,7 +312,7 @@ def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6_371_008.8 * math.asin(math.sqrt(h))
 
 
-def import_file(engine: Engine, layer: Layer, path: Path, *, dry_run: bool = False,
+def import_file(store: LayerStore, layer: Layer, path: Path, *, dry_run: bool = False,
                 valid_only: bool = False, sample: bool = False, crs: str | None = None,
                 ) -> ImportReport:
     """Checks every row of ``path`` and, unless refused, upserts it into the layer."""
@@ -283,7 +331,7 @@ def import_file(engine: Engine, layer: Layer, path: Path, *, dry_run: bool = Fal
         table = read_table(path)
     except (FileProblem, ValueError) as exc:
         report.file_problems.append(str(exc))
-        _record(engine, report, sample, message=str(exc))
+        _record(store, report, sample, message=str(exc))
         return report
     report.encoding = table.encoding
     fields, special, unused = _map_columns(layer, table.headers, utm=bool(crs))
@@ -300,7 +348,7 @@ def import_file(engine: Engine, layer: Layer, path: Path, *, dry_run: bool = Fal
     if not table.rows:
         report.file_problems.append("the file has a header but no data rows")
     if report.file_problems:
-        _record(engine, report, sample, message="; ".join(report.file_problems))
+        _record(store, report, sample, message="; ".join(report.file_problems))
         return report
 
     candidates: list[tuple[int, FeatureRow | None]] = []
@@ -342,54 +390,43 @@ def import_file(engine: Engine, layer: Layer, path: Path, *, dry_run: bool = Fal
             name = values.get(layer.name_field)
             feature = FeatureRow(key=result.key, name=None if name is None else str(name),
                                  properties=values, personal=personal, lon=point[0],
-                                 lat=point[1], given=given, placement=None)  # type: ignore[arg-type]
+                                 lat=point[1], given=given, placement=None)
         candidates.append((index, feature))
 
-    _check_places(engine, report, candidates, points, point_rows)
-    _check_duplicates(engine, layer, report, candidates)
+    _check_places(store, report, candidates, points, point_rows)
+    _check_duplicates(store, layer, report, candidates)
 
     if dry_run:
-        _record(engine, report, sample, message="dry run")
+        _record(store, report, sample, message="dry run")
         return report
     errors = report.counts()["error"]
     if errors and not valid_only:
-        _record(engine, report, sample,
+        _record(store, report, sample,
                 message=f"{errors} row(s) with errors; nothing committed")
         return report
     to_write = [f for (i, f) in candidates
                 if f is not None and report.rows[i].status != "error"]
     try:
-        with engine.begin() as conn:
-            import_id = record_import(conn, layer=layer.id, source_file=str(path),
-                                      sha256=sha, mode=mode, committed=True, sample=sample,
-                                      counts=report.counts(), message=None)
-            inserted, updated = upsert_features(conn, layer.id, to_write, import_id=import_id,
-                                                source_file=path.name, sample=sample)
-            report.inserted, report.updated = inserted, updated
-            conn.execute(text("UPDATE layer_imports SET inserted = :i, updated = :u "
-                              "WHERE id = :id"), {"i": inserted, "u": updated, "id": import_id})
+        import_id, report.inserted, report.updated = store.commit(
+            report, to_write, source_path=str(path), sample=sample)
     except Exception as exc:
         report.inserted = report.updated = 0
         report.file_problems.append(f"writing failed, nothing was changed: {exc}")
-        _record(engine, report, sample, message=str(exc))
+        _record(store, report, sample, message=str(exc))
         return report
     report.committed = True
     report.import_id = import_id
     return report
 
 
-def _record(engine: Engine, report: ImportReport, sample: bool, message: str) -> None:
-    with engine.begin() as conn:
-        report.import_id = record_import(
-            conn, layer=report.layer, source_file=report.source_file, sha256=report.sha256,
-            mode=report.mode, committed=False, sample=sample, counts=report.counts(),
-            message=message[:2000])
+def _record(store: LayerStore, report: ImportReport, sample: bool, message: str) -> None:
+    report.import_id = store.record(report, sample=sample, message=message[:2000])
 
 
-def _check_places(engine: Engine, report: ImportReport,
+def _check_places(store: LayerStore, report: ImportReport,
                   candidates: list[tuple[int, FeatureRow | None]],
                   points: list[tuple[float, float]], point_rows: list[int]) -> None:
-    placements = dict(zip(point_rows, locate(engine, points), strict=True))
+    placements = dict(zip(point_rows, store.locate(points), strict=True))
     point_of = dict(zip(point_rows, points, strict=True))
     for index, feature in candidates:
         result = report.rows[index]
@@ -427,7 +464,7 @@ def _area_name(level: str, code: str) -> str:
     return area.name_th if area else code
 
 
-def _check_duplicates(engine: Engine, layer: Layer, report: ImportReport,
+def _check_duplicates(store: LayerStore, layer: Layer, report: ImportReport,
                       candidates: list[tuple[int, FeatureRow | None]]) -> None:
     seen_key: dict[str, int] = {}
     cells: dict[tuple[int, int], list[int]] = defaultdict(list)
@@ -454,7 +491,7 @@ def _check_duplicates(engine: Engine, layer: Layer, report: ImportReport,
                             f"{layer.namesake_radius_m:g} m of row {report.rows[other].row}")
         cells[cell].append(index)
     named = [(i, f) for i, f in candidates if f is not None and f.name]
-    nearby = namesakes_nearby(engine, layer.id, [(f.key, f.name, f.lon, f.lat) for _, f in named],
+    nearby = store.namesakes_nearby(layer.id, [(f.key, f.name, f.lon, f.lat) for _, f in named],
                               radius_m=layer.namesake_radius_m)
     for position, existing in nearby.items():
         index = named[position][0]

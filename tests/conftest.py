@@ -13,16 +13,17 @@ import pytest
 from sqlalchemy import Engine
 from werkzeug.serving import make_server
 
-from boundaries.load import LoadReport, load_boundaries
-from boundaries.villages import load_villages
+from boundaries.load import LoadReport
+from gis.boundary_store import load_boundaries
 from gis.cluster import ClusterInfo, LocalCluster, create_database
 from gis.db import engine_for
+from gis.indicator_store import load_catalog
 from gis.migrate import upgrade
+from gis.samples import load_samples
 from gis.settings import Settings
-from indicators.catalog import load_catalog
+from gis.village_store import load_villages
 from indicators.tables import TableReport
 from layers.importer import ImportReport
-from layers.sample import load_samples
 from web import create_app
 
 CHROMIUM = "/usr/bin/chromium"

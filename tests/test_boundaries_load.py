@@ -12,8 +12,9 @@ from shapely import wkb
 from shapely.geometry import Polygon
 from sqlalchemy import Engine, text
 
-from boundaries.load import BoundaryLoadError, LoadReport, load_boundaries
+from boundaries.load import BoundaryLoadError, LoadReport
 from cddgis.cli import main as cli
+from gis.boundary_store import load_boundaries
 from gis.cluster import ClusterInfo, create_database
 from gis.db import engine_for
 from gis.migrate import upgrade

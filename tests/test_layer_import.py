@@ -18,13 +18,14 @@ from pyproj import Transformer
 from shapely.geometry import Point
 from sqlalchemy import Engine, text
 
-from boundaries.load import load_boundaries
 from cddgis.cli import main as cli
+from gis.boundary_store import load_boundaries
 from gis.cluster import ClusterInfo, create_database
 from gis.db import engine_for
+from gis.layer_store import import_file
 from gis.migrate import upgrade
 from layers.definitions import LAYERS
-from layers.importer import ImportReport, import_file
+from layers.importer import ImportReport
 
 KNN = LAYERS["khok-nong-na"]
 LC = LAYERS["learning-centers"]

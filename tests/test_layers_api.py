@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 
 from layers.definitions import LAYERS
 from layers.importer import ImportReport
-from layers.sample import _villages, generate
+from layers.sample import generate, village_places
 
 PUBLISHED = {"khok-nong-na": 22_791, "learning-centers": 1_885, "volunteer-centers": 76,
              "otop-tourism-villages": 3_680, "plant-genetics-trees": 13 * 40}
@@ -42,10 +42,10 @@ def test_samples_have_the_published_sizes(sampled: list[ImportReport], engine: E
 
 
 def test_samples_are_deterministic(data_dir: Path) -> None:
-    places = _villages(data_dir)
-    first = generate("otop-tourism-villages", places, seed=7)
-    assert first == generate("otop-tourism-villages", places, seed=7)
-    assert first != generate("otop-tourism-villages", places, seed=8)
+    places = village_places(data_dir)
+    first = generate(LAYERS["otop-tourism-villages"], places, seed=7)
+    assert first == generate(LAYERS["otop-tourism-villages"], places, seed=7)
+    assert first != generate(LAYERS["otop-tourism-villages"], places, seed=8)
 
 
 def _features(client: FlaskClient, url: str) -> dict:

@@ -9,8 +9,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import Engine, text
 
+from gis.layer_store import import_file
 from layers.definitions import LAYERS
-from layers.importer import import_file
 
 pytestmark = pytest.mark.browser
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
-from flask.typing import ResponseReturnValue
+from flask import Flask
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException
 
 from gis.db import database_url as configured_url
 from gis.db import engine_for
@@ -22,7 +19,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.extensions["cddgis.settings"] = settings
     app.extensions["cddgis.engine"] = engine_for(database_url or configured_url(settings))
 
-    from web import compress
+    from web import compress, errors
     from web.api import api
     from web.choropleth_page import choropleth
     from web.indicators_api import indicators_api
@@ -30,6 +27,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     from web.tour import tour
 
     compress.init_app(app)
+    errors.init_app(app)
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 3600  # vendored assets change only with releases
 
     app.register_blueprint(pages)
@@ -37,32 +35,6 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.register_blueprint(choropleth)
     app.register_blueprint(api, url_prefix="/api")
     app.register_blueprint(indicators_api, url_prefix="/api")
-
-    def _wants_json() -> bool:
-        return request.path.startswith("/api")
-
-    @app.errorhandler(OperationalError)
-    @app.errorhandler(DBAPIError)
-    def database_down(exc: Exception) -> ResponseReturnValue:
-        app.logger.error("database error: %s", exc)
-        message = "The database is not reachable right now. Please try again shortly."
-        if _wants_json():
-            return jsonify(code="ServiceUnavailable", description=message), 503
-        return render_template("error.html", status=503, message=message), 503
-
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> ResponseReturnValue:
-        if _wants_json():
-            return jsonify(code=exc.name.replace(" ", ""), description=exc.description), exc.code
-        return render_template("error.html", status=exc.code, message=exc.description), exc.code
-
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> ResponseReturnValue:
-        app.logger.exception("unhandled error")
-        message = "Something went wrong on our side; the error has been logged."
-        if _wants_json():
-            return jsonify(code="InternalServerError", description=message), 500
-        return render_template("error.html", status=500, message=message), 500
 
     return app
 

@@ -11,14 +11,15 @@ from datetime import UTC, datetime
 from typing import NoReturn
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
+from cddgis.core.errors import NotFound
+from cddgis.core.schema import Layer
 from gis import boundaries as bq
 from gis import layer_queries as lq
 from gis import places as gis_places
 from layers.definitions import LAYERS
-from layers.schema import Layer
 from web import engine
 from web.params import (
     BadParameter,
@@ -50,11 +51,6 @@ SAMPLE_NOTICE = ("ข้อมูลตัวอย่าง / sample data: gene
                  "placed at real village locations; not CDD's records")
 
 
-@api.errorhandler(BadParameter)
-def bad_parameter(exc: BadParameter) -> ResponseReturnValue:
-    return jsonify(code="InvalidParameterValue", description=exc.message), 400
-
-
 def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str, str]:
     link = {"href": href, "rel": rel, "type": type_}
     if title:
@@ -71,7 +67,7 @@ def _layer(collection_id: str) -> Layer | None:
 
 
 def _unknown(collection_id: str) -> NoReturn:
-    abort(404, description=f"no collection {collection_id!r}; see /api/collections")
+    raise NotFound(f"no collection {collection_id!r}; see /api/collections")
 
 
 def _collection_links(collection_id: str) -> list[dict[str, str]]:
@@ -262,14 +258,14 @@ def item(collection_id: str, item_id: str) -> ResponseReturnValue:
                                f"got {item_id!r}")
         feature = bq.get_item(engine(), c, item_id, lod=int_param("lod", 0, 0, 3))
         if feature is None:
-            abort(404, description=f"no {c.level} with code {item_id}")
+            raise NotFound(f"no {c.level} with code {item_id}")
         return Response(feature, mimetype=GEOJSON)
     if (layer := _layer(collection_id)) is not None:
         reject_unknown({"f"})
         format_param()
         feature = lq.get_feature(engine(), layer, item_id)
         if feature is None:
-            abort(404, description=f"no feature {item_id!r} in {layer.id}")
+            raise NotFound(f"no feature {item_id!r} in {layer.id}")
         return Response(feature, mimetype=GEOJSON)
     _unknown(collection_id)
 
@@ -330,6 +326,7 @@ def conformance() -> ResponseReturnValue:
 def health() -> ResponseReturnValue:
     try:
         versions = bq.health(engine())
-    except Exception as exc:  # any failure to reach the database is "down"
-        return jsonify(status="unavailable", database=str(exc).splitlines()[0]), 503
-    return jsonify(status="ok", **versions)
+    except Exception:  # any failure to reach the database is "down"; the log says why
+        current_app.logger.exception("health check: database unavailable")
+        return jsonify(status="unavailable", database="unavailable"), 503
+    return jsonify(status="ok", database="ok", **versions)

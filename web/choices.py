@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from cddgis.core.areas import CDD_REGIONS
 from gis import boundaries as bq
-from gis.regions import CDD_REGIONS
 from web import engine
 
 

@@ -90,14 +90,3 @@ def export() -> ResponseReturnValue:
     name = f"{indicator['id']}-{body['level']}-{body.get('year') or 'all'}.html"
     return Response(_inline_assets(html), mimetype="text/html",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
-@choropleth.errorhandler(BadParameter)
-def bad_parameter(exc: BadParameter) -> ResponseReturnValue:
-    return render_template("error.html", status=400, message=exc.message), 400
-
-
-@choropleth.errorhandler(gi.IndicatorError)
-@choropleth.errorhandler(ch.ClassificationError)
-def bad_request(exc: ValueError) -> ResponseReturnValue:
-    return render_template("error.html", status=400, message=str(exc)), 400

@@ -22,17 +22,6 @@ VALUE_PARAMS = {"level", "year", "compare", "region", "province", "district", "f
                 "k", "scheme", "breaks"}
 
 
-@indicators_api.errorhandler(BadParameter)
-def bad_parameter(exc: BadParameter) -> ResponseReturnValue:
-    return jsonify(code="InvalidParameterValue", description=exc.message), 400
-
-
-@indicators_api.errorhandler(gi.IndicatorError)
-@indicators_api.errorhandler(ch.ClassificationError)
-def bad_request(exc: ValueError) -> ResponseReturnValue:
-    return jsonify(code="InvalidParameterValue", description=str(exc)), 400
-
-
 def _scope() -> dict[str, str | None]:
     scope = {"region": region_param(), "province": code_param("province", 2),
              "district": code_param("district", 4)}

@@ -7,9 +7,9 @@ import json
 from flask import Blueprint, abort, render_template
 from flask.typing import ResponseReturnValue
 
+from cddgis.core.schema import Field, Layer
 from gis import layer_queries as lq
 from layers.definitions import LAYERS
-from layers.schema import Field, Layer
 from web import engine, settings
 from web.choices import area_choices
 from web.maps import base_map, render

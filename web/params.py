@@ -6,15 +6,10 @@ import re
 
 from flask import request
 
-from gis.layer_queries import RangeFilter, name_search_key
-from gis.regions import CDD_REGIONS
-from layers.schema import Field, Layer
-
-
-class BadParameter(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+from cddgis.core.areas import CDD_REGIONS, village_key
+from cddgis.core.errors import BadParameter
+from cddgis.core.schema import Field, Layer
+from gis.layer_queries import RangeFilter
 
 
 def format_param(allowed: tuple[str, ...] = ("json", "geojson")) -> str:
@@ -172,4 +167,4 @@ def text_param() -> str | None:
         return None
     if len(raw) > 100:
         raise BadParameter("q is at most 100 characters")
-    return name_search_key(raw) or None
+    return village_key(raw) or None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from layers.schema import Field
+from cddgis.core.schema import Field
 
 BE_OFFSET = 543
 TRUE_WORDS = {"1", "true", "yes", "y", "ใช่", "พร้อม", "มี", "t", "x", "✓"}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyogrio
 
-from boundaries.sources import decode_text_columns, detect_encoding
+from cddgis.core.encodings import decode_text_columns, detect_encoding
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 

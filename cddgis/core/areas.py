@@ -1,12 +1,18 @@
-"""The regions a province belongs to.
+"""DOPA areas without a database: the regions a province belongs to, and name keys for search.
 
-Two schemes are in use: the four regions of CDD's own reports, and the six-region geographic
+Two region schemes are in use: the four regions of CDD's own reports, and the six-region geographic
 division (National Geographical Committee, used by NESDB in its regional plans).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# Display geometries, coarsest last, matched to what a screen pixel covers: district view
+# (zoom ~11), province view (zoom ~8), national view (zoom ~6). Tolerances are in degrees
+# (0.001 deg is about 110 m). On already-simplified sources the finer levels change little.
+LEVELS_OF_DETAIL: dict[int, float] = {1: 0.001, 2: 0.005, 3: 0.02}
 
 
 @dataclass(frozen=True)
@@ -70,3 +76,13 @@ def cdd_region(province_code: str) -> str | None:
 
 def nesdb_region(province_code: str) -> str | None:
     return _NESDB.get(province_code)
+
+
+# What people type before a village name; "บ้าน" is part of most village names, so it is not
+# required either way.
+_VILLAGE_PREFIX = re.compile(r"^(?:หมู่บ้าน|บ้าน|ชุมชน|ban|moo\s*\d+)\s*", re.IGNORECASE)
+
+
+def village_key(name: str) -> str:
+    """The form places are searched by: no prefix, no spaces, lower case."""
+    return re.sub(r"[\s.'-]", "", _VILLAGE_PREFIX.sub("", name.strip())).lower()

@@ -1,16 +1,21 @@
 """How a point layer is described: its fields, which are personal, how it is drawn and filtered.
 
-A layer is declared once (``layers/definitions.py``); import, API, maps and sample data all read
-the same declaration.
+A layer is declared once (``layers/definitions.py``); import, API, maps, tiles, indicators and
+sample data all read the same declaration, so a new layer is one declaration and nothing else.
 """
 
 from __future__ import annotations
 
+import random
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 FieldType = Literal["text", "int", "float", "bool", "year_be", "date", "url", "phone", "enum"]
+Role = Literal["tour", "locator"]
+"""Pages a layer takes part in beyond the layer maps: ``tour`` is the layer the GIS tour shows
+(one), ``locator`` the layers the staff locator offers."""
 
 
 def header_key(text: str) -> str:
@@ -56,6 +61,21 @@ class Field:
         return None
 
 
+SampleRecipe = Callable[["Layer", Mapping[str, Sequence[Any]], random.Random], list[list[object]]]
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """How ``cddgis sample`` makes the layer's sample (``layers/sample.py``)."""
+
+    count: int | None = None
+    """Rows to make; default: the published count, else a few hundred."""
+    jitter_m: float = 100
+    """How far from the real village point a sample point may fall."""
+    recipe: SampleRecipe | None = None
+    """A layer-specific generator; default: every field filled from its type and range."""
+
+
 @dataclass(frozen=True)
 class Layer:
     id: str
@@ -74,6 +94,10 @@ class Layer:
     """Two rows with the same name closer than this are flagged as possible duplicates."""
     published_count: int | None = None
     published_note: str = ""
+    roles: frozenset[Role] = frozenset()
+    search_fields: tuple[str, ...] = ()
+    """Fields besides ``name_field`` that name search (``q=``) also looks in."""
+    sample: SampleSpec = SampleSpec()
     extra: dict[str, object] = field(default_factory=dict)
 
     def field(self, name: str) -> Field:

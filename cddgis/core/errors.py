@@ -1,0 +1,45 @@
+"""Domain errors, raised anywhere and turned into HTTP answers in one place (``web/errors.py``).
+
+Each carries a message for the person who made the request: what was wrong and what to do.
+"""
+
+from __future__ import annotations
+
+
+class CddgisError(Exception):
+    """Base of the errors a request can end with; ``status`` is the HTTP status it maps to."""
+
+    status = 500
+    code = "InternalServerError"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class BadParameter(CddgisError):
+    """A request parameter (or an uploaded value) is not acceptable; the message names it."""
+
+    status = 400
+    code = "InvalidParameterValue"
+
+
+class NotFound(CddgisError):
+    """The thing asked for does not exist (a collection, an item, an indicator)."""
+
+    status = 404
+    code = "NotFound"
+
+
+class Conflict(CddgisError):
+    """The change collides with the current state (e.g. someone else changed it first)."""
+
+    status = 409
+    code = "Conflict"
+
+
+class Unavailable(CddgisError):
+    """A service we depend on (the database) is not answering; the request may be retried."""
+
+    status = 503
+    code = "ServiceUnavailable"

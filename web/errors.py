@@ -1,0 +1,57 @@
+"""Every error a request can end with, turned into an answer in one place.
+
+Domain errors (``cddgis.core.errors``) raised anywhere — a parameter parser, a query, a page —
+become their status code with the OGC API exception JSON (``{"code", "description"}``) under
+``/api`` and the HTML error page elsewhere. Database outages become 503 without internals (host,
+port and driver text go to the log, never to the client); anything unexpected is a logged 500.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from psycopg2 import errors as pg_errors
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException
+
+from cddgis.core.errors import CddgisError
+
+UNAVAILABLE = "The database is not reachable right now. Please try again shortly."
+TOO_SLOW = ("The request took longer than the server allows and was stopped. Ask for less: a "
+            "smaller bbox, area or limit, or a smaller radius_km.")
+
+
+def wants_json() -> bool:
+    """API paths answer in JSON; pages answer in HTML."""
+    return request.path.startswith("/api")
+
+
+def answer(status: int, code: str, message: str) -> ResponseReturnValue:
+    if wants_json():
+        return jsonify(code=code, description=message), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CddgisError)
+    def domain_error(exc: CddgisError) -> ResponseReturnValue:
+        return answer(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(DBAPIError)
+    def database_error(exc: DBAPIError) -> ResponseReturnValue:
+        if isinstance(exc.orig, pg_errors.QueryCanceled):
+            app.logger.warning("statement cancelled on %s: %s", request.full_path, exc.orig)
+            return answer(503, "ServiceUnavailable", TOO_SLOW)
+        app.logger.error("database error: %s", exc)
+        return answer(503, "ServiceUnavailable", UNAVAILABLE)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> ResponseReturnValue:
+        code = (exc.name or "Error").replace(" ", "")
+        return answer(exc.code or 500, code, exc.description or "")
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> ResponseReturnValue:
+        app.logger.exception("unhandled error")
+        return answer(500, "InternalServerError",
+                      "Something went wrong on our side; the error has been logged.")
