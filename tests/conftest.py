@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -51,11 +51,45 @@ def cluster(settings: Settings) -> ClusterInfo:
     return LocalCluster(settings.state_dir).start()
 
 
+BOUNDARY_TEMPLATE = "cddgis_test_boundaries"
+EMPTY_TEMPLATE = "cddgis_test_empty"
+
+
 @pytest.fixture(scope="session")
-def db_url(cluster: ClusterInfo) -> str:
-    url = create_database(cluster, "cddgis_test", drop_first=True)
+def empty_template(cluster: ClusterInfo) -> str:
+    """A migrated database with no data, to copy from (migrations run once per session)."""
+    url = create_database(cluster, EMPTY_TEMPLATE, drop_first=True)
     upgrade(url)
-    return url
+    return EMPTY_TEMPLATE
+
+
+@pytest.fixture(scope="session")
+def boundary_template(cluster: ClusterInfo, empty_template: str,
+                      data_dir: Path) -> tuple[str, LoadReport]:
+    """The real national boundaries, loaded once per session into a database that tests copy."""
+    url = create_database(cluster, BOUNDARY_TEMPLATE, drop_first=True, template=empty_template)
+    engine = engine_for(url)
+    report = load_boundaries(engine, data_dir)
+    engine.dispose()  # a template may have no connections while it is copied
+    return BOUNDARY_TEMPLATE, report
+
+
+@pytest.fixture(scope="session")
+def copy_database(cluster: ClusterInfo, boundary_template: tuple[str, LoadReport],
+                  empty_template: str) -> Callable[..., str]:
+    """Makes a fresh database of one's own: with the national boundaries (default) or empty
+    (``empty=True``), in about a second; what a test writes there touches no other test."""
+    def copy(name: str, *, empty: bool = False) -> str:
+        template = empty_template if empty else boundary_template[0]
+        return create_database(cluster, name, drop_first=True, template=template)
+    return copy
+
+
+@pytest.fixture(scope="session")
+def db_url(copy_database: Callable[..., str]) -> str:
+    """The session's shared database: boundaries, samples, villages and indicators, read-only
+    for tests (a test that writes uses ``copy_database``)."""
+    return copy_database("cddgis_test")
 
 
 @pytest.fixture(scope="session")
@@ -64,9 +98,9 @@ def engine(db_url: str) -> Engine:
 
 
 @pytest.fixture(scope="session")
-def loaded(engine: Engine, data_dir: Path) -> LoadReport:
-    """The real HDX boundaries, loaded once for the whole session."""
-    return load_boundaries(engine, data_dir)
+def loaded(engine: Engine, boundary_template: tuple[str, LoadReport]) -> LoadReport:
+    """The real HDX boundaries (loaded once, into the template the session database copies)."""
+    return boundary_template[1]
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyproj
@@ -15,9 +16,7 @@ from sqlalchemy import Engine, text
 from boundaries.load import BoundaryLoadError, LoadReport
 from cddgis.cli import main as cli
 from gis.boundary_store import load_boundaries
-from gis.cluster import ClusterInfo, create_database
 from gis.db import engine_for
-from gis.migrate import upgrade
 from tests.datasets import make_dataset
 
 NAKHON_PATHOM = "73"
@@ -135,10 +134,10 @@ def _holes(geom: shapely.Geometry) -> int:
 # -- reloads and bad input, in a database of their own ------------------------------------------
 
 @pytest.fixture
-def scratch_engine(cluster: ClusterInfo) -> Engine:
-    url = create_database(cluster, "cddgis_test_loader", drop_first=True)
-    upgrade(url)
-    return engine_for(url)
+def scratch_engine(copy_database: Callable[..., str]) -> Iterator[Engine]:
+    engine = engine_for(copy_database("cddgis_test_loader", empty=True))
+    yield engine
+    engine.dispose()
 
 
 def test_cp874_shapefile_declaring_utf8_is_read_as_thai(tmp_path: Path, data_dir: Path,

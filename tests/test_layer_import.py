@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -19,11 +20,8 @@ from shapely.geometry import Point
 from sqlalchemy import Engine, text
 
 from cddgis.cli import main as cli
-from gis.boundary_store import load_boundaries
-from gis.cluster import ClusterInfo, create_database
 from gis.db import engine_for
 from gis.layer_store import import_file
-from gis.migrate import upgrade
 from layers.definitions import LAYERS
 from layers.importer import ImportReport
 
@@ -54,13 +52,9 @@ def write_csv(path: Path, rows: list[list[object]], *, header: list[str] = HEADE
 
 
 @pytest.fixture(scope="module")
-def db(cluster: ClusterInfo, data_dir: Path) -> Engine:
+def db(copy_database: Callable[..., str]) -> Engine:
     """A database of its own, with the real boundaries, so imports here touch nothing else."""
-    url = create_database(cluster, "cddgis_test_import", drop_first=True)
-    upgrade(url)
-    engine = engine_for(url)
-    load_boundaries(engine, data_dir)
-    return engine
+    return engine_for(copy_database("cddgis_test_import"))
 
 
 @pytest.fixture(autouse=True)
