@@ -7,6 +7,7 @@ beside them. Codes in one and not the other are flagged, never dropped silently.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import geothai
 from geothai import normalize
@@ -27,7 +28,7 @@ def registry_version() -> str:
     return f"geothai {geothai.DATA_VERSION}"
 
 
-def _official(level: str) -> dict[str, object]:
+def _official(level: str) -> dict[str, Any]:
     if level == "province":
         return {p.code: p for p in geothai.provinces()}
     if level == "district":

@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from psycopg2.extras import execute_values
 from sqlalchemy import Connection, Engine, text
 
 from boundaries.load import (
@@ -21,6 +20,7 @@ from boundaries.load import (
 from boundaries.registry import Issue, registry_version
 from boundaries.sources import LEVELS, BoundarySourceError, LevelData
 from cddgis.core.areas import cdd_region, nesdb_region
+from gis.bulk import insert_values
 
 
 def _sha256(path: Path) -> str:
@@ -59,9 +59,7 @@ def _insert_level(conn: Connection, level: str, data: LevelData, load_id: int) -
         FROM (VALUES %s) AS v({", ".join(value_names)})
         CROSS JOIN LATERAL (SELECT ST_Multi(ST_GeomFromWKB(v.wkb, 4326)) AS geom) AS g
     """
-    raw = conn.connection.dbapi_connection
-    with raw.cursor() as cur:
-        execute_values(cur, sql, rows, page_size=500)
+    insert_values(conn, sql, rows, page_size=500)
 
 
 def _containment_issues(conn: Connection) -> list[Issue]:

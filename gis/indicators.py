@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, text
 
@@ -54,8 +55,9 @@ class AreaValue:
 def _computed(has_population: bool) -> list[Indicator]:
     out = []
     for layer in LAYERS.values():
-        common = {"source": "cddgis, computed from the point layer in PostGIS",
-                  "licence": "as the layer", "years": (), "computed": True, "layer": layer.id}
+        common: dict[str, Any] = {
+            "source": "cddgis, computed from the point layer in PostGIS",
+            "licence": "as the layer", "years": (), "computed": True, "layer": layer.id}
         out.append(Indicator(f"{layer.id}-count", f"จำนวน{layer.title_th}",
                              f"{layer.title_en}: count", "แห่ง (count)", levels=LEVELS,
                              measure="count", **common))
@@ -105,17 +107,19 @@ def _areas_sql(level: str, scope: dict[str, str | None]) -> tuple[str, dict[str,
             JOIN provinces p ON p.region = r.code
             GROUP BY r.code, r.name_th, r.name_en
         """, {}
-    clauses, params = ["TRUE"], {}
+    clauses: list[str] = ["TRUE"]
+    params: dict[str, object] = {}
     if scope.get("region"):
         clauses.append("a.region = :region")
         params["region"] = scope["region"]
     for parent in ("province", "district"):
-        if scope.get(parent):
+        code = scope.get(parent)
+        if code:
             column = "a.code" if parent == level else f"a.{parent}_code"
             if level == "province" and parent == "district":
-                column, value = "a.code", scope[parent][:2]
+                column, value = "a.code", code[:2]
             else:
-                value = scope[parent]
+                value = code
             clauses.append(f"{column} = :{parent}")
             params[parent] = value
     return f"""
@@ -146,7 +150,7 @@ def values(engine: Engine, indicator: Indicator, level: str, scope: dict[str, st
         value = {"count": "coalesce(n.count, 0)::float8",
                  "per_km2": "coalesce(n.count, 0) / nullif(a.area_km2, 0)",
                  "per_1000_people": "coalesce(n.count, 0) * 1000.0 / nullif(pop.value, 0)",
-                 }[indicator.measure]
+                 }[indicator.measure or "count"]
         population = ""
         if indicator.measure == "per_1000_people":
             group = "p.region" if level == "region" else "p.code"

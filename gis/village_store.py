@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from psycopg2.extras import execute_values
 from sqlalchemy import Engine, text
 
 from boundaries.villages import VillageReport, read_villages
+from gis.bulk import insert_values
 
 
 def load_villages(engine: Engine, data_dir: Path) -> VillageReport:
@@ -15,9 +15,7 @@ def load_villages(engine: Engine, data_dir: Path) -> VillageReport:
     rows, report = read_villages(data_dir)
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM villages"))
-        raw = conn.connection.dbapi_connection
-        with raw.cursor() as cur:
-            execute_values(cur, """
+        insert_values(conn, """
                 INSERT INTO villages (name_th, search_key, subdistrict_code, district_code,
                                       province_code, geom, source)
                 SELECT v.name, v.key, v.s, v.d, v.p, ST_SetSRID(ST_MakePoint(v.lon, v.lat), 4326),

@@ -130,7 +130,7 @@ def _headers(layer: Layer) -> list[str]:
     return [f.label_th for f in layer.fields] + ["ละติจูด", "ลองจิจูด", "รหัสตำบล"]
 
 
-def _row(layer: Layer, values: dict[str, object], lon: float, lat: float,
+def _row(layer: Layer, values: Mapping[str, object], lon: float, lat: float,
          subdistrict: str) -> list[object]:
     return [values.get(f.name, "") for f in layer.fields] + [lat, lon, subdistrict]
 
@@ -187,6 +187,7 @@ def volunteer_centers(layer: Layer, places: Places, rng: random.Random) -> list[
         capital = [pl for pl in places[province] if pl.subdistrict_code[2:4] == "01"]
         place = rng.choice(capital or places[province])
         p = geothai.province(province)
+        assert p is not None, province  # places are keyed by real province codes
         region = CDD_REGIONS[cdd_region(province) or "central"]
         values = {"center_id": f"VC-{province}",
                   "name": f"ศูนย์ผู้นำจิตอาสาพัฒนาชุมชนจังหวัด{p.name_th}",

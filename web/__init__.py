@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import Engine
 
 from gis.db import database_url as configured_url
@@ -10,12 +11,18 @@ from gis.db import engine_for
 from gis.settings import Settings
 
 
+class ThaiJSONProvider(DefaultJSONProvider):
+    """Thai stays Thai in JSON (no \\u escapes), and keys keep the order we wrote them in."""
+
+    ensure_ascii = False
+    sort_keys = False
+
+
 def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config["JSON_AS_ASCII"] = False
-    app.json.ensure_ascii = False  # Thai stays Thai in JSON
-    app.json.sort_keys = False
+    app.json = ThaiJSONProvider(app)
     app.extensions["cddgis.settings"] = settings
     app.extensions["cddgis.engine"] = engine_for(database_url or configured_url(settings))
 
