@@ -15,8 +15,7 @@ run: setup
 	$(CDDGIS) sample --if-empty
 	$(CDDGIS) serve
 
-test: setup-test
-	$(VENV)/bin/ruff check .
+test: setup-test lint
 	$(VENV)/bin/pytest
 
 setup:
@@ -25,8 +24,11 @@ setup:
 setup-test:
 	bash scripts/setup.sh --test
 
+# ruff (style, bugs), import-linter (data flows one way, only gis/ talks SQL), mypy (types).
 lint: setup-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 
 bench: setup-test
 	$(PY) -m benchmarks.bench_boundaries

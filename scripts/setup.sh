@@ -45,13 +45,15 @@ fi
 extras=""
 (( want_test )) && extras="[test]"
 stamp=".venv/.cddgis-installed"
-want="$(sha256sum pyproject.toml | cut -c1-16)$extras"
+want="$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)$extras"
 if [[ ! -x .venv/bin/python ]]; then
   "$python" -m venv .venv
 fi
 if [[ ! -f "$stamp" ]] || ! grep -qxF "$want" "$stamp"; then
   echo "cddgis: installing Python packages into .venv"
   .venv/bin/pip install -q --upgrade pip >/dev/null
-  .venv/bin/pip install -q -e ".$extras"
+  # constraints.txt pins every package (scripts/lock.sh regenerates it): the same versions on
+  # every machine and in CI.
+  .venv/bin/pip install -q -e ".$extras" -c constraints.txt
   echo "$want" >> "$stamp"
 fi
