@@ -1,4 +1,4 @@
-"""Where the database is, and one engine per URL."""
+"""Where the database is, and one engine per URL and purpose (web app or loaders)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,16 @@ class DatabaseNotConfigured(RuntimeError):
     """Neither DATABASE_URL nor a local cluster is there to connect to."""
 
 
+def _normalise(url: str) -> str:
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    return url
+
+
 def database_url(settings: Settings) -> str:
     """DATABASE_URL when set; otherwise the project-local cluster (which must have been started)."""
     if settings.database_url:
-        url = settings.database_url
-        if url.startswith("postgres://"):
-            url = "postgresql://" + url.removeprefix("postgres://")
-        return url
+        return _normalise(settings.database_url)
     info = LocalCluster(settings.state_dir).info()
     if info is None:
         raise DatabaseNotConfigured(
@@ -30,7 +33,27 @@ def database_url(settings: Settings) -> str:
 
 
 @cache
-def engine_for(url: str) -> Engine:
+def engine_for(url: str, *, statement_timeout_ms: int = 0,
+               idle_in_transaction_timeout_ms: int = 0) -> Engine:
+    """A pooled engine. ``pool_pre_ping`` drops connections a database restart has closed, so
+    the first request after a restart does not fail. Timeouts (ms, 0 = none) are set on every
+    connection at start-up; the loaders' engine has none (their work is long and legitimate)."""
+    connect_args: dict[str, object] = {"connect_timeout": 5, "application_name": "cddgis"}
+    options = []
+    if statement_timeout_ms:
+        options.append(f"-c statement_timeout={int(statement_timeout_ms)}")
+    if idle_in_transaction_timeout_ms:
+        options.append("-c idle_in_transaction_session_timeout="
+                       f"{int(idle_in_transaction_timeout_ms)}")
+    if options:
+        connect_args["options"] = " ".join(options)
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
-                         connect_args={"connect_timeout": 5,
-                                       "application_name": "cddgis"})
+                         connect_args=connect_args)
+
+
+def web_engine(settings: Settings, url: str | None = None) -> Engine:
+    """The web app's engine: bounded statement time, so a heavy request (e.g. a 1,000 km radius
+    with 10,000 rows) is cancelled by PostgreSQL instead of running on after the client left."""
+    return engine_for(url or database_url(settings),
+                      statement_timeout_ms=settings.statement_timeout_ms,
+                      idle_in_transaction_timeout_ms=settings.idle_in_transaction_timeout_ms)

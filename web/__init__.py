@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from psycopg2.errors import QueryCanceled
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from gis.db import database_url as configured_url
-from gis.db import engine_for
+from gis.db import web_engine
 from gis.settings import Settings
 
 
@@ -20,7 +20,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.json.ensure_ascii = False  # Thai stays Thai in JSON
     app.json.sort_keys = False
     app.extensions["cddgis.settings"] = settings
-    app.extensions["cddgis.engine"] = engine_for(database_url or configured_url(settings))
+    app.extensions["cddgis.engine"] = web_engine(settings, database_url)
 
     from web import compress
     from web.api import api
@@ -45,6 +45,14 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     @app.errorhandler(DBAPIError)
     def database_down(exc: Exception) -> ResponseReturnValue:
         app.logger.error("database error: %s", exc)
+        if isinstance(getattr(exc, "orig", None), QueryCanceled):  # statement_timeout
+            seconds = settings.statement_timeout_ms / 1000
+            message = (f"คำขอนี้ใช้เวลานานเกิน {seconds:g} วินาทีจึงถูกยกเลิก / The request took longer "
+                       f"than {seconds:g} s and was stopped; ask for less (a smaller radius_km, "
+                       "limit or bbox).")
+            if _wants_json():
+                return jsonify(code="QueryTimeout", description=message), 504
+            return render_template("error.html", status=504, message=message), 504
         message = "The database is not reachable right now. Please try again shortly."
         if _wants_json():
             return jsonify(code="ServiceUnavailable", description=message), 503
