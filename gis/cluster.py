@@ -6,6 +6,7 @@ to run as root, so when we are root the server runs as the ``postgres`` system u
 
 from __future__ import annotations
 
+import dataclasses
 import grp
 import hashlib
 import json
@@ -76,12 +77,34 @@ def _free_port() -> int:
 
 
 def _port_is_free(port: int) -> bool:
+    """Could PostgreSQL listen on ``port``? Like PostgreSQL, bind with SO_REUSEADDR: the
+    TIME_WAIT connections a stopped server leaves behind for a minute do not make the port busy
+    (without it a restart found the port "taken" and moved to a new one)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
             return False
     return True
+
+
+def _wait_for_port(port: int, timeout: float) -> bool:
+    """True once ``port`` is free, False if it is still taken after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not _port_is_free(port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def recorded_port(info_file: Path) -> int | None:
+    """The port cluster.json records now (read on every new connection by the web engine)."""
+    try:
+        return int(json.loads(info_file.read_text())["port"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _reachable_by(user: str, path: Path) -> bool:
@@ -194,8 +217,13 @@ class LocalCluster:
         self._write_info(info)
         return info
 
-    def start(self) -> ClusterInfo:
-        """Starts the cluster (creating it first if needed) and returns how to reach it."""
+    def start(self, port_wait: float = 30.0) -> ClusterInfo:
+        """Starts the cluster (creating it first if needed) and returns how to reach it.
+
+        The address stays the recorded one, so a running app reconnects by itself after a
+        restart: when that port is still held (an old server closing), wait up to ``port_wait``
+        seconds for it; only if something else keeps it does the cluster move to a new port
+        (recorded in cluster.json, which the app's engine re-reads)."""
         info = self._read_info() if self.initialised else None
         if info is None:
             if self.initialised:
@@ -204,8 +232,8 @@ class LocalCluster:
             info = self.init()
         if self.is_running():
             return info
-        if not _port_is_free(info.port):
-            info = ClusterInfo(port=_free_port(), password=info.password)
+        if not _wait_for_port(info.port, port_wait):
+            info = dataclasses.replace(info, port=_free_port())
             self._write_info(info)
         options = (f"-p {info.port} -c listen_addresses=127.0.0.1 "
                    f"-c unix_socket_directories={self.pgdata}")
