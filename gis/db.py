@@ -21,16 +21,24 @@ def _normalise(url: str) -> str:
     return url
 
 
-def database_url(settings: Settings) -> str:
-    """DATABASE_URL when set; otherwise the project-local cluster (which must have been started)."""
-    if settings.database_url:
+def database_url(settings: Settings, role: str = "app") -> str:
+    """The URL for ``role``: ``app`` (the web app: DATABASE_URL) or ``owner`` (migrate and load:
+    CDDGIS_OWNER_DATABASE_URL, else DATABASE_URL); without them, the project-local cluster's
+    (which must have been started)."""
+    configured = settings.owner_database_url if role == "owner" else settings.database_url
+    if configured:
+        return _normalise(configured)
+    if settings.database_url and role == "owner":
         return _normalise(settings.database_url)
+    if settings.owner_database_url and role == "app":
+        raise DatabaseNotConfigured(
+            "CDDGIS_OWNER_DATABASE_URL is set but DATABASE_URL (the web app's role) is not.")
     info = LocalCluster(settings.state_dir).info()
     if info is None:
         raise DatabaseNotConfigured(
             "No database: set DATABASE_URL, or run `cddgis db start` to create the local PostGIS."
         )
-    return info.url()
+    return info.url(role=role)
 
 
 @cache

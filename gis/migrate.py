@@ -51,3 +51,29 @@ def schema_differences(engine: Engine) -> list[Any]:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts=comparison_options())
         return list(compare_metadata(context, Base.metadata))
+
+
+# The web app's role (gis.cluster creates it for the local cluster; on another server, create a
+# role of this name and the migrations grant it what the app needs, or leave it out).
+APP_ROLE = "cddgis_app"
+
+
+def grant_app_writes(*tables: str) -> str:
+    """SQL for a migration: the app role may INSERT/UPDATE/DELETE these tables (and use their
+    id sequences). Everything else stays read-only for it; call this for each table the web app
+    must write (e.g. a future staff table) in the migration that creates the table."""
+    statements = [f"GRANT INSERT, UPDATE, DELETE ON {', '.join(tables)} TO {APP_ROLE};"]
+    statements += [
+        f"IF pg_get_serial_sequence('{t}', 'id') IS NOT NULL THEN "
+        f"EXECUTE format('GRANT USAGE ON SEQUENCE %s TO {APP_ROLE}', "
+        f"pg_get_serial_sequence('{t}', 'id')); END IF;"
+        for t in tables
+    ]
+    return if_app_role("\n".join(statements))
+
+
+def if_app_role(body: str) -> str:
+    """Runs ``body`` (PL/pgSQL) only where the app role exists, so a database without it (one
+    DATABASE_URL for everything) still migrates."""
+    return (f"DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN\n"
+            f"{body}\nEND IF; END $$")

@@ -31,7 +31,8 @@ def _default_data_dir() -> Path:
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None
-    """An existing PostGIS database. Unset: the project runs its own local cluster."""
+    """An existing PostGIS database, as the web app's (least-privileged) role. Unset: the project
+    runs its own local cluster."""
     data_dir: Path
     """Where the source files live (boundaries/, points/, indicators/)."""
     state_dir: Path
@@ -44,6 +45,9 @@ class Settings:
     statement_timeout_ms: int = 10_000
     """The web app's longest SQL statement; PostgreSQL cancels it beyond (0 = no limit).
     Loaders and importers do long, legitimate work and use an engine without it."""
+    owner_database_url: str | None = None
+    """The same database as the role that owns the schema (migrate, load, import, sample);
+    CDDGIS_OWNER_DATABASE_URL, or DATABASE_URL when only that is given."""
     idle_in_transaction_timeout_ms: int = 60_000
     """A web connection left idle inside a transaction this long is closed by PostgreSQL, so a
     stuck request cannot hold locks (0 = never)."""
@@ -67,6 +71,8 @@ class Settings:
         idle_timeout_ms = _int_setting(env, "CDDGIS_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60_000)
         return cls(
             database_url=env.get("DATABASE_URL") or None,
+            owner_database_url=(env.get("CDDGIS_OWNER_DATABASE_URL") or env.get("DATABASE_URL")
+                                or None),
             data_dir=Path(env.get("CDDGIS_DATA_DIR") or _default_data_dir()).resolve(),
             state_dir=Path(env.get("CDDGIS_STATE_DIR") or PROJECT_ROOT / "var").resolve(),
             host=env.get("HOST", "127.0.0.1"),
