@@ -13,21 +13,22 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 
-def _database_url(settings: Settings) -> str:
-    """DATABASE_URL, or the local cluster (started if it is not running)."""
-    if settings.database_url:
+def _database_url(settings: Settings, role: str = "owner") -> str:
+    """The URL for ``role``: ``owner`` (migrate, load, import, sample) or ``app`` (serve), from
+    DATABASE_URL / CDDGIS_OWNER_DATABASE_URL or the local cluster (started if not running)."""
+    if settings.database_url or settings.owner_database_url:
         from gis.db import database_url
 
-        return database_url(settings)
+        return database_url(settings, role)
     from gis.cluster import LocalCluster
 
-    return LocalCluster(settings.state_dir).start().url()
+    return LocalCluster(settings.state_dir).start().url(role=role)
 
 
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     from gis.cluster import LocalCluster
 
-    if settings.database_url and args.action != "url":
+    if (settings.database_url or settings.owner_database_url) and args.action != "url":
         print("DATABASE_URL is set: cddgis uses that database and runs no local cluster.")
         return 0
     cluster = LocalCluster(settings.state_dir)
@@ -44,7 +45,7 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         print(f"PostGIS is {'running' + where if running else 'stopped'} ({cluster.pgdata})")
         return 0 if running else 3
     elif args.action == "url":
-        print(_database_url(settings))
+        print(_database_url(settings, args.role))
     return 0
 
 
@@ -147,7 +148,7 @@ def cmd_issues(args: argparse.Namespace, settings: Settings) -> int:
     from gis.boundaries import latest_load_issues
     from gis.db import engine_for
 
-    issues = latest_load_issues(engine_for(_database_url(settings)), kind=args.kind)
+    issues = latest_load_issues(engine_for(_database_url(settings, "app")), kind=args.kind)
     for issue in issues:
         print(f"{issue['level']:<12} {issue['code'] or '-':<7} {issue['kind']:<20} "
               f"{issue['detail']}")
@@ -204,9 +205,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from gis.migrate import upgrade
     from web import create_app
 
-    url = _database_url(settings)
-    upgrade(url)
-    app = create_app(settings, database_url=url)
+    upgrade(_database_url(settings, "owner"))
+    # The web app connects as the least-privileged role: it cannot change the schema.
+    app = create_app(settings, database_url=_database_url(settings, "app"))
     if args.dev:
         app.run(host=settings.host, port=settings.port, debug=True)
         return 0
@@ -233,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="the local PostGIS cluster")
     db.add_argument("action", choices=["start", "stop", "status", "url"])
+    db.add_argument("--role", choices=["app", "owner"], default="app",
+                    help="for `url`: the web app's role (default) or the schema owner's")
     db.set_defaults(func=cmd_db)
 
     migrate = sub.add_parser("migrate", help="create or update the database schema")

@@ -2,10 +2,16 @@
 
 The cluster lives in ``<state_dir>/pgdata`` and listens on a free loopback port. PostgreSQL refuses
 to run as root, so when we are root the server runs as the ``postgres`` system user.
+
+Three roles, each with its own generated password in ``cluster.json`` (mode 600): ``postgres``
+(superuser: creates databases and the PostGIS extension only), ``cddgis`` (owner of the database
+and its schema: migrations, loaders, importers) and ``cddgis_app`` (the web app: CONNECT, SELECT,
+and writes only where a migration grants them). A leaked app password cannot change the schema.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import grp
 import hashlib
 import json
@@ -19,10 +25,17 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import connection as PgConnection
 
 PG_MAJOR = "15"
-APP_ROLE = "cddgis"
+SUPERUSER = "postgres"
+OWNER_ROLE = "cddgis"
+APP_ROLE = "cddgis_app"
 APP_DATABASE = "cddgis"
+ROLES = {"app": APP_ROLE, "owner": OWNER_ROLE}
 INSTALL_HINT = (
     "PostgreSQL 15 with PostGIS 3 is needed. On Debian or Ubuntu, as root:\n"
     "    apt-get install postgresql-15 postgresql-15-postgis-3\n"
@@ -37,13 +50,32 @@ class ClusterError(RuntimeError):
 @dataclass(frozen=True)
 class ClusterInfo:
     port: int
-    password: str
+    superuser_password: str
+    owner_password: str
+    app_password: str
 
-    def url(self, database: str = APP_DATABASE, user: str = APP_ROLE) -> str:
-        return f"postgresql+psycopg2://{user}:{self.password}@127.0.0.1:{self.port}/{database}"
+    def url(self, database: str = APP_DATABASE, role: str = "app") -> str:
+        """URL for the ``app`` role (the web app) or the ``owner`` role (migrate, load…)."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        password = self.app_password if role == "app" else self.owner_password
+        return _url(ROLES[role], password, self.port, database)
 
     def admin_url(self, database: str = "postgres") -> str:
-        return self.url(database=database, user="postgres")
+        return _url(SUPERUSER, self.superuser_password, self.port, database)
+
+    def as_json(self) -> str:
+        return json.dumps({"port": self.port, "superuser_password": self.superuser_password,
+                           "owner_password": self.owner_password,
+                           "app_password": self.app_password})
+
+
+def _url(user: str, password: str, port: int, database: str) -> str:
+    return f"postgresql+psycopg2://{user}:{password}@127.0.0.1:{port}/{database}"
+
+
+def _new_password() -> str:
+    return secrets.token_urlsafe(24)
 
 
 def _bindir() -> Path:
@@ -76,12 +108,34 @@ def _free_port() -> int:
 
 
 def _port_is_free(port: int) -> bool:
+    """Could PostgreSQL listen on ``port``? Like PostgreSQL, bind with SO_REUSEADDR: the
+    TIME_WAIT connections a stopped server leaves behind for a minute do not make the port busy
+    (without it a restart found the port "taken" and moved to a new one)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
             return False
     return True
+
+
+def _wait_for_port(port: int, timeout: float) -> bool:
+    """True once ``port`` is free, False if it is still taken after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not _port_is_free(port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def recorded_port(info_file: Path) -> int | None:
+    """The port cluster.json records now (read on every new connection by the web engine)."""
+    try:
+        return int(json.loads(info_file.read_text())["port"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _reachable_by(user: str, path: Path) -> bool:
@@ -139,10 +193,22 @@ class LocalCluster:
         if not self.info_file.exists():
             return None
         data = json.loads(self.info_file.read_text())
-        return ClusterInfo(port=int(data["port"]), password=data["password"])
+        if "superuser_password" not in data:
+            # A cluster made before the roles were split: one password served the superuser
+            # and the (owning) app role. Keep it for the superuser; start() gives the owner
+            # and the app role their own.
+            return ClusterInfo(port=int(data["port"]), superuser_password=data["password"],
+                               owner_password="", app_password="")
+        return ClusterInfo(port=int(data["port"]),
+                           superuser_password=data["superuser_password"],
+                           owner_password=data["owner_password"],
+                           app_password=data["app_password"])
 
     def _write_info(self, info: ClusterInfo) -> None:
-        self.info_file.write_text(json.dumps({"port": info.port, "password": info.password}))
+        # Created with mode 600 before the passwords are written, never readable by others.
+        fd = os.open(self.info_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(info.as_json())
         self.info_file.chmod(0o600)
 
     # -- public ----------------------------------------------------------------------------
@@ -176,9 +242,10 @@ class LocalCluster:
                 f"the '{self.run_as}' user cannot reach {self.pgdata}; give it access to the "
                 "parent folders, or set CDDGIS_STATE_DIR to a folder it can reach."
             )
-        info = ClusterInfo(port=_free_port(), password=secrets.token_urlsafe(24))
+        info = ClusterInfo(port=_free_port(), superuser_password=_new_password(),
+                           owner_password=_new_password(), app_password=_new_password())
         pwfile = self.logdir / ".initpw"
-        pwfile.write_text(info.password + "\n")
+        pwfile.write_text(info.superuser_password + "\n")
         pwfile.chmod(0o600)
         if self.run_as:
             user = pwd.getpwnam(self.run_as)
@@ -194,18 +261,28 @@ class LocalCluster:
         self._write_info(info)
         return info
 
-    def start(self) -> ClusterInfo:
-        """Starts the cluster (creating it first if needed) and returns how to reach it."""
+    def start(self, port_wait: float = 30.0) -> ClusterInfo:
+        """Starts the cluster (creating it first if needed) and returns how to reach it.
+
+        The address stays the recorded one, so a running app reconnects by itself after a
+        restart: when that port is still held (an old server closing), wait up to ``port_wait``
+        seconds for it; only if something else keeps it does the cluster move to a new port
+        (recorded in cluster.json, which the app's engine re-reads)."""
         info = self._read_info() if self.initialised else None
         if info is None:
             if self.initialised:
                 raise ClusterError(f"{self.pgdata} exists but {self.info_file} is missing; "
                                    f"remove {self.state_dir} to start afresh.")
             info = self.init()
+        if not info.owner_password or not info.app_password:  # a cluster from before the split
+            info = dataclasses.replace(info, owner_password=_new_password(),
+                                       app_password=_new_password())
+            self._write_info(info)
         if self.is_running():
+            _ensure_roles(info)
             return info
-        if not _port_is_free(info.port):
-            info = ClusterInfo(port=_free_port(), password=info.password)
+        if not _wait_for_port(info.port, port_wait):
+            info = dataclasses.replace(info, port=_free_port())
             self._write_info(info)
         options = (f"-p {info.port} -c listen_addresses=127.0.0.1 "
                    f"-c unix_socket_directories={self.pgdata}")
@@ -228,8 +305,8 @@ class LocalCluster:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                psycopg2.connect(host="127.0.0.1", port=info.port, user="postgres",
-                                 password=info.password, dbname="postgres").close()
+                psycopg2.connect(host="127.0.0.1", port=info.port, user=SUPERUSER,
+                                 password=info.superuser_password, dbname="postgres").close()
                 return
             except psycopg2.OperationalError as exc:
                 if time.monotonic() > deadline:
@@ -240,41 +317,65 @@ class LocalCluster:
         create_database(info, APP_DATABASE)
 
 
+def _superuser_connection(info: ClusterInfo, database: str = "postgres") -> PgConnection:
+    import psycopg2
+
+    conn = psycopg2.connect(host="127.0.0.1", port=info.port, user=SUPERUSER,
+                            password=info.superuser_password, dbname=database)
+    conn.autocommit = True
+    return conn
+
+
+def _ensure_roles(info: ClusterInfo) -> None:
+    """The owner and app roles exist, can log in, and have the passwords cluster.json records
+    (set on every start, so an edited or upgraded cluster.json takes effect)."""
+    from psycopg2 import sql
+
+    conn = _superuser_connection(info)
+    try:
+        with conn.cursor() as cur:
+            for role, password in ((OWNER_ROLE, info.owner_password),
+                                   (APP_ROLE, info.app_password)):
+                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+                verb = "ALTER" if cur.fetchone() else "CREATE"
+                cur.execute(sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+                                    "PASSWORD %s").format(sql.Identifier(role)), (password,))
+    finally:
+        conn.close()
+
+
 def create_database(info: ClusterInfo, name: str, *, drop_first: bool = False,
                     template: str | None = None) -> str:
-    """Creates a PostGIS-enabled database owned by the app role and returns its URL.
+    """Creates a PostGIS-enabled database owned by the owner role and returns the owner's URL
+    (which migrates and loads it); the app role may only connect (tables: see migration 0006).
 
     With ``template``, the new database is a file-level copy of that one (which must have no
     connections): how tests get a fresh database with the national boundaries in a second."""
-    import psycopg2
     from psycopg2 import sql
 
-    conn = psycopg2.connect(host="127.0.0.1", port=info.port, user="postgres",
-                            password=info.password, dbname="postgres")
-    conn.autocommit = True
+    _ensure_roles(info)
+    conn = _superuser_connection(info)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,))
-            if cur.fetchone() is None:
-                cur.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD %s").format(
-                    sql.Identifier(APP_ROLE)), (info.password,))
+            database = sql.Identifier(name)
             if drop_first:
-                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(name)))
+                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database))
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
             if cur.fetchone() is None:
                 cur.execute(sql.SQL("CREATE DATABASE {} OWNER {} TEMPLATE {}").format(
-                    sql.Identifier(name), sql.Identifier(APP_ROLE),
+                    database, sql.Identifier(OWNER_ROLE),
                     sql.Identifier(template or "template1")))
+            # Not every role of the cluster may connect (nor make temporary tables): only ours.
+            cur.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(database))
+            cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                database, sql.Identifier(APP_ROLE)))
     finally:
         conn.close()
-    # PostGIS is not a trusted extension: the superuser creates it for the app role.
-    conn = psycopg2.connect(host="127.0.0.1", port=info.port, user="postgres",
-                            password=info.password, dbname=name)
-    conn.autocommit = True
+    # PostGIS is not a trusted extension: the superuser creates it for the owner.
+    conn = _superuser_connection(info, name)
     try:
         with conn.cursor() as cur:
             cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     finally:
         conn.close()
-    return info.url(database=name)
+    return info.url(database=name, role="owner")

@@ -1,12 +1,13 @@
-"""Where the database is, and one engine per URL."""
+"""Where the database is, and one engine per URL and purpose (web app or loaders)."""
 
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event, make_url
 
-from gis.cluster import LocalCluster
+from gis.cluster import LocalCluster, recorded_port
 from gis.settings import Settings
 
 
@@ -14,23 +15,79 @@ class DatabaseNotConfigured(RuntimeError):
     """Neither DATABASE_URL nor a local cluster is there to connect to."""
 
 
-def database_url(settings: Settings) -> str:
-    """DATABASE_URL when set; otherwise the project-local cluster (which must have been started)."""
-    if settings.database_url:
-        url = settings.database_url
-        if url.startswith("postgres://"):
-            url = "postgresql://" + url.removeprefix("postgres://")
-        return url
+def _normalise(url: str) -> str:
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    return url
+
+
+def database_url(settings: Settings, role: str = "app") -> str:
+    """The URL for ``role``: ``app`` (the web app: DATABASE_URL) or ``owner`` (migrate and load:
+    CDDGIS_OWNER_DATABASE_URL, else DATABASE_URL); without them, the project-local cluster's
+    (which must have been started)."""
+    configured = settings.owner_database_url if role == "owner" else settings.database_url
+    if configured:
+        return _normalise(configured)
+    if settings.database_url and role == "owner":
+        return _normalise(settings.database_url)
+    if settings.owner_database_url and role == "app":
+        raise DatabaseNotConfigured(
+            "CDDGIS_OWNER_DATABASE_URL is set but DATABASE_URL (the web app's role) is not.")
     info = LocalCluster(settings.state_dir).info()
     if info is None:
         raise DatabaseNotConfigured(
             "No database: set DATABASE_URL, or run `cddgis db start` to create the local PostGIS."
         )
-    return info.url()
+    return info.url(role=role)
 
 
 @cache
-def engine_for(url: str) -> Engine:
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
-                         connect_args={"connect_timeout": 5,
-                                       "application_name": "cddgis"})
+def engine_for(url: str, *, statement_timeout_ms: int = 0,
+               idle_in_transaction_timeout_ms: int = 0,
+               cluster_file: Path | None = None) -> Engine:
+    """A pooled engine. ``pool_pre_ping`` drops connections a database restart has closed, so
+    the first request after a restart does not fail. Timeouts (ms, 0 = none) are set on every
+    connection at start-up; the loaders' engine has none (their work is long and legitimate).
+    With ``cluster_file`` (the local cluster's cluster.json) each new connection goes to the
+    port recorded there now, so the app follows the cluster if it ever had to move."""
+    connect_args: dict[str, object] = {"connect_timeout": 5, "application_name": "cddgis"}
+    options = []
+    if statement_timeout_ms:
+        options.append(f"-c statement_timeout={int(statement_timeout_ms)}")
+    if idle_in_transaction_timeout_ms:
+        options.append("-c idle_in_transaction_session_timeout="
+                       f"{int(idle_in_transaction_timeout_ms)}")
+    if options:
+        connect_args["options"] = " ".join(options)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
+                           connect_args=connect_args)
+    if cluster_file is not None:
+        @event.listens_for(engine, "do_connect")
+        def _current_port(dialect: object, record: object, cargs: object,
+                          cparams: dict[str, object]) -> None:
+            port = recorded_port(cluster_file)
+            if port is not None:
+                cparams["port"] = port
+    return engine
+
+
+def _local_cluster_file(settings: Settings, url: str) -> Path | None:
+    """cluster.json when ``url`` points at the local cluster (as recorded now), else None."""
+    if settings.database_url:
+        return None
+    cluster = LocalCluster(settings.state_dir)
+    parsed = make_url(url)
+    port = recorded_port(cluster.info_file)
+    if port is None or parsed.host != "127.0.0.1" or parsed.port != port:
+        return None
+    return cluster.info_file
+
+
+def web_engine(settings: Settings, url: str | None = None) -> Engine:
+    """The web app's engine: bounded statement time, so a heavy request (e.g. a 1,000 km radius
+    with 10,000 rows) is cancelled by PostgreSQL instead of running on after the client left."""
+    url = url or database_url(settings)
+    return engine_for(url,
+                      statement_timeout_ms=settings.statement_timeout_ms,
+                      idle_in_transaction_timeout_ms=settings.idle_in_transaction_timeout_ms,
+                      cluster_file=_local_cluster_file(settings, url))

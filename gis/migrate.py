@@ -1,11 +1,39 @@
-"""Applies the schema migrations; safe to call on every start."""
+"""Applies the schema migrations; safe to call on every start. Also compares models and schema."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine
+
+# PostGIS's own tables (and those of its topology/tiger extensions) live beside ours; the models
+# do not declare them, and autogenerate must never propose to drop them.
+EXTENSION_SCHEMAS = frozenset({"topology", "tiger", "tiger_data"})
+EXTENSION_TABLES = frozenset({"spatial_ref_sys", "geometry_columns", "geography_columns",
+                              "raster_columns", "raster_overviews", "layer", "topology"})
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool,
+                   compare_to: Any) -> bool:
+    """Alembic filter: our tables only, not those PostGIS installs."""
+    if type_ == "table":
+        schema = getattr(obj, "schema", None)
+        if schema in EXTENSION_SCHEMAS:
+            return False
+        if reflected and compare_to is None and name in EXTENSION_TABLES:
+            return False
+    return True
+
+
+def comparison_options() -> dict[str, Any]:
+    """Shared by env.py and schema_differences, so a test compares as autogenerate does."""
+    return {"include_object": include_object, "compare_type": True,
+            "compare_server_default": True}
 
 
 def upgrade(url: str) -> None:
@@ -14,3 +42,38 @@ def upgrade(url: str) -> None:
     # Alembic reads the URL through configparser, which treats % as interpolation.
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     command.upgrade(cfg, "head")
+
+
+def schema_differences(engine: Engine) -> list[Any]:
+    """What autogenerate would change to make the database match the models (empty = agree)."""
+    from gis.models import Base
+
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts=comparison_options())
+        return list(compare_metadata(context, Base.metadata))
+
+
+# The web app's role (gis.cluster creates it for the local cluster; on another server, create a
+# role of this name and the migrations grant it what the app needs, or leave it out).
+APP_ROLE = "cddgis_app"
+
+
+def grant_app_writes(*tables: str) -> str:
+    """SQL for a migration: the app role may INSERT/UPDATE/DELETE these tables (and use their
+    id sequences). Everything else stays read-only for it; call this for each table the web app
+    must write (e.g. a future staff table) in the migration that creates the table."""
+    statements = [f"GRANT INSERT, UPDATE, DELETE ON {', '.join(tables)} TO {APP_ROLE};"]
+    statements += [
+        f"IF pg_get_serial_sequence('{t}', 'id') IS NOT NULL THEN "
+        f"EXECUTE format('GRANT USAGE ON SEQUENCE %s TO {APP_ROLE}', "
+        f"pg_get_serial_sequence('{t}', 'id')); END IF;"
+        for t in tables
+    ]
+    return if_app_role("\n".join(statements))
+
+
+def if_app_role(body: str) -> str:
+    """Runs ``body`` (PL/pgSQL) only where the app role exists, so a database without it (one
+    DATABASE_URL for everything) still migrates."""
+    return (f"DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN\n"
+            f"{body}\nEND IF; END $$")

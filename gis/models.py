@@ -1,4 +1,8 @@
-"""Tables of the admin boundaries and of their load history."""
+"""Every table, column, constraint and index of the schema: the one declaration that the
+migrations (gis/migrations/versions) create and that tests/test_migrations.py compares against.
+
+ตารางทั้งหมดของฐานข้อมูล — the migrations build exactly this; a difference fails the tests.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,15 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
+    Column,
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     false,
@@ -20,7 +28,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from cddgis.core.areas import LEVELS_OF_DETAIL as LEVELS_OF_DETAIL
 
@@ -36,7 +44,20 @@ def _multipolygon(nullable: bool = True) -> Mapped[object]:
                          nullable=nullable)
 
 
+# DOPA code shapes, enforced by the database (a 5-digit "province" is refused at load time).
+_CODE_PATTERN = {"provinces": "^[0-9]{2}$", "districts": "^[0-9]{4}$",
+                 "subdistricts": "^[0-9]{6}$"}
+
+
 class _AdminArea:
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple:
+        table = cls.__tablename__
+        return (
+            CheckConstraint(f"code ~ '{_CODE_PATTERN[table]}'", name=f"ck_{table}_code"),
+            Index(f"ix_{table}_geom", "geom", postgresql_using="gist"),
+        )
+
     code: Mapped[str] = mapped_column(String, primary_key=True)
     name_th: Mapped[str] = mapped_column(Text)
     name_en: Mapped[str] = mapped_column(Text)
@@ -119,7 +140,17 @@ class LayerFeature(Base):
     """A point of one of the CDD layers. ``personal`` holds PDPA data: never in public output."""
 
     __tablename__ = "layer_features"
-    __table_args__ = (UniqueConstraint("layer", "key", name="uq_layer_features_layer_key"),)
+    __table_args__ = (
+        UniqueConstraint("layer", "key", name="uq_layer_features_layer_key"),
+        Index("ix_layer_features_geom", "geom", postgresql_using="gist"),
+        *(Index(f"ix_layer_features_layer_{column}", "layer", column)
+          for column in ("province_code", "district_code", "subdistrict_code", "region")),
+        Index("ix_layer_features_properties", "properties", postgresql_using="gin",
+              postgresql_ops={"properties": "jsonb_path_ops"}),
+        # Nearest-first per layer (btree_gist holds the layer in the same GiST; 0004).
+        Index("ix_layer_features_layer_geog", "layer", text("(geom::geography)"),
+              postgresql_using="gist"),
+    )
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     layer: Mapped[str] = mapped_column(String)
     key: Mapped[str] = mapped_column(String)
@@ -141,3 +172,57 @@ class LayerFeature(Base):
                                                  server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                  server_default=func.now())
+
+
+class Village(Base):
+    """A village point (TH_VILLAGE2012), for place-name search; ``search_key`` is normalised."""
+
+    __tablename__ = "villages"
+    __table_args__ = (
+        Index("ix_villages_search_key", "search_key",
+              postgresql_ops={"search_key": "text_pattern_ops"}),
+        Index("ix_villages_geom", "geom", postgresql_using="gist"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name_th: Mapped[str] = mapped_column(Text)
+    search_key: Mapped[str] = mapped_column(Text)
+    subdistrict_code: Mapped[str | None] = mapped_column(String)
+    district_code: Mapped[str | None] = mapped_column(String)
+    province_code: Mapped[str | None] = mapped_column(String)
+    geom: Mapped[object] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+    source: Mapped[str] = mapped_column(Text)
+
+
+class Indicator(Base):
+    """An indicator's catalogue entry: titles, unit, source and licence, and its area level."""
+
+    __tablename__ = "indicators"
+    __table_args__ = (
+        CheckConstraint("level IN ('region', 'province', 'district', 'subdistrict')",
+                        name="ck_indicators_level"),
+    )
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    title_th: Mapped[str] = mapped_column(Text)
+    title_en: Mapped[str] = mapped_column(Text)
+    unit: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    licence: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(String)
+    source_file: Mapped[str | None] = mapped_column(Text)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                server_default=func.now())
+
+
+# A plain table, not a mapped class: its key is (indicator, area, year) with year possibly NULL,
+# so it has a unique expression index instead of a primary key (which the ORM would require).
+indicator_values = Table(
+    "indicator_values",
+    Base.metadata,
+    Column("indicator_id", String, ForeignKey("indicators.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("area_code", String, nullable=False),
+    Column("year", Integer),  # Buddhist Era; NULL when the table has no year
+    Column("value", Float),  # NULL: the table has the area but no figure
+    Index("uq_indicator_values", "indicator_id", "area_code", text("coalesce(year, 0)"),
+          unique=True),
+)

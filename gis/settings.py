@@ -9,6 +9,20 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _int_setting(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
+    """An integer from the environment, refused with its name when it is not one."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
 def _default_data_dir() -> Path:
     """The shared data beside the project root, where the team keeps the open source files."""
     return PROJECT_ROOT.parent / "shared" / "data"
@@ -17,7 +31,8 @@ def _default_data_dir() -> Path:
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None
-    """An existing PostGIS database. Unset: the project runs its own local cluster."""
+    """An existing PostGIS database, as the web app's (least-privileged) role. Unset: the project
+    runs its own local cluster."""
     data_dir: Path
     """Where the source files live (boundaries/, points/, indicators/)."""
     state_dir: Path
@@ -27,6 +42,15 @@ class Settings:
     tile_url: str | None
     """Basemap tile URL template, or None for no basemap (air-gapped networks)."""
     tile_attribution: str
+    statement_timeout_ms: int = 10_000
+    """The web app's longest SQL statement; PostgreSQL cancels it beyond (0 = no limit).
+    Loaders and importers do long, legitimate work and use an engine without it."""
+    owner_database_url: str | None = None
+    """The same database as the role that owns the schema (migrate, load, import, sample);
+    CDDGIS_OWNER_DATABASE_URL, or DATABASE_URL when only that is given."""
+    idle_in_transaction_timeout_ms: int = 60_000
+    """A web connection left idle inside a transaction this long is closed by PostgreSQL, so a
+    stuck request cannot hold locks (0 = never)."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -43,12 +67,18 @@ class Settings:
             port = int(env.get("PORT", "8000"))
         except ValueError as exc:
             raise ValueError(f"PORT must be a number, got {env['PORT']!r}") from exc
+        statement_timeout_ms = _int_setting(env, "CDDGIS_STATEMENT_TIMEOUT_MS", 10_000)
+        idle_timeout_ms = _int_setting(env, "CDDGIS_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60_000)
         return cls(
             database_url=env.get("DATABASE_URL") or None,
+            owner_database_url=(env.get("CDDGIS_OWNER_DATABASE_URL") or env.get("DATABASE_URL")
+                                or None),
             data_dir=Path(env.get("CDDGIS_DATA_DIR") or _default_data_dir()).resolve(),
             state_dir=Path(env.get("CDDGIS_STATE_DIR") or PROJECT_ROOT / "var").resolve(),
             host=env.get("HOST", "127.0.0.1"),
             port=port,
             tile_url=tile_url,
             tile_attribution=attribution,
+            statement_timeout_ms=statement_timeout_ms,
+            idle_in_transaction_timeout_ms=idle_timeout_ms,
         )

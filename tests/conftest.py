@@ -125,9 +125,10 @@ def indicator_tables(engine: Engine, loaded: LoadReport, data_dir: Path) -> list
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings, db_url: str, loaded: LoadReport, sampled: list[ImportReport],
-        villages: int, indicator_tables: list[TableReport]):
-    app = create_app(settings, database_url=db_url)
+def app(settings: Settings, cluster: ClusterInfo, db_url: str, loaded: LoadReport,
+        sampled: list[ImportReport], villages: int, indicator_tables: list[TableReport]):
+    """The web app as production runs it: connected as the least-privilege app role."""
+    app = create_app(settings, database_url=cluster.url(database="cddgis_test", role="app"))
     app.config["TESTING"] = True
     return app
 

@@ -6,8 +6,7 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import Engine
 
-from gis.db import database_url as configured_url
-from gis.db import engine_for
+from gis.db import web_engine
 from gis.settings import Settings
 
 
@@ -24,7 +23,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.config["JSON_AS_ASCII"] = False
     app.json = ThaiJSONProvider(app)
     app.extensions["cddgis.settings"] = settings
-    app.extensions["cddgis.engine"] = engine_for(database_url or configured_url(settings))
+    app.extensions["cddgis.engine"] = web_engine(settings, database_url)
 
     from web import compress, errors
     from web.api import api

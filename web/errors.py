@@ -17,8 +17,9 @@ from werkzeug.exceptions import HTTPException
 from cddgis.core.errors import CddgisError
 
 UNAVAILABLE = "The database is not reachable right now. Please try again shortly."
-TOO_SLOW = ("The request took longer than the server allows and was stopped. Ask for less: a "
-            "smaller bbox, area or limit, or a smaller radius_km.")
+TOO_SLOW = ("คำขอนี้ใช้เวลานานเกิน {seconds:g} วินาทีจึงถูกยกเลิก / The request took longer than "
+            "{seconds:g} s and was stopped; ask for less (a smaller bbox, area, limit or "
+            "radius_km).")
 
 
 def wants_json() -> bool:
@@ -39,9 +40,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DBAPIError)
     def database_error(exc: DBAPIError) -> ResponseReturnValue:
-        if isinstance(exc.orig, pg_errors.QueryCanceled):
+        if isinstance(exc.orig, pg_errors.QueryCanceled):  # statement_timeout
             app.logger.warning("statement cancelled on %s: %s", request.full_path, exc.orig)
-            return answer(503, "ServiceUnavailable", TOO_SLOW)
+            seconds = app.extensions["cddgis.settings"].statement_timeout_ms / 1000
+            return answer(504, "QueryTimeout", TOO_SLOW.format(seconds=seconds))
         app.logger.error("database error: %s", exc)
         return answer(503, "ServiceUnavailable", UNAVAILABLE)
 

@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from gis.migrate import comparison_options
 from gis.models import Base
 
 config = context.config
@@ -10,7 +11,8 @@ url = config.get_main_option("sqlalchemy.url")
 connectable = create_engine(url, poolclass=pool.NullPool)
 
 with connectable.connect() as connection:
-    context.configure(connection=connection, target_metadata=Base.metadata)
+    context.configure(connection=connection, target_metadata=Base.metadata,
+                      **comparison_options())
     with context.begin_transaction():
         # One migrator at a time, even when `make run` and the tests start together.
         connection.exec_driver_sql("SELECT pg_advisory_xact_lock(2024112401)")
