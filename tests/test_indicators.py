@@ -14,6 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
+from gis.db import engine_for
 from gis.indicator_store import load_table
 from indicators.catalog import TABLES
 from indicators.matching import match_province
@@ -57,7 +58,9 @@ def test_tolerant_province_names(name: str, code: str) -> None:
     assert match_province(name).code == code
 
 
-def test_a_misspelled_name_is_reported_not_guessed(tmp_path: Path, engine: Engine) -> None:
+def test_a_misspelled_name_is_reported_not_guessed(tmp_path: Path,
+                                                   copy_database: Callable[..., str]) -> None:
+    engine = engine_for(copy_database("cddgis_test_indicator_import", empty=True))
     path = tmp_path / "typo.csv"
     path.write_text("จังหวัด,ค่า\nเชียงใหม่,1\nเชียงรายย,2\nลำพูน,3\n", encoding="utf-8")
     spec = TableSpec("typo.csv", "province", ("จังหวัด",), "test", "test",
@@ -69,8 +72,10 @@ def test_a_misspelled_name_is_reported_not_guessed(tmp_path: Path, engine: Engin
                             ).scalar() == 0
     report = load_table(engine, spec, path, skip_unmatched=True)
     assert report.matched == 2 and report.unmatched == [(3, "เชียงรายย")]
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM indicators WHERE id = 'test-typo'"))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM indicator_values "
+                                 "WHERE indicator_id = 'test-typo'")).scalar() == 2
+    engine.dispose()
 
 
 def test_open_tables_loaded(indicator_tables: list, engine: Engine) -> None:
