@@ -40,8 +40,8 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         print("PostGIS stopped.")
     elif args.action == "status":
         running = cluster.is_running()
-        info = cluster.info()
-        where = f" on 127.0.0.1:{info.port}" if info else ""
+        known = cluster.info()
+        where = f" on 127.0.0.1:{known.port}" if known else ""
         print(f"PostGIS is {'running' + where if running else 'stopped'} ({cluster.pgdata})")
         return 0 if running else 3
     elif args.action == "url":

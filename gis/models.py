@@ -50,6 +50,8 @@ _CODE_PATTERN = {"provinces": "^[0-9]{2}$", "districts": "^[0-9]{4}$",
 
 
 class _AdminArea:
+    __tablename__: str
+
     @declared_attr.directive
     def __table_args__(cls) -> tuple:
         table = cls.__tablename__

@@ -8,6 +8,9 @@ from gis.models import Base
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")
+if not url:
+    raise RuntimeError("run migrations through `cddgis migrate` (gis.migrate.upgrade), which "
+                       "passes the database URL")
 connectable = create_engine(url, poolclass=pool.NullPool)
 
 with connectable.connect() as connection:
