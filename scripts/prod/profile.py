@@ -14,6 +14,7 @@ import json
 import os
 import pwd
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -283,6 +284,8 @@ def start(cfg: Config) -> int:
         raise ProfileError(f"{cfg.host}:{cfg.port} is in use; set PORT to a free port")
 
     runner = Runner(cfg)
+    # A fresh cache: the data may have been reloaded while the profile was stopped.
+    shutil.rmtree(cfg.dir / "nginx" / "cache", ignore_errors=True)
     for sub in ("", "home", "nginx", "nginx/cache", "nginx/client_body", "nginx/proxy",
                 "nginx/fastcgi", "nginx/uwsgi", "nginx/scgi"):
         (cfg.dir / sub).mkdir(parents=True, exist_ok=True)
