@@ -265,6 +265,74 @@ def pool_size(cfg: Config, owner: Database) -> tuple[int, int, str]:
     return min(pool, budget), budget, why
 
 
+# -- the two configuration files, for this script and for docker-compose ---------------------
+
+def nginx_conf(*, work_dir: Path | str, access_log: Path | str, error_log: Path | str,
+               listen: str, upstreams: list[str], client_timeout: str, max_body: str,
+               conn_per_ip: int, statement_timeout: int, microcache: str, brotli: bool) -> str:
+    """nginx.conf from scripts/prod/nginx.conf.in."""
+    modules = "\n".join(f"load_module {NGINX_MODULES_DIR / m};" for m in BROTLI_MODULES)
+    brotli_conf = ("    brotli on;\n    brotli_comp_level 5;\n    brotli_min_length 1024;\n"
+                   "    brotli_types application/json application/geo+json text/csv text/css\n"
+                   "                 application/javascript text/javascript image/svg+xml;")
+    if microcache.strip() in ("", "0", "0s", "off"):
+        cache_valid = "# no micro-cache (CDDGIS_MICROCACHE=0)"
+    else:
+        cache_valid = f"proxy_cache_valid 200 {microcache};"
+    return _render("nginx.conf.in", {
+        "LOAD_MODULES": modules if brotli else "# brotli: Debian's nginx module is absent",
+        "BROTLI": brotli_conf if brotli else "", "DIR": work_dir, "ACCESS_LOG": access_log,
+        "ERROR_LOG": error_log, "CLIENT_TIMEOUT": client_timeout, "MAX_BODY": max_body,
+        "CONN_PER_IP": conn_per_ip,
+        "UPSTREAMS": "\n".join(f"        server {u} max_fails=3 fail_timeout=5s;"
+                               for u in upstreams),
+        "LISTEN": listen, "READ_TIMEOUT": f"{statement_timeout + 5}s",
+        "MICROCACHE_VALID": cache_valid,
+    })
+
+
+def pgbouncer_ini(*, db_name: str, db_host: str, db_port: int, statement_timeout: int,
+                  listen_addr: str, port: int, pool: int, max_db: int, max_clients: int,
+                  auth_file: Path | str, logfile: Path | str, pidfile: Path | str,
+                  sslmode: str | None) -> str:
+    """pgbouncer.ini from scripts/prod/pgbouncer.ini.in."""
+    return _render("pgbouncer.ini.in", {
+        "DBNAME": db_name, "DBHOST": db_host, "DBPORT": db_port,
+        "STATEMENT_MS": statement_timeout * 1000, "LISTEN_ADDR": listen_addr, "PORT": port,
+        "POOL": pool, "MAX_DB": max_db, "MAX_CLIENTS": max_clients, "AUTH_FILE": auth_file,
+        "LOGFILE": logfile, "PIDFILE": pidfile, "QUERY_TIMEOUT": statement_timeout + 5,
+        "TLS": f"server_tls_sslmode = {sslmode}" if sslmode else "",
+    })
+
+
+COMPOSE_DIR = TEMPLATES / "compose"
+
+
+def compose_files() -> dict[Path, str]:
+    """The proxy and pool configuration docker-compose.yml builds into its images.
+
+    Checked in and tested to equal this rendering, so the two deployments cannot drift apart.
+    """
+    return {
+        COMPOSE_DIR / "nginx.conf": nginx_conf(
+            work_dir="/var/lib/cddgis-proxy", access_log="/dev/stdout", error_log="stderr",
+            listen="8080", upstreams=["app:8000"], client_timeout="10s", max_body="1m",
+            conn_per_ip=256, statement_timeout=30, microcache="5s", brotli=True),
+        COMPOSE_DIR / "pgbouncer.ini": pgbouncer_ini(
+            db_name="cddgis", db_host="db", db_port=5432, statement_timeout=30,
+            listen_addr="*", port=6432, pool=8, max_db=48, max_clients=400,
+            auth_file="/var/lib/cddgis-pool/users.txt", logfile="", pidfile="", sslmode=None),
+    }
+
+
+def render_compose(_: Config) -> int:
+    for path, text in compose_files().items():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
 # -- start / stop / status -------------------------------------------------------------------
 
 def start(cfg: Config) -> int:
@@ -315,15 +383,13 @@ def _start_pgbouncer(cfg: Config, runner: Runner, app_db: Database, owner_db: Da
     quoted = app_db.password.replace('"', '""')
     users.write_text(f'"{app_db.user}" "{quoted}"\n')
     runner.own(users, 0o600)
-    tls = f"server_tls_sslmode = {app_db.sslmode}" if app_db.sslmode else ""
     ini = cfg.dir / "pgbouncer.ini"
-    ini.write_text(_render("pgbouncer.ini.in", {
-        "DBNAME": app_db.name, "DBHOST": app_db.host, "DBPORT": app_db.port,
-        "STATEMENT_MS": cfg.statement_timeout * 1000, "PORT": port, "DIR": cfg.dir,
-        "POOL": pool, "MAX_DB": budget,
-        "MAX_CLIENTS": max(200, cfg.apps * cfg.workers * 10 * 2),
-        "QUERY_TIMEOUT": cfg.statement_timeout + 5, "TLS": tls,
-    }))
+    ini.write_text(pgbouncer_ini(
+        db_name=app_db.name, db_host=app_db.host, db_port=app_db.port,
+        statement_timeout=cfg.statement_timeout, listen_addr="127.0.0.1", port=port,
+        pool=pool, max_db=budget, max_clients=max(200, cfg.apps * cfg.workers * 10 * 2),
+        auth_file=users, logfile=cfg.dir / "pgbouncer.log", pidfile=cfg.dir / "pgbouncer.pid",
+        sslmode=app_db.sslmode))
     runner.own(ini, 0o600)
     print(f"PgBouncer: transaction pooling on 127.0.0.1:{port} ({why})")
     pid = runner.spawn(["pgbouncer", str(ini)], cfg.dir / "pgbouncer.out",
@@ -373,25 +439,14 @@ def _start_apps(cfg: Config, runner: Runner, app_db: Database, bouncer_port: int
 
 def _start_nginx(cfg: Config, runner: Runner, app_ports: list[int],
                  processes: list[dict[str, object]]) -> None:
-    modules = "\n".join(f"load_module {NGINX_MODULES_DIR / m};" for m in BROTLI_MODULES
-                        if (NGINX_MODULES_DIR / m).exists())
-    brotli = ("    brotli on;\n    brotli_comp_level 5;\n    brotli_min_length 1024;\n"
-              "    brotli_types application/json application/geo+json text/csv text/css\n"
-              "                 application/javascript text/javascript image/svg+xml;"
-              if modules else "    # brotli: Debian's libnginx-mod-http-brotli-filter is absent")
-    microcache = ("" if cfg.microcache.strip() in ("", "0", "0s", "off")
-                  else f"{cfg.microcache}")
     conf = cfg.dir / "nginx.conf"
-    conf.write_text(_render("nginx.conf.in", {
-        "LOAD_MODULES": modules, "DIR": cfg.dir,
-        "CLIENT_TIMEOUT": cfg.client_timeout, "MAX_BODY": cfg.max_body,
-        "CONN_PER_IP": cfg.conn_per_ip, "BROTLI": brotli,
-        "UPSTREAMS": "\n".join(f"        server 127.0.0.1:{p} max_fails=3 fail_timeout=5s;"
-                               for p in app_ports),
-        "LISTEN": f"{cfg.host}:{cfg.port}",
-        "READ_TIMEOUT": f"{cfg.statement_timeout + 5}s",
-        "MICROCACHE": microcache,
-    }).replace("proxy_cache_valid 200 ;", "# no micro-cache (CDDGIS_MICROCACHE=0)"))
+    conf.write_text(nginx_conf(
+        work_dir=cfg.dir, access_log=cfg.dir / "nginx-access.log",
+        error_log=cfg.dir / "nginx-error.log", listen=f"{cfg.host}:{cfg.port}",
+        upstreams=[f"127.0.0.1:{p}" for p in app_ports], client_timeout=cfg.client_timeout,
+        max_body=cfg.max_body, conn_per_ip=cfg.conn_per_ip,
+        statement_timeout=cfg.statement_timeout, microcache=cfg.microcache,
+        brotli=all((NGINX_MODULES_DIR / m).exists() for m in BROTLI_MODULES)))
     runner.own(conf, 0o600)
     args = ["nginx", "-p", f"{cfg.dir}/", "-c", str(conf), "-e", str(cfg.dir / "nginx-error.log")]
     runner.run([*args, "-t", "-q"])
@@ -459,7 +514,8 @@ def _write_state(cfg: Config, state: dict) -> None:
 
 def main(argv: list[str]) -> int:
     action = argv[1] if len(argv) > 1 else ""
-    actions = {"start": start, "stop": stop, "status": status}
+    actions = {"start": start, "stop": stop, "status": status,
+               "render-compose": render_compose}
     if action not in actions:
         print("usage: scripts/production.sh start|stop|status", file=sys.stderr)
         return 2
