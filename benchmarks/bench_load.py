@@ -9,8 +9,9 @@ own (``cddgis_load``, loaded once with the same commands as ``make prod``), then
    RSS before and after;
 2. slowloris: 50 connections trickling one header line every 5 s, against the proxy and, for
    comparison, against one gunicorn app directly; latency of normal requests before and during;
-3. database restart: PostgreSQL stopped for 10 s and started again; what clients get meanwhile
-   and how long until the app answers again.
+3. database restart: PostgreSQL stopped for 10 s and started again, on the same port (as a
+   packaged service restarts) and with `cddgis db stop` / `cddgis db start`; what clients get
+   meanwhile and how long until the app answers again.
 
 Run from the repository root:
 
@@ -33,7 +34,7 @@ import urllib.request
 from pathlib import Path
 
 from benchmarks.common import bench_settings
-from gis.cluster import LocalCluster, create_database
+from gis.cluster import LocalCluster, _bindir, create_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "cddgis_load"
@@ -196,40 +197,76 @@ def slowloris_run(base: str, app_base: str, slow: int) -> dict:
 
 # -- database restart ----------------------------------------------------------------------
 
-def db_restart_run(base: str, cluster: LocalCluster, down_seconds: float) -> dict:
-    cached = base + "/api/collections"
-    seen: dict[str, list] = {"health": [], "cached_page": [], "uncached_api": []}
+def _same_port_restart(cluster: LocalCluster, down_seconds: float) -> None:
+    """pg_ctl stop, wait, pg_ctl start on the same port: what a packaged PostgreSQL service
+    (systemctl restart postgresql) does."""
+    info = cluster.info()
+    pg_ctl = str(_bindir() / "pg_ctl")
+    cluster._run([pg_ctl, "stop", "-w", "-m", "fast", "-D", str(cluster.pgdata)])
+    time.sleep(down_seconds)
+    options = (f"-p {info.port} -c listen_addresses=127.0.0.1 "
+               f"-c unix_socket_directories={cluster.pgdata}")
+    cluster._run([pg_ctl, "start", "-w", "-t", "60", "-D", str(cluster.pgdata),
+                  "-l", str(cluster.logdir / "postgres.log"), "-o", options])
 
-    def sample() -> None:
-        seen["health"].append(get(base + "/api/health", timeout=20)[0])
-        seen["cached_page"].append(get(cached, timeout=20)[0])
-        seen["uncached_api"].append(get(base + PROBE, BYPASS, timeout=20))
 
-    for _ in range(3):
-        sample()
+def _cddgis_db_restart(cluster: LocalCluster, down_seconds: float) -> None:
+    """`cddgis db stop`, wait, `cddgis db start` (LocalCluster.stop/start)."""
     cluster.stop()
-    stopped = time.monotonic()
-    while time.monotonic() - stopped < down_seconds:
-        sample()
-        time.sleep(0.5)
+    time.sleep(down_seconds)
     cluster.start()
-    started = time.monotonic()
+
+
+def db_restart_run(base: str, cluster: LocalCluster, down_seconds: float, how: str) -> dict:
+    """Every 0.5 s, three requests in parallel (health, a cached page, an uncached query), from
+    the stop until the database is back; then the time until each answers 200 again."""
+    urls = {"health": (base + "/api/health", {}), "cached": (base + "/api/collections", {}),
+            "uncached": (base + PROBE, BYPASS)}
+    for url, headers in urls.values():
+        get(url, headers)  # warm: the proxy has a copy of the cached page
+    port_before = cluster.info().port
+    samples: list[tuple[str, int | str, float]] = []
+    done = threading.Event()
+
+    def one(kind: str) -> None:
+        status, seconds = get(*urls[kind], timeout=30)
+        samples.append((kind, status, seconds))
+
+    def sampler() -> None:
+        threads = []
+        while not done.is_set():
+            for kind in urls:
+                t = threading.Thread(target=one, args=(kind,), daemon=True)
+                t.start()
+                threads.append(t)
+            done.wait(0.5)
+        for t in threads:
+            t.join()
+
+    thread = threading.Thread(target=sampler, daemon=True)
+    thread.start()
+    (_same_port_restart if how == "same-port" else _cddgis_db_restart)(cluster, down_seconds)
+    back = time.monotonic()
     first_ok: dict[str, float] = {}
-    while len(first_ok) < 2 and time.monotonic() - started < 120:
-        if "health" not in first_ok and get(base + "/api/health", timeout=20)[0] == 200:
-            first_ok["health"] = time.monotonic() - started
-        if "uncached_api" not in first_ok and get(base + PROBE, BYPASS, timeout=20)[0] == 200:
-            first_ok["uncached_api"] = time.monotonic() - started
+    while len(first_ok) < len(urls) and time.monotonic() - back < 60:
+        for kind, (url, headers) in urls.items():
+            if kind not in first_ok and get(url, headers, timeout=30)[0] == 200:
+                first_ok[kind] = time.monotonic() - back
         time.sleep(0.05)
-    down = seen["uncached_api"][3:]
-    return {
-        "down_seconds": down_seconds,
-        "during_health": sorted({str(s) for s in seen["health"][3:]}),
-        "during_cached_page": sorted({str(s) for s in seen["cached_page"][3:]}),
-        "during_uncached_api": sorted({str(s) for s, _ in down}),
-        "during_uncached_api_max_ms": round(max(sec for _, sec in down) * 1000, 1),
-        "seconds_to_first_ok_after_start": {k: round(v, 2) for k, v in first_ok.items()},
-    }
+    done.set()
+    thread.join()
+    summary = {}
+    for kind in urls:
+        mine = [(status, sec) for k, status, sec in samples if k == kind]
+        counts: dict[str, int] = {}
+        for status, _ in mine:
+            counts[str(status)] = counts.get(str(status), 0) + 1
+        summary[kind] = {"answers": counts,
+                         "max_ms": round(max(sec for _, sec in mine) * 1000, 1),
+                         "first_ok_after_start_s": round(first_ok[kind], 2)
+                         if kind in first_ok else None}
+    return {"how": how, "down_seconds": down_seconds, "port_before": port_before,
+            "port_after": cluster.info().port, **summary}
 
 
 # -- main ----------------------------------------------------------------------------------
@@ -243,6 +280,8 @@ def main() -> None:
     parser.add_argument("--db-down", type=float, default=10.0)
     parser.add_argument("--passes", default="cached,bypass",
                         help="cached (as deployed), bypass (proxy cache skipped), or both")
+    parser.add_argument("--parts", default="wrk,slowloris,restart",
+                        help="which runs (results merge into benchmarks/out/bench_load.json)")
     args = parser.parse_args()
 
     settings = bench_settings()
@@ -262,34 +301,45 @@ def main() -> None:
     subprocess.run([*script, "start"], cwd=ROOT, env=env, check=True)
     base = f"http://127.0.0.1:{env['PORT']}"
     state_file = Path(env["CDDGIS_PROD_DIR"]) / "profile.json"
-    results: dict = {"seconds": args.seconds, "connections": args.connections,
-                     "nproc": os.cpu_count(), "wrk": {}}
+    results: dict = {"nproc": os.cpu_count(), "wrk": {}}
     try:
         state = json.loads(state_file.read_text())
         for path in ENDPOINTS:
             status, _ = get(base + path, BYPASS, timeout=30)
             assert status == 200, (path, status)
-        results["rss_before_mb"] = worker_rss(state)
-        for name in args.passes.split(","):
-            headers = BYPASS if name == "bypass" else {}
-            for path in ENDPOINTS:
-                row = wrk(base + path, args.seconds, args.connections, headers)
-                results["wrk"].setdefault(name, {})[path] = row
-                print(f"{name:<7} {path:<75} {row['rps']:>8.1f} req/s  p50 {row['p50_ms']:>7.1f}"
-                      f" ms  p99 {row['p99_ms']:>7.1f} ms  non-2xx {row['non_2xx']}  socket "
-                      f"errors {row['socket_errors']}", flush=True)
-        results["rss_after_mb"] = worker_rss(state)
-        app_base = f"http://127.0.0.1:{state['app_ports'][0]}"
-        results["slowloris"] = slowloris_run(base, app_base, args.slow)
-        print(json.dumps(results["slowloris"], indent=1), flush=True)
-        results["db_restart"] = db_restart_run(base, cluster, args.db_down)
-        print(json.dumps(results["db_restart"], indent=1), flush=True)
+        parts = args.parts.split(",")
+        if "wrk" in parts:
+            results.update(seconds=args.seconds, connections=args.connections)
+            results["rss_before_mb"] = worker_rss(state)
+            for name in args.passes.split(","):
+                headers = BYPASS if name == "bypass" else {}
+                for path in ENDPOINTS:
+                    row = wrk(base + path, args.seconds, args.connections, headers)
+                    results["wrk"].setdefault(name, {})[path] = row
+                    print(f"{name:<7} {path:<75} {row['rps']:>8.1f} req/s  p50 "
+                          f"{row['p50_ms']:>7.1f} ms  p99 {row['p99_ms']:>7.1f} ms  non-2xx "
+                          f"{row['non_2xx']}  socket errors {row['socket_errors']}", flush=True)
+            results["rss_after_mb"] = worker_rss(state)
+            print(json.dumps({k: results[k] for k in ("rss_before_mb", "rss_after_mb")},
+                             indent=1))
+        if "slowloris" in parts:
+            app_base = f"http://127.0.0.1:{state['app_ports'][0]}"
+            results["slowloris"] = slowloris_run(base, app_base, args.slow)
+            print(json.dumps(results["slowloris"], indent=1), flush=True)
+        if "restart" in parts:
+            # Same port first: `cddgis db start` may move the cluster to another port, which
+            # leaves this profile pointing at the old one.
+            results["db_restart"] = [db_restart_run(base, cluster, args.db_down, how)
+                                     for how in ("same-port", "cddgis-db")]
+            print(json.dumps(results["db_restart"], indent=1), flush=True)
     finally:
         subprocess.run([*script, "stop"], cwd=ROOT, env=env, check=False)
-    print(json.dumps({k: results[k] for k in ("rss_before_mb", "rss_after_mb")}, indent=1))
-    out = ROOT / "benchmarks" / "out"
-    out.mkdir(exist_ok=True)
-    (out / "bench_load.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
+    out = ROOT / "benchmarks" / "out" / "bench_load.json"
+    out.parent.mkdir(exist_ok=True)
+    previous = json.loads(out.read_text()) if out.exists() else {}
+    if not results["wrk"]:
+        del results["wrk"]
+    out.write_text(json.dumps({**previous, **results}, indent=1, ensure_ascii=False))
 
 
 if __name__ == "__main__":
