@@ -205,7 +205,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from web import create_app
 
     url = _database_url(settings)
-    upgrade(url)
+    if not args.no_migrate:
+        upgrade(url)
     app = create_app(settings, database_url=url)
     if args.dev:
         app.run(host=settings.host, port=settings.port, debug=True)
@@ -298,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds before a silent worker is restarted")
     serve.add_argument("--max-requests", type=int, default=0,
                        help="restart a worker after this many requests (0: never)")
+    serve.add_argument("--no-migrate", action="store_true",
+                       help="skip the schema check (production: the owner migrated before)")
     serve.add_argument("--no-access-log", action="store_true",
                        help="no per-request log line (the proxy in front keeps one)")
     serve.set_defaults(func=cmd_serve)

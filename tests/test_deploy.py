@@ -123,8 +123,11 @@ def test_compose_proxy_and_pool_configs_match_the_script() -> None:
     assert "COPY scripts/prod/compose/pgbouncer.ini" in stages["pgbouncer"]
     nginx = (ROOT / "scripts" / "prod" / "compose" / "nginx.conf").read_text()
     for directive in ("client_header_timeout 10s;", "client_body_timeout 10s;",
-                      "client_max_body_size 1m;", "proxy_read_timeout 35s;", "gzip on;",
+                      "client_max_body_size 1m;", "proxy_read_timeout 15s;", "gzip on;",
                       "brotli on;", "proxy_cache cddgis;", "server app:8000"):
         assert directive in nginx, directive
-    assert "pool_mode = transaction" in (ROOT / "scripts" / "prod" / "compose" /
-                                         "pgbouncer.ini").read_text()
+    pgbouncer = (ROOT / "scripts" / "prod" / "compose" / "pgbouncer.ini").read_text()
+    assert "pool_mode = transaction" in pgbouncer
+    # The app's statement timeout reaches PostgreSQL through the pool, not as `options`.
+    assert "SET statement_timeout = 10000" in pgbouncer
+    assert "ignore_startup_parameters = extra_float_digits,options" in pgbouncer

@@ -111,9 +111,22 @@ def test_pgbouncer_pools_transactions_with_a_statement_timeout(production: Profi
     try:
         with conn.cursor() as cur:
             cur.execute("SHOW statement_timeout")
-            assert cur.fetchone()[0] == "30s"
+            assert cur.fetchone()[0] == "10s"
+            cur.execute("SHOW idle_in_transaction_session_timeout")
+            assert cur.fetchone()[0] == "1min"
             cur.execute("SELECT count(*) FROM provinces")
             assert cur.fetchone()[0] == 77
+    finally:
+        conn.close()
+    # The app's engine asks for its timeouts as start-up `options`, which a transaction pool
+    # cannot honour per connection: PgBouncer ignores them (not refuses) and applies its own.
+    conn = psycopg2.connect(host="127.0.0.1", port=production.state["pgbouncer_port"],
+                            dbname=url.database, user=url.username, password=url.password,
+                            options="-c statement_timeout=1234")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW statement_timeout")
+            assert cur.fetchone()[0] == "10s"
     finally:
         conn.close()
     ini = (production.dir / "pgbouncer.ini").read_text()

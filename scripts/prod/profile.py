@@ -46,7 +46,8 @@ class Config:
     apps: int
     workers: int
     threads: int
-    statement_timeout: int
+    statement_timeout_ms: int
+    idle_timeout_ms: int
     client_timeout: str
     max_body: str
     microcache: str
@@ -68,7 +69,10 @@ class Config:
             apps=max(1, int(env.get("CDDGIS_APPS", "2"))),
             workers=max(1, int(env.get("CDDGIS_APP_WORKERS", "2"))),
             threads=max(1, int(env.get("CDDGIS_APP_THREADS", "4"))),
-            statement_timeout=int(env.get("CDDGIS_STATEMENT_TIMEOUT", "30")),
+            # The app's own settings (gis/settings.py): PgBouncer applies them, since a
+            # transaction pool cannot pass the app's per-connection `options`.
+            statement_timeout_ms=int(env.get("CDDGIS_STATEMENT_TIMEOUT_MS", "10000")),
+            idle_timeout_ms=int(env.get("CDDGIS_IDLE_IN_TRANSACTION_TIMEOUT_MS", "60000")),
             client_timeout=env.get("CDDGIS_CLIENT_TIMEOUT", "10s"),
             max_body=env.get("CDDGIS_MAX_BODY", "1m"),
             microcache=env.get("CDDGIS_MICROCACHE", "5s"),
@@ -146,6 +150,11 @@ def _render(template: str, values: dict[str, object]) -> str:
     if missing:
         raise ProfileError(f"{template}: unfilled placeholders {missing}")
     return text
+
+
+def _after_statement(statement_timeout_ms: int, margin: int) -> int:
+    """Seconds a little above the statement timeout (60 s when statements are unbounded)."""
+    return -(-statement_timeout_ms // 1000) + margin if statement_timeout_ms else 60
 
 
 class Runner:
@@ -269,7 +278,8 @@ def pool_size(cfg: Config, owner: Database) -> tuple[int, int, str]:
 
 def nginx_conf(*, work_dir: Path | str, access_log: Path | str, error_log: Path | str,
                listen: str, upstreams: list[str], client_timeout: str, max_body: str,
-               conn_per_ip: int, statement_timeout: int, microcache: str, brotli: bool) -> str:
+               conn_per_ip: int, statement_timeout_ms: int, microcache: str,
+               brotli: bool) -> str:
     """nginx.conf from scripts/prod/nginx.conf.in."""
     modules = "\n".join(f"load_module {NGINX_MODULES_DIR / m};" for m in BROTLI_MODULES)
     brotli_conf = ("    brotli on;\n    brotli_comp_level 5;\n    brotli_min_length 1024;\n"
@@ -286,21 +296,26 @@ def nginx_conf(*, work_dir: Path | str, access_log: Path | str, error_log: Path 
         "CONN_PER_IP": conn_per_ip,
         "UPSTREAMS": "\n".join(f"        server {u} max_fails=3 fail_timeout=5s;"
                                for u in upstreams),
-        "LISTEN": listen, "READ_TIMEOUT": f"{statement_timeout + 5}s",
+        "LISTEN": listen, "READ_TIMEOUT": f"{_after_statement(statement_timeout_ms, 5)}s",
         "MICROCACHE_VALID": cache_valid,
     })
 
 
-def pgbouncer_ini(*, db_name: str, db_host: str, db_port: int, statement_timeout: int,
+def pgbouncer_ini(*, db_name: str, db_host: str, db_port: int, statement_timeout_ms: int,
+                  idle_timeout_ms: int,
                   listen_addr: str, port: int, pool: int, max_db: int, max_clients: int,
                   auth_file: Path | str, logfile: Path | str, pidfile: Path | str,
                   sslmode: str | None) -> str:
     """pgbouncer.ini from scripts/prod/pgbouncer.ini.in."""
     return _render("pgbouncer.ini.in", {
         "DBNAME": db_name, "DBHOST": db_host, "DBPORT": db_port,
-        "STATEMENT_MS": statement_timeout * 1000, "LISTEN_ADDR": listen_addr, "PORT": port,
+        "CONNECT_QUERY": "; ".join(
+            [f"SET statement_timeout = {statement_timeout_ms}",
+             f"SET idle_in_transaction_session_timeout = {idle_timeout_ms}"]),
+        "LISTEN_ADDR": listen_addr, "PORT": port,
         "POOL": pool, "MAX_DB": max_db, "MAX_CLIENTS": max_clients, "AUTH_FILE": auth_file,
-        "LOGFILE": logfile, "PIDFILE": pidfile, "QUERY_TIMEOUT": statement_timeout + 5,
+        "LOGFILE": logfile, "PIDFILE": pidfile,
+        "QUERY_TIMEOUT": _after_statement(statement_timeout_ms, 5),
         "TLS": f"server_tls_sslmode = {sslmode}" if sslmode else "",
     })
 
@@ -317,9 +332,10 @@ def compose_files() -> dict[Path, str]:
         COMPOSE_DIR / "nginx.conf": nginx_conf(
             work_dir="/var/lib/cddgis-proxy", access_log="/dev/stdout", error_log="stderr",
             listen="8080", upstreams=["app:8000"], client_timeout="10s", max_body="1m",
-            conn_per_ip=256, statement_timeout=30, microcache="5s", brotli=True),
+            conn_per_ip=256, statement_timeout_ms=10_000, microcache="5s", brotli=True),
         COMPOSE_DIR / "pgbouncer.ini": pgbouncer_ini(
-            db_name="cddgis", db_host="db", db_port=5432, statement_timeout=30,
+            db_name="cddgis", db_host="db", db_port=5432, statement_timeout_ms=10_000,
+            idle_timeout_ms=60_000,
             listen_addr="*", port=6432, pool=8, max_db=48, max_clients=400,
             auth_file="/var/lib/cddgis-pool/users.txt", logfile="", pidfile="", sslmode=None),
     }
@@ -386,7 +402,8 @@ def _start_pgbouncer(cfg: Config, runner: Runner, app_db: Database, owner_db: Da
     ini = cfg.dir / "pgbouncer.ini"
     ini.write_text(pgbouncer_ini(
         db_name=app_db.name, db_host=app_db.host, db_port=app_db.port,
-        statement_timeout=cfg.statement_timeout, listen_addr="127.0.0.1", port=port,
+        statement_timeout_ms=cfg.statement_timeout_ms, idle_timeout_ms=cfg.idle_timeout_ms,
+        listen_addr="127.0.0.1", port=port,
         pool=pool, max_db=budget, max_clients=max(200, cfg.apps * cfg.workers * 10 * 2),
         auth_file=users, logfile=cfg.dir / "pgbouncer.log", pidfile=cfg.dir / "pgbouncer.pid",
         sslmode=app_db.sslmode))
@@ -423,8 +440,8 @@ def _start_apps(cfg: Config, runner: Runner, app_db: Database, bouncer_port: int
                "HOME": str(cfg.dir / "home"), "PYTHONDONTWRITEBYTECODE": "1"}
         pid = runner.spawn([str(VENV_BIN / "cddgis"), "serve", "--workers", str(cfg.workers),
                             "--threads", str(cfg.threads),
-                            "--timeout", str(cfg.statement_timeout + 10),
-                            "--max-requests", "5000", "--no-access-log"],
+                            "--timeout", str(_after_statement(cfg.statement_timeout_ms, 10)),
+                            "--max-requests", "5000", "--no-access-log", "--no-migrate"],
                            cfg.dir / f"app-{i}.log", env)
         processes.append({"name": f"app-{i}", "pid": pid, "port": port, "stop": "SIGTERM"})
         ports.append(port)
@@ -445,7 +462,7 @@ def _start_nginx(cfg: Config, runner: Runner, app_ports: list[int],
         error_log=cfg.dir / "nginx-error.log", listen=f"{cfg.host}:{cfg.port}",
         upstreams=[f"127.0.0.1:{p}" for p in app_ports], client_timeout=cfg.client_timeout,
         max_body=cfg.max_body, conn_per_ip=cfg.conn_per_ip,
-        statement_timeout=cfg.statement_timeout, microcache=cfg.microcache,
+        statement_timeout_ms=cfg.statement_timeout_ms, microcache=cfg.microcache,
         brotli=all((NGINX_MODULES_DIR / m).exists() for m in BROTLI_MODULES)))
     runner.own(conf, 0o600)
     args = ["nginx", "-p", f"{cfg.dir}/", "-c", str(conf), "-e", str(cfg.dir / "nginx-error.log")]
