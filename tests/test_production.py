@@ -5,6 +5,7 @@ started by the project's own script against the test session's database, and sto
 from __future__ import annotations
 
 import gzip
+import inspect
 import json
 import os
 import socket
@@ -20,6 +21,7 @@ import psycopg2
 import pytest
 from sqlalchemy.engine import make_url
 
+from gis.cluster import ClusterInfo
 from gis.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,11 +60,20 @@ def _script(action: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 
 @pytest.fixture(scope="session")
-def production(app, db_url: str, settings: Settings) -> Iterator[Profile]:
+def app_db_url(cluster: ClusterInfo, db_url: str) -> str:
+    """The session database as the app role where least-privilege roles exist (``db_url`` is
+    then the owner's), else the one URL."""
+    if "role" in inspect.signature(ClusterInfo.url).parameters:
+        return cluster.url(database=make_url(db_url).database, role="app")
+    return db_url
+
+
+@pytest.fixture(scope="session")
+def production(app, db_url: str, app_db_url: str, settings: Settings) -> Iterator[Profile]:
     """The profile on a free port, serving the session's loaded database (``app`` loads it)."""
     port = _free_port()
     prod_dir = settings.state_dir / "prod-test"
-    env = {**os.environ, "DATABASE_URL": db_url, "CDDGIS_OWNER_DATABASE_URL": db_url,
+    env = {**os.environ, "DATABASE_URL": app_db_url, "CDDGIS_OWNER_DATABASE_URL": db_url,
            "PORT": str(port), "CDDGIS_PROD_DIR": str(prod_dir), "CDDGIS_TILES": "none",
            "CDDGIS_APPS": "2", "CDDGIS_APP_WORKERS": "1",
            "CDDGIS_CLIENT_TIMEOUT": f"{CLIENT_TIMEOUT_S}s"}
@@ -104,8 +115,8 @@ def test_script_runs_two_apps_behind_nginx_and_pgbouncer(production: Profile) ->
 
 
 def test_pgbouncer_pools_transactions_with_a_statement_timeout(production: Profile,
-                                                                db_url: str) -> None:
-    url = make_url(db_url)
+                                                                app_db_url: str) -> None:
+    url = make_url(app_db_url)
     conn = psycopg2.connect(host="127.0.0.1", port=production.state["pgbouncer_port"],
                             dbname=url.database, user=url.username, password=url.password)
     try:
