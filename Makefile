@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CDDGIS := $(VENV)/bin/cddgis
 
-.PHONY: run test setup setup-test lint bench db-stop
+.PHONY: run test setup setup-test lint bench db-stop prod prod-stop prod-status
 
 run: setup
 	$(CDDGIS) db start
@@ -17,6 +17,23 @@ run: setup
 
 test: setup-test lint
 	$(VENV)/bin/pytest
+
+# The production profile (README, "Production"): nginx → 2 apps → PgBouncer → PostGIS on :8080.
+prod:
+	bash scripts/setup.sh --prod
+	$(CDDGIS) db start
+	$(CDDGIS) migrate
+	$(CDDGIS) load boundaries --if-empty
+	-$(CDDGIS) load villages --if-empty
+	$(CDDGIS) load indicators --if-empty
+	$(CDDGIS) sample --if-empty
+	bash scripts/production.sh start
+
+prod-stop:
+	bash scripts/production.sh stop
+
+prod-status:
+	bash scripts/production.sh status
 
 setup:
 	bash scripts/setup.sh
@@ -35,6 +52,7 @@ bench: setup-test
 	$(PY) -m benchmarks.bench_layers
 	$(PY) -m benchmarks.bench_nearest
 	$(PY) -m benchmarks.bench_choropleth
+	$(PY) -m benchmarks.bench_load
 
 db-stop:
 	$(CDDGIS) db stop

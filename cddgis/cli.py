@@ -205,7 +205,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from gis.migrate import upgrade
     from web import create_app
 
-    upgrade(_database_url(settings, "owner"))
+    if not args.no_migrate:  # replicas behind the proxy start with --no-migrate
+        upgrade(_database_url(settings, "owner"))
     # The web app connects as the least-privileged role: it cannot change the schema.
     app = create_app(settings, database_url=_database_url(settings, "app"))
     if args.dev:
@@ -217,8 +218,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{settings.host}:{settings.port}")
             self.cfg.set("workers", args.workers)
-            self.cfg.set("threads", 4)
-            self.cfg.set("accesslog", "-")
+            self.cfg.set("threads", args.threads)
+            self.cfg.set("timeout", args.timeout)
+            self.cfg.set("graceful_timeout", args.timeout)
+            self.cfg.set("keepalive", 5)
+            # Restarting each worker after a few thousand requests bounds slow memory growth;
+            # the jitter keeps workers from restarting together.
+            self.cfg.set("max_requests", args.max_requests)
+            self.cfg.set("max_requests_jitter", max(args.max_requests // 10, 0))
+            if not args.no_access_log:
+                self.cfg.set("accesslog", "-")
 
         def load(self):
             return app
@@ -288,6 +297,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the web app (PORT, HOST)")
     serve.add_argument("--dev", action="store_true", help="Flask's debug server")
     serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument("--threads", type=int, default=4, help="threads per worker")
+    serve.add_argument("--timeout", type=int, default=30,
+                       help="seconds before a silent worker is restarted")
+    serve.add_argument("--max-requests", type=int, default=0,
+                       help="restart a worker after this many requests (0: never)")
+    serve.add_argument("--no-migrate", action="store_true",
+                       help="skip the schema check (production: the owner migrated before)")
+    serve.add_argument("--no-access-log", action="store_true",
+                       help="no per-request log line (the proxy in front keeps one)")
     serve.set_defaults(func=cmd_serve)
     return parser
 

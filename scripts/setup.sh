@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# Installs what cddgis needs on a Debian machine: PostgreSQL 15 + PostGIS 3 (and, with --test,
-# Chromium and Thai fonts for the browser tests), then a Python virtualenv in .venv.
+# Installs what cddgis needs on a Debian machine: PostgreSQL 15 + PostGIS 3 (with --prod, also
+# nginx, its brotli module and PgBouncer for scripts/production.sh; with --test, all of that plus
+# Chromium, Thai fonts and wrk for the tests and benchmarks), then a Python virtualenv in .venv.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_test=0
-[[ "${1:-}" == "--test" ]] && want_test=1
+want_prod=0
+[[ "${1:-}" == "--test" ]] && want_test=1 && want_prod=1
+[[ "${1:-}" == "--prod" ]] && want_prod=1
 
 packages=(postgresql-15 postgresql-15-postgis-3)
-(( want_test )) && packages+=(chromium fonts-thai-tlwg)
+if (( want_prod )); then
+  packages+=(nginx pgbouncer)
+  # Brotli only where Debian ships the module (bookworm does); gzip works without it.
+  if apt-cache show libnginx-mod-http-brotli-filter >/dev/null 2>&1; then
+    packages+=(libnginx-mod-http-brotli-filter libnginx-mod-http-brotli-static)
+  fi
+fi
+(( want_test )) && packages+=(chromium fonts-thai-tlwg wrk)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -27,6 +37,13 @@ if (( ${#missing[@]} )); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # scripts/production.sh runs its own nginx and PgBouncer; Debian's default services
+    # (nginx's welcome page on :80) are not wanted.
+    if [[ -d /run/systemd/system ]]; then
+      for svc in nginx pgbouncer; do
+        [[ " ${missing[*]} " == *" $svc "* ]] && systemctl disable --now "$svc" >/dev/null 2>&1 || true
+      done
+    fi
   elif [[ -n "${DATABASE_URL:-}" && $want_test -eq 0 ]]; then
     echo "cddgis: DATABASE_URL is set, so the local PostGIS packages are not needed."
   else
@@ -49,7 +66,8 @@ want="$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)$extras"
 if [[ ! -x .venv/bin/python ]]; then
   "$python" -m venv .venv
 fi
-if [[ ! -f "$stamp" ]] || ! grep -qxF "$want" "$stamp"; then
+# A test install ([test]) also satisfies a plain one.
+if [[ ! -f "$stamp" ]] || ! grep -qxF -e "$want" -e "${want}[test]" "$stamp"; then
   echo "cddgis: installing Python packages into .venv"
   .venv/bin/pip install -q --upgrade pip >/dev/null
   # constraints.txt pins every package (scripts/lock.sh regenerates it): the same versions on

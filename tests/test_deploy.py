@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shlex
+import sys
 from pathlib import Path
 
 from cddgis.cli import build_parser
@@ -12,24 +14,47 @@ from cddgis.cli import build_parser
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_dockerfile_runs_real_cli_commands() -> None:
+def _stages() -> dict[str, str]:
+    """The Dockerfile's build stages by name (``FROM … AS name``)."""
     dockerfile = (ROOT / "Dockerfile").read_text()
-    cmd = json.loads(re.search(r"^CMD (\[.*\])$", dockerfile, re.M).group(1))
+    parts = re.split(r"^FROM \S+ AS (\w+)$", dockerfile, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def _cli_steps(shell: str) -> list[list[str]]:
+    """`a && { b || true; } && c` → the cddgis commands, each checked by the real parser."""
     steps = [re.sub(r"^\{\s*|\s*\|\|\s*true;\s*\}$", "", part.strip())
-             for part in cmd[-1].split("&&")]
+             for part in shell.split("&&")]
     commands = [shlex.split(step) for step in steps]
-    assert all(c[0] == "cddgis" for c in commands)
+    assert all(c[0] == "cddgis" for c in commands), commands
     parser = build_parser()
     for command in commands:
         parser.parse_args(command[1:])  # exits (fails the test) on an unknown subcommand
+    return commands
+
+
+def _services() -> dict[str, str]:
+    """docker-compose.yml's services, each as its block of text (no YAML library needed)."""
+    compose = (ROOT / "docker-compose.yml").read_text()
+    body = compose.split("\nservices:\n", 1)[1].split("\nvolumes:\n", 1)[0]
+    parts = re.split(r"^  (\w+):$", body, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def test_dockerfile_runs_real_cli_commands() -> None:
+    app = _stages()["app"]
+    cmd = json.loads(re.search(r"^CMD (\[.*\])$", app, re.M).group(1))
+    commands = _cli_steps(cmd[-1])
     # Like `make run`: everything loaded, then serve.
     assert [" ".join(c[1:3]) for c in commands] == [
         "migrate", "load boundaries", "load villages", "load indicators", "sample --if-empty",
         "serve"]
+    # `docker build .` (no target) builds the last stage: the app.
+    assert list(_stages())[-1] == "app"
 
 
 def test_dockerfile_copies_every_package() -> None:
-    dockerfile = (ROOT / "Dockerfile").read_text()
+    dockerfile = _stages()["app"]
     pyproject = (ROOT / "pyproject.toml").read_text()
     include = re.search(r"^include = \[(.*)\]$", pyproject, re.M).group(1)
     packages = [p.strip(' "*') for p in include.split(",")]
@@ -39,8 +64,70 @@ def test_dockerfile_copies_every_package() -> None:
 
 
 def test_compose_points_the_app_at_postgis_and_the_data() -> None:
+    services = _services()
+    assert "image: postgis/postgis:15-" in services["db"]
+    # The loader talks to PostgreSQL directly; the replicas go through the pool.
+    assert "DATABASE_URL: postgresql+psycopg2://cddgis:" in services["load"]
+    assert "@db:5432/cddgis" in services["load"]
+    assert "@pgbouncer:6432/cddgis" in services["app"]
+    assert "${CDDGIS_DATA:-../shared/data}:/data:ro" in services["load"]
+
+
+def test_compose_has_the_production_shape() -> None:
+    """proxy → ≥2 app replicas → pgbouncer → db; only the proxy is published."""
+    services = _services()
+    assert set(services) == {"db", "pgbouncer", "load", "app", "proxy"}
+    replicas = int(re.search(r"replicas: (\d+)", services["app"]).group(1))
+    assert replicas >= 2
+    published = [name for name, block in services.items() if "ports:" in block]
+    assert published == ["proxy"]
+    stages = _stages()
+    for name in ("pgbouncer", "load", "app", "proxy"):
+        target = re.search(r"target: (\w+)", services[name]).group(1)
+        assert target in stages, (name, target)
+    assert "condition: service_completed_successfully" in services["app"]
+
+
+def test_compose_commands_are_real_cli_commands() -> None:
+    services = _services()
+    load = json.loads(re.search(r"command: (\[.*\])", services["load"]).group(1))
+    assert [" ".join(c[1:3]) for c in _cli_steps(load[-1])] == [
+        "migrate", "load boundaries", "load villages", "load indicators", "sample --if-empty"]
+    serve = json.loads(re.search(r"command: (\[.*\])", services["app"]).group(1))
+    assert serve[:2] == ["cddgis", "serve"]
+    build_parser().parse_args(serve[1:])
+
+
+def test_compose_has_no_default_secrets() -> None:
     compose = (ROOT / "docker-compose.yml").read_text()
-    assert "image: postgis/postgis:15-" in compose
-    assert "DATABASE_URL: postgresql+psycopg2://cddgis:" in compose
-    assert "@db:5432/cddgis" in compose
-    assert "${CDDGIS_DATA:-../shared/data}:/data:ro" in compose
+    variables = re.findall(r"\$\{(\w+)(:?[-?])?([^}]*)\}", compose)
+    secrets = [v for v in variables if re.search(r"PASSWORD|SECRET|TOKEN|KEY", v[0])]
+    assert secrets
+    for name, op, _message in secrets:
+        assert op == ":?", f"{name} must be required (${{{name}:?…}}), not defaulted"
+    assert not re.search(r"PASSWORD: (?!\$\{)", compose)  # no literal password
+
+
+def test_compose_proxy_and_pool_configs_match_the_script() -> None:
+    """The files baked into the images are what scripts/production.sh renders from the same
+    templates (regenerate: .venv/bin/python scripts/prod/profile.py render-compose)."""
+    spec = importlib.util.spec_from_file_location("prod_profile",
+                                                  ROOT / "scripts" / "prod" / "profile.py")
+    profile = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = profile  # dataclasses look their module up there
+    spec.loader.exec_module(profile)
+    for path, text in profile.compose_files().items():
+        assert path.read_text() == text, path
+    stages = _stages()
+    assert "COPY scripts/prod/compose/nginx.conf" in stages["proxy"]
+    assert "COPY scripts/prod/compose/pgbouncer.ini" in stages["pgbouncer"]
+    nginx = (ROOT / "scripts" / "prod" / "compose" / "nginx.conf").read_text()
+    for directive in ("client_header_timeout 10s;", "client_body_timeout 10s;",
+                      "client_max_body_size 1m;", "proxy_read_timeout 15s;", "gzip on;",
+                      "brotli on;", "proxy_cache cddgis;", "server app:8000"):
+        assert directive in nginx, directive
+    pgbouncer = (ROOT / "scripts" / "prod" / "compose" / "pgbouncer.ini").read_text()
+    assert "pool_mode = transaction" in pgbouncer
+    # The app's statement timeout reaches PostgreSQL through the pool, not as `options`.
+    assert "SET statement_timeout = 10000" in pgbouncer
+    assert "ignore_startup_parameters = extra_float_digits,options" in pgbouncer

@@ -1,0 +1,547 @@
+"""cddgis production profile on one machine: nginx → N gunicorn apps → PgBouncer → PostGIS.
+
+Run by ``scripts/production.sh start|stop|status``, which resolves the database URLs and migrates
+first. Why each piece: nginx buffers whole requests (a slow client never holds an app thread),
+compresses and caches; several stateless app processes survive one crashing and are the unit that
+grows onto more machines; PgBouncer lets many app threads share the few backends PostgreSQL runs
+well with. Runtime files live in ``CDDGIS_PROD_DIR`` (default ``var/prod``). As root, every process
+runs as ``CDDGIS_PROD_USER`` (default ``www-data``), never as root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+TEMPLATES = Path(__file__).resolve().parent
+VENV_BIN = ROOT / ".venv" / "bin"
+BROTLI_MODULES = ("ngx_http_brotli_filter_module.so", "ngx_http_brotli_static_module.so")
+NGINX_MODULES_DIR = Path("/usr/lib/nginx/modules")
+
+
+class ProfileError(RuntimeError):
+    """The profile could not start; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every knob, from the environment (documented in README, "Production")."""
+
+    dir: Path
+    host: str
+    port: int
+    apps: int
+    workers: int
+    threads: int
+    statement_timeout_ms: int
+    idle_timeout_ms: int
+    client_timeout: str
+    max_body: str
+    microcache: str
+    conn_per_ip: int
+    pool: int | None
+    user: str | None
+
+    @classmethod
+    def from_env(cls) -> Config:
+        env = os.environ
+        user = env.get("CDDGIS_PROD_USER") or ("www-data" if os.geteuid() == 0 else None)
+        if user and os.geteuid() != 0:
+            user = None  # only root can switch user; run as ourselves
+        pool = env.get("CDDGIS_DB_POOL")
+        return cls(
+            dir=Path(env.get("CDDGIS_PROD_DIR") or ROOT / "var" / "prod").resolve(),
+            host=env.get("HOST", "127.0.0.1"),
+            port=int(env.get("PORT", "8080")),
+            apps=max(1, int(env.get("CDDGIS_APPS", "2"))),
+            workers=max(1, int(env.get("CDDGIS_APP_WORKERS", "2"))),
+            threads=max(1, int(env.get("CDDGIS_APP_THREADS", "4"))),
+            # The app's own settings (gis/settings.py): PgBouncer applies them, since a
+            # transaction pool cannot pass the app's per-connection `options`.
+            statement_timeout_ms=int(env.get("CDDGIS_STATEMENT_TIMEOUT_MS", "10000")),
+            idle_timeout_ms=int(env.get("CDDGIS_IDLE_IN_TRANSACTION_TIMEOUT_MS", "60000")),
+            client_timeout=env.get("CDDGIS_CLIENT_TIMEOUT", "10s"),
+            max_body=env.get("CDDGIS_MAX_BODY", "1m"),
+            microcache=env.get("CDDGIS_MICROCACHE", "5s"),
+            conn_per_ip=int(env.get("CDDGIS_CONN_PER_IP", "256")),
+            pool=int(pool) if pool else None,
+            user=user,
+        )
+
+    @property
+    def state_file(self) -> Path:
+        return self.dir / "profile.json"
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _alive(pid: int) -> bool:
+    """Running and not a zombie (our children are reaped by init, not by us)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except FileNotFoundError:
+        return ""
+
+
+def _http_status(url: str, timeout: float = 3.0) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (OSError, urllib.error.URLError):
+        return None
+
+
+def _wait_for(what: str, check, pid: int | None, log: Path | None, timeout: float = 60) -> None:
+    """Polls ``check()`` until true; fails early, with the log's tail, if ``pid`` dies."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if pid is not None and not _alive(pid):
+            tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
+            raise ProfileError(f"{what} exited while starting.\n{tail}")
+        if time.monotonic() > deadline:
+            raise ProfileError(f"{what} did not become ready within {timeout:.0f} s"
+                               + (f" (see {log})" if log else ""))
+        time.sleep(0.1)
+
+
+def _render(template: str, values: dict[str, object]) -> str:
+    text = (TEMPLATES / template).read_text()
+    for key, value in values.items():
+        text = text.replace(f"@{key}@", str(value))
+    missing = sorted(set(re.findall(r"@[A-Z_]+@", text)))
+    if missing:
+        raise ProfileError(f"{template}: unfilled placeholders {missing}")
+    return text
+
+
+def _after_statement(statement_timeout_ms: int, margin: int) -> int:
+    """Seconds a little above the statement timeout (60 s when statements are unbounded)."""
+    return -(-statement_timeout_ms // 1000) + margin if statement_timeout_ms else 60
+
+
+class Runner:
+    """Starts processes as the service user, detached, each logging to its own file."""
+
+    def __init__(self, cfg: Config, as_self: bool = False):
+        self.cfg = cfg
+        self.account = pwd.getpwnam(cfg.user) if cfg.user and not as_self else None
+
+    def own(self, path: Path, mode: int | None = None) -> None:
+        if mode is not None:
+            path.chmod(mode)
+        if self.account:
+            os.chown(path, self.account.pw_uid, self.account.pw_gid)
+
+    def app_runner(self) -> Runner:
+        """Who runs the apps: the service user if it can run the virtualenv's Python.
+
+        A virtualenv built on a Python under /root (pyenv) is out of its reach; then the apps run
+        as the invoking user, with a warning (nginx and PgBouncer still drop privileges).
+        """
+        if not self.account:
+            return self
+        try:
+            probe = subprocess.run(
+                [str(VENV_BIN / "python"), "-c", "import web, gunicorn"], cwd=ROOT,
+                user=self.account.pw_uid, group=self.account.pw_gid, extra_groups=[],
+                capture_output=True, text=True,
+                env={"PATH": "/usr/bin:/bin", "HOME": str(self.cfg.dir / "home")})
+            reason = (probe.stderr.strip() or "no access").splitlines()[-1]
+            ok = probe.returncode == 0
+        except PermissionError as exc:
+            reason, ok = str(exc), False
+        if ok:
+            return self
+        print(f"warning: the service user '{self.cfg.user}' cannot run {VENV_BIN / 'python'} "
+              f"({reason}); the apps run as {pwd.getpwuid(os.geteuid()).pw_name}. Build .venv "
+              "with Debian's /usr/bin/python3 (PYTHON=/usr/bin/python3 scripts/setup.sh) in a "
+              "folder that user can read.", file=sys.stderr)
+        return Runner(self.cfg, as_self=True)
+
+    def run(self, args: list[str], env: dict[str, str] | None = None,
+            check: bool = True) -> subprocess.CompletedProcess[str]:
+        kwargs: dict = {}
+        if self.account:
+            kwargs = {"user": self.account.pw_uid, "group": self.account.pw_gid,
+                      "extra_groups": []}
+        proc = subprocess.run(args, env=env, capture_output=True, text=True, **kwargs)
+        if check and proc.returncode:
+            raise ProfileError(f"{' '.join(args[:3])} failed:\n{proc.stderr or proc.stdout}")
+        return proc
+
+    def spawn(self, args: list[str], log: Path, env: dict[str, str]) -> int:
+        kwargs: dict = {}
+        if self.account:
+            kwargs = {"user": self.account.pw_uid, "group": self.account.pw_gid,
+                      "extra_groups": []}
+        with log.open("ab") as out:
+            self.own(log)
+            proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True, **kwargs)
+        return proc.pid
+
+
+# -- the database side -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Database:
+    host: str
+    port: int
+    name: str
+    user: str
+    password: str
+    sslmode: str | None
+
+    @classmethod
+    def from_url(cls, url: str) -> Database:
+        from sqlalchemy.engine import make_url
+
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url.removeprefix("postgres://")
+        parsed = make_url(url)
+        host = parsed.host or str(parsed.query.get("host") or "127.0.0.1")
+        if not (parsed.username and parsed.password and parsed.database):
+            raise ProfileError("the database URL needs a user, a password and a database name "
+                               "(PgBouncer logs in with them)")
+        sslmode = parsed.query.get("sslmode")
+        return cls(host=host, port=parsed.port or 5432, name=parsed.database,
+                   user=parsed.username, password=parsed.password,
+                   sslmode=str(sslmode) if sslmode else None)
+
+    def connect(self, host: str | None = None, port: int | None = None):
+        import psycopg2
+
+        return psycopg2.connect(host=host or self.host, port=port or self.port, dbname=self.name,
+                                user=self.user, password=self.password, connect_timeout=5,
+                                sslmode=self.sslmode if host is None and self.sslmode
+                                else "prefer")
+
+
+def pool_size(cfg: Config, owner: Database) -> tuple[int, int, str]:
+    """Backends for the app: a share of what the server allows, near 2 x cores + 2.
+
+    PostgreSQL does best with about two active backends per core; more only queue inside it.
+    Half of ``max_connections`` (less the superuser reserve) is left for migrations, loaders,
+    backups and a second app machine.
+    """
+    with owner.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT current_setting('max_connections')::int, "
+                    "current_setting('superuser_reserved_connections')::int")
+        max_connections, reserved = cur.fetchone()
+    conn.close()
+    budget = max(2, (max_connections - reserved) // 2)
+    pool = cfg.pool or min(budget, 2 * (os.cpu_count() or 1) + 2)
+    why = (f"max_connections={max_connections}, reserved={reserved}: at most {budget} backends "
+           f"for the app, {pool} per pool")
+    return min(pool, budget), budget, why
+
+
+# -- the two configuration files, for this script and for docker-compose ---------------------
+
+def nginx_conf(*, work_dir: Path | str, access_log: Path | str, error_log: Path | str,
+               listen: str, upstreams: list[str], client_timeout: str, max_body: str,
+               conn_per_ip: int, statement_timeout_ms: int, microcache: str,
+               brotli: bool) -> str:
+    """nginx.conf from scripts/prod/nginx.conf.in."""
+    modules = "\n".join(f"load_module {NGINX_MODULES_DIR / m};" for m in BROTLI_MODULES)
+    brotli_conf = ("    brotli on;\n    brotli_comp_level 5;\n    brotli_min_length 1024;\n"
+                   "    brotli_types application/json application/geo+json text/csv text/css\n"
+                   "                 application/javascript text/javascript image/svg+xml;")
+    if microcache.strip() in ("", "0", "0s", "off"):
+        cache_valid = "# no micro-cache (CDDGIS_MICROCACHE=0)"
+    else:
+        cache_valid = f"proxy_cache_valid 200 {microcache};"
+    return _render("nginx.conf.in", {
+        "LOAD_MODULES": modules if brotli else "# brotli: Debian's nginx module is absent",
+        "BROTLI": brotli_conf if brotli else "", "DIR": work_dir, "ACCESS_LOG": access_log,
+        "ERROR_LOG": error_log, "CLIENT_TIMEOUT": client_timeout, "MAX_BODY": max_body,
+        "CONN_PER_IP": conn_per_ip,
+        "UPSTREAMS": "\n".join(f"        server {u} max_fails=3 fail_timeout=5s;"
+                               for u in upstreams),
+        "LISTEN": listen, "READ_TIMEOUT": f"{_after_statement(statement_timeout_ms, 5)}s",
+        "MICROCACHE_VALID": cache_valid,
+    })
+
+
+def pgbouncer_ini(*, db_name: str, db_host: str, db_port: int, statement_timeout_ms: int,
+                  idle_timeout_ms: int,
+                  listen_addr: str, port: int, pool: int, max_db: int, max_clients: int,
+                  auth_file: Path | str, logfile: Path | str, pidfile: Path | str,
+                  sslmode: str | None) -> str:
+    """pgbouncer.ini from scripts/prod/pgbouncer.ini.in."""
+    return _render("pgbouncer.ini.in", {
+        "DBNAME": db_name, "DBHOST": db_host, "DBPORT": db_port,
+        "CONNECT_QUERY": "; ".join(
+            [f"SET statement_timeout = {statement_timeout_ms}",
+             f"SET idle_in_transaction_session_timeout = {idle_timeout_ms}"]),
+        "LISTEN_ADDR": listen_addr, "PORT": port,
+        "POOL": pool, "MAX_DB": max_db, "MAX_CLIENTS": max_clients, "AUTH_FILE": auth_file,
+        "LOGFILE": logfile, "PIDFILE": pidfile,
+        "QUERY_TIMEOUT": _after_statement(statement_timeout_ms, 5),
+        "TLS": f"server_tls_sslmode = {sslmode}" if sslmode else "",
+    })
+
+
+COMPOSE_DIR = TEMPLATES / "compose"
+
+
+def compose_files() -> dict[Path, str]:
+    """The proxy and pool configuration docker-compose.yml builds into its images.
+
+    Checked in and tested to equal this rendering, so the two deployments cannot drift apart.
+    """
+    return {
+        COMPOSE_DIR / "nginx.conf": nginx_conf(
+            work_dir="/var/lib/cddgis-proxy", access_log="/dev/stdout", error_log="stderr",
+            listen="8080", upstreams=["app:8000"], client_timeout="10s", max_body="1m",
+            conn_per_ip=256, statement_timeout_ms=10_000, microcache="5s", brotli=True),
+        COMPOSE_DIR / "pgbouncer.ini": pgbouncer_ini(
+            db_name="cddgis", db_host="db", db_port=5432, statement_timeout_ms=10_000,
+            idle_timeout_ms=60_000,
+            listen_addr="*", port=6432, pool=8, max_db=48, max_clients=400,
+            auth_file="/var/lib/cddgis-pool/users.txt", logfile="", pidfile="", sslmode=None),
+    }
+
+
+def render_compose(_: Config) -> int:
+    for path, text in compose_files().items():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+# -- start / stop / status -------------------------------------------------------------------
+
+def start(cfg: Config) -> int:
+    state = _read_state(cfg)
+    if state and all(_alive(p["pid"]) for p in state["processes"]):
+        print(f"cddgis production profile is already running on http://{cfg.host}:"
+              f"{state['port']}/")
+        return 0
+    if state:
+        stop(cfg, quiet=True)
+    app_url = os.environ.get("CDDGIS_PROD_APP_URL") or os.environ.get("DATABASE_URL")
+    if not app_url:
+        raise ProfileError("no database URL: run this through scripts/production.sh")
+    owner_url = os.environ.get("CDDGIS_PROD_OWNER_URL") or app_url
+    app_db, owner_db = Database.from_url(app_url), Database.from_url(owner_url)
+    if not _port_is_free(cfg.host, cfg.port):
+        raise ProfileError(f"{cfg.host}:{cfg.port} is in use; set PORT to a free port")
+
+    runner = Runner(cfg)
+    # A fresh cache: the data may have been reloaded while the profile was stopped.
+    shutil.rmtree(cfg.dir / "nginx" / "cache", ignore_errors=True)
+    for sub in ("", "home", "nginx", "nginx/cache", "nginx/client_body", "nginx/proxy",
+                "nginx/fastcgi", "nginx/uwsgi", "nginx/scgi"):
+        (cfg.dir / sub).mkdir(parents=True, exist_ok=True)
+        runner.own(cfg.dir / sub, 0o700)
+    processes: list[dict[str, object]] = []
+    try:
+        bouncer_port = _start_pgbouncer(cfg, runner, app_db, owner_db, processes)
+        app_ports = _start_apps(cfg, runner.app_runner(), app_db, bouncer_port, processes)
+        _start_nginx(cfg, runner, app_ports, processes)
+    except BaseException:
+        _write_state(cfg, {"port": cfg.port, "processes": processes})
+        stop(cfg, quiet=True)
+        raise
+    _write_state(cfg, {"port": cfg.port, "pgbouncer_port": bouncer_port, "app_ports": app_ports,
+                       "processes": processes})
+    print(f"cddgis production profile is serving on http://{cfg.host}:{cfg.port}/ "
+          f"(nginx → {len(app_ports)} app processes → PgBouncer :{bouncer_port} → "
+          f"{app_db.host}:{app_db.port}/{app_db.name}); files in {cfg.dir}")
+    return 0
+
+
+def _start_pgbouncer(cfg: Config, runner: Runner, app_db: Database, owner_db: Database,
+                     processes: list[dict[str, object]]) -> int:
+    pool, budget, why = pool_size(cfg, owner_db)
+    port = _free_port()
+    users = cfg.dir / "pgbouncer-users.txt"
+    quoted = app_db.password.replace('"', '""')
+    users.write_text(f'"{app_db.user}" "{quoted}"\n')
+    runner.own(users, 0o600)
+    ini = cfg.dir / "pgbouncer.ini"
+    ini.write_text(pgbouncer_ini(
+        db_name=app_db.name, db_host=app_db.host, db_port=app_db.port,
+        statement_timeout_ms=cfg.statement_timeout_ms, idle_timeout_ms=cfg.idle_timeout_ms,
+        listen_addr="127.0.0.1", port=port,
+        pool=pool, max_db=budget, max_clients=max(200, cfg.apps * cfg.workers * 10 * 2),
+        auth_file=users, logfile=cfg.dir / "pgbouncer.log", pidfile=cfg.dir / "pgbouncer.pid",
+        sslmode=app_db.sslmode))
+    runner.own(ini, 0o600)
+    print(f"PgBouncer: transaction pooling on 127.0.0.1:{port} ({why})")
+    pid = runner.spawn(["pgbouncer", str(ini)], cfg.dir / "pgbouncer.out",
+                       {"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    processes.append({"name": "pgbouncer", "pid": pid, "stop": "SIGINT"})
+
+    def through_bouncer() -> bool:
+        try:
+            app_db.connect(host="127.0.0.1", port=port).close()
+        except Exception:
+            return False
+        return True
+
+    _wait_for("PgBouncer", through_bouncer, pid, cfg.dir / "pgbouncer.log", timeout=30)
+    return port
+
+
+def _start_apps(cfg: Config, runner: Runner, app_db: Database, bouncer_port: int,
+                processes: list[dict[str, object]]) -> list[int]:
+    from urllib.parse import quote
+
+    url = (f"postgresql+psycopg2://{quote(app_db.user, safe='')}:"
+           f"{quote(app_db.password, safe='')}@127.0.0.1:{bouncer_port}/{app_db.name}")
+    base_env = {k: v for k, v in os.environ.items()
+                if k not in ("CDDGIS_PROD_APP_URL", "CDDGIS_PROD_OWNER_URL",
+                             "CDDGIS_OWNER_DATABASE_URL")}
+    ports = []
+    for i in range(1, cfg.apps + 1):
+        port = _free_port()
+        env = {**base_env, "DATABASE_URL": url, "HOST": "127.0.0.1", "PORT": str(port),
+               "HOME": str(cfg.dir / "home"), "PYTHONDONTWRITEBYTECODE": "1"}
+        pid = runner.spawn([str(VENV_BIN / "cddgis"), "serve", "--workers", str(cfg.workers),
+                            "--threads", str(cfg.threads),
+                            "--timeout", str(_after_statement(cfg.statement_timeout_ms, 10)),
+                            "--max-requests", "5000", "--no-access-log", "--no-migrate"],
+                           cfg.dir / f"app-{i}.log", env)
+        processes.append({"name": f"app-{i}", "pid": pid, "port": port, "stop": "SIGTERM"})
+        ports.append(port)
+    for i, port in enumerate(ports, start=1):
+        pid = int(processes[-len(ports) + i - 1]["pid"])  # type: ignore[call-overload]
+        _wait_for(f"app-{i}", lambda p=port: _http_status(
+            f"http://127.0.0.1:{p}/api/health") == 200, pid, cfg.dir / f"app-{i}.log")
+    print(f"apps: {cfg.apps} × gunicorn ({cfg.workers} workers × {cfg.threads} threads) on "
+          f"127.0.0.1:{', '.join(map(str, ports))}")
+    return ports
+
+
+def _start_nginx(cfg: Config, runner: Runner, app_ports: list[int],
+                 processes: list[dict[str, object]]) -> None:
+    conf = cfg.dir / "nginx.conf"
+    conf.write_text(nginx_conf(
+        work_dir=cfg.dir, access_log=cfg.dir / "nginx-access.log",
+        error_log=cfg.dir / "nginx-error.log", listen=f"{cfg.host}:{cfg.port}",
+        upstreams=[f"127.0.0.1:{p}" for p in app_ports], client_timeout=cfg.client_timeout,
+        max_body=cfg.max_body, conn_per_ip=cfg.conn_per_ip,
+        statement_timeout_ms=cfg.statement_timeout_ms, microcache=cfg.microcache,
+        brotli=all((NGINX_MODULES_DIR / m).exists() for m in BROTLI_MODULES)))
+    runner.own(conf, 0o600)
+    args = ["nginx", "-p", f"{cfg.dir}/", "-c", str(conf), "-e", str(cfg.dir / "nginx-error.log")]
+    runner.run([*args, "-t", "-q"])
+    pid = runner.spawn([*args, "-g", "daemon off;"], cfg.dir / "nginx.out",
+                       {"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    processes.append({"name": "nginx", "pid": pid, "stop": "SIGQUIT"})
+    _wait_for("nginx", lambda: _http_status(
+        f"http://{cfg.host}:{cfg.port}/api/health") == 200, pid, cfg.dir / "nginx-error.log")
+
+
+def stop(cfg: Config, quiet: bool = False) -> int:
+    """Proxy first (no new requests), then the apps (finishing theirs), then the pool."""
+    state = _read_state(cfg)
+    if not state:
+        if not quiet:
+            print("cddgis production profile is not running.")
+        return 0
+    order = {"nginx": 0, "pgbouncer": 2}
+    procs = sorted(state["processes"], key=lambda p: order.get(p["name"], 1))
+    for group in (0, 1, 2):
+        batch = [p for p in procs if order.get(p["name"], 1) == group]
+        for p in batch:
+            expected = "nginx" if p["name"] == "nginx" else (
+                "pgbouncer" if p["name"] == "pgbouncer" else "cddgis")
+            if _alive(p["pid"]) and expected in _cmdline(p["pid"]):
+                os.kill(p["pid"], getattr(signal, p["stop"]))
+        deadline = time.monotonic() + 30
+        for p in batch:
+            while _alive(p["pid"]) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _alive(p["pid"]):
+                os.kill(p["pid"], signal.SIGKILL)
+    cfg.state_file.unlink(missing_ok=True)
+    if not quiet:
+        print("cddgis production profile stopped.")
+    return 0
+
+
+def status(cfg: Config) -> int:
+    state = _read_state(cfg)
+    if not state:
+        print("cddgis production profile is not running.")
+        return 3
+    ok = True
+    for p in state["processes"]:
+        alive = _alive(p["pid"])
+        ok &= alive
+        where = f" on 127.0.0.1:{p['port']}" if "port" in p else ""
+        print(f"{p['name']:<10} pid {p['pid']:<8} {'running' if alive else 'STOPPED'}{where}")
+    health = _http_status(f"http://{cfg.host}:{state['port']}/api/health")
+    print(f"http://{cfg.host}:{state['port']}/api/health → {health or 'no answer'}")
+    return 0 if ok and health == 200 else 3
+
+
+def _read_state(cfg: Config) -> dict | None:
+    if not cfg.state_file.exists():
+        return None
+    return json.loads(cfg.state_file.read_text())
+
+
+def _write_state(cfg: Config, state: dict) -> None:
+    cfg.state_file.write_text(json.dumps(state, indent=1))
+    cfg.state_file.chmod(0o600)
+
+
+def main(argv: list[str]) -> int:
+    action = argv[1] if len(argv) > 1 else ""
+    actions = {"start": start, "stop": stop, "status": status,
+               "render-compose": render_compose}
+    if action not in actions:
+        print("usage: scripts/production.sh start|stop|status", file=sys.stderr)
+        return 2
+    try:
+        return actions[action](Config.from_env())
+    except ProfileError as exc:
+        print(f"cddgis production: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
