@@ -24,6 +24,7 @@ SEQUENTIAL = ("YlOrRd", "YlGnBu", "Greens", "Blues", "Purples", "OrRd", "RdPu", 
 DIVERGING = ("RdBu", "BrBG", "PiYG", "RdYlGn")
 NO_DATA_COLOR = "#d1d5db"
 FISHER_JENKS_SAMPLE = 600
+MAX_BREAKS = 8  # k - 1 for the 9 classes ColorBrewer has colours for
 
 
 class ClassificationError(BadParameter):
@@ -60,6 +61,8 @@ def classify(values: list[float | None], method: str, k: int, scheme: str,
     if method == "manual":
         if not breaks:
             raise ClassificationError("manual classes need breaks=a,b,c (increasing)")
+        if len(breaks) > MAX_BREAKS:
+            raise ClassificationError(f"breaks takes at most {MAX_BREAKS} numbers")
         if any(b2 <= b1 for b1, b2 in itertools.pairwise(breaks)):
             raise ClassificationError("breaks must increase")
         bins = list(breaks)

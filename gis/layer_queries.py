@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, text
 
 from cddgis.core.schema import Layer
+from gis.places import like_escape
 
 MAX_LIMIT = 10_000
 MAX_CSV_ROWS = 100_000
@@ -58,8 +59,9 @@ def _where(layer: Layer, q: LayerQuery) -> tuple[str, dict[str, object]]:
         names = " || '|' || ".join(
             ["coalesce(f.name, '')"] + [f"coalesce(f.properties->>'{_safe(layer, n)}', '')"
                                         for n in layer.search_fields])
-        clauses.append(f"regexp_replace(lower({names}), '[[:space:].''-]', '', 'g') LIKE :text")
-        params["text"] = "%" + q.text.replace("%", "").replace("_", "") + "%"
+        clauses.append(f"regexp_replace(lower({names}), '[[:space:].''-]', '', 'g') LIKE :text "
+                       "ESCAPE '\\'")
+        params["text"] = "%" + like_escape(q.text) + "%"
     if q.near is not None:
         params["near_lon"], params["near_lat"] = q.near
         if q.radius_km is not None:

@@ -22,6 +22,7 @@ from gis import places as gis_places
 from layers.definitions import LAYERS
 from web import engine
 from web.params import (
+    MAX_NEAR_LIMIT,
     BadParameter,
     bbox_param,
     code_param,
@@ -29,6 +30,7 @@ from web.params import (
     format_param,
     int_param,
     layer_filters,
+    near_paging,
     near_param,
     radius_param,
     region_param,
@@ -202,11 +204,16 @@ def _boundary_items(c: bq.BoundaryCollection) -> Response:
 def _layer_query(layer: Layer, *, max_limit: int, default_limit: int) -> lq.LayerQuery:
     reject_unknown(LAYER_PARAMS | filter_param_names(layer))
     choices, ranges = layer_filters(layer)
+    near = near_param()
+    if near is not None:
+        default_limit = min(default_limit, MAX_NEAR_LIMIT)
+    limit = int_param("limit", default_limit, 1, max_limit)
+    offset = int_param("offset", 0, 0, 10**9)
+    if near is not None:
+        near_paging(limit, offset)
     return lq.LayerQuery(
         bbox=bbox_param(), **_area_params(), choices=choices, ranges=ranges,
-        text=text_param(), near=near_param(), radius_km=radius_param(),
-        limit=int_param("limit", default_limit, 1, max_limit),
-        offset=int_param("offset", 0, 0, 10**9),
+        text=text_param(), near=near, radius_km=radius_param(), limit=limit, offset=offset,
     )
 
 
