@@ -25,7 +25,7 @@ from pyproj import Transformer
 
 from cddgis.core.readers import FileProblem, RawTable, read_table
 from cddgis.core.schema import Layer, header_key
-from cddgis.core.values import BadValue, Converted, is_blank, parse
+from cddgis.core.values import BadValue, Converted, is_blank, parse, read_number
 
 THAILAND_BBOX = (97.3, 5.6, 105.7, 20.5)
 UTM_ZONES = {"47": "EPSG:32647", "47n": "EPSG:32647", "48": "EPSG:32648", "48n": "EPSG:32648"}
@@ -269,11 +269,13 @@ def _coordinates(table: RawTable, index: int, raw: dict[str, object], special: d
                                  "zone column or use --crs EPSG:32647")
             return None
         try:
-            e, n = float(str(raw[e_col]).replace(",", "")), float(str(raw[n_col]).replace(",", ""))
-        except (TypeError, ValueError):
+            (e, e_note), (n, n_note) = read_number(raw[e_col]), read_number(raw[n_col])
+        except (BadValue, TypeError):
             result.errors.append(f"easting/northing {raw.get(e_col)!r}, {raw.get(n_col)!r} are "
-                                 "not numbers")
+                                 "not numbers (commas only between groups of three digits) / "
+                                 "พิกัด easting/northing ไม่ใช่ตัวเลข")
             return None
+        result.warnings += [f"easting/northing: {note}" for note in (e_note, n_note) if note]
         return _transformer(utm_crs).transform(e, n)
     if "lat" not in special or "lon" not in special:
         return None  # reported once for the whole file
