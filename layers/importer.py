@@ -25,7 +25,14 @@ from pyproj import Transformer
 
 from cddgis.core.readers import FileProblem, RawTable, read_table
 from cddgis.core.schema import Layer, header_key
-from cddgis.core.values import BadValue, Converted, is_blank, parse, read_number
+from cddgis.core.values import (
+    BadValue,
+    Converted,
+    is_blank,
+    parse,
+    read_number,
+    safe_row,
+)
 
 THAILAND_BBOX = (97.3, 5.6, 105.7, 20.5)
 UTM_ZONES = {"47": "EPSG:32647", "47n": "EPSG:32647", "48": "EPSG:32648", "48n": "EPSG:32648"}
@@ -104,12 +111,14 @@ class ImportRefused(RuntimeError):
     """The file cannot be imported at all (unreadable, wrong columns); nothing was written."""
 
 
-@dataclass
+@dataclass(slots=True)
 class RowResult:
     row: int
     key: str | None = None
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    """What an update changes in the stored feature (reported, not a finding)."""
 
     @property
     def status(self) -> str:
@@ -143,11 +152,12 @@ class ImportReport:
             out = csv.writer(fh)
             out.writerow(["row", "key", "status", "reasons"])
             for problem in self.file_problems:
-                out.writerow(["file", "", "error", problem])
+                out.writerow(safe_row(["file", "", "error", problem]))
             for note in self.file_notes:
-                out.writerow(["file", "", "note", note])
+                out.writerow(safe_row(["file", "", "note", note]))
             for r in self.rows:
-                out.writerow([r.row, r.key or "", r.status, "; ".join(r.errors + r.warnings)])
+                out.writerow(safe_row([r.row, r.key or "", r.status,
+                                       "; ".join(r.errors + r.warnings + r.changes)]))
 
     def summary(self) -> str:
         c = self.counts()

@@ -10,6 +10,7 @@ import io
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from cddgis.core.values import safe_row
 from gis import choropleth as ch
 from gis import indicators as gi
 from web import engine
@@ -118,9 +119,9 @@ def values(indicator_id: str) -> ResponseReturnValue:
     writer.writerow(["code", "name_th", "name_en", body["measure"], "rank"]
                     + (["class"] if classified else []))
     for r in body["values"]:
-        writer.writerow([r["code"], r["name_th"], r["name_en"],
-                         "" if r["value"] is None else r["value"], r["rank"] or ""]
-                        + ([r.get("class", "")] if classified else []))
+        writer.writerow(safe_row([r["code"], r["name_th"], r["name_en"],
+                                  "" if r["value"] is None else r["value"], r["rank"] or ""]
+                                 + ([r.get("class", "")] if classified else [])))
     name = f"{indicator.id}-{body['level']}-{body['year'] or 'all'}.csv"
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

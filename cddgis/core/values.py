@@ -168,3 +168,19 @@ def parse(f: Field, raw: object) -> object:
             raise BadValue(f"{text!r} is not a phone number")
         return text
     raise AssertionError(f"unknown field type {f.type}")
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A cell for a CSV that Excel will open: text that would run as a formula gets a leading
+    apostrophe (OWASP "CSV injection"); numbers, and text that is just a number (-2), stay."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) \
+            and not _PLAIN.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def safe_row(values: list[object]) -> list[object]:
+    return [spreadsheet_safe(v) for v in values]
