@@ -216,7 +216,8 @@ class ImportReport:
             changed = sum(1 for r in self.rows if r.changes)
             lines.append(f"  would insert {self.inserted}, would update {self.updated} "
                          f"({changed} with changes; fields the file has no column for are "
-                         "kept)")
+                         f"kept) / จะเพิ่ม {self.inserted} แก้ไข {self.updated} รายการ "
+                         "(ช่องที่ไฟล์ไม่มีจะคงค่าเดิม)")
         lines += [f"  file: {p}" for p in self.file_problems]
         lines += [f"  note: {n}" for n in self.file_notes]
         shown = [r for r in self.rows if r.status != "ok"][:15]
