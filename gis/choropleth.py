@@ -105,7 +105,7 @@ def classify(values: list[float | None], method: str, k: int, scheme: str,
 def ranks(values: list[float | None]) -> list[int | None]:
     """1 for the highest value; ties share a rank (1, 2, 2, 4)."""
     present = sorted((v for v in values if v is not None), reverse=True)
-    first = {}
+    first: dict[float, int] = {}
     for i, v in enumerate(present, start=1):
         first.setdefault(v, i)
     return [None if v is None else first[v] for v in values]
@@ -123,7 +123,7 @@ LOD = {  # (level, scoped?) -> (geometry column, decimal digits)
 
 def current_load(engine: Engine) -> int:
     with engine.connect() as conn:
-        return conn.execute(text("SELECT coalesce(max(id), 0) FROM boundary_loads")).scalar()
+        return conn.execute(text("SELECT coalesce(max(id), 0) FROM boundary_loads")).scalar_one()
 
 
 def areas_geojson(engine: Engine, level: str, region: str | None, province: str | None,

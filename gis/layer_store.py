@@ -135,7 +135,7 @@ def upsert_features(conn: Connection, layer: str, rows: list[FeatureRow], *, imp
         r.placement.province_code, r.placement.district_code, r.placement.subdistrict_code,
         r.placement.region, r.lon, r.lat, sample or r.sample, source_file, import_id,
     ) for r in rows if r.placement is not None]
-    raw = conn.connection.dbapi_connection
+    raw: Any = conn.connection.dbapi_connection  # psycopg2's, for execute_values
     with raw.cursor() as cur:
         public, personal = _text_array(cur, carried.public), _text_array(cur, carried.personal)
         name = "EXCLUDED.name" if carried.name else "f.name"

@@ -69,6 +69,7 @@ def _context(code: str) -> str:
         return (f"ต.{address.subdistrict.name_th} อ.{address.district.name_th} "
                 f"จ.{address.province.name_th}")
     district = geothai.district(code) if len(code) == 4 else None
-    if district:
-        return f"จ.{geothai.province(code[:2]).name_th}"
+    province = geothai.province(code[:2]) if district else None
+    if province:
+        return f"จ.{province.name_th}"
     return ""

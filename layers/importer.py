@@ -184,7 +184,7 @@ class ImportReport:
     encoding: str | None = None
 
     def counts(self) -> dict[str, int]:
-        by = defaultdict(int)
+        by: dict[str, int] = defaultdict(int)
         for r in self.rows:
             by[r.status] += 1
         return {"total": len(self.rows), "ok": by["ok"], "warning": by["warning"],
@@ -293,17 +293,17 @@ def _given_codes(raw: dict[str, object], special: dict[str, str], result: RowRes
         if not found:
             result.warnings.append(f"stated province {p_name!r} is not a province name")
     if not district and d_name and province:
-        found = [d for d in geothai.districts(province)
+        in_province = [d for d in geothai.districts(province)
                  if normalize(d_name) in (normalize(d.name_th), normalize(d.name_en))
                  or (normalize(d_name) in ("เมือง", "mueang") and d.code.endswith("01"))]
-        district = found[0].code if found else None
-        if not found:
+        district = in_province[0].code if in_province else None
+        if not in_province:
             result.warnings.append(f"stated district {d_name!r} is not in province {province}")
     if not subdistrict and s_name and district:
-        found = [s for s in geothai.subdistricts(district)
+        in_district = [s for s in geothai.subdistricts(district)
                  if normalize(s_name) in (normalize(s.name_th), normalize(s.name_en))]
-        subdistrict = found[0].code if found else None
-        if not found:
+        subdistrict = in_district[0].code if in_district else None
+        if not in_district:
             result.warnings.append(f"stated subdistrict {s_name!r} is not in district {district}")
     return province, district, subdistrict
 
@@ -420,7 +420,7 @@ def import_file(store: LayerStore, layer: Layer, path: Path, *, dry_run: bool = 
                                     "(ละติจูด, ลองจิจูด) or easting/northing with a UTM zone")
     if first is None:
         report.file_problems.append("the file has a header but no data rows")
-    if report.file_problems:
+    if report.file_problems or first is None:
         _record(store, report, sample, message="; ".join(report.file_problems))
         return report
 
@@ -433,7 +433,7 @@ def import_file(store: LayerStore, layer: Layer, path: Path, *, dry_run: bool = 
     committed = False
     try:
         errors = 0
-        for batch in _batched(itertools.chain([first], records), BATCH):
+        for batch in _batched(itertools.chain((first,), records), BATCH):
             checked = checker.check(batch)
             errors += sum(1 for result, _ in checked if result.errors)
             if errors and not (dry_run or valid_only):
@@ -556,8 +556,8 @@ class _Checker:
             feature = FeatureRow(key=result.key, name=None if name is None else str(name),
                                  properties=values, personal=personal, lon=point[0],
                                  lat=point[1], given=given, placement=None,
-                                 sample=bool(flagged) and str(raw.get(flagged, "")).strip()
-                                 .lower() in TRUE_WORDS)
+                                 sample=flagged is not None
+                                 and str(raw.get(flagged, "")).strip().lower() in TRUE_WORDS)
         return result, feature, point
 
     def _duplicates(self, checked: list[tuple[RowResult, FeatureRow | None, tuple | None]],
@@ -579,9 +579,9 @@ class _Checker:
                 result.warnings.append(
                     f"possible duplicate: same name {feature.name!r} within "
                     f"{layer.namesake_radius_m:g} m of row {other}")
-        named = [(r, f) for r, f, _ in checked if f is not None and f.name]
+        named = [(r, f, f.name) for r, f, _ in checked if f is not None and f.name]
         nearby = self.store.namesakes_nearby(
-            layer.id, [(f.key, f.name, f.lon, f.lat) for _, f in named],
+            layer.id, [(f.key, name, f.lon, f.lat) for _, f, name in named],
             radius_m=layer.namesake_radius_m)
         for position, existing in nearby.items():
             named[position][0].warnings.append(
