@@ -24,6 +24,7 @@ SEQUENTIAL = ("YlOrRd", "YlGnBu", "Greens", "Blues", "Purples", "OrRd", "RdPu", 
 DIVERGING = ("RdBu", "BrBG", "PiYG", "RdYlGn")
 NO_DATA_COLOR = "#d1d5db"
 FISHER_JENKS_SAMPLE = 600
+MAX_BREAKS = 8  # k - 1 for the 9 classes ColorBrewer has colours for
 
 
 class ClassificationError(BadParameter):
@@ -60,6 +61,8 @@ def classify(values: list[float | None], method: str, k: int, scheme: str,
     if method == "manual":
         if not breaks:
             raise ClassificationError("manual classes need breaks=a,b,c (increasing)")
+        if len(breaks) > MAX_BREAKS:
+            raise ClassificationError(f"breaks takes at most {MAX_BREAKS} numbers")
         if any(b2 <= b1 for b1, b2 in itertools.pairwise(breaks)):
             raise ClassificationError("breaks must increase")
         bins = list(breaks)
@@ -102,7 +105,7 @@ def classify(values: list[float | None], method: str, k: int, scheme: str,
 def ranks(values: list[float | None]) -> list[int | None]:
     """1 for the highest value; ties share a rank (1, 2, 2, 4)."""
     present = sorted((v for v in values if v is not None), reverse=True)
-    first = {}
+    first: dict[float, int] = {}
     for i, v in enumerate(present, start=1):
         first.setdefault(v, i)
     return [None if v is None else first[v] for v in values]
@@ -120,7 +123,7 @@ LOD = {  # (level, scoped?) -> (geometry column, decimal digits)
 
 def current_load(engine: Engine) -> int:
     with engine.connect() as conn:
-        return conn.execute(text("SELECT coalesce(max(id), 0) FROM boundary_loads")).scalar()
+        return conn.execute(text("SELECT coalesce(max(id), 0) FROM boundary_loads")).scalar_one()
 
 
 def areas_geojson(engine: Engine, level: str, region: str | None, province: str | None,

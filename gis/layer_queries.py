@@ -6,14 +6,16 @@ personal data (PDPA).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, text
 
 from cddgis.core.schema import Layer
+from gis.places import like_escape
 
 MAX_LIMIT = 10_000
-MAX_CSV_ROWS = 100_000
+MAX_CSV_ROWS = 10_000_000  # the CSV streams: the whole layer, however big
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,9 @@ def _where(layer: Layer, q: LayerQuery) -> tuple[str, dict[str, object]]:
         names = " || '|' || ".join(
             ["coalesce(f.name, '')"] + [f"coalesce(f.properties->>'{_safe(layer, n)}', '')"
                                         for n in layer.search_fields])
-        clauses.append(f"regexp_replace(lower({names}), '[[:space:].''-]', '', 'g') LIKE :text")
-        params["text"] = "%" + q.text.replace("%", "").replace("_", "") + "%"
+        clauses.append(f"regexp_replace(lower({names}), '[[:space:].''-]', '', 'g') LIKE :text "
+                       "ESCAPE '\\'")
+        params["text"] = "%" + like_escape(q.text) + "%"
     if q.near is not None:
         params["near_lon"], params["near_lat"] = q.near
         if q.radius_km is not None:
@@ -206,15 +209,18 @@ def get_feature(engine: Engine, layer: Layer, key: str) -> str | None:
         """), {"layer": layer.id, "key": key}).scalar_one_or_none()
 
 
-def rows_for_csv(engine: Engine, layer: Layer, q: LayerQuery) -> list[dict[str, object]]:
-    """Flat public rows (lon/lat columns, distance when near) for a CSV download."""
+def rows_for_csv(engine: Engine, layer: Layer, q: LayerQuery,
+                 batch: int = 2_000) -> Iterator[dict[str, object]]:
+    """Flat public rows (lon/lat columns, distance when near) for a CSV download, streamed from
+    a server-side cursor ``batch`` rows at a time: memory stays flat however big the layer."""
     sql, params = _selection(
         layer, q, f"ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat, {_public_properties(layer)} AS props")
     with engine.connect() as conn:
-        result = conn.execute(text(sql), params).all()
-    return [{**props, "lon": lon, "lat": lat,
-             "distance_km": None if d is None else round(d / 1000, 3)}
-            for lon, lat, props, d in result]
+        result = conn.execution_options(stream_results=True, yield_per=batch).execute(
+            text(sql), params)
+        for lon, lat, props, d in result:
+            yield {**props, "lon": lon, "lat": lat,
+                   "distance_km": None if d is None else round(d / 1000, 3)}
 
 
 @dataclass(frozen=True)

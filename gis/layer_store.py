@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, text
 
 from cddgis.core.schema import Layer
 from layers import importer
-from layers.importer import FeatureRow, ImportReport, Placement
+from layers.importer import Carried, Existing, FeatureRow, ImportReport, Placement
 
 
 def _points_cte() -> str:
@@ -99,44 +99,115 @@ def record_import(conn: Connection, *, layer: str, source_file: str, sha256: str
                                              "updated")}}).scalar_one()
 
 
+def _text_array(cur: Any, names: frozenset[str]) -> str:
+    """A literal text[] of declared field names (mogrified, never pasted)."""
+    return cur.mogrify("CAST(%s AS text[])", (sorted(names),)).decode()
+
+
+def existing_features(conn: Connection, layer: str, keys: list[str]) -> dict[str, Existing]:
+    """The stored state of the features with these keys (what an update would change)."""
+    if not keys:
+        return {}
+    rows = conn.execute(text("""
+        SELECT key, properties, personal, ST_X(geom), ST_Y(geom) FROM layer_features
+        WHERE layer = :layer AND key = ANY(:keys)
+    """), {"layer": layer, "keys": keys}).all()
+    return {key: Existing(props, personal, x, y) for key, props, personal, x, y in rows}
+
+
 def upsert_features(conn: Connection, layer: str, rows: list[FeatureRow], *, import_id: int,
-                    source_file: str, sample: bool) -> tuple[int, int]:
-    """Inserts or updates by (layer, key). Returns (inserted, updated)."""
+                    source_file: str, sample: bool, carried: Carried) -> tuple[int, int]:
+    """Inserts or updates by (layer, key). Returns (inserted, updated).
+
+    An update replaces only what the file carries: properties and personal data are merged
+    (``stored - carried columns || new``), so a field the file has no column for — the owner's
+    name a public download leaves out — is kept, and a column the file has but left blank is
+    cleared. The name and the stated areas are replaced only when the file has their columns.
+    Sample rule: a feature stays sample once it is sample (``stored OR new``); an import marks
+    rows sample when it is a sample import or the file's own ``sample`` column says so, and
+    nothing but deleting it turns sample data into real data.
+    """
     if not rows:
         return 0, 0
     values = [(
         layer, r.key, r.name, json.dumps(r.properties, ensure_ascii=False),
         json.dumps(r.personal, ensure_ascii=False), *r.given,
         r.placement.province_code, r.placement.district_code, r.placement.subdistrict_code,
-        r.placement.region, r.lon, r.lat, sample, source_file, import_id,
+        r.placement.region, r.lon, r.lat, sample or r.sample, source_file, import_id,
     ) for r in rows if r.placement is not None]
-    sql = """
-        INSERT INTO layer_features AS f (
-            layer, key, name, properties, personal, given_province_code, given_district_code,
-            given_subdistrict_code, province_code, district_code, subdistrict_code, region,
-            geom, sample, source_file, import_id)
-        SELECT v.layer, v.key, v.name, v.properties::jsonb, v.personal::jsonb, v.gp, v.gd, v.gs,
-               v.p, v.d, v.s, v.region, ST_SetSRID(ST_MakePoint(v.lon, v.lat), 4326),
-               v.sample, v.source_file, v.import_id
-        FROM (VALUES %s) AS v(layer, key, name, properties, personal, gp, gd, gs, p, d, s,
-                              region, lon, lat, sample, source_file, import_id)
-        ON CONFLICT (layer, key) DO UPDATE SET
-            name = EXCLUDED.name, properties = EXCLUDED.properties,
-            personal = EXCLUDED.personal,
-            given_province_code = EXCLUDED.given_province_code,
-            given_district_code = EXCLUDED.given_district_code,
-            given_subdistrict_code = EXCLUDED.given_subdistrict_code,
-            province_code = EXCLUDED.province_code, district_code = EXCLUDED.district_code,
-            subdistrict_code = EXCLUDED.subdistrict_code, region = EXCLUDED.region,
-            geom = EXCLUDED.geom, sample = EXCLUDED.sample, source_file = EXCLUDED.source_file,
-            import_id = EXCLUDED.import_id, updated_at = now()
-        RETURNING (xmax = 0) AS inserted
-    """
-    raw = conn.connection.dbapi_connection
+    raw: Any = conn.connection.dbapi_connection  # psycopg2's, for execute_values
     with raw.cursor() as cur:
+        public, personal = _text_array(cur, carried.public), _text_array(cur, carried.personal)
+        name = "EXCLUDED.name" if carried.name else "f.name"
+        given = "EXCLUDED" if carried.given else "f"
+        sql = f"""
+            INSERT INTO layer_features AS f (
+                layer, key, name, properties, personal, given_province_code,
+                given_district_code, given_subdistrict_code, province_code, district_code,
+                subdistrict_code, region, geom, sample, source_file, import_id)
+            SELECT v.layer, v.key, v.name, v.properties::jsonb, v.personal::jsonb, v.gp, v.gd,
+                   v.gs, v.p, v.d, v.s, v.region, ST_SetSRID(ST_MakePoint(v.lon, v.lat), 4326),
+                   v.sample, v.source_file, v.import_id
+            FROM (VALUES %s) AS v(layer, key, name, properties, personal, gp, gd, gs, p, d, s,
+                                  region, lon, lat, sample, source_file, import_id)
+            ON CONFLICT (layer, key) DO UPDATE SET
+                name = {name},
+                properties = (f.properties - {public}) || EXCLUDED.properties,
+                personal = (f.personal - {personal}) || EXCLUDED.personal,
+                given_province_code = {given}.given_province_code,
+                given_district_code = {given}.given_district_code,
+                given_subdistrict_code = {given}.given_subdistrict_code,
+                province_code = EXCLUDED.province_code, district_code = EXCLUDED.district_code,
+                subdistrict_code = EXCLUDED.subdistrict_code, region = EXCLUDED.region,
+                geom = EXCLUDED.geom, sample = f.sample OR EXCLUDED.sample,
+                source_file = EXCLUDED.source_file, import_id = EXCLUDED.import_id,
+                updated_at = now()
+            RETURNING (xmax = 0) AS inserted
+        """
         results = execute_values(cur, sql, values, page_size=1000, fetch=True)
     inserted = sum(1 for (was_insert,) in results if was_insert)
     return inserted, len(results) - inserted
+
+
+class PostgisLayerWriter:
+    """One import's transaction: batches are upserted as they come, then all of it is committed
+    with the import's record, or rolled back (a refused import, a dry run)."""
+
+    def __init__(self, engine: Engine, report: ImportReport, *, source_path: str, sample: bool,
+                 carried: Carried):
+        self.conn = engine.connect()
+        self.transaction = self.conn.begin()
+        self.report, self.sample, self.carried = report, sample, carried
+        self.inserted = self.updated = 0
+        self.import_id = record_import(
+            self.conn, layer=report.layer, source_file=source_path, sha256=report.sha256,
+            mode=report.mode, committed=True, sample=sample, counts={}, message=None)
+
+    def write(self, rows: list[FeatureRow]) -> dict[str, Existing]:
+        before = existing_features(self.conn, self.report.layer, [r.key for r in rows])
+        inserted, updated = upsert_features(
+            self.conn, self.report.layer, rows, import_id=self.import_id,
+            source_file=self.report.source_file, sample=self.sample, carried=self.carried)
+        self.inserted += inserted
+        self.updated += updated
+        return before
+
+    def finish(self, report: ImportReport, *, commit: bool) -> tuple[int, int, int]:
+        try:
+            if commit:
+                counts = {**report.counts(), "inserted": self.inserted, "updated": self.updated}
+                self.conn.execute(text("""
+                    UPDATE layer_imports SET rows_total = :total, rows_ok = :ok,
+                        rows_warning = :warning, rows_error = :error, inserted = :inserted,
+                        updated = :updated
+                    WHERE id = :id
+                """), {**counts, "id": self.import_id})
+                self.transaction.commit()
+            else:
+                self.transaction.rollback()
+        finally:
+            self.conn.close()
+        return self.import_id, self.inserted, self.updated
 
 
 def layer_count(engine: Engine, layer: str) -> int:
@@ -165,17 +236,10 @@ class PostgisLayerStore:
                 mode=report.mode, committed=False, sample=sample, counts=report.counts(),
                 message=message)
 
-    def commit(self, report: ImportReport, rows: list[FeatureRow], *, source_path: str,
-               sample: bool) -> tuple[int, int, int]:
-        with self.engine.begin() as conn:
-            import_id = record_import(conn, layer=report.layer, source_file=source_path,
-                                      sha256=report.sha256, mode=report.mode, committed=True,
-                                      sample=sample, counts=report.counts(), message=None)
-            inserted, updated = upsert_features(conn, report.layer, rows, import_id=import_id,
-                                                source_file=report.source_file, sample=sample)
-            conn.execute(text("UPDATE layer_imports SET inserted = :i, updated = :u "
-                              "WHERE id = :id"), {"i": inserted, "u": updated, "id": import_id})
-        return import_id, inserted, updated
+    def begin(self, report: ImportReport, *, source_path: str, sample: bool,
+              carried: Carried) -> PostgisLayerWriter:
+        return PostgisLayerWriter(self.engine, report, source_path=source_path, sample=sample,
+                                  carried=carried)
 
 
 def import_file(engine: Engine, layer: Layer, path: Path, **options: Any) -> ImportReport:

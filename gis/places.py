@@ -25,6 +25,11 @@ class Place:
         return asdict(self)
 
 
+def like_escape(text_: str) -> str:
+    """A user's text as a LIKE pattern that matches itself: % and _ are literal (ESCAPE '\\')."""
+    return text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 _TABLE = {"province": "provinces", "district": "districts", "subdistrict": "subdistricts"}
 
 
@@ -49,10 +54,10 @@ def search(engine: Engine, query: str, limit: int = 10) -> list[Place]:
         if key and len(found) < limit:
             rows = conn.execute(text("""
                 SELECT id, name_th, subdistrict_code, ST_X(geom), ST_Y(geom)
-                FROM villages WHERE search_key LIKE :prefix
+                FROM villages WHERE search_key LIKE :prefix ESCAPE '\\'
                 ORDER BY search_key = :key DESC, name_th, id
                 LIMIT :limit
-            """), {"prefix": key + "%", "key": key, "limit": limit - len(found)}).all()
+            """), {"prefix": like_escape(key) + "%", "key": key, "limit": limit - len(found)}).all()
             found += [Place("village", str(i), name, None, _context(code or ""), round(x, 6),
                             round(y, 6)) for i, name, code, x, y in rows]
     return found
@@ -64,6 +69,7 @@ def _context(code: str) -> str:
         return (f"ต.{address.subdistrict.name_th} อ.{address.district.name_th} "
                 f"จ.{address.province.name_th}")
     district = geothai.district(code) if len(code) == 4 else None
-    if district:
-        return f"จ.{geothai.province(code[:2]).name_th}"
+    province = geothai.province(code[:2]) if district else None
+    if province:
+        return f"จ.{province.name_th}"
     return ""

@@ -10,10 +10,18 @@ import io
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from cddgis.core.values import safe_row
 from gis import choropleth as ch
 from gis import indicators as gi
 from web import engine
-from web.params import BadParameter, code_param, format_param, int_param, region_param
+from web.params import (
+    BadParameter,
+    breaks_param,
+    code_param,
+    format_param,
+    int_param,
+    region_param,
+)
 from web.params import reject_unknown as _reject_unknown
 
 indicators_api = Blueprint("indicators_api", __name__)
@@ -85,12 +93,7 @@ def compute_values(indicator_id: str, allowed: set[str] = VALUE_PARAMS,
     if method:
         k = int_param("k", 5, 2, 9)
         scheme = request.args.get("scheme", "RdBu" if compare is not None else "YlOrRd")
-        breaks = None
-        if request.args.get("breaks"):
-            try:
-                breaks = [float(b) for b in request.args["breaks"].split(",") if b.strip()]
-            except ValueError as exc:
-                raise BadParameter("breaks must be numbers separated by commas") from exc
+        breaks = breaks_param()
         classes = ch.classify(numbers, method, k, scheme, breaks)
         for record, cls in zip(records, classes.classes, strict=True):
             record["class"] = cls
@@ -116,9 +119,9 @@ def values(indicator_id: str) -> ResponseReturnValue:
     writer.writerow(["code", "name_th", "name_en", body["measure"], "rank"]
                     + (["class"] if classified else []))
     for r in body["values"]:
-        writer.writerow([r["code"], r["name_th"], r["name_en"],
-                         "" if r["value"] is None else r["value"], r["rank"] or ""]
-                        + ([r.get("class", "")] if classified else []))
+        writer.writerow(safe_row([r["code"], r["name_th"], r["name_en"],
+                                  "" if r["value"] is None else r["value"], r["rank"] or ""]
+                                 + ([r.get("class", "")] if classified else [])))
     name = f"{indicator.id}-{body['level']}-{body['year'] or 'all'}.csv"
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

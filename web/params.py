@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from flask import request
 
 from cddgis.core.areas import CDD_REGIONS, village_key
-from cddgis.core.errors import BadParameter
+from cddgis.core.errors import BadParameter, NotFound
 from cddgis.core.schema import Field, Layer
 from gis.layer_queries import RangeFilter
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+MAX_NEAR_LIMIT = 1_000
+MAX_RADIUS_KM = 500
+MAX_BREAKS = 8
+
+
+def reject_control_characters() -> None:
+    """Runs before every request: NUL and other control characters are never valid text.
+
+    PostgreSQL refuses NUL in text (an error that looked like an outage) and no name, code or
+    search holds a control character, so they are refused here once, for every parameter and
+    path part, before any query is built.
+    """
+    for name, values in request.args.lists():
+        if CONTROL.search(name):
+            raise BadParameter(f"parameter names must not contain control characters; got "
+                               f"{name!r}")
+        for value in values:
+            if CONTROL.search(value):
+                raise BadParameter(f"{name} must not contain control characters (such as NUL); "
+                                   f"got {value!r}")
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str) and CONTROL.search(value):
+            raise NotFound(f"no {name} {value!r}: ids never contain control characters")
 
 
 def format_param(allowed: tuple[str, ...] = ("json", "geojson")) -> str:
@@ -105,9 +131,12 @@ def _number(name: str) -> float | None:
     if raw is None or raw == "":
         return None
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError as exc:
         raise BadParameter(f"{name} must be a number; got {raw!r}") from exc
+    if not math.isfinite(value):
+        raise BadParameter(f"{name} must be a finite number; got {raw!r}")
+    return value
 
 
 def filter_param_names(layer: Layer) -> set[str]:
@@ -130,9 +159,13 @@ def layer_filters(layer: Layer) -> tuple[dict[str, tuple[object, ...]], dict[str
                 ranges[f.name] = RangeFilter(low, high)
         else:
             raw = request.args.get(f.name)
-            if raw:
-                choices[f.name] = tuple(_filter_value(f, v.strip())
-                                        for v in raw.split(",") if v.strip())
+            if raw is None or raw == "":
+                continue
+            values = tuple(_filter_value(f, v.strip()) for v in raw.split(",") if v.strip())
+            if not values:
+                raise BadParameter(f"{f.name} needs at least one value (e.g. {f.name}=a,b); "
+                                   f"got {raw!r}")
+            choices[f.name] = values
     return choices, ranges
 
 
@@ -156,9 +189,38 @@ def near_param() -> tuple[float, float] | None:
 
 def radius_param() -> float | None:
     value = _number("radius_km")
-    if value is not None and not 0 < value <= 2000:
-        raise BadParameter(f"radius_km must be more than 0 and at most 2000; got {value:g}")
+    if value is not None and not 0 < value <= MAX_RADIUS_KM:
+        raise BadParameter(f"radius_km must be more than 0 and at most {MAX_RADIUS_KM} (a "
+                           f"wider search is too much work for one request); got {value:g}")
     return value
+
+
+def near_paging(limit: int, offset: int) -> None:
+    """Nearest-first work grows with limit + offset: both are capped when near is given."""
+    if limit > MAX_NEAR_LIMIT:
+        raise BadParameter(f"limit must be at most {MAX_NEAR_LIMIT:,} with near (the nearest "
+                           f"{MAX_NEAR_LIMIT:,} is the most one request returns); got {limit}")
+    if limit + offset > MAX_NEAR_LIMIT:
+        raise BadParameter(f"offset + limit must be at most {MAX_NEAR_LIMIT:,} with near; got "
+                           f"offset {offset}")
+
+
+def breaks_param() -> list[float] | None:
+    """Manual class breaks: at most 8 finite numbers (k - 1 for at most 9 classes)."""
+    raw = request.args.get("breaks")
+    if not raw:
+        return None
+    parts = [b for b in raw.split(",") if b.strip()]
+    if len(parts) > MAX_BREAKS:
+        raise BadParameter(f"breaks takes at most {MAX_BREAKS} numbers (for at most "
+                           f"{MAX_BREAKS + 1} classes); got {len(parts)}")
+    try:
+        breaks = [float(b) for b in parts]
+    except ValueError as exc:
+        raise BadParameter("breaks must be numbers separated by commas") from exc
+    if not all(math.isfinite(b) for b in breaks):
+        raise BadParameter("breaks must be finite numbers (not nan or inf)")
+    return breaks
 
 
 def text_param() -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime
 
@@ -30,16 +31,41 @@ def is_blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _number(raw: object) -> float:
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+_PLAIN = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def read_number(raw: object) -> tuple[float, str | None]:
+    """A number and, when a decimal comma was read, a note saying so.
+
+    A comma is a thousands separator only between groups of exactly three digits (``1,234``,
+    ``12,345.6``); one comma between digits otherwise is a decimal comma (``2,5`` is 2.5, as
+    semicolon-separated exports write it); anything else with a comma (``1,2,3``, ``1.234,5``)
+    is refused rather than guessed: removing every comma turned 2,5 rai into 25.
+    """
     if isinstance(raw, bool):
         raise BadValue(f"{raw!r} is not a number")
     if isinstance(raw, int | float):
-        return float(raw)
-    text = str(raw).strip().translate(THAI_DIGITS).replace(",", "").replace(" ", "")
-    try:
-        return float(text)
-    except ValueError as exc:
-        raise BadValue(f"{str(raw)!r} is not a number") from exc
+        return float(raw), None
+    text = str(raw).strip().translate(THAI_DIGITS).replace(" ", "").replace("\u00a0", "")
+    note = None
+    if "," in text:
+        if _THOUSANDS.fullmatch(text):
+            text = text.replace(",", "")
+        elif _DECIMAL_COMMA.fullmatch(text):
+            text = text.replace(",", ".")
+            note = (f"{str(raw).strip()!r} read as {float(text):g} (decimal comma) / "
+                    f"อ่านเป็น {float(text):g} (จุลภาคเป็นจุดทศนิยม)")
+        else:
+            raise BadValue(f"{str(raw)!r} is not a number (commas only between groups of three "
+                           "digits, e.g. 1,234.5) / ไม่ใช่ตัวเลข")
+    if not _PLAIN.fullmatch(text):
+        raise BadValue(f"{str(raw)!r} is not a number / ไม่ใช่ตัวเลข")
+    value = float(text)
+    if not math.isfinite(value):
+        raise BadValue(f"{str(raw)!r} is not a finite number / ไม่ใช่ตัวเลขที่ใช้ได้")
+    return value, note
 
 
 def _range(f: Field, value: float) -> None:
@@ -50,7 +76,7 @@ def _range(f: Field, value: float) -> None:
 
 
 def _year_be(raw: object) -> tuple[int, str | None]:
-    value = _number(raw)
+    value, _ = read_number(raw)
     if value != int(value):
         raise BadValue(f"{str(raw)!r} is not a year")
     year = int(value)
@@ -93,12 +119,14 @@ def parse(f: Field, raw: object) -> object:
             raise BadValue(f"is {len(text):,} characters long; at most {f.max_length:,} allowed")
         return text
     if f.type in ("int", "float"):
-        value = _number(raw)
+        value, number_note = read_number(raw)
         if f.type == "int":
             if value != int(value):
                 raise BadValue(f"{str(raw)!r} is not a whole number")
             value = int(value)
         _range(f, value)
+        if number_note:
+            raise Converted(value, number_note)
         return value
     if f.type == "year_be":
         year, note = _year_be(raw)
@@ -140,3 +168,19 @@ def parse(f: Field, raw: object) -> object:
             raise BadValue(f"{text!r} is not a phone number")
         return text
     raise AssertionError(f"unknown field type {f.type}")
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A cell for a CSV that Excel will open: text that would run as a formula gets a leading
+    apostrophe (OWASP "CSV injection"); numbers, and text that is just a number (-2), stay."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) \
+            and not _PLAIN.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def safe_row(values: list[object]) -> list[object]:
+    return [spreadsheet_safe(v) for v in values]
