@@ -13,11 +13,8 @@ want_prod=0
 
 packages=(postgresql-15 postgresql-15-postgis-3)
 if (( want_prod )); then
-  packages+=(nginx pgbouncer)
-  # Brotli only where Debian ships the module (bookworm does); gzip works without it.
-  if apt-cache show libnginx-mod-http-brotli-filter >/dev/null 2>&1; then
-    packages+=(libnginx-mod-http-brotli-filter libnginx-mod-http-brotli-static)
-  fi
+  # Debian 12 ships nginx's brotli module; the tests check brotli, so it is not optional.
+  packages+=(nginx pgbouncer libnginx-mod-http-brotli-filter libnginx-mod-http-brotli-static)
 fi
 (( want_test )) && packages+=(chromium fonts-thai-tlwg wrk)
 
