@@ -11,12 +11,9 @@ from sqlalchemy import Engine, text
 
 from layers.definitions import LAYERS
 from layers.importer import import_file
+from tests.pagestate import new_view, wait_ready
 
 pytestmark = pytest.mark.browser
-
-
-def _ready(page: Page) -> None:
-    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=20_000)
 
 
 def _count(page: Page, which: str) -> int:
@@ -31,16 +28,14 @@ def _db_count(engine: Engine, where: str) -> int:
 def test_filtering_by_province_changes_the_count(page: Page, live_server: str,
                                                  engine: Engine) -> None:
     page.goto(f"{live_server}/layers/khok-nong-na")
-    _ready(page)
+    wait_ready(page)
     national = _db_count(engine, "layer = 'khok-nong-na'")
     assert _count(page, "total") == national
     expect(page.locator("#sample-banner")).to_contain_text("ข้อมูลตัวอย่าง")
     assert page.locator(".cddgis-cluster").count() > 10  # zoomed out: cells, not 22k markers
 
-    page.select_option("#f-province", "50")
-    page.wait_for_function(
-        f"Number(document.querySelector('#count-total').dataset.value) !== {national}")
-    _ready(page)
+    with new_view(page):
+        page.select_option("#f-province", "50")
     in_chiang_mai = _db_count(engine, "layer = 'khok-nong-na' AND province_code = '50'")
     assert _count(page, "total") == in_chiang_mai
     assert "province=50" in page.url
@@ -50,10 +45,8 @@ def test_filtering_by_province_changes_the_count(page: Page, live_server: str,
     csv_link = page.locator("#csv-link").get_attribute("href")
     assert "province=50" in csv_link and "f=csv" in csv_link
 
-    page.select_option("select[name=model_level]", "CLM")
-    page.wait_for_function(
-        f"Number(document.querySelector('#count-total').dataset.value) !== {in_chiang_mai}")
-    _ready(page)
+    with new_view(page):
+        page.select_option("select[name=model_level]", "CLM")
     assert _count(page, "total") == _db_count(
         engine, "layer = 'khok-nong-na' AND province_code = '50' "
                 "AND properties->>'model_level' = 'CLM'")
@@ -62,7 +55,7 @@ def test_filtering_by_province_changes_the_count(page: Page, live_server: str,
 
 def test_permalink_restores_filters_and_view(page: Page, live_server: str) -> None:
     page.goto(f"{live_server}/layers/learning-centers?province=50&ready=true&z=9&c=18.8,98.98")
-    _ready(page)
+    wait_ready(page)
     assert page.locator("#f-province").input_value() == "50"
     assert page.locator("select[name=ready]").input_value() == "true"
     assert page.evaluate(f"window[{page.evaluate('CDDGIS.mapName')!r}].getZoom()") == 9
@@ -71,14 +64,13 @@ def test_permalink_restores_filters_and_view(page: Page, live_server: str) -> No
 
 def test_layer_switcher(page: Page, live_server: str, engine: Engine) -> None:
     page.goto(f"{live_server}/layers")
-    _ready(page)
+    wait_ready(page)
     everything = _db_count(engine, "TRUE")
     assert _count(page, "total") == everything
-    for layer_id in LAYERS:
-        if layer_id != "volunteer-centers":
-            page.uncheck(f"#layer-switcher input[value='{layer_id}']")
-    page.wait_for_function("Number(document.querySelector('#count-total').dataset.value) < 100")
-    _ready(page)
+    with new_view(page):
+        for layer_id in LAYERS:
+            if layer_id != "volunteer-centers":
+                page.uncheck(f"#layer-switcher input[value='{layer_id}']")
     assert _count(page, "total") == _db_count(engine, "layer = 'volunteer-centers'")
     assert "layers=volunteer-centers" in page.url
 
@@ -95,7 +87,7 @@ def test_popup_shows_a_hostile_name_as_text(page: Page, live_server: str, engine
     assert report.committed, report.summary()
 
     page.goto(f"{live_server}/layers/learning-centers?z=16&c=14.0208,99.5328")
-    _ready(page)
+    wait_ready(page)
     page.locator("#feature-table tbody tr", has_text="<script>").click()
     popup = page.locator(".leaflet-popup-content .popup h3")
     expect(popup).to_have_text(hostile)

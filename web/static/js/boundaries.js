@@ -3,7 +3,7 @@
 // view in the URL so a link opens the same view.
 (function () {
   "use strict";
-  const { esc, filterProvinces } = window.cddgisCommon;
+  const { esc, filterProvinces, busy, current, ready, failed } = window.cddgisCommon;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
@@ -138,11 +138,9 @@
     els.info.innerHTML = html;
   }
 
-  let generation = 0;
   async function apply(state, push) {
-    const mine = ++generation;
+    const mine = busy();  // before the first await: the old view is no longer "ready"
     els.status.textContent = "กำลังโหลด… Loading…";
-    document.body.dataset.state = "loading";
     try {
       els.region.value = state.region;
       filterProvinces(els.region, els.province);
@@ -180,16 +178,15 @@
         children = await items("provinces", state.region ? { region: state.region, lod: 2 } : { lod: 3 });
         childLevel = "province";
       }
-      if (mine !== generation) return;  // a newer choice won the race
+      if (!current(mine)) return;  // a newer choice won the race
       draw(selected, children, childLevel);
       showInfo(level, selected, children ? children.numberMatched : 0);
       writeState(state, push);
       els.status.textContent = "";
-      document.body.dataset.state = "ready";
+      ready(mine);
     } catch (err) {
-      if (mine !== generation) return;
+      if (!failed(mine)) return;
       els.status.textContent = `โหลดข้อมูลไม่สำเร็จ — Could not load: ${err.message}`;
-      document.body.dataset.state = "error";
     }
   }
 

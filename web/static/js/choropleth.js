@@ -3,7 +3,7 @@
 // click to drill down, sortable table, CSV and standalone HTML downloads. The URL keeps it all.
 (function () {
   "use strict";
-  const { getJSON, esc } = window.cddgisCommon;
+  const { getJSON, esc, busy, current, ready, failed } = window.cddgisCommon;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
@@ -15,7 +15,6 @@
   let layer = null;
   let rows = [];
   let sortKey = "rank";
-  let generation = 0;
 
   // ---- the form -----------------------------------------------------------------------------
   function indicator() { return byId[el("c-indicator").value]; }
@@ -133,12 +132,20 @@
     if (level === "province") { q.set("province", code); q.delete("district"); }
     if (level === "district") { q.set("district", code); q.set("province", code.slice(0, 2)); }
     history.pushState(null, "", `${location.pathname}?${q}`);
-    readUrl().then(() => update(true));
+    reload();
+  }
+
+  // The URL changed (a drill-down, back/forward, the first load): busy at once, before the
+  // district list is fetched, so the previous view's "ready" is never mistaken for this one's.
+  function reload() {
+    const mine = busy();
+    readUrl().then(() => update(true), (err) => {
+      if (failed(mine)) el("status").textContent = `โหลดไม่สำเร็จ — ${err.message}`;
+    });
   }
 
   async function update(fit) {
-    const mine = ++generation;
-    document.body.dataset.state = "loading";
+    const mine = busy();
     el("status").textContent = "กำลังโหลด… Loading…";
     const q = state();
     const scope = new URLSearchParams();
@@ -152,7 +159,7 @@
         getJSON(`${api}/choropleth/areas?${scope}`),
         getJSON(`${api}/indicators/${encodeURIComponent(q.get("indicator"))}/values?${valuesQuery}`),
       ]);
-      if (mine !== generation) return;
+      if (!current(mine)) return;
       const byCode = Object.fromEntries(body.values.map((v) => [v.code, v]));
       rows = body.values;
       if (layer) map.removeLayer(layer);
@@ -185,17 +192,20 @@
       el("html-link").href = `${cfg.exportUrl}?${q}`;
       el("source").textContent = `ที่มา / Source: ${body.indicator.source} (${body.indicator.licence})`;
       el("status").textContent = "";
-      document.body.dataset.state = "ready";
+      ready(mine);
     } catch (err) {
-      if (mine !== generation) return;
+      if (!failed(mine)) return;
       el("status").textContent = `โหลดไม่สำเร็จ — ${err.message}`;
-      document.body.dataset.state = "error";
     }
   }
 
   form.addEventListener("submit", (e) => e.preventDefault());
   form.addEventListener("change", async (e) => {
     const name = e.target.name;
+    el("breaks-row").hidden = el("c-method").value !== "manual";
+    // Manual breaks with none typed yet: wait for the breaks, the current view stays as it is.
+    if (name === "classify" && e.target.value === "manual" && !el("c-breaks").value) return;
+    const mine = busy();  // before the district list is fetched
     let fit = false;
     if (name === "indicator") {
       fillYears(el("c-year").value, "");
@@ -209,20 +219,23 @@
       if (diverging && isSeq) el("c-scheme").value = "RdBu";
       if (!diverging && !isSeq) el("c-scheme").value = "YlOrRd";
     }
-    if (name === "region") {
-      el("c-province").value = "";
-      await fillDistricts("", "");
-      fit = true;
+    try {
+      if (name === "region") {
+        el("c-province").value = "";
+        await fillDistricts("", "");
+        fit = true;
+      }
+      if (name === "province") { await fillDistricts(el("c-province").value, ""); fit = true; }
+    } catch (err) {
+      if (failed(mine)) el("status").textContent = `โหลดไม่สำเร็จ — ${err.message}`;
+      return;
     }
-    if (name === "province") { await fillDistricts(el("c-province").value, ""); fit = true; }
     if (name === "district" || name === "level") fit = true;
-    el("breaks-row").hidden = el("c-method").value !== "manual";
-    if (name === "classify" && e.target.value === "manual" && !el("c-breaks").value) return;
     update(fit);
   });
   for (const th of el("ctable").tHead.querySelectorAll("th[data-sort]")) {
     th.addEventListener("click", () => { sortKey = th.dataset.sort; renderTable(); });
   }
-  window.addEventListener("popstate", () => readUrl().then(() => update(true)));
-  readUrl().then(() => update(true));
+  window.addEventListener("popstate", reload);
+  reload();
 })();

@@ -21,5 +21,29 @@ window.cddgisCommon = (function () {
       if (opt.value) opt.hidden = Boolean(region) && opt.dataset.region !== region;
     }
   }
-  return { getJSON, esc, filterProvinces };
+
+  // ---- the page's one readiness signal ----------------------------------------------------
+  // <body data-state="loading|ready|error" data-view="N">: N numbers the loads, so a test (or a
+  // screen reader script) can tell a *new* "ready" from the previous view's. A page calls busy()
+  // synchronously, before its first await, so it never reports "ready" for a view it is replacing;
+  // a load whose view is no longer current may not report at all (a newer choice won the race).
+  let view = 0;
+  function busy() {
+    view += 1;
+    document.body.dataset.state = "loading";
+    document.body.dataset.view = String(view);
+    return view;
+  }
+  const current = (v) => v === view;
+  function ready(v) {
+    if (v !== view) return false;
+    document.body.dataset.state = "ready";
+    return true;
+  }
+  function failed(v) {
+    if (v !== view) return false;
+    document.body.dataset.state = "error";
+    return true;
+  }
+  return { getJSON, esc, filterProvinces, busy, current, ready, failed };
 })();

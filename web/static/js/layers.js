@@ -3,7 +3,7 @@
 // Nothing is embedded in the page: every view loads only what it needs from /api.
 (function () {
   "use strict";
-  const { getJSON, esc, filterProvinces } = window.cddgisCommon;
+  const { getJSON, esc, filterProvinces, busy, current, ready, failed } = window.cddgisCommon;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
@@ -16,7 +16,6 @@
   const drawn = L.layerGroup().addTo(map);
   const markers = new Map();  // feature id -> marker, for the table
   let areaOutline = null;
-  let generation = 0;
 
   // ---- state <-> URL ----------------------------------------------------------------------
   function activeLayers() {
@@ -105,7 +104,7 @@
       const region = el("f-region").value;
       if (region) {
         const fc = await getJSON(`${api}/collections/provinces/items?region=${region}&lod=3`);
-        map.fitBounds(L.geoJSON(fc).getBounds());
+        map.fitBounds(L.geoJSON(fc).getBounds(), { animate: false });
       }
       return;
     }
@@ -114,7 +113,8 @@
       style: { color: "#b91c1c", weight: 2, fill: false, className: "area-outline" },
       interactive: false,
     }).addTo(map);
-    map.fitBounds(areaOutline.getBounds(), { padding: [10, 10] });
+    // No animation: its moveend would come after the page said "ready", and reload the view.
+    map.fitBounds(areaOutline.getBounds(), { padding: [10, 10], animate: false });
   }
 
   // ---- popups and table -------------------------------------------------------------------
@@ -221,9 +221,8 @@
   }
 
   async function update() {
-    const mine = ++generation;
+    const mine = busy();
     const layers = activeLayers();
-    document.body.dataset.state = "loading";
     el("status").textContent = "กำลังโหลด… Loading…";
     writeUrl();
     const filters = filterParams();
@@ -253,7 +252,7 @@
         const items = inView > 0 ? await getJSON(`${api}/collections/${id}/items?${itemParams}`) : { features: [] };
         return { layer: byId[id], clusters, total: totalFc.numberMatched, inView, items };
       }));
-      if (mine !== generation) return;
+      if (!current(mine)) return;
       drawn.clearLayers();
       markers.clear();
       const rows = [];
@@ -292,42 +291,51 @@
       el("table-note").textContent = inView > rows.length ?
         `แสดง ${fmt.format(rows.length)} จาก ${fmt.format(inView)} รายการ — showing ${rows.length} of ${inView}; zoom in for more` : "";
       el("status").textContent = "";
-      document.body.dataset.state = "ready";
+      ready(mine);
     } catch (err) {
-      if (mine !== generation) return;
+      if (!failed(mine)) return;
       el("status").textContent = `โหลดข้อมูลไม่สำเร็จ — Could not load: ${err.message}`;
-      document.body.dataset.state = "error";
     }
   }
 
   // ---- wiring -----------------------------------------------------------------------------
+  function loadFailed(view, err) {
+    if (failed(view)) el("status").textContent = `โหลดข้อมูลไม่สำเร็จ — Could not load: ${err.message}`;
+  }
+
+  // Map moves come in bursts: wait for the last one. Busy at once all the same, so the page never
+  // says "ready" for a view it is about to replace.
   let timer = null;
-  const soon = () => { clearTimeout(timer); timer = setTimeout(update, 150); };
+  const soon = () => { busy(); clearTimeout(timer); timer = setTimeout(update, 150); };
 
   form.addEventListener("submit", (e) => e.preventDefault());
   form.addEventListener("change", async (e) => {
     const name = e.target.name;
-    if (name === "region") {
-      filterProvinces(el("f-region"), el("f-province"));
-      el("f-province").value = "";
-      await fillDistricts("", "");
-      await fillSubdistricts("", "");
-    } else if (name === "province") {
-      await fillDistricts(e.target.value, "");
-      await fillSubdistricts("", "");
-    } else if (name === "district") {
-      await fillSubdistricts(e.target.value, "");
+    const mine = busy();  // before the area lists are fetched
+    try {
+      if (name === "region") {
+        filterProvinces(el("f-region"), el("f-province"));
+        el("f-province").value = "";
+        await fillDistricts("", "");
+        await fillSubdistricts("", "");
+      } else if (name === "province") {
+        await fillDistricts(e.target.value, "");
+        await fillSubdistricts("", "");
+      } else if (name === "district") {
+        await fillSubdistricts(e.target.value, "");
+      }
+      if (["region", "province", "district", "subdistrict"].includes(name)) await zoomToArea();
+    } catch (err) {
+      loadFailed(mine, err);
+      return;
     }
-    if (["region", "province", "district", "subdistrict"].includes(name)) await zoomToArea();
     soon();
   });
   const switcher = document.getElementById("layer-switcher");
   if (switcher) switcher.addEventListener("change", soon);
-  document.body.dataset.state = "loading";
+  const first = busy();
   readUrl().then(() => {
     map.on("moveend", soon);  // only after the link's view is restored
     return update();
-  }, (err) => {
-    el("status").textContent = `โหลดข้อมูลไม่สำเร็จ — Could not load: ${err.message}`;
-  });
+  }, (err) => loadFailed(first, err));
 })();
