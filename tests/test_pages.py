@@ -65,3 +65,32 @@ def test_large_responses_are_gzipped_when_asked(client: FlaskClient) -> None:
     assert packed.headers["Content-Encoding"] == "gzip"
     assert len(packed.data) < len(plain.data) / 2
     assert json.loads(gzip.decompress(packed.data)) == json.loads(plain.data)
+
+
+def _village_id(client: FlaskClient) -> str:
+    return client.get("/api/collections/otop-tourism-villages/items?limit=1").get_json()[
+        "features"][0]["id"]
+
+
+MAP_PAGES = ("/boundaries", "/layers", "/layers/learning-centers", "/choropleth", "/tour",
+             "/locator")
+
+
+def test_every_page_shares_one_header_banner_and_status(client: FlaskClient) -> None:
+    """One base template: the header once, the sample banner once where data is sample, one
+    status line and the loading state the page script turns into ready (issue 9)."""
+    for path in ("/", *MAP_PAGES, f"/tour/{_village_id(client)}"):
+        html = client.get(path).get_data(as_text=True)
+        assert html.count('<header class="topbar">') == 1, path
+        if path == "/":
+            assert 'data-state="ready"' in html and "sample-banner" not in html
+            continue
+        if path.startswith(("/layers", "/tour", "/locator")):  # the test layers are sample data
+            assert html.count('id="sample-banner"') == 1, path
+            assert "ข้อมูลตัวอย่าง" in html, path
+        else:
+            assert "sample-banner" not in html, path
+        if path in MAP_PAGES:
+            assert html.count('id="status"') == 1, path
+            assert 'data-state="loading"' in html, path
+            assert "js/areas.js" in html, path

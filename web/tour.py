@@ -53,6 +53,7 @@ def tour_village(village_id: str) -> ResponseReturnValue:
     product = {c.value: c for c in OTOP_PRODUCT_TYPES}.get(
         village["properties"].get("product_type"))
     return render_template("tour_village.html", village=village, props=village["properties"],
+                           sample=village["properties"].get("sample", False),
                            neighbours=neighbours, product=product,
                            fmap=render(fmap))
 

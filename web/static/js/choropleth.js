@@ -9,6 +9,9 @@
   const api = cfg.api.replace(/\/$/, "");
   const el = (id) => document.getElementById(id);
   const form = el("cform");
+  const areaChain = window.cddgisAreas.chain(
+    api, { region: el("c-region"), province: el("c-province"), district: el("c-district") },
+    { blank: { districts: "ทั้งจังหวัด — Whole province" } });
   const byId = Object.fromEntries(cfg.indicators.map((i) => [i.id, i]));
   const LEVELS = ["region", "province", "district", "subdistrict"];
   const fmt = new Intl.NumberFormat("th-TH", { maximumFractionDigits: 2 });
@@ -38,18 +41,6 @@
     el("c-level").value = levels.includes(keep) ? keep : levels[levels.length > 1 ? 1 : 0];
   }
 
-  async function fillDistricts(province, keep) {
-    const sel = el("c-district");
-    if (!province) { sel.innerHTML = '<option value="">—</option>'; sel.disabled = true; return; }
-    const fc = await getJSON(`${api}/collections/districts/items?province=${province}&lod=3&limit=1000`);
-    const opts = fc.features.map((f) => f.properties)
-      .sort((a, b) => a.name_th.localeCompare(b.name_th, "th"));
-    sel.innerHTML = '<option value="">ทั้งจังหวัด — Whole province</option>' +
-      opts.map((p) => `<option value="${esc(p.code)}">${esc(p.name_th)} — ${esc(p.name_en)}</option>`).join("");
-    sel.disabled = false;
-    sel.value = keep || "";
-  }
-
   function state() {
     const p = new URLSearchParams();
     for (const input of form.elements) {
@@ -69,7 +60,8 @@
       const input = form.elements[name];
       if (q.has(name)) input.value = q.get(name);
     }
-    await fillDistricts(el("c-province").value, q.get("district"));
+    areaChain.showRegion(el("c-region").value);
+    await areaChain.districts(el("c-province").value, q.get("district"));
     el("breaks-row").hidden = el("c-method").value !== "manual";
   }
 
@@ -220,12 +212,7 @@
       if (!diverging && !isSeq) el("c-scheme").value = "YlOrRd";
     }
     try {
-      if (name === "region") {
-        el("c-province").value = "";
-        await fillDistricts("", "");
-        fit = true;
-      }
-      if (name === "province") { await fillDistricts(el("c-province").value, ""); fit = true; }
+      if (await areaChain.changed(name)) fit = true;
     } catch (err) {
       if (failed(mine)) el("status").textContent = `โหลดไม่สำเร็จ — ${err.message}`;
       return;

@@ -3,7 +3,8 @@
 // Nothing is embedded in the page: every view loads only what it needs from /api.
 (function () {
   "use strict";
-  const { getJSON, esc, filterProvinces, busy, current, ready, failed } = window.cddgisCommon;
+  const { getJSON, esc, busy, current, ready, failed } = window.cddgisCommon;
+  const areas = window.cddgisAreas;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
@@ -12,6 +13,9 @@
   const byId = Object.fromEntries(cfg.layers.map((l) => [l.id, l]));
   const form = document.getElementById("filters");
   const el = (id) => document.getElementById(id);
+  const AREAS = ["region", "province", "district", "subdistrict"];
+  const areaChain = areas.chain(api, { region: el("f-region"), province: el("f-province"),
+                                       district: el("f-district"), subdistrict: el("f-subdistrict") });
   const fmt = new Intl.NumberFormat("th-TH");
   const drawn = L.layerGroup().addTo(map);
   const markers = new Map();  // feature id -> marker, for the table
@@ -51,50 +55,21 @@
         box.checked = wanted.has(box.value);
       }
     }
-    el("f-region").value = q.get("region") || "";
-    filterProvinces(el("f-region"), el("f-province"));
-    let province = q.get("province") || "";
-    let district = q.get("district") || "";
-    const subdistrict = q.get("subdistrict") || "";
-    if (subdistrict) district = district || subdistrict.slice(0, 4);
-    if (district) province = province || district.slice(0, 2);
-    el("f-province").value = province;
-    await fillDistricts(province, district);
-    await fillSubdistricts(district, subdistrict);
+    const area = areas.fromQuery(q);
+    await areaChain.restore(area);
     for (const input of form.elements) {
-      if (!input.name || ["region", "province", "district", "subdistrict"].includes(input.name)) continue;
+      if (!input.name || AREAS.includes(input.name)) continue;
       if (q.has(input.name)) input.value = q.get(input.name);
     }
     if (q.has("z") && q.has("c")) {
       const [lat, lng] = q.get("c").split(",").map(Number);
       if (Number.isFinite(lat) && Number.isFinite(lng)) map.setView([lat, lng], Number(q.get("z")));
-    } else if (province || district || subdistrict) {
+    } else if (area.province) {
       await zoomToArea();
     }
   }
 
-  // ---- area drop-downs --------------------------------------------------------------------
-  async function fillSelect(select, collection, params, value) {
-    if (!Object.values(params)[0]) {
-      select.innerHTML = '<option value="">—</option>';
-      select.disabled = true;
-      return;
-    }
-    const fc = await getJSON(`${api}/collections/${collection}/items?` +
-      new URLSearchParams({ ...params, limit: 1000, lod: 3 }));
-    const features = fc.features.sort((a, b) =>
-      a.properties.name_th.localeCompare(b.properties.name_th, "th"));
-    select.innerHTML = '<option value="">ทั้งหมด — All</option>' + features.map((f) =>
-      `<option value="${esc(f.properties.code)}">${esc(f.properties.name_th)} — ${esc(f.properties.name_en)}</option>`).join("");
-    select.disabled = false;
-    select.value = value || "";
-  }
-
-  const fillDistricts = (province, value) =>
-    fillSelect(el("f-district"), "districts", { province }, value);
-  const fillSubdistricts = (district, value) =>
-    fillSelect(el("f-subdistrict"), "subdistricts", { district }, value);
-
+  // ---- the chosen area on the map ---------------------------------------------------------
   async function zoomToArea() {
     const sub = el("f-subdistrict").value, dis = el("f-district").value, pro = el("f-province").value;
     const [collection, code] = sub ? ["subdistricts", sub] : dis ? ["districts", dis] :
@@ -313,18 +288,7 @@
     const name = e.target.name;
     const mine = busy();  // before the area lists are fetched
     try {
-      if (name === "region") {
-        filterProvinces(el("f-region"), el("f-province"));
-        el("f-province").value = "";
-        await fillDistricts("", "");
-        await fillSubdistricts("", "");
-      } else if (name === "province") {
-        await fillDistricts(e.target.value, "");
-        await fillSubdistricts("", "");
-      } else if (name === "district") {
-        await fillSubdistricts(e.target.value, "");
-      }
-      if (["region", "province", "district", "subdistrict"].includes(name)) await zoomToArea();
+      if (await areaChain.changed(name)) await zoomToArea();
     } catch (err) {
       loadFailed(mine, err);
       return;
