@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.extensions["cddgis.settings"] = settings
     app.extensions["cddgis.engine"] = engine_for(database_url or configured_url(settings))
 
-    from web import compress
+    from web import compress, security
     from web.api import api
     from web.choropleth_page import choropleth
     from web.indicators_api import indicators_api
@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     from web.tour import tour
 
     compress.init_app(app)
+    security.init_app(app)
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 3600  # vendored assets change only with releases
 
     app.register_blueprint(pages)

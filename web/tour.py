@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import folium
 from flask import Blueprint, abort, render_template
 from flask.typing import ResponseReturnValue
 
@@ -39,14 +38,10 @@ def tour_village(village_id: str) -> ResponseReturnValue:
     neighbours = [json.loads(f) for f in page.features]
     fmap = base_map(settings())
     fmap.location = [lat, lon]
-    for other in neighbours:
-        o_lon, o_lat = other["geometry"]["coordinates"]
-        folium.CircleMarker([o_lat, o_lon], radius=6, color="#fff", weight=1.5, fill=True,
-                            fill_color="#64748b", fill_opacity=0.9,
-                            tooltip=other["properties"]["village_name"]).add_to(fmap)
-    folium.CircleMarker([lat, lon], radius=9, color="#fff", weight=2, fill=True,
-                        fill_color=VILLAGES.color, fill_opacity=1,
-                        tooltip=village["properties"]["village_name"]).add_to(fmap)
+    # The markers are drawn by tour_village.js from the page config (JSON, tooltips as text):
+    # Folium would paste the names into its inline script, where `${…}` or <img onerror> runs.
+    markers = {"village": _marker(village), "neighbours": [_marker(f) for f in neighbours],
+               "color": VILLAGES.color}
     points = [[lat, lon]] + [[f["geometry"]["coordinates"][1], f["geometry"]["coordinates"][0]]
                              for f in neighbours[:2]]
     fmap.fit_bounds(points, padding=(30, 30), max_zoom=13)
@@ -54,8 +49,14 @@ def tour_village(village_id: str) -> ResponseReturnValue:
         village["properties"].get("product_type"))
     return render_template("tour_village.html", village=village, props=village["properties"],
                            sample=village["properties"].get("sample", False),
-                           neighbours=neighbours, product=product,
+                           neighbours=neighbours, product=product, markers=markers,
                            fmap=render(fmap))
+
+
+def _marker(feature: dict) -> dict[str, object]:
+    lon, lat = feature["geometry"]["coordinates"]
+    return {"id": feature["id"], "lat": lat, "lon": lon,
+            "name": feature["properties"]["village_name"]}
 
 
 @tour.get("/locator")

@@ -14,6 +14,13 @@ window.cddgisCommon = (function () {
     d.textContent = text == null ? "" : String(text);
     return d.innerHTML;
   }
+  // Tooltip content as a DOM node: Leaflet puts a string in with innerHTML, and a stored name can
+  // hold <img onerror=…>; a node with textContent shows it as the text it is.
+  function tip(text) {
+    const span = document.createElement("span");
+    span.textContent = text == null ? "" : String(text);
+    return span;
+  }
   // Shows only the provinces of the chosen region (options carry data-region).
   function filterProvinces(regionSelect, provinceSelect) {
     const region = regionSelect.value;
@@ -45,5 +52,5 @@ window.cddgisCommon = (function () {
     document.body.dataset.state = "error";
     return true;
   }
-  return { getJSON, esc, filterProvinces, busy, current, ready, failed };
+  return { getJSON, esc, tip, filterProvinces, busy, current, ready, failed };
 })();

@@ -3,7 +3,7 @@
 // Nothing is embedded in the page: every view loads only what it needs from /api.
 (function () {
   "use strict";
-  const { getJSON, esc, busy, current, ready, failed } = window.cddgisCommon;
+  const { getJSON, esc, tip, busy, current, ready, failed } = window.cddgisCommon;
   const areas = window.cddgisAreas;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
@@ -240,7 +240,7 @@
               className: `cddgis-point layer-${r.layer.id}`,
             });
             m.bindPopup(() => popupContent(r.layer, f.properties));
-            m.bindTooltip(String(f.properties[r.layer.name_field] || f.id));
+            m.bindTooltip(tip(f.properties[r.layer.name_field] || f.id));
             m.addTo(drawn);
             markers.set(`${r.layer.id}/${f.id}`, m);
           }

@@ -2,7 +2,7 @@
 // a place name), list the nearest N centers with their ground distance, and show them.
 (function () {
   "use strict";
-  const { getJSON, busy, current, ready, failed } = window.cddgisCommon;
+  const { getJSON, tip, busy, current, ready, failed } = window.cddgisCommon;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
@@ -60,7 +60,7 @@
     L.marker([lat, lng], {
       icon: L.divIcon({ html: `<div class="rank-icon">${rank}</div>`, className: "cddgis-rank",
                         iconSize: [22, 22] }),
-    }).bindTooltip(name.textContent).addTo(drawn);
+    }).bindTooltip(tip(name.textContent)).addTo(drawn);
     return li;
   }
 

@@ -3,7 +3,7 @@
 // few do. The page holds no village data of its own.
 (function () {
   "use strict";
-  const { getJSON, filterProvinces, busy, current, ready, failed } = window.cddgisCommon;
+  const { getJSON, tip, filterProvinces, busy, current, ready, failed } = window.cddgisCommon;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
@@ -110,7 +110,7 @@
           const [lng, lat] = f.geometry.coordinates;
           L.circleMarker([lat, lng], { radius: 7, color: "#fff", weight: 1.5, fillColor: "#0369a1",
                                        fillOpacity: 0.9, className: "cddgis-point" })
-            .bindTooltip(villageName(f.properties))
+            .bindTooltip(tip(villageName(f.properties)))
             .on("click", () => { location.href = cfg.villageUrl.replace("__ID__", encodeURIComponent(f.id)); })
             .addTo(drawn);
         }
