@@ -94,3 +94,18 @@ def test_every_page_shares_one_header_banner_and_status(client: FlaskClient) -> 
             assert html.count('id="status"') == 1, path
             assert 'data-state="loading"' in html, path
             assert "js/areas.js" in html, path
+
+
+def test_csp_allows_the_configured_tile_server_only(settings: Settings, db_url: str) -> None:
+    from dataclasses import replace
+
+    from web.security import tile_source
+
+    with_tiles = replace(settings, tile_url="https://{s}.tile.example.org/{z}/{x}/{y}.png",
+                         tile_attribution="Example")
+    csp = create_app(with_tiles, database_url=db_url).test_client().get(
+        "/boundaries").headers["Content-Security-Policy"]
+    assert "img-src 'self' data: https://*.tile.example.org;" in csp
+    assert tile_source("https://tile.openstreetmap.org/{z}/{x}/{y}.png") == \
+        "https://tile.openstreetmap.org"
+    assert tile_source(None) is None and tile_source("/tiles/{z}/{x}/{y}.png") is None

@@ -107,6 +107,8 @@ def _assert_harmless(page: Page) -> None:
     assert page.locator("[onmouseover]").count() == 0
     assert page.locator("a[href^='javascript'], img[src^='javascript']").count() == 0
     assert page.js_errors == []
+    # With the CSP (web/security.py) injected markup would also be refused, and reported here.
+    assert page.evaluate("window.__cspViolations") == [] and page.csp_refusals == []
 
 
 def _zoom_to(page: Page, lat: float, lon: float, zoom: int) -> None:

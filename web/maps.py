@@ -9,6 +9,7 @@ from flask import url_for
 
 from gis.settings import Settings
 from web.assets import localize
+from web.security import add_nonce
 
 THAILAND_CENTER = (13.0, 101.0)
 THAILAND_BOUNDS = [[5.6, 97.3], [20.5, 105.7]]
@@ -39,13 +40,14 @@ def static_url(path: str) -> str:
 
 
 def render(fmap: folium.Map) -> RenderedMap:
-    """Renders inside a request: the map's assets point at this app's static files."""
+    """Renders inside a request: the map's assets point at this app's static files, and its
+    inline <script>/<style> blocks carry the request's CSP nonce."""
     localize(fmap, static_url)
     root = fmap.get_root()
     root.render()
     return RenderedMap(
         name=fmap.get_name(),
-        header=root.header.render(),
+        header=add_nonce(root.header.render()),  # Folium's own <script>/<style>: no stored text
         html=root.html.render(),
         script=root.script.render(),
     )

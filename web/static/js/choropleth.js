@@ -70,13 +70,31 @@
     const c = body.classification;
     const unit = body.indicator.unit;
     const title = body.measure === "change" ? `เปลี่ยนแปลง ${body.compare}→${body.year} (${unit})` : unit;
-    const items = c.legend.map((x) => `<div class="row" data-class><span class="swatch-box" style="background:${x.color}"></span>
-      <span>${fmt.format(x.lower)} – ${fmt.format(x.upper)}</span><span class="muted">(${x.count})</span></div>`);
-    if (c.no_data.count) {
-      items.push(`<div class="row" data-nodata><span class="swatch-box" style="background:${c.no_data.color};background-image:repeating-linear-gradient(45deg,#fff 0 2px,transparent 2px 5px)"></span>
-        <span>ไม่มีข้อมูล — no data</span><span class="muted">(${c.no_data.count})</span></div>`);
+    // Built through the DOM: the CSP allows no style="" in markup.
+    function row(kind, color, label, count) {
+      const div = document.createElement("div");
+      div.className = "row";
+      div.setAttribute(kind, "");
+      const swatch = document.createElement("span");
+      swatch.className = "swatch-box";
+      swatch.style.background = color;
+      if (kind === "data-nodata") {
+        swatch.style.backgroundImage = "repeating-linear-gradient(45deg,#fff 0 2px,transparent 2px 5px)";
+      }
+      const text = document.createElement("span");
+      text.textContent = label;
+      const n = document.createElement("span");
+      n.className = "muted";
+      n.textContent = `(${count})`;
+      div.append(swatch, text, n);
+      return div;
     }
-    el("legend").innerHTML = `<h3>${esc(title)}</h3>` + items.join("");
+    const items = c.legend.map((x) =>
+      row("data-class", x.color, `${fmt.format(x.lower)} – ${fmt.format(x.upper)}`, x.count));
+    if (c.no_data.count) items.push(row("data-nodata", c.no_data.color, "ไม่มีข้อมูล — no data", c.no_data.count));
+    const h3 = document.createElement("h3");
+    h3.textContent = title;
+    el("legend").replaceChildren(h3, ...items);
     el("legend").dataset.method = c.method;
     el("legend").dataset.classes = c.legend.length;
   }

@@ -21,6 +21,14 @@ window.cddgisCommon = (function () {
     span.textContent = text == null ? "" : String(text);
     return span;
   }
+  // A map icon's box, styled through the DOM: the CSP allows no style="" in markup.
+  function iconBox(className, text, style) {
+    const div = document.createElement("div");
+    div.className = className;
+    div.textContent = text;
+    Object.assign(div.style, style);
+    return div;
+  }
   // Shows only the provinces of the chosen region (options carry data-region).
   function filterProvinces(regionSelect, provinceSelect) {
     const region = regionSelect.value;
@@ -52,5 +60,5 @@ window.cddgisCommon = (function () {
     document.body.dataset.state = "error";
     return true;
   }
-  return { getJSON, esc, tip, filterProvinces, busy, current, ready, failed };
+  return { getJSON, esc, tip, iconBox, filterProvinces, busy, current, ready, failed };
 })();

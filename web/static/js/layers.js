@@ -3,7 +3,7 @@
 // Nothing is embedded in the page: every view loads only what it needs from /api.
 (function () {
   "use strict";
-  const { getJSON, esc, tip, busy, current, ready, failed } = window.cddgisCommon;
+  const { getJSON, esc, tip, iconBox, busy, current, ready, failed } = window.cddgisCommon;
   const areas = window.cddgisAreas;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
@@ -190,7 +190,8 @@
   function clusterIcon(count, color) {
     const size = Math.round(24 + Math.min(28, Math.log10(count + 1) * 10));
     return L.divIcon({
-      html: `<div class="cluster-icon" style="width:${size}px;height:${size}px;background:${color}">${count >= 1000 ? (count / 1000).toFixed(1) + "k" : count}</div>`,
+      html: iconBox("cluster-icon", count >= 1000 ? (count / 1000).toFixed(1) + "k" : String(count),
+                    { width: `${size}px`, height: `${size}px`, background: color }),
       className: "cddgis-cluster", iconSize: [size, size],
     });
   }
@@ -260,8 +261,14 @@
       el("count-view").textContent = fmt.format(inView);
       el("count-total").dataset.value = total;
       el("count-view").dataset.value = inView;
-      el("layer-counts").innerHTML = cfg.single ? "" : results.map((r) =>
-        `<li><span class="swatch" style="background:${r.layer.color}"></span>${esc(r.layer.title_th)}: ${fmt.format(r.total)}</li>`).join("");
+      el("layer-counts").replaceChildren(...(cfg.single ? [] : results.map((r) => {
+        const li = document.createElement("li");
+        const swatch = document.createElement("span");
+        swatch.className = "swatch";
+        swatch.dataset.layer = r.layer.id;  // coloured by the page's (nonce'd) style block
+        li.append(swatch, `${r.layer.title_th}: ${fmt.format(r.total)}`);
+        return li;
+      })));
       renderTable(rows);
       el("table-note").textContent = inView > rows.length ?
         `แสดง ${fmt.format(rows.length)} จาก ${fmt.format(inView)} รายการ — showing ${rows.length} of ${inView}; zoom in for more` : "";

@@ -3,7 +3,7 @@
 // few do. The page holds no village data of its own.
 (function () {
   "use strict";
-  const { getJSON, tip, filterProvinces, busy, current, ready, failed } = window.cddgisCommon;
+  const { getJSON, tip, iconBox, filterProvinces, busy, current, ready, failed } = window.cddgisCommon;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
@@ -73,7 +73,8 @@
   function clusterIcon(count) {
     const size = Math.round(26 + Math.min(24, Math.log10(count + 1) * 9));
     return L.divIcon({
-      html: `<div class="cluster-icon" style="width:${size}px;height:${size}px;background:#0369a1">${count}</div>`,
+      html: iconBox("cluster-icon", String(count),
+                    { width: `${size}px`, height: `${size}px`, background: "#0369a1" }),
       className: "cddgis-cluster", iconSize: [size, size],
     });
   }
