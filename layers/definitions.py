@@ -79,6 +79,7 @@ LEARNING_CENTERS = Layer(
     popup_fields=("name", "place", "budget_year", "ready", "phone"),
     color="#b45309",
     icon="book",
+    roles=frozenset({"locator"}),
     published_count=1_885,
     published_note="ศูนย์เรียนรู้ฯ 1,885 แห่ง (BIGDATA กรมการพัฒนาชุมชน, 24 พ.ย. 2564)",
 )
@@ -110,6 +111,7 @@ VOLUNTEER_CENTERS = Layer(
                   "province_group"),
     color="#7c3aed",
     icon="users",
+    roles=frozenset({"locator"}),
     published_count=76,
     published_note="จังหวัดละ 1 ศูนย์ ยกเว้นกรุงเทพมหานคร (BIGDATA กรมการพัฒนาชุมชน)",
 )
@@ -156,6 +158,7 @@ OTOP_TOURISM_VILLAGES = Layer(
                   "photo_url", "video_url", "contact", "guidebook_url"),
     color="#0369a1",
     icon="map-pin",
+    roles=frozenset({"tour"}),
     published_count=3_680,
     published_note="ชุมชนท่องเที่ยว OTOP นวัตวิถี 3,680 ชุมชน (BIGDATA กรมการพัฒนาชุมชน)",
 )

@@ -75,6 +75,7 @@ class Layer:
     published_count: int | None = None
     published_note: str = ""
     extra: dict[str, object] = field(default_factory=dict)
+    roles: frozenset[str] = frozenset()
 
     def field(self, name: str) -> Field:
         for f in self.fields:

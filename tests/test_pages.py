@@ -109,3 +109,27 @@ def test_csp_allows_the_configured_tile_server_only(settings: Settings, db_url: 
     assert tile_source("https://tile.openstreetmap.org/{z}/{x}/{y}.png") == \
         "https://tile.openstreetmap.org"
     assert tile_source(None) is None and tile_source("/tiles/{z}/{x}/{y}.png") is None
+
+
+def test_tour_and_locator_layers_come_from_the_declared_roles(client: FlaskClient) -> None:
+    import json
+
+    from layers.definitions import LAYERS
+
+    def config(html: str) -> dict:
+        return json.loads(re.search(r"window\.CDDGIS = (\{.*?\});\n", html)[1])
+
+    tour = config(client.get("/tour").get_data(as_text=True))
+    assert [lay.id for lay in LAYERS.values() if "tour" in lay.roles] == [tour["layer"]["id"]]
+    assert "village_name" in tour["layer"]["fields"]
+    locator = config(client.get("/locator").get_data(as_text=True))
+    assert [c["id"] for c in locator["layers"]] == [
+        lay.id for lay in LAYERS.values() if "locator" in lay.roles]
+    by_id = {c["id"]: c for c in locator["layers"]}
+    assert by_id["learning-centers"]["only"] == [
+        {"name": "ready", "label_th": "พร้อมเป็นแหล่งเรียนรู้",
+         "label_en": "Ready as a learning site"}]
+    assert by_id["volunteer-centers"]["only"] == []
+    for c in locator["layers"]:  # public fields only
+        personal = {f.name for f in LAYERS[c["id"]].personal_fields}
+        assert not personal & set(c["fields"]), c["id"]

@@ -96,3 +96,24 @@ def test_locator_resolves_a_place_name(page: Page, live_server: str) -> None:
     expect(page.locator("#origin")).to_contain_text("ศรีภูมิ")
     first_km = float(page.locator("#results li").first.get_attribute("data-km"))
     assert first_km < 30
+
+
+def test_locator_offers_the_chosen_layers_yes_no_filters(page: Page, live_server: str) -> None:
+    """The "only …" boxes come from the declaration: learning centers' `ready`, none for
+    volunteer centers (issue 9)."""
+    page.goto(f"{live_server}/locator?at=16.44,102.83&layer=learning-centers")
+    wait_ready(page)
+    only = page.locator(".only-filter:visible")
+    expect(only).to_have_count(1)
+    expect(only).to_contain_text("พร้อมเป็นแหล่งเรียนรู้")
+    with new_view(page):
+        only.locator("input").check()
+    assert "ready=true" in page.locator("#csv").get_attribute("href")
+    details = page.locator("#results li").all_inner_texts()
+    assert details and all("พร้อมเป็นแหล่งเรียนรู้" in d and "ยังไม่พร้อม" not in d
+                           for d in details)
+
+    with new_view(page):
+        page.check("input[name=layer][value=volunteer-centers]")
+    expect(page.locator(".only-filter:visible")).to_have_count(0)
+    assert "ready=" not in page.locator("#csv").get_attribute("href")

@@ -13,11 +13,19 @@
   let origin = null;  // {lon, lat, label}
 
   const layer = () => byId[document.querySelector("input[name=layer]:checked").value];
+  // The "only …" check boxes of one layer (its declared yes/no filters; see web/tour.py).
+  const onlyBoxes = (id) => [...document.querySelectorAll(".only-filter")]
+    .filter((label) => label.dataset.layer === id).map((label) => label.querySelector("input"));
+  function showOnlyFilters() {
+    for (const label of document.querySelectorAll(".only-filter")) {
+      label.hidden = label.dataset.layer !== layer().id;
+    }
+  }
 
   function query() {
     const p = new URLSearchParams({ near: `${origin.lon},${origin.lat}`, limit: el("count-n").value });
     if (el("l-province").value) p.set("province", el("l-province").value);
-    if (layer().id === "learning-centers" && el("only-ready").checked) p.set("ready", "true");
+    for (const box of onlyBoxes(layer().id)) if (box.checked) p.set(box.name, "true");
     return p;
   }
 
@@ -66,9 +74,9 @@
 
   async function update() {
     const mine = busy();
+    showOnlyFilters();
     if (!origin) { ready(mine); return; }
     const l = layer();
-    el("ready-filter").hidden = l.id !== "learning-centers";
     try {
       const fc = await getJSON(`${api}/collections/${l.id}/items?${query()}`);
       if (!current(mine)) return;
@@ -145,6 +153,7 @@
   if (q.get("layer") && byId[q.get("layer")]) {
     document.querySelector(`input[name=layer][value="${q.get("layer")}"]`).checked = true;
   }
+  showOnlyFilters();
   const at = COORDS.exec(q.get("at") || "");
   if (at) setOrigin(Number(at[2]), Number(at[1]), "ลิงก์ / link");
   else ready(busy());

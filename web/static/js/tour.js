@@ -7,7 +7,7 @@
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
-  const LAYER = "otop-tourism-villages";
+  const LAYER = cfg.layer.id;  // the layer declared with the "tour" role
   const LIST_SIZE = 30;
   const POINTS_BELOW = 400;
   const el = (id) => document.getElementById(id);
