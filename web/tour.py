@@ -12,8 +12,7 @@ from flask import Blueprint, abort, render_template
 from flask.typing import ResponseReturnValue
 
 from gis import layer_queries as lq
-from layers.definitions import LAYERS
-from layers.schema import Layer
+from layers.definitions import LAYERS, Layer  # Layer via definitions: schema.py is moving
 from web import engine, settings
 from web.choices import area_choices
 from web.maps import base_map, render
