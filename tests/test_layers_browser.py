@@ -66,6 +66,9 @@ def test_layer_switcher(page: Page, live_server: str, engine: Engine) -> None:
     page.goto(f"{live_server}/layers")
     wait_ready(page)
     everything = _db_count(engine, "TRUE")
+    # The swatches take their colour from the page's nonce'd style block (no style="" under CSP).
+    swatch = page.locator("#layer-switcher .swatch[data-layer='volunteer-centers']")
+    assert swatch.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(124, 58, 237)"
     assert _count(page, "total") == everything
     with new_view(page):
         for layer_id in LAYERS:
