@@ -51,7 +51,7 @@ def test_the_listener_sees_a_violation(page: Page, live_server: str) -> None:
     wait_ready(page)
     page.evaluate("""() => document.body.insertAdjacentHTML(
         'beforeend', '<img src="data:," onload="window.__ran = 1" style="color:red">')""")
-    page.wait_for_function("window.__cspViolations.length >= 2")
+    page.wait_for_function("() => window.__cspViolations.length >= 2")
     assert page.evaluate("window.__ran") is None
 
 

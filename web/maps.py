@@ -31,8 +31,17 @@ def base_map(settings: Settings) -> folium.Map:
     if settings.tile_url:
         folium.TileLayer(tiles=settings.tile_url, attr=settings.tile_attribution,
                          name="แผนที่ฐาน / Basemap", max_zoom=18).add_to(fmap)
-    fmap.fit_bounds(THAILAND_BOUNDS)
+    fit_bounds(fmap, THAILAND_BOUNDS)
     return fmap
+
+
+def fit_bounds(fmap: folium.Map, bounds: list[list[float]], **options: object) -> None:
+    """Folium's fit_bounds, without animation. An animated first fit (Leaflet animates even an
+    empty map) ends ~250 ms later and puts the map back where it was headed, undoing any view
+    the page set meanwhile, e.g. a province picked at once (issue 9)."""
+    fit = folium.FitBounds(bounds, **options)  # type: ignore[arg-type]
+    fit.options["animate"] = False
+    fmap.add_child(fit)
 
 
 def static_url(path: str) -> str:

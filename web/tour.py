@@ -15,7 +15,7 @@ from gis import layer_queries as lq
 from layers.definitions import LAYERS, Layer  # Layer via definitions: schema.py is moving
 from web import engine, settings
 from web.choices import area_choices
-from web.maps import base_map, render
+from web.maps import base_map, fit_bounds, render
 
 tour = Blueprint("tour", __name__)
 NEIGHBOURS = 5
@@ -82,7 +82,7 @@ def tour_village(village_id: str) -> ResponseReturnValue:
                "color": villages.color}
     points = [[lat, lon]] + [[f["geometry"]["coordinates"][1], f["geometry"]["coordinates"][0]]
                              for f in neighbours[:2]]
-    fmap.fit_bounds(points, padding=(30, 30), max_zoom=13)
+    fit_bounds(fmap, points, padding=(30, 30), max_zoom=13)
     product = {c.value: c for c in villages.field("product_type").choices}.get(
         village["properties"].get("product_type"))
     return render_template("tour_village.html", village=village, props=village["properties"],

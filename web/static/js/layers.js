@@ -20,6 +20,7 @@
   const drawn = L.layerGroup().addTo(map);
   const markers = new Map();  // feature id -> marker, for the table
   let areaOutline = null;
+  let openAfterDraw = null;  // "layer/id" whose popup a table click asked for
 
   // ---- state <-> URL ----------------------------------------------------------------------
   function activeLayers() {
@@ -169,9 +170,11 @@
         tr.appendChild(td);
       }
       tr.addEventListener("click", () => {
-        const m = markers.get(`${layer.id}/${f.id}`);
+        // The move reloads the view (moveend): open the popup again once it is redrawn.
+        openAfterDraw = `${layer.id}/${f.id}`;
         const [lng, lat] = f.geometry.coordinates;
-        map.setView([lat, lng], Math.max(map.getZoom(), 14));
+        map.setView([lat, lng], Math.max(map.getZoom(), 14), { animate: false });
+        const m = markers.get(openAfterDraw);
         if (m) m.openPopup();
       });
       body.appendChild(tr);
@@ -270,6 +273,8 @@
         return li;
       })));
       renderTable(rows);
+      if (openAfterDraw && markers.has(openAfterDraw)) markers.get(openAfterDraw).openPopup();
+      openAfterDraw = null;
       el("table-note").textContent = inView > rows.length ?
         `แสดง ${fmt.format(rows.length)} จาก ${fmt.format(inView)} รายการ — showing ${rows.length} of ${inView}; zoom in for more` : "";
       el("status").textContent = "";
