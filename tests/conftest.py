@@ -164,13 +164,28 @@ def browser():
         browser.close()
 
 
+# Records every Content-Security-Policy violation, from the first byte of the page on.
+CSP_LISTENER = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sample}`);
+});
+"""
+
+
 def _open_page(browser, **context_options: object):
-    """A page in a fresh context; ``page.js_errors`` collects the page's uncaught errors."""
+    """A page in a fresh context; ``page.js_errors`` collects the page's uncaught errors and
+    ``page.csp_refusals`` the console's CSP "Refused to …" messages."""
     context = browser.new_context(locale="th-TH", **context_options)
+    context.add_init_script(CSP_LISTENER)
     page = context.new_page()
     errors: list[str] = []
+    refusals: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: refusals.append(msg.text)
+            if "Content Security Policy" in msg.text or "Refused to" in msg.text else None)
     page.js_errors = errors
+    page.csp_refusals = refusals
     return context, page
 
 

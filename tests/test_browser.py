@@ -7,11 +7,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.pagestate import new_view, wait_ready
+
 pytestmark = pytest.mark.browser
-
-
-def _ready(page: Page) -> None:
-    page.wait_for_selector("body[data-state=ready]", timeout=20_000)
 
 
 def _map_center(page: Page) -> tuple[float, float]:
@@ -21,13 +19,13 @@ def _map_center(page: Page) -> tuple[float, float]:
 
 
 def _wait_for_code(page: Page, code: str) -> None:
-    page.wait_for_selector(f"#info[data-code='{code}']", timeout=20_000)
-    _ready(page)
+    expect(page.locator("#info")).to_have_attribute("data-code", code, timeout=20_000)
+    wait_ready(page)
 
 
 def test_national_view_draws_every_province(page: Page, live_server: str) -> None:
     page.goto(f"{live_server}/boundaries")
-    _ready(page)
+    wait_ready(page)
     expect(page.locator("path.cddgis-child")).to_have_count(77)
     expect(page.locator("#info")).to_contain_text("ประเทศไทย")
     assert page.js_errors == []
@@ -36,8 +34,9 @@ def test_national_view_draws_every_province(page: Page, live_server: str) -> Non
 def test_picking_a_province_zooms_and_outlines_its_districts(page: Page,
                                                              live_server: str) -> None:
     page.goto(f"{live_server}/boundaries")
-    _ready(page)
-    page.select_option("#province", "50")
+    wait_ready(page)
+    with new_view(page):
+        page.select_option("#province", "50")
     _wait_for_code(page, "50")
     info = page.locator("#info")
     expect(info.locator("[data-field=name_th]")).to_have_text("เชียงใหม่")
@@ -52,7 +51,8 @@ def test_picking_a_province_zooms_and_outlines_its_districts(page: Page,
     # The district list is now Chiang Mai's.
     expect(page.locator("#district option")).to_have_count(26)  # 25 + "all"
 
-    page.select_option("#district", "5001")
+    with new_view(page):
+        page.select_option("#district", "5001")
     _wait_for_code(page, "5001")
     expect(page.locator("path.cddgis-child")).to_have_count(16)
     assert "district=5001" in page.url
@@ -80,18 +80,21 @@ def test_clicking_an_area_drills_down_and_back_returns(page: Page, live_server: 
         const box = map.getContainer().getBoundingClientRect();
         return [box.left + p.x, box.top + p.y];
     }""")
-    page.mouse.click(point[0], point[1])
+    with new_view(page):
+        page.mouse.click(point[0], point[1])
     _wait_for_code(page, "7301")
     expect(page.locator("#info [data-field=name_th]")).to_have_text("เมืองนครปฐม")
-    page.go_back()
+    with new_view(page):
+        page.go_back()
     _wait_for_code(page, "73")
     expect(page.locator("path.cddgis-child")).to_have_count(7)
 
 
 def test_region_narrows_the_province_list(page: Page, live_server: str) -> None:
     page.goto(f"{live_server}/boundaries")
-    _ready(page)
-    page.select_option("#region", "south")
+    wait_ready(page)
+    with new_view(page):
+        page.select_option("#region", "south")
     _wait_for_code(page, "south")
     expect(page.locator("path.cddgis-child")).to_have_count(14)
     visible = page.eval_on_selector_all("#province option",

@@ -11,12 +11,9 @@ from sqlalchemy import Engine, text
 
 from gis.layer_store import import_file
 from layers.definitions import LAYERS
+from tests.pagestate import new_view, wait_ready
 
 pytestmark = pytest.mark.browser
-
-
-def _ready(page: Page) -> None:
-    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=20_000)
 
 
 def _count(page: Page, which: str) -> int:
@@ -31,16 +28,14 @@ def _db_count(engine: Engine, where: str) -> int:
 def test_filtering_by_province_changes_the_count(page: Page, live_server: str,
                                                  engine: Engine) -> None:
     page.goto(f"{live_server}/layers/khok-nong-na")
-    _ready(page)
+    wait_ready(page)
     national = _db_count(engine, "layer = 'khok-nong-na'")
     assert _count(page, "total") == national
     expect(page.locator("#sample-banner")).to_contain_text("ข้อมูลตัวอย่าง")
     assert page.locator(".cddgis-cluster").count() > 10  # zoomed out: cells, not 22k markers
 
-    page.select_option("#f-province", "50")
-    page.wait_for_function(
-        f"Number(document.querySelector('#count-total').dataset.value) !== {national}")
-    _ready(page)
+    with new_view(page):
+        page.select_option("#f-province", "50")
     in_chiang_mai = _db_count(engine, "layer = 'khok-nong-na' AND province_code = '50'")
     assert _count(page, "total") == in_chiang_mai
     assert "province=50" in page.url
@@ -50,10 +45,8 @@ def test_filtering_by_province_changes_the_count(page: Page, live_server: str,
     csv_link = page.locator("#csv-link").get_attribute("href")
     assert "province=50" in csv_link and "f=csv" in csv_link
 
-    page.select_option("select[name=model_level]", "CLM")
-    page.wait_for_function(
-        f"Number(document.querySelector('#count-total').dataset.value) !== {in_chiang_mai}")
-    _ready(page)
+    with new_view(page):
+        page.select_option("select[name=model_level]", "CLM")
     assert _count(page, "total") == _db_count(
         engine, "layer = 'khok-nong-na' AND province_code = '50' "
                 "AND properties->>'model_level' = 'CLM'")
@@ -62,7 +55,7 @@ def test_filtering_by_province_changes_the_count(page: Page, live_server: str,
 
 def test_permalink_restores_filters_and_view(page: Page, live_server: str) -> None:
     page.goto(f"{live_server}/layers/learning-centers?province=50&ready=true&z=9&c=18.8,98.98")
-    _ready(page)
+    wait_ready(page)
     assert page.locator("#f-province").input_value() == "50"
     assert page.locator("select[name=ready]").input_value() == "true"
     assert page.evaluate(f"window[{page.evaluate('CDDGIS.mapName')!r}].getZoom()") == 9
@@ -71,14 +64,16 @@ def test_permalink_restores_filters_and_view(page: Page, live_server: str) -> No
 
 def test_layer_switcher(page: Page, live_server: str, engine: Engine) -> None:
     page.goto(f"{live_server}/layers")
-    _ready(page)
+    wait_ready(page)
     everything = _db_count(engine, "TRUE")
+    # The swatches take their colour from the page's nonce'd style block (no style="" under CSP).
+    swatch = page.locator("#layer-switcher .swatch[data-layer='volunteer-centers']")
+    assert swatch.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(124, 58, 237)"
     assert _count(page, "total") == everything
-    for layer_id in LAYERS:
-        if layer_id != "volunteer-centers":
-            page.uncheck(f"#layer-switcher input[value='{layer_id}']")
-    page.wait_for_function("Number(document.querySelector('#count-total').dataset.value) < 100")
-    _ready(page)
+    with new_view(page):
+        for layer_id in LAYERS:
+            if layer_id != "volunteer-centers":
+                page.uncheck(f"#layer-switcher input[value='{layer_id}']")
     assert _count(page, "total") == _db_count(engine, "layer = 'volunteer-centers'")
     assert "layers=volunteer-centers" in page.url
 
@@ -93,10 +88,17 @@ def test_popup_shows_a_hostile_name_as_text(page: Page, live_server: str, engine
         writer.writerow(["XSS-1", hostile, 14.0208, 99.5328])  # Kanchanaburi
     report = import_file(engine, LAYERS["learning-centers"], path)
     assert report.committed, report.summary()
+    try:
 
-    page.goto(f"{live_server}/layers/learning-centers?z=16&c=14.0208,99.5328")
-    _ready(page)
-    page.locator("#feature-table tbody tr", has_text="<script>").click()
-    popup = page.locator(".leaflet-popup-content .popup h3")
-    expect(popup).to_have_text(hostile)
-    assert page.evaluate("window.__xss") is None
+        page.goto(f"{live_server}/layers/learning-centers?z=16&c=14.0208,99.5328")
+        wait_ready(page)
+        with new_view(page):  # the map moves to it and reloads the view; the popup stays open
+            page.locator("#feature-table tbody tr", has_text="<script>").click()
+        popup = page.locator(".leaflet-popup-content .popup h3")
+        expect(popup).to_have_count(1)  # the popup of the marker drawn before the move fades out
+        expect(popup).to_have_text(hostile)
+        assert page.evaluate("window.__xss") is None
+    finally:  # the shared session database is left as it was found
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM layer_features "
+                              "WHERE layer = 'learning-centers' AND key = 'XSS-1'"))

@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.extensions["cddgis.settings"] = settings
     app.extensions["cddgis.engine"] = web_engine(settings, database_url)
 
-    from web import compress, errors, params
+    from web import compress, errors, params, security
     from web.api import api
     from web.choropleth_page import choropleth
     from web.indicators_api import indicators_api
@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
     compress.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     app.before_request(params.reject_control_characters)  # NUL & co.: 400/404, in one place
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 3600  # vendored assets change only with releases
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from html import escape
 from pathlib import Path
 
 import folium
@@ -67,9 +68,10 @@ def export() -> ResponseReturnValue:
     for feature in geo["features"]:
         v = by_code.get(feature["properties"]["code"], {})
         value = v.get("value")
+        # Folium's GeoJsonTooltip puts these in with innerHTML: escape them here.
         feature["properties"].update({
-            "name_th": v.get("name_th", ""),
-            "shown": "ไม่มีข้อมูล / no data" if value is None else f"{value:,.2f} {unit}",
+            "name_th": escape(v.get("name_th", "")),
+            "shown": "ไม่มีข้อมูล / no data" if value is None else escape(f"{value:,.2f} {unit}"),
             "color": v.get("color", ch.NO_DATA_COLOR)})
     fmap = base_map(settings())
     layer = folium.GeoJson(

@@ -9,6 +9,7 @@ from flask import url_for
 
 from gis.settings import Settings
 from web.assets import localize
+from web.security import add_nonce
 
 THAILAND_CENTER = (13.0, 101.0)
 THAILAND_BOUNDS = [[5.6, 97.3], [20.5, 105.7]]
@@ -30,8 +31,17 @@ def base_map(settings: Settings) -> folium.Map:
     if settings.tile_url:
         folium.TileLayer(tiles=settings.tile_url, attr=settings.tile_attribution,
                          name="แผนที่ฐาน / Basemap", max_zoom=18).add_to(fmap)
-    fmap.fit_bounds(THAILAND_BOUNDS)
+    fit_bounds(fmap, THAILAND_BOUNDS)
     return fmap
+
+
+def fit_bounds(fmap: folium.Map, bounds: list[list[float]], **options: object) -> None:
+    """Folium's fit_bounds, without animation. An animated first fit (Leaflet animates even an
+    empty map) ends ~250 ms later and puts the map back where it was headed, undoing any view
+    the page set meanwhile, e.g. a province picked at once (issue 9)."""
+    fit = folium.FitBounds(bounds, **options)  # type: ignore[arg-type]
+    fit.options["animate"] = False
+    fmap.add_child(fit)
 
 
 def static_url(path: str) -> str:
@@ -39,13 +49,14 @@ def static_url(path: str) -> str:
 
 
 def render(fmap: folium.Map) -> RenderedMap:
-    """Renders inside a request: the map's assets point at this app's static files."""
+    """Renders inside a request: the map's assets point at this app's static files, and its
+    inline <script>/<style> blocks carry the request's CSP nonce."""
     localize(fmap, static_url)
     root = fmap.get_root()
     root.render()
     return RenderedMap(
         name=fmap.get_name(),
-        header=root.header.render(),
+        header=add_nonce(root.header.render()),  # Folium's own <script>/<style>: no stored text
         html=root.html.render(),
         script=root.script.render(),
     )

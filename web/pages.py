@@ -69,7 +69,7 @@ def _render_layers(layers: list[Layer], single: bool) -> str:
     fmap = render(base_map(settings()))
     configs = [_layer_config(layer, summary.get(layer.id)) for layer in layers]
     return render_template("layers.html", fmap=fmap, layers=configs, single=single,
-                           any_sample=any(c["sample"] for c in configs), **area_choices())
+                           sample=any(c["sample"] for c in configs), **area_choices())
 
 
 @pages.get("/layers")

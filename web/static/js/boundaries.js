@@ -3,7 +3,8 @@
 // view in the URL so a link opens the same view.
 (function () {
   "use strict";
-  const { esc, filterProvinces } = window.cddgisCommon;
+  const { esc, busy, current, ready, failed } = window.cddgisCommon;
+  const areas = window.cddgisAreas;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
@@ -17,6 +18,7 @@
     status: document.getElementById("status"),
   };
   const LEVELS = ["region", "province", "district", "subdistrict"];
+  const chain = areas.chain(api, els);
   const CHILD_NAMES = {
     national: ["จังหวัด", "provinces"],
     region: ["จังหวัด", "provinces"],
@@ -46,15 +48,7 @@
     getJSON(`/collections/${collection}/items`, { limit: 10000, ...params });
   const item = (collection, code) => getJSON(`/collections/${collection}/items/${code}`, { lod: 1 });
 
-  function readState() {
-    const q = new URLSearchParams(location.search);
-    const s = {};
-    for (const k of LEVELS) s[k] = q.get(k) || "";
-    // A child code implies its parents: keep the URL short and still consistent.
-    if (s.subdistrict) s.district = s.subdistrict.slice(0, 4);
-    if (s.district) s.province = s.district.slice(0, 2);
-    return s;
-  }
+  const readState = () => areas.fromQuery(new URLSearchParams(location.search));
 
   function writeState(s, push) {
     const q = new URLSearchParams();
@@ -62,24 +56,6 @@
     const url = `${location.pathname}${q.toString() ? "?" + q : ""}`;
     if (url === `${location.pathname}${location.search}`) return;
     history[push ? "pushState" : "replaceState"](s, "", url);
-  }
-
-  function fillSelect(select, features, value) {
-    const sorted = [...features].sort((a, b) =>
-      a.properties.name_th.localeCompare(b.properties.name_th, "th"));
-    select.innerHTML = '<option value="">ทั้งหมด — All</option>' + sorted.map((f) =>
-      `<option value="${esc(f.properties.code)}">${esc(f.properties.name_th)} — ${esc(f.properties.name_en)}</option>`).join("");
-    select.disabled = false;
-    select.value = value || "";
-  }
-
-  function clearSelect(select) {
-    select.innerHTML = '<option value="">—</option>';
-    select.disabled = true;
-  }
-
-  function nextLevel(level) {
-    return { region: "province", province: "district", district: "subdistrict" }[level];
   }
 
   function draw(selected, children, childLevel) {
@@ -138,28 +114,26 @@
     els.info.innerHTML = html;
   }
 
-  let generation = 0;
   async function apply(state, push) {
-    const mine = ++generation;
+    const mine = busy();  // before the first await: the old view is no longer "ready"
     els.status.textContent = "กำลังโหลด… Loading…";
-    document.body.dataset.state = "loading";
     try {
-      els.region.value = state.region;
-      filterProvinces(els.region, els.province);
+      // District and subdistrict lists come from the same (cached) answers the map draws.
+      chain.showRegion(state.region);
       els.province.value = state.province;
       let districts = null;
       let subdistricts = null;
       if (state.province) {
         districts = await items("districts", { province: state.province, lod: 2 });
-        fillSelect(els.district, districts.features, state.district);
+        areas.fill(els.district, districts.features, state.district);
       } else {
-        clearSelect(els.district);
+        areas.clear(els.district);
       }
       if (state.district) {
         subdistricts = await items("subdistricts", { district: state.district, lod: 1 });
-        fillSelect(els.subdistrict, subdistricts.features, state.subdistrict);
+        areas.fill(els.subdistrict, subdistricts.features, state.subdistrict);
       } else {
-        clearSelect(els.subdistrict);
+        areas.clear(els.subdistrict);
       }
       let level, selected = null, children = null, childLevel = null;
       if (state.subdistrict) {
@@ -180,16 +154,15 @@
         children = await items("provinces", state.region ? { region: state.region, lod: 2 } : { lod: 3 });
         childLevel = "province";
       }
-      if (mine !== generation) return;  // a newer choice won the race
+      if (!current(mine)) return;  // a newer choice won the race
       draw(selected, children, childLevel);
       showInfo(level, selected, children ? children.numberMatched : 0);
       writeState(state, push);
       els.status.textContent = "";
-      document.body.dataset.state = "ready";
+      ready(mine);
     } catch (err) {
-      if (mine !== generation) return;
+      if (!failed(mine)) return;
       els.status.textContent = `โหลดข้อมูลไม่สำเร็จ — Could not load: ${err.message}`;
-      document.body.dataset.state = "error";
     }
   }
 

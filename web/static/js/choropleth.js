@@ -3,19 +3,21 @@
 // click to drill down, sortable table, CSV and standalone HTML downloads. The URL keeps it all.
 (function () {
   "use strict";
-  const { getJSON, esc } = window.cddgisCommon;
+  const { getJSON, esc, busy, current, ready, failed } = window.cddgisCommon;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
   const el = (id) => document.getElementById(id);
   const form = el("cform");
+  const areaChain = window.cddgisAreas.chain(
+    api, { region: el("c-region"), province: el("c-province"), district: el("c-district") },
+    { blank: { districts: "ทั้งจังหวัด — Whole province" } });
   const byId = Object.fromEntries(cfg.indicators.map((i) => [i.id, i]));
   const LEVELS = ["region", "province", "district", "subdistrict"];
   const fmt = new Intl.NumberFormat("th-TH", { maximumFractionDigits: 2 });
   let layer = null;
   let rows = [];
   let sortKey = "rank";
-  let generation = 0;
 
   // ---- the form -----------------------------------------------------------------------------
   function indicator() { return byId[el("c-indicator").value]; }
@@ -39,18 +41,6 @@
     el("c-level").value = levels.includes(keep) ? keep : levels[levels.length > 1 ? 1 : 0];
   }
 
-  async function fillDistricts(province, keep) {
-    const sel = el("c-district");
-    if (!province) { sel.innerHTML = '<option value="">—</option>'; sel.disabled = true; return; }
-    const fc = await getJSON(`${api}/collections/districts/items?province=${province}&lod=3&limit=1000`);
-    const opts = fc.features.map((f) => f.properties)
-      .sort((a, b) => a.name_th.localeCompare(b.name_th, "th"));
-    sel.innerHTML = '<option value="">ทั้งจังหวัด — Whole province</option>' +
-      opts.map((p) => `<option value="${esc(p.code)}">${esc(p.name_th)} — ${esc(p.name_en)}</option>`).join("");
-    sel.disabled = false;
-    sel.value = keep || "";
-  }
-
   function state() {
     const p = new URLSearchParams();
     for (const input of form.elements) {
@@ -70,7 +60,8 @@
       const input = form.elements[name];
       if (q.has(name)) input.value = q.get(name);
     }
-    await fillDistricts(el("c-province").value, q.get("district"));
+    areaChain.showRegion(el("c-region").value);
+    await areaChain.districts(el("c-province").value, q.get("district"));
     el("breaks-row").hidden = el("c-method").value !== "manual";
   }
 
@@ -79,13 +70,31 @@
     const c = body.classification;
     const unit = body.indicator.unit;
     const title = body.measure === "change" ? `เปลี่ยนแปลง ${body.compare}→${body.year} (${unit})` : unit;
-    const items = c.legend.map((x) => `<div class="row" data-class><span class="swatch-box" style="background:${x.color}"></span>
-      <span>${fmt.format(x.lower)} – ${fmt.format(x.upper)}</span><span class="muted">(${x.count})</span></div>`);
-    if (c.no_data.count) {
-      items.push(`<div class="row" data-nodata><span class="swatch-box" style="background:${c.no_data.color};background-image:repeating-linear-gradient(45deg,#fff 0 2px,transparent 2px 5px)"></span>
-        <span>ไม่มีข้อมูล — no data</span><span class="muted">(${c.no_data.count})</span></div>`);
+    // Built through the DOM: the CSP allows no style="" in markup.
+    function row(kind, color, label, count) {
+      const div = document.createElement("div");
+      div.className = "row";
+      div.setAttribute(kind, "");
+      const swatch = document.createElement("span");
+      swatch.className = "swatch-box";
+      swatch.style.background = color;
+      if (kind === "data-nodata") {
+        swatch.style.backgroundImage = "repeating-linear-gradient(45deg,#fff 0 2px,transparent 2px 5px)";
+      }
+      const text = document.createElement("span");
+      text.textContent = label;
+      const n = document.createElement("span");
+      n.className = "muted";
+      n.textContent = `(${count})`;
+      div.append(swatch, text, n);
+      return div;
     }
-    el("legend").innerHTML = `<h3>${esc(title)}</h3>` + items.join("");
+    const items = c.legend.map((x) =>
+      row("data-class", x.color, `${fmt.format(x.lower)} – ${fmt.format(x.upper)}`, x.count));
+    if (c.no_data.count) items.push(row("data-nodata", c.no_data.color, "ไม่มีข้อมูล — no data", c.no_data.count));
+    const h3 = document.createElement("h3");
+    h3.textContent = title;
+    el("legend").replaceChildren(h3, ...items);
     el("legend").dataset.method = c.method;
     el("legend").dataset.classes = c.legend.length;
   }
@@ -133,12 +142,20 @@
     if (level === "province") { q.set("province", code); q.delete("district"); }
     if (level === "district") { q.set("district", code); q.set("province", code.slice(0, 2)); }
     history.pushState(null, "", `${location.pathname}?${q}`);
-    readUrl().then(() => update(true));
+    reload();
+  }
+
+  // The URL changed (a drill-down, back/forward, the first load): busy at once, before the
+  // district list is fetched, so the previous view's "ready" is never mistaken for this one's.
+  function reload() {
+    const mine = busy();
+    readUrl().then(() => update(true), (err) => {
+      if (failed(mine)) el("status").textContent = `โหลดไม่สำเร็จ — ${err.message}`;
+    });
   }
 
   async function update(fit) {
-    const mine = ++generation;
-    document.body.dataset.state = "loading";
+    const mine = busy();
     el("status").textContent = "กำลังโหลด… Loading…";
     const q = state();
     const scope = new URLSearchParams();
@@ -152,7 +169,7 @@
         getJSON(`${api}/choropleth/areas?${scope}`),
         getJSON(`${api}/indicators/${encodeURIComponent(q.get("indicator"))}/values?${valuesQuery}`),
       ]);
-      if (mine !== generation) return;
+      if (!current(mine)) return;
       const byCode = Object.fromEntries(body.values.map((v) => [v.code, v]));
       rows = body.values;
       if (layer) map.removeLayer(layer);
@@ -185,17 +202,20 @@
       el("html-link").href = `${cfg.exportUrl}?${q}`;
       el("source").textContent = `ที่มา / Source: ${body.indicator.source} (${body.indicator.licence})`;
       el("status").textContent = "";
-      document.body.dataset.state = "ready";
+      ready(mine);
     } catch (err) {
-      if (mine !== generation) return;
+      if (!failed(mine)) return;
       el("status").textContent = `โหลดไม่สำเร็จ — ${err.message}`;
-      document.body.dataset.state = "error";
     }
   }
 
   form.addEventListener("submit", (e) => e.preventDefault());
   form.addEventListener("change", async (e) => {
     const name = e.target.name;
+    el("breaks-row").hidden = el("c-method").value !== "manual";
+    // Manual breaks with none typed yet: wait for the breaks, the current view stays as it is.
+    if (name === "classify" && e.target.value === "manual" && !el("c-breaks").value) return;
+    const mine = busy();  // before the district list is fetched
     let fit = false;
     if (name === "indicator") {
       fillYears(el("c-year").value, "");
@@ -209,20 +229,18 @@
       if (diverging && isSeq) el("c-scheme").value = "RdBu";
       if (!diverging && !isSeq) el("c-scheme").value = "YlOrRd";
     }
-    if (name === "region") {
-      el("c-province").value = "";
-      await fillDistricts("", "");
-      fit = true;
+    try {
+      if (await areaChain.changed(name)) fit = true;
+    } catch (err) {
+      if (failed(mine)) el("status").textContent = `โหลดไม่สำเร็จ — ${err.message}`;
+      return;
     }
-    if (name === "province") { await fillDistricts(el("c-province").value, ""); fit = true; }
     if (name === "district" || name === "level") fit = true;
-    el("breaks-row").hidden = el("c-method").value !== "manual";
-    if (name === "classify" && e.target.value === "manual" && !el("c-breaks").value) return;
     update(fit);
   });
   for (const th of el("ctable").tHead.querySelectorAll("th[data-sort]")) {
     th.addEventListener("click", () => { sortKey = th.dataset.sort; renderTable(); });
   }
-  window.addEventListener("popstate", () => readUrl().then(() => update(true)));
-  readUrl().then(() => update(true));
+  window.addEventListener("popstate", reload);
+  reload();
 })();

@@ -3,7 +3,8 @@
 // Nothing is embedded in the page: every view loads only what it needs from /api.
 (function () {
   "use strict";
-  const { getJSON, esc, filterProvinces } = window.cddgisCommon;
+  const { getJSON, esc, tip, iconBox, busy, current, ready, failed } = window.cddgisCommon;
+  const areas = window.cddgisAreas;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
@@ -12,11 +13,14 @@
   const byId = Object.fromEntries(cfg.layers.map((l) => [l.id, l]));
   const form = document.getElementById("filters");
   const el = (id) => document.getElementById(id);
+  const AREAS = ["region", "province", "district", "subdistrict"];
+  const areaChain = areas.chain(api, { region: el("f-region"), province: el("f-province"),
+                                       district: el("f-district"), subdistrict: el("f-subdistrict") });
   const fmt = new Intl.NumberFormat("th-TH");
   const drawn = L.layerGroup().addTo(map);
   const markers = new Map();  // feature id -> marker, for the table
   let areaOutline = null;
-  let generation = 0;
+  let openAfterDraw = null;  // "layer/id" whose popup a table click asked for
 
   // ---- state <-> URL ----------------------------------------------------------------------
   function activeLayers() {
@@ -52,50 +56,21 @@
         box.checked = wanted.has(box.value);
       }
     }
-    el("f-region").value = q.get("region") || "";
-    filterProvinces(el("f-region"), el("f-province"));
-    let province = q.get("province") || "";
-    let district = q.get("district") || "";
-    const subdistrict = q.get("subdistrict") || "";
-    if (subdistrict) district = district || subdistrict.slice(0, 4);
-    if (district) province = province || district.slice(0, 2);
-    el("f-province").value = province;
-    await fillDistricts(province, district);
-    await fillSubdistricts(district, subdistrict);
+    const area = areas.fromQuery(q);
+    await areaChain.restore(area);
     for (const input of form.elements) {
-      if (!input.name || ["region", "province", "district", "subdistrict"].includes(input.name)) continue;
+      if (!input.name || AREAS.includes(input.name)) continue;
       if (q.has(input.name)) input.value = q.get(input.name);
     }
     if (q.has("z") && q.has("c")) {
       const [lat, lng] = q.get("c").split(",").map(Number);
       if (Number.isFinite(lat) && Number.isFinite(lng)) map.setView([lat, lng], Number(q.get("z")));
-    } else if (province || district || subdistrict) {
+    } else if (area.province) {
       await zoomToArea();
     }
   }
 
-  // ---- area drop-downs --------------------------------------------------------------------
-  async function fillSelect(select, collection, params, value) {
-    if (!Object.values(params)[0]) {
-      select.innerHTML = '<option value="">—</option>';
-      select.disabled = true;
-      return;
-    }
-    const fc = await getJSON(`${api}/collections/${collection}/items?` +
-      new URLSearchParams({ ...params, limit: 1000, lod: 3 }));
-    const features = fc.features.sort((a, b) =>
-      a.properties.name_th.localeCompare(b.properties.name_th, "th"));
-    select.innerHTML = '<option value="">ทั้งหมด — All</option>' + features.map((f) =>
-      `<option value="${esc(f.properties.code)}">${esc(f.properties.name_th)} — ${esc(f.properties.name_en)}</option>`).join("");
-    select.disabled = false;
-    select.value = value || "";
-  }
-
-  const fillDistricts = (province, value) =>
-    fillSelect(el("f-district"), "districts", { province }, value);
-  const fillSubdistricts = (district, value) =>
-    fillSelect(el("f-subdistrict"), "subdistricts", { district }, value);
-
+  // ---- the chosen area on the map ---------------------------------------------------------
   async function zoomToArea() {
     const sub = el("f-subdistrict").value, dis = el("f-district").value, pro = el("f-province").value;
     const [collection, code] = sub ? ["subdistricts", sub] : dis ? ["districts", dis] :
@@ -105,7 +80,7 @@
       const region = el("f-region").value;
       if (region) {
         const fc = await getJSON(`${api}/collections/provinces/items?region=${region}&lod=3`);
-        map.fitBounds(L.geoJSON(fc).getBounds());
+        map.fitBounds(L.geoJSON(fc).getBounds(), { animate: false });
       }
       return;
     }
@@ -114,7 +89,8 @@
       style: { color: "#b91c1c", weight: 2, fill: false, className: "area-outline" },
       interactive: false,
     }).addTo(map);
-    map.fitBounds(areaOutline.getBounds(), { padding: [10, 10] });
+    // No animation: its moveend would come after the page said "ready", and reload the view.
+    map.fitBounds(areaOutline.getBounds(), { padding: [10, 10], animate: false });
   }
 
   // ---- popups and table -------------------------------------------------------------------
@@ -194,9 +170,11 @@
         tr.appendChild(td);
       }
       tr.addEventListener("click", () => {
-        const m = markers.get(`${layer.id}/${f.id}`);
+        // The move reloads the view (moveend): open the popup again once it is redrawn.
+        openAfterDraw = `${layer.id}/${f.id}`;
         const [lng, lat] = f.geometry.coordinates;
-        map.setView([lat, lng], Math.max(map.getZoom(), 14));
+        map.setView([lat, lng], Math.max(map.getZoom(), 14), { animate: false });
+        const m = markers.get(openAfterDraw);
         if (m) m.openPopup();
       });
       body.appendChild(tr);
@@ -215,15 +193,15 @@
   function clusterIcon(count, color) {
     const size = Math.round(24 + Math.min(28, Math.log10(count + 1) * 10));
     return L.divIcon({
-      html: `<div class="cluster-icon" style="width:${size}px;height:${size}px;background:${color}">${count >= 1000 ? (count / 1000).toFixed(1) + "k" : count}</div>`,
+      html: iconBox("cluster-icon", count >= 1000 ? (count / 1000).toFixed(1) + "k" : String(count),
+                    { width: `${size}px`, height: `${size}px`, background: color }),
       className: "cddgis-cluster", iconSize: [size, size],
     });
   }
 
   async function update() {
-    const mine = ++generation;
+    const mine = busy();
     const layers = activeLayers();
-    document.body.dataset.state = "loading";
     el("status").textContent = "กำลังโหลด… Loading…";
     writeUrl();
     const filters = filterParams();
@@ -253,7 +231,7 @@
         const items = inView > 0 ? await getJSON(`${api}/collections/${id}/items?${itemParams}`) : { features: [] };
         return { layer: byId[id], clusters, total: totalFc.numberMatched, inView, items };
       }));
-      if (mine !== generation) return;
+      if (!current(mine)) return;
       drawn.clearLayers();
       markers.clear();
       const rows = [];
@@ -266,7 +244,7 @@
               className: `cddgis-point layer-${r.layer.id}`,
             });
             m.bindPopup(() => popupContent(r.layer, f.properties));
-            m.bindTooltip(String(f.properties[r.layer.name_field] || f.id));
+            m.bindTooltip(tip(f.properties[r.layer.name_field] || f.id));
             m.addTo(drawn);
             markers.set(`${r.layer.id}/${f.id}`, m);
           }
@@ -286,48 +264,54 @@
       el("count-view").textContent = fmt.format(inView);
       el("count-total").dataset.value = total;
       el("count-view").dataset.value = inView;
-      el("layer-counts").innerHTML = cfg.single ? "" : results.map((r) =>
-        `<li><span class="swatch" style="background:${r.layer.color}"></span>${esc(r.layer.title_th)}: ${fmt.format(r.total)}</li>`).join("");
+      el("layer-counts").replaceChildren(...(cfg.single ? [] : results.map((r) => {
+        const li = document.createElement("li");
+        const swatch = document.createElement("span");
+        swatch.className = "swatch";
+        swatch.dataset.layer = r.layer.id;  // coloured by the page's (nonce'd) style block
+        li.append(swatch, `${r.layer.title_th}: ${fmt.format(r.total)}`);
+        return li;
+      })));
       renderTable(rows);
+      if (openAfterDraw && markers.has(openAfterDraw)) markers.get(openAfterDraw).openPopup();
+      openAfterDraw = null;
       el("table-note").textContent = inView > rows.length ?
         `แสดง ${fmt.format(rows.length)} จาก ${fmt.format(inView)} รายการ — showing ${rows.length} of ${inView}; zoom in for more` : "";
       el("status").textContent = "";
-      document.body.dataset.state = "ready";
+      ready(mine);
     } catch (err) {
-      if (mine !== generation) return;
+      if (!failed(mine)) return;
       el("status").textContent = `โหลดข้อมูลไม่สำเร็จ — Could not load: ${err.message}`;
-      document.body.dataset.state = "error";
     }
   }
 
   // ---- wiring -----------------------------------------------------------------------------
+  function loadFailed(view, err) {
+    if (failed(view)) el("status").textContent = `โหลดข้อมูลไม่สำเร็จ — Could not load: ${err.message}`;
+  }
+
+  // Map moves come in bursts: wait for the last one. Busy at once all the same, so the page never
+  // says "ready" for a view it is about to replace.
   let timer = null;
-  const soon = () => { clearTimeout(timer); timer = setTimeout(update, 150); };
+  const soon = () => { busy(); clearTimeout(timer); timer = setTimeout(update, 150); };
 
   form.addEventListener("submit", (e) => e.preventDefault());
   form.addEventListener("change", async (e) => {
     const name = e.target.name;
-    if (name === "region") {
-      filterProvinces(el("f-region"), el("f-province"));
-      el("f-province").value = "";
-      await fillDistricts("", "");
-      await fillSubdistricts("", "");
-    } else if (name === "province") {
-      await fillDistricts(e.target.value, "");
-      await fillSubdistricts("", "");
-    } else if (name === "district") {
-      await fillSubdistricts(e.target.value, "");
+    const mine = busy();  // before the area lists are fetched
+    try {
+      if (await areaChain.changed(name)) await zoomToArea();
+    } catch (err) {
+      loadFailed(mine, err);
+      return;
     }
-    if (["region", "province", "district", "subdistrict"].includes(name)) await zoomToArea();
     soon();
   });
   const switcher = document.getElementById("layer-switcher");
   if (switcher) switcher.addEventListener("change", soon);
-  document.body.dataset.state = "loading";
+  const first = busy();
   readUrl().then(() => {
     map.on("moveend", soon);  // only after the link's view is restored
     return update();
-  }, (err) => {
-    el("status").textContent = `โหลดข้อมูลไม่สำเร็จ — Could not load: ${err.message}`;
-  });
+  }, (err) => loadFailed(first, err));
 })();

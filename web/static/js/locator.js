@@ -2,7 +2,7 @@
 // a place name), list the nearest N centers with their ground distance, and show them.
 (function () {
   "use strict";
-  const { getJSON } = window.cddgisCommon;
+  const { getJSON, tip, busy, current, ready, failed } = window.cddgisCommon;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
@@ -11,14 +11,21 @@
   const drawn = L.layerGroup().addTo(map);
   const COORDS = /^\s*(-?\d+(?:\.\d+)?)\s*[, ]\s*(-?\d+(?:\.\d+)?)\s*$/;
   let origin = null;  // {lon, lat, label}
-  let generation = 0;
 
   const layer = () => byId[document.querySelector("input[name=layer]:checked").value];
+  // The "only …" check boxes of one layer (its declared yes/no filters; see web/tour.py).
+  const onlyBoxes = (id) => [...document.querySelectorAll(".only-filter")]
+    .filter((label) => label.dataset.layer === id).map((label) => label.querySelector("input"));
+  function showOnlyFilters() {
+    for (const label of document.querySelectorAll(".only-filter")) {
+      label.hidden = label.dataset.layer !== layer().id;
+    }
+  }
 
   function query() {
     const p = new URLSearchParams({ near: `${origin.lon},${origin.lat}`, limit: el("count-n").value });
     if (el("l-province").value) p.set("province", el("l-province").value);
-    if (layer().id === "learning-centers" && el("only-ready").checked) p.set("ready", "true");
+    for (const box of onlyBoxes(layer().id)) if (box.checked) p.set(box.name, "true");
     return p;
   }
 
@@ -61,19 +68,18 @@
     L.marker([lat, lng], {
       icon: L.divIcon({ html: `<div class="rank-icon">${rank}</div>`, className: "cddgis-rank",
                         iconSize: [22, 22] }),
-    }).bindTooltip(name.textContent).addTo(drawn);
+    }).bindTooltip(tip(name.textContent)).addTo(drawn);
     return li;
   }
 
   async function update() {
-    if (!origin) return;
-    const mine = ++generation;
-    document.body.dataset.state = "loading";
+    const mine = busy();
+    showOnlyFilters();
+    if (!origin) { ready(mine); return; }
     const l = layer();
-    el("ready-filter").hidden = l.id !== "learning-centers";
     try {
       const fc = await getJSON(`${api}/collections/${l.id}/items?${query()}`);
-      if (mine !== generation) return;
+      if (!current(mine)) return;
       drawn.clearLayers();
       L.circleMarker([origin.lat, origin.lon], { radius: 8, color: "#b91c1c", weight: 3, fill: false,
                                                  className: "cddgis-origin" }).addTo(drawn);
@@ -87,14 +93,15 @@
       const bounds = L.featureGroup(drawn.getLayers()).getBounds();
       if (bounds.isValid()) map.fitBounds(bounds.pad(0.15), { animate: false, maxZoom: 14 });
       el("status").textContent = fc.features.length ? "" : "ไม่พบศูนย์ตามเงื่อนไข — nothing found";
-      document.body.dataset.state = "ready";
+      ready(mine);
     } catch (err) {
-      if (mine !== generation) return;
+      if (!failed(mine)) return;
       el("status").textContent = `ค้นหาไม่สำเร็จ — ${err.message}`;
-      document.body.dataset.state = "error";
     }
   }
 
+  // Coordinates go straight to the search (busy at once, in update); a name only lists the
+  // matching places to pick from, which leaves the shown results, and the page's state, as they are.
   async function findPlace(text) {
     const m = COORDS.exec(text);
     if (m) {
@@ -122,18 +129,21 @@
   }
 
   let timer = null;
+  const placeFailed = (err) => { el("status").textContent = err.message; };
   el("from").addEventListener("input", () => {
     clearTimeout(timer);
-    timer = setTimeout(() => findPlace(el("from").value).catch((e) => {
-      el("status").textContent = e.message;
-    }), 300);
+    timer = setTimeout(() => findPlace(el("from").value).catch(placeFailed), 300);
   });
-  el("locator").addEventListener("submit", (e) => { e.preventDefault(); findPlace(el("from").value); });
+  el("locator").addEventListener("submit", (e) => {
+    e.preventDefault();
+    findPlace(el("from").value).catch(placeFailed);
+  });
   el("locator").addEventListener("change", (e) => { if (e.target.id !== "from") update(); });
   el("my-location").addEventListener("click", () => {
+    const mine = busy();
     navigator.geolocation.getCurrentPosition(
       (pos) => setOrigin(pos.coords.longitude, pos.coords.latitude, "ตำแหน่งของฉัน / my location"),
-      (err) => { el("status").textContent = `ระบุตำแหน่งไม่ได้ — ${err.message}`; },
+      (err) => { failed(mine); el("status").textContent = `ระบุตำแหน่งไม่ได้ — ${err.message}`; },
       { timeout: 10000 });
   });
   el("print").addEventListener("click", () => window.print());
@@ -143,7 +153,8 @@
   if (q.get("layer") && byId[q.get("layer")]) {
     document.querySelector(`input[name=layer][value="${q.get("layer")}"]`).checked = true;
   }
+  showOnlyFilters();
   const at = COORDS.exec(q.get("at") || "");
   if (at) setOrigin(Number(at[2]), Number(at[1]), "ลิงก์ / link");
-  else document.body.dataset.state = "ready";
+  else ready(busy());
 })();

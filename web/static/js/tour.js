@@ -3,11 +3,11 @@
 // few do. The page holds no village data of its own.
 (function () {
   "use strict";
-  const { getJSON, filterProvinces } = window.cddgisCommon;
+  const { getJSON, tip, iconBox, filterProvinces, busy, current, ready, failed } = window.cddgisCommon;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
-  const LAYER = "otop-tourism-villages";
+  const LAYER = cfg.layer.id;  // the layer declared with the "tour" role
   const LIST_SIZE = 30;
   const POINTS_BELOW = 400;
   const el = (id) => document.getElementById(id);
@@ -16,7 +16,6 @@
   const products = Object.fromEntries(cfg.productTypes.map((v, i) =>
     [v, { th: cfg.productLabels[i], en: cfg.productLabelsEn[i] }]));
   let near = null;  // [lon, lat] once the visitor shares their location
-  let generation = 0;
   let fitPending = false;  // a newer update must not drop the fit an older one was asked for
   const lang = () => window.cddgisLang();
 
@@ -74,15 +73,15 @@
   function clusterIcon(count) {
     const size = Math.round(26 + Math.min(24, Math.log10(count + 1) * 9));
     return L.divIcon({
-      html: `<div class="cluster-icon" style="width:${size}px;height:${size}px;background:#0369a1">${count}</div>`,
+      html: iconBox("cluster-icon", String(count),
+                    { width: `${size}px`, height: `${size}px`, background: "#0369a1" }),
       className: "cddgis-cluster", iconSize: [size, size],
     });
   }
 
   async function update(fit) {
-    const mine = ++generation;
+    const mine = busy();
     fitPending = fitPending || fit;
-    document.body.dataset.state = "loading";
     writeUrl();
     const p = params();
     try {
@@ -101,7 +100,7 @@
         q.set("limit", POINTS_BELOW);
         points = await getJSON(`${api}/collections/${LAYER}/items?${q}`);
       }
-      if (mine !== generation) return;
+      if (!current(mine)) return;
       el("count").textContent = new Intl.NumberFormat("th-TH").format(listed.numberMatched);
       el("count").dataset.value = listed.numberMatched;
       const ol = el("village-list");
@@ -112,7 +111,7 @@
           const [lng, lat] = f.geometry.coordinates;
           L.circleMarker([lat, lng], { radius: 7, color: "#fff", weight: 1.5, fillColor: "#0369a1",
                                        fillOpacity: 0.9, className: "cddgis-point" })
-            .bindTooltip(villageName(f.properties))
+            .bindTooltip(tip(villageName(f.properties)))
             .on("click", () => { location.href = cfg.villageUrl.replace("__ID__", encodeURIComponent(f.id)); })
             .addTo(drawn);
         }
@@ -135,11 +134,10 @@
                                          { animate: false, maxZoom: 13 });
       }
       el("status").textContent = "";
-      document.body.dataset.state = "ready";
+      ready(mine);
     } catch (err) {
-      if (mine !== generation) return;
+      if (!failed(mine)) return;
       el("status").textContent = `โหลดข้อมูลไม่สำเร็จ — Could not load: ${err.message}`;
-      document.body.dataset.state = "error";
     }
   }
 
@@ -147,6 +145,7 @@
   form.addEventListener("submit", (e) => { e.preventDefault(); update(true); });
   form.addEventListener("input", (e) => {
     if (e.target.name !== "q") return;
+    busy();  // typing: the list shown is no longer the answer
     clearTimeout(timer);
     timer = setTimeout(() => update(true), 300);
   });
@@ -163,11 +162,13 @@
       el("status").textContent = "เบราว์เซอร์นี้ไม่รองรับการระบุตำแหน่ง — location is not available";
       return;
     }
+    const mine = busy();
     navigator.geolocation.getCurrentPosition((pos) => {
       near = [pos.coords.longitude, pos.coords.latitude];
       el("near-note").textContent = lang() === "en" ? "(nearest first)" : "(เรียงจากใกล้ที่สุด)";
       update(true);
     }, (err) => {
+      failed(mine);
       el("status").textContent = `ระบุตำแหน่งไม่ได้ — could not get your location (${err.message})`;
     }, { timeout: 10000 });
   });

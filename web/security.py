@@ -1,0 +1,98 @@
+"""Output safety for the pages (issue 10): a strict Content-Security-Policy with a per-request
+nonce, the usual security headers, and web links only from stored data.
+
+Stored text (village names, highlights, contacts, links) comes from imports; it is escaped where
+it is written out. The CSP is the second wall: a script only runs if it is one of our files or an
+inline ``<script>`` carrying this response's nonce, so markup that slips into a page stays inert.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, g, has_request_context
+
+from gis.settings import Settings
+
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+}
+_INLINE_TAG = re.compile(r"<(script|style)>")
+
+
+def nonce() -> str:
+    """This request's nonce (made on first use): every inline <script>/<style> we write has it."""
+    if not has_request_context():
+        return ""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(18)
+    return g.csp_nonce
+
+
+def add_nonce(html: str) -> str:
+    """Puts the nonce on the bare ``<script>`` and ``<style>`` tags of markup we generated
+    (Folium's header). Never use it on markup holding stored text: it would bless injected tags."""
+    value = nonce()
+    return _INLINE_TAG.sub(lambda m: f'<{m.group(1)} nonce="{value}">', html)
+
+
+def tile_source(tile_url: str | None) -> str | None:
+    """The CSP source for the basemap's tile server: ``https://tile.openstreetmap.org``, with a
+    ``{s}`` subdomain as a wildcard. None when there is no basemap or it is on this server."""
+    if not tile_url:
+        return None
+    parts = urlsplit(tile_url.replace("{s}", "subdomain-placeholder"))
+    if not parts.scheme or not parts.netloc:
+        return None  # a relative template: tiles come from 'self'
+    host = parts.netloc.replace("subdomain-placeholder", "*")
+    return f"{parts.scheme}://{host}"
+
+
+def policy(settings: Settings, script_nonce: str) -> str:
+    """The Content-Security-Policy. Styles: our CSS file, Leaflet's, and the nonce'd <style>
+    blocks Folium writes; Leaflet itself styles elements through the DOM, which CSP allows."""
+    images = ["'self'", "data:"]
+    tiles = tile_source(settings.tile_url)
+    if tiles:
+        images.append(tiles)
+    return "; ".join([
+        "default-src 'self'",
+        f"script-src 'self' 'nonce-{script_nonce}'",
+        f"style-src 'self' 'nonce-{script_nonce}'",
+        f"img-src {' '.join(images)}",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+        "form-action 'self'",
+    ])
+
+
+def web_url(value: object) -> str | None:
+    """``value`` if it is an http(s) link, else None: ``javascript:`` and ``data:`` links run
+    script when clicked, and Jinja's escaping does not stop that."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    try:
+        scheme = urlsplit(text).scheme.lower()
+    except ValueError:
+        return None
+    return text if scheme in ("http", "https") else None
+
+
+def init_app(app: Flask) -> None:
+    settings: Settings = app.extensions["cddgis.settings"]
+    app.add_template_filter(web_url, "web_url")
+    app.add_template_global(nonce, "csp_nonce")
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", policy(settings, nonce()))
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
