@@ -112,10 +112,22 @@ def etag_of(data: bytes) -> str:
 
 # -- building ------------------------------------------------------------------------------
 
-_ENVELOPE = """
+_WORLD = 20037508.342789244
+
+
+def _margin_envelope(z: str, x: str, y: str) -> str:
+    """SQL: the tile with its margin, in lon/lat, cut at the world's edge (past 180° it would
+    wrap to -180° and turn the box inside out)."""
+    e = f"ST_TileEnvelope({z}, {x}, {y}, margin => :margin)"
+    return (f"ST_Transform(ST_MakeEnvelope("
+            f"greatest(ST_XMin({e}), -{_WORLD}), greatest(ST_YMin({e}), -{_WORLD}), "
+            f"least(ST_XMax({e}), {_WORLD}), least(ST_YMax({e}), {_WORLD}), 3857), 4326)")
+
+
+_ENVELOPE = f"""
     WITH tile AS (
         SELECT ST_TileEnvelope(:tz, :tx, :ty) AS env,
-               ST_Transform(ST_TileEnvelope(:tz, :tx, :ty, margin => :margin), 4326) AS env4326
+               {_margin_envelope(":tz", ":tx", ":ty")} AS env4326
     )
 """
 
@@ -293,10 +305,10 @@ def get_tile(engine: Engine, source: Source, filters: TileFilters, z: int, x: in
         data = _build(conn, source, filters, z, x, y)
         etag = etag_of(data)
         if locked:
-            conn.execute(text("""
+            conn.execute(text(f"""
                 INSERT INTO tile_cache (collection, params, z, x, y, envelope, data, etag)
                 VALUES (:collection, :params, :z, :x, :y,
-                        ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => :margin), 4326),
+                        {_margin_envelope(":z", ":x", ":y")},
                         :data, :etag)
                 ON CONFLICT DO NOTHING
             """), {**key, "margin": MARGIN, "data": data, "etag": etag})

@@ -7,7 +7,9 @@ transaction, whoever the writer is (the importer, the web app, raw SQL):
 - ``layer_features``: statement-level, with transition tables, one per INSERT/UPDATE/DELETE
   (PostgreSQL allows transition tables only on single-event triggers). They delete the cached
   tiles of the changed rows' layers (and of the all-layers tileset, ``*``) whose envelope holds
-  an old or a new position; TRUNCATE clears every point-layer tile.
+  an old or a new position; an UPDATE counts only rows whose content changed (not just
+  ``updated_at``/``import_id``), so re-importing a whole file forgets only what moved or
+  changed. TRUNCATE clears every point-layer tile.
 - ``provinces``, ``districts``, ``subdistricts``: any statement clears that collection's tiles
   (a reload deletes and re-inserts every row in one transaction).
 
@@ -34,6 +36,21 @@ branch_labels = None
 depends_on = None
 
 BOUNDARY_TABLES = ("provinces", "districts", "subdistricts")
+# Rows an UPDATE really changed, at their old and new places. Bookkeeping columns do not
+# count: re-importing a whole layer file with one plot moved forgets only that plot's tiles.
+_BOOKKEEPING = "ARRAY['updated_at', 'import_id', 'source_file', 'created_at', 'geom']"
+CHANGED = f"""
+    SELECT x.layer, x.geom
+    FROM old_rows o JOIN new_rows n ON n.id = o.id
+    CROSS JOIN LATERAL (VALUES (o.layer, o.geom), (n.layer, n.geom)) AS x(layer, geom)
+    WHERE o.geom IS DISTINCT FROM n.geom  -- exact; the JSON of a geometry is rounded
+       OR to_jsonb(o) - {_BOOKKEEPING} IS DISTINCT FROM to_jsonb(n) - {_BOOKKEEPING}
+    UNION ALL  -- an UPDATE of the id itself: no pair, so both sides count
+    SELECT o.layer, o.geom FROM old_rows o WHERE NOT EXISTS (
+        SELECT 1 FROM new_rows n WHERE n.id = o.id)
+    UNION ALL
+    SELECT n.layer, n.geom FROM new_rows n WHERE NOT EXISTS (
+        SELECT 1 FROM old_rows o WHERE o.id = n.id)"""
 LOCK = "pg_advisory_xact_lock(hashtext('cddgis.tile_cache'), hashtext({name}))"
 
 
@@ -73,8 +90,7 @@ def upgrade() -> None:
             IF TG_OP = 'INSERT' THEN
                 {_forget_points("SELECT layer, geom FROM new_rows")}
             ELSIF TG_OP = 'UPDATE' THEN
-                {_forget_points("SELECT layer, geom FROM old_rows "
-                                "UNION ALL SELECT layer, geom FROM new_rows")}
+                {_forget_points(CHANGED)}
             ELSIF TG_OP = 'DELETE' THEN
                 {_forget_points("SELECT layer, geom FROM old_rows")}
             ELSE  -- TRUNCATE: every point layer
