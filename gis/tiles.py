@@ -139,12 +139,15 @@ def _boundary_sql(collection: bq.BoundaryCollection, filters: TileFilters, z: in
         region=filters.region, province=filters.province, district=filters.district))
     parents = "".join(f"t.{p}, " for p in collection.parents)
     # Clipped in lon/lat first (Web Mercator keeps a lon/lat box a box), so only the part in
-    # the tile is projected: a full-detail subdistrict at z=14 is mostly outside it.
+    # the tile is projected: a full-detail subdistrict at z=14 is mostly outside it. Areas
+    # wholly inside the tile (most of them at low zoom) skip the clip.
     return f"""
         {_ENVELOPE}
         SELECT ST_AsMVT(mvt, :layer_name, {EXTENT}, 'geom', 'fid') FROM (
-            SELECT ST_AsMVTGeom(ST_Transform(ST_ClipByBox2D(t.{geom}, tile.env4326), 3857),
-                                tile.env, {EXTENT}, {BUFFER}, true) AS geom,
+            SELECT ST_AsMVTGeom(ST_Transform(
+                       CASE WHEN t.geom @ tile.env4326 THEN t.{geom}
+                            ELSE ST_ClipByBox2D(t.{geom}, tile.env4326) END, 3857),
+                       tile.env, {EXTENT}, {BUFFER}, true) AS geom,
                    t.code::bigint AS fid, t.code, t.name_th, t.name_en, {parents}t.region
             FROM {collection.table} t, tile
             WHERE t.geom && tile.env4326 AND {where}
@@ -256,6 +259,22 @@ def build_boundary_tile(conn: Connection, collection: bq.BoundaryCollection,
     return _run(conn, sql, params, collection.id, z, x, y)
 
 
+def statement(source: bq.BoundaryCollection | Layer, filters: TileFilters, z: int, x: int,
+              y: int) -> tuple[str, dict[str, object]]:
+    """The one ST_AsMVT statement a tile usually takes (a grid below ``POINTS_FROM_ZOOM``,
+    else the points), with its parameters: what benchmarks time as the floor."""
+    extra: dict[str, object] = {"tz": z, "tx": x, "ty": y, "margin": MARGIN,
+                                "layer_name": source.id}
+    if isinstance(source, bq.BoundaryCollection):
+        sql, params = _boundary_sql(source, filters, z)
+    elif z < POINTS_FROM_ZOOM:
+        sql, params = _grid_sql(source, filters)
+        extra["cell"] = CLUSTER_CELL
+    else:
+        sql, params = _points_sql(source, filters)
+    return sql, {**params, **extra}
+
+
 # -- caching -------------------------------------------------------------------------------
 
 Source = bq.BoundaryCollection | Layer | tuple[Layer, ...]
@@ -299,9 +318,13 @@ def get_tile(engine: Engine, source: Source, filters: TileFilters, z: int, x: in
             return Tile(bytes(row.data), row.etag, cached=True)
         # Shared with other builders; the invalidation triggers take it exclusively until
         # their transaction ends. Not got: a write is in flight, so serve without storing.
-        locked = all(conn.execute(
-            text("SELECT pg_try_advisory_xact_lock_shared(hashtext(:cls), hashtext(:name))"),
-            {"cls": _LOCK_CLASS, "name": name}).scalar_one() for name in _lock_names(source))
+        # The cache is disposable, so its commit need not wait for the disk (a crash forgets
+        # a tile or two; any later commit flushes this one with it, so order is kept).
+        locked = conn.execute(text("""
+            SELECT bool_and(pg_try_advisory_xact_lock_shared(hashtext(:cls), hashtext(name)))
+            FROM unnest(CAST(:names AS text[])) AS name
+            WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
+        """), {"cls": _LOCK_CLASS, "names": _lock_names(source)}).scalar_one()
         data = _build(conn, source, filters, z, x, y)
         etag = etag_of(data)
         if locked:
