@@ -309,13 +309,16 @@ def get_tile(engine: Engine, source: Source, filters: TileFilters, z: int, x: in
     """The tile from the cache, or built now (and cached when no writer is at work on it)."""
     collection, params = cache_collection(source), filters.key()
     key = {"collection": collection, "params": params, "z": z, "x": x, "y": y}
-    with engine.begin() as conn:
+    with engine.connect() as conn:
+        # One statement, no transaction around it: a hit costs a single round trip.
+        conn.execution_options(isolation_level="AUTOCOMMIT")
         row = conn.execute(text("""
             SELECT data, etag FROM tile_cache
             WHERE collection = :collection AND params = :params AND z = :z AND x = :x AND y = :y
         """), key).one_or_none()
-        if row is not None:
-            return Tile(bytes(row.data), row.etag, cached=True)
+    if row is not None:
+        return Tile(bytes(row.data), row.etag, cached=True)
+    with engine.begin() as conn:
         # Shared with other builders; the invalidation triggers take it exclusively until
         # their transaction ends. Not got: a write is in flight, so serve without storing.
         # The cache is disposable, so its commit need not wait for the disk (a crash forgets

@@ -9,7 +9,7 @@ want_test=0
 [[ "${1:-}" == "--test" ]] && want_test=1
 
 packages=(postgresql-15 postgresql-15-postgis-3)
-(( want_test )) && packages+=(chromium fonts-thai-tlwg)
+(( want_test )) && packages+=(chromium fonts-thai-tlwg gdal-bin)  # gdal-bin: ogrinfo reads tiles in tests
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

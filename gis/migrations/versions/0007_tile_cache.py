@@ -80,6 +80,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
                   nullable=False),
     )
+    # MVT bytes are already dense: storing them uncompressed saves the work on every
+    # write and read of a tile (pglz would try, and win little).
+    op.execute("ALTER TABLE tile_cache ALTER COLUMN data SET STORAGE EXTERNAL")
     # btree_gist (migration 0004) lets one GiST hold the collection beside the envelope.
     op.create_index("ix_tile_cache_collection_envelope", "tile_cache",
                     ["collection", "envelope"], postgresql_using="gist")
