@@ -8,7 +8,9 @@ uvicorn on 127.0.0.1, pointed at the same database through views that hold what 
 personal column). Then, in one interleaved run, for each tile (z=6, 10 and 14 over Bangkok and
 Chiang Mai; subdistricts and the plots) and each round: cddgis with its tile cache cleared,
 cddgis again (cached), tipg, and the statement cddgis runs, on a plain psycopg2 cursor.
-Medians over the rounds. Run from the repository root:
+cddgis runs as in production (``cddgis serve``: gunicorn, 1 worker, 4 threads) and tipg under
+uvicorn (1 worker); a trivial request to each (``/api/conformance``, tipg's ``/conformance``)
+gives the HTTP floor. Medians over the rounds. Run from the repository root:
 
     .venv/bin/python -m benchmarks.bench_tiles [--rounds 15] [--points 1000000]
 """
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import statistics
 import subprocess
@@ -32,7 +33,7 @@ from pathlib import Path
 from sqlalchemy import Engine, make_url, text
 from sqlalchemy.dialects import postgresql
 
-from benchmarks.common import bench_database, bench_settings, served
+from benchmarks.common import bench_database, bench_settings
 from cddgis.core.schema import Field, Layer
 from gis import boundaries as bq
 from gis import tiles as gt
@@ -76,40 +77,65 @@ def tipg_views(engine: Engine) -> None:
             FROM public.layer_features WHERE layer = 'khok-nong-na'"""))
 
 
-@contextmanager
-def tipg_served(url: str) -> Iterator[str]:
-    """tipg under uvicorn on a free loopback port, until the block ends."""
+def _free_port() -> int:
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _process(args: list[str], env: dict[str, str], ready: str, expect: str,
+             name: str) -> Iterator[None]:
+    """A server process, until the block ends; ready once ``ready`` answers with ``expect``."""
+    log = (OUT / f"{name}.log").open("w")
+    proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(ready, timeout=5) as r:
+                    if expect in r.read().decode():
+                        break
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start; see {OUT / f'{name}.log'}")
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+@contextmanager
+def cddgis_served(url: str) -> Iterator[str]:
+    """``cddgis serve`` (gunicorn, as in production) on a free loopback port."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": url, "HOST": "127.0.0.1", "PORT": str(port),
+           "CDDGIS_TILES": "none"}
+    base = f"http://127.0.0.1:{port}"
+    cddgis = str(Path(sys.executable).parent / "cddgis")
+    with _process([cddgis, "serve", "--workers", "1"], env, f"{base}/api/health", '"ok"',
+                  "cddgis"):
+        yield base
+
+
+@contextmanager
+def tipg_served(url: str) -> Iterator[str]:
+    """tipg under uvicorn on a free loopback port, until the block ends."""
+    port = _free_port()
     parsed = make_url(url)
     env = {**os.environ,
            "DATABASE_URL": parsed.set(drivername="postgresql").render_as_string(
                hide_password=False),
            "TIPG_DB_SCHEMAS": json.dumps([TIPG_SCHEMA]), "TIPG_DB_ONLY_SPATIAL_TABLES": "true"}
-    log = (OUT / "tipg.log").open("w")
-    proc = subprocess.Popen([str(install_tipg()), "tipg.main:app", "--host", "127.0.0.1",
-                             "--port", str(port), "--log-level", "warning"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:  # until tipg lists our collections
-            try:
-                with urllib.request.urlopen(f"{base}/collections", timeout=5) as r:
-                    if f"{TIPG_SCHEMA}.subdistricts" in r.read().decode():
-                        break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"tipg did not start; see {OUT / 'tipg.log'}")
+    with _process([str(install_tipg()), "tipg.main:app", "--host", "127.0.0.1", "--port",
+                   str(port), "--log-level", "warning"], env, f"{base}/collections",
+                  f"{TIPG_SCHEMA}.subdistricts", "tipg"):
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 def fetch(url: str) -> tuple[float, bytes, str]:
@@ -172,7 +198,6 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000)
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     install_tipg()
     settings = bench_settings()
     url, engine = bench_database(settings)
@@ -186,9 +211,10 @@ def main() -> None:
     cases = [(name, place, z, *gt.lonlat_to_tile(lon, lat, z))
              for name in sources for place, (lon, lat) in PLACES.items() for z in ZOOMS]
     samples: dict[tuple, dict[str, list[float]]] = {
-        c: {"cold": [], "cached": [], "tipg": [], "raw": []} for c in cases}
+        c: {"cold": [], "cached": [], "tipg": [], "raw": [], "floor_cddgis": [],
+            "floor_tipg": []} for c in cases}
     sizes: dict[tuple, dict[str, int]] = {}
-    with served(settings, url) as base, tipg_served(url) as tipg:
+    with cddgis_served(url) as base, tipg_served(url) as tipg:
         for round_no in range(args.rounds + 1):  # round 0 warms both servers up
             for case in cases:
                 name, _, z, x, y = case
@@ -202,9 +228,12 @@ def main() -> None:
                 theirs, tipg_body, _ = fetch(
                     f"{tipg}/collections/{tipg_id}/tiles/WebMercatorQuad/{z}/{x}/{y}")
                 floor, raw_bytes = raw_ms(engine, source, z, x, y)
+                http_ours = fetch(f"{base}/api/conformance")[0]
+                http_theirs = fetch(f"{tipg}/conformance")[0]
                 if round_no:
                     for key, value in (("cold", cold), ("cached", cached), ("tipg", theirs),
-                                       ("raw", floor)):
+                                       ("raw", floor), ("floor_cddgis", http_ours),
+                                       ("floor_tipg", http_theirs)):
                         samples[case][key].append(value)
                 sizes[case] = {"cddgis": len(body), "tipg": len(tipg_body), "raw": raw_bytes}
     big = million_points(engine, args.points)
@@ -219,8 +248,12 @@ def main() -> None:
                      "cold_over_cached": m["cold"] / m["cached"],
                      "tipg_over_cached": m["tipg"] / m["cached"],
                      "cold_over_raw": m["cold"] / m["raw"]})
-    print(f"{os.cpu_count()} cores; {args.rounds} rounds, medians in ms; tipg "
-          f"{tipg_version()}, uvicorn, 1 worker; cddgis werkzeug threaded")
+    floors = {k: statistics.median(v for c in cases for v in samples[c][k])
+              for k in ("floor_cddgis", "floor_tipg")}
+    print(f"{os.cpu_count()} cores; {args.rounds} rounds, medians in ms; cddgis serve (gunicorn, "
+          f"1 worker, 4 threads), tipg {tipg_version()} (uvicorn, 1 worker); HTTP floor (a "
+          f"trivial request): cddgis {floors['floor_cddgis']:.1f} ms, tipg "
+          f"{floors['floor_tipg']:.1f} ms")
     print("| collection | place | z/x/y | cddgis cold | cddgis cached | tipg | raw ST_AsMVT "
           "| cddgis bytes | tipg bytes | tipg ÷ cold | tipg ÷ cached | cold ÷ raw |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -232,7 +265,8 @@ def main() -> None:
     print(f"{big['points']:,} synthetic points, z=0..6 over Thailand and one dense tile per zoom "
           f"to z=10: largest tile {big['largest_tile_bytes']:,} bytes (budget "
           f"{gt.BYTE_BUDGET:,}), slowest cold tile {big['slowest_cold_s']:.2f} s")
-    (OUT / "tiles.json").write_text(json.dumps({"tiles": rows, "million": big}, indent=2))
+    (OUT / "tiles.json").write_text(json.dumps({"tiles": rows, "million": big,
+                                                "http_floor_ms": floors}, indent=2))
 
 
 def tipg_version() -> str:

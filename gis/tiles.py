@@ -316,28 +316,30 @@ def get_tile(engine: Engine, source: Source, filters: TileFilters, z: int, x: in
             SELECT data, etag FROM tile_cache
             WHERE collection = :collection AND params = :params AND z = :z AND x = :x AND y = :y
         """), key).one_or_none()
-    if row is not None:
-        return Tile(bytes(row.data), row.etag, cached=True)
-    with engine.begin() as conn:
-        # Shared with other builders; the invalidation triggers take it exclusively until
-        # their transaction ends. Not got: a write is in flight, so serve without storing.
-        # The cache is disposable, so its commit need not wait for the disk (a crash forgets
-        # a tile or two; any later commit flushes this one with it, so order is kept).
-        locked = conn.execute(text("""
-            SELECT bool_and(pg_try_advisory_xact_lock_shared(hashtext(:cls), hashtext(name)))
-            FROM unnest(CAST(:names AS text[])) AS name
-            WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
-        """), {"cls": _LOCK_CLASS, "names": _lock_names(source)}).scalar_one()
-        data = _build(conn, source, filters, z, x, y)
-        etag = etag_of(data)
-        if locked:
-            conn.execute(text(f"""
-                INSERT INTO tile_cache (collection, params, z, x, y, envelope, data, etag)
-                VALUES (:collection, :params, :z, :x, :y,
-                        {_margin_envelope(":z", ":x", ":y")},
-                        :data, :etag)
-                ON CONFLICT DO NOTHING
-            """), {**key, "margin": MARGIN, "data": data, "etag": etag})
+        if row is not None:
+            return Tile(bytes(row.data), row.etag, cached=True)
+        conn.commit()  # ends SQLAlchemy's autobegun block (nothing is sent in autocommit)
+        conn.execution_options(isolation_level="READ COMMITTED")  # what the triggers assume
+        with conn.begin():
+            # Shared with other builders; the invalidation triggers take it exclusively until
+            # their transaction ends. Not got: a write is in flight, so serve without storing.
+            # The cache is disposable, so its commit need not wait for the disk (a crash
+            # forgets a tile or two; any later commit flushes this one with it).
+            locked = conn.execute(text("""
+                SELECT bool_and(pg_try_advisory_xact_lock_shared(hashtext(:cls),
+                                                                 hashtext(name)))
+                FROM unnest(CAST(:names AS text[])) AS name
+                WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
+            """), {"cls": _LOCK_CLASS, "names": _lock_names(source)}).scalar_one()
+            data = _build(conn, source, filters, z, x, y)
+            etag = etag_of(data)
+            if locked:
+                conn.execute(text(f"""
+                    INSERT INTO tile_cache (collection, params, z, x, y, envelope, data, etag)
+                    VALUES (:collection, :params, :z, :x, :y,
+                            {_margin_envelope(":z", ":x", ":y")}, :data, :etag)
+                    ON CONFLICT DO NOTHING
+                """), {**key, "margin": MARGIN, "data": data, "etag": etag})
     return Tile(data, etag, cached=False)
 
 
