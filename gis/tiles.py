@@ -220,28 +220,40 @@ def _run(conn: Connection, sql: str, params: dict[str, object], name: str, z: in
     return bytes(data or b"")
 
 
-def _points_in_tile(conn: Connection, layer: Layer, filters: TileFilters, z: int, x: int,
-                    y: int, cap: int) -> int:
-    """How many points the tile's margin envelope holds, counting no further than ``cap``."""
+def _capped_points(conn: Connection, layer: Layer, filters: TileFilters, z: int, x: int,
+                   y: int, cap: int) -> bytes | None:
+    """The tile of points, or None when the margin envelope holds ``cap`` points or more (one
+    statement: the count and the tile share one index scan)."""
     where, params = _layer_where(layer, filters)
-    return int(conn.execute(text(f"""
-        {_ENVELOPE}
-        SELECT count(*) FROM (
-            SELECT 1 FROM layer_features f, tile WHERE f.geom && tile.env4326 AND {where}
-            LIMIT :cap) s
-    """), {**params, "tz": z, "tx": x, "ty": y, "margin": MARGIN, "cap": cap}).scalar_one())
+    too_many, data = conn.execute(text(f"""
+        {_ENVELOPE},
+        points AS MATERIALIZED (
+            SELECT ST_AsMVTGeom(ST_Transform(f.geom, 3857), tile.env, {EXTENT}, {BUFFER}, true)
+                   AS geom, {_public_properties(layer)} AS properties
+            FROM layer_features f, tile
+            WHERE f.geom && tile.env4326 AND {where}
+            LIMIT :cap
+        ),
+        verdict AS (SELECT count(*) >= :cap AS too_many FROM points)
+        SELECT verdict.too_many,
+               CASE WHEN verdict.too_many THEN NULL ELSE (
+                   SELECT ST_AsMVT(mvt, :layer_name, {EXTENT}, 'geom')
+                   FROM points mvt WHERE mvt.geom IS NOT NULL) END
+        FROM verdict
+    """), {**params, "tz": z, "tx": x, "ty": y, "margin": MARGIN, "cap": cap,
+           "layer_name": layer.id}).one()
+    return None if too_many else bytes(data or b"")
 
 
 def build_layer_tile(conn: Connection, layer: Layer, filters: TileFilters, z: int, x: int,
                      y: int, budget: int = BYTE_BUDGET) -> bytes:
     """A point layer's tile: counts on a grid below ``POINTS_FROM_ZOOM``, else the points;
     either way no more than ``budget`` bytes (coarser grids until it fits)."""
-    if z >= POINTS_FROM_ZOOM and _points_in_tile(
-            conn, layer, filters, z, x, y, MAX_POINTS_PER_TILE + 1) <= MAX_POINTS_PER_TILE:
-        sql, params = _points_sql(layer, filters)
-        data = _run(conn, sql, params, layer.id, z, x, y)
-        if len(data) <= budget:
-            return data
+    points = (_capped_points(conn, layer, filters, z, x, y, MAX_POINTS_PER_TILE + 1)
+              if z >= POINTS_FROM_ZOOM else None)
+    if points is not None:
+        if len(points) <= budget:
+            return points
         cell = DENSE_CELL
     else:
         cell = CLUSTER_CELL if z < POINTS_FROM_ZOOM else DENSE_CELL
