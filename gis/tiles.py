@@ -213,19 +213,55 @@ def _grid_sql(layer: Layer, filters: TileFilters) -> tuple[str, dict[str, object
     """, params
 
 
+@dataclass(frozen=True)
+class Store:
+    """Where a built tile goes in ``tile_cache``; the statement that builds it stores it, so
+    its bytes never travel back to the server as a parameter."""
+
+    collection: str
+    params: str
+
+    def bind(self) -> dict[str, object]:
+        return {"s_collection": self.collection, "s_params": self.params}
+
+
+_ETAG_SQL = "left(encode(sha256(b.bytes), 'hex'), 32)"  # = etag_of()
+
+
+def _storing(select: str, store: Store | None, keep_if: str) -> str:
+    """``select`` (which yields ``data``, maybe more) run once; when ``keep_if`` holds of its
+    row, the tile is inserted into the cache by the same statement."""
+    if store is None:
+        return select
+    return f"""
+        WITH built AS MATERIALIZED ({select}),
+        stored AS (
+            INSERT INTO tile_cache (collection, params, z, x, y, envelope, data, etag)
+            SELECT :s_collection, :s_params, :tz, :tx, :ty,
+                   {_margin_envelope(":tz", ":tx", ":ty")}, b.bytes, {_ETAG_SQL}
+            FROM (SELECT coalesce(built.data, ''::bytea) AS bytes, built.* FROM built) b
+            WHERE {keep_if}
+            ON CONFLICT DO NOTHING
+        )
+        SELECT * FROM built
+    """
+
+
 def _run(conn: Connection, sql: str, params: dict[str, object], name: str, z: int, x: int,
-         y: int, **extra: object) -> bytes:
-    data = conn.execute(text(sql), {**params, "tz": z, "tx": x, "ty": y, "margin": MARGIN,
-                                    "layer_name": name, **extra}).scalar()
+         y: int, store: Store | None = None, keep_if: str = "true", **extra: object) -> bytes:
+    select = f"SELECT ({sql}) AS data"
+    data = conn.execute(text(_storing(select, store, keep_if)), {
+        **params, "tz": z, "tx": x, "ty": y, "margin": MARGIN, "layer_name": name,
+        **(store.bind() if store else {}), **extra}).scalar()
     return bytes(data or b"")
 
 
 def _capped_points(conn: Connection, layer: Layer, filters: TileFilters, z: int, x: int,
-                   y: int, cap: int) -> bytes | None:
+                   y: int, cap: int, budget: int, store: Store | None) -> bytes | None:
     """The tile of points, or None when the margin envelope holds ``cap`` points or more (one
     statement: the count and the tile share one index scan)."""
     where, params = _layer_where(layer, filters)
-    too_many, data = conn.execute(text(f"""
+    select = f"""
         {_ENVELOPE},
         points AS MATERIALIZED (
             SELECT ST_AsMVTGeom(ST_Transform(f.geom, 3857), tile.env, {EXTENT}, {BUFFER}, true)
@@ -235,21 +271,25 @@ def _capped_points(conn: Connection, layer: Layer, filters: TileFilters, z: int,
             LIMIT :cap
         ),
         verdict AS (SELECT count(*) >= :cap AS too_many FROM points)
-        SELECT verdict.too_many,
-               CASE WHEN verdict.too_many THEN NULL ELSE (
+        SELECT CASE WHEN verdict.too_many THEN NULL ELSE (
                    SELECT ST_AsMVT(mvt, :layer_name, {EXTENT}, 'geom')
-                   FROM points mvt WHERE mvt.geom IS NOT NULL) END
+                   FROM points mvt WHERE mvt.geom IS NOT NULL) END AS data,
+               verdict.too_many
         FROM verdict
-    """), {**params, "tz": z, "tx": x, "ty": y, "margin": MARGIN, "cap": cap,
-           "layer_name": layer.id}).one()
+    """
+    data, too_many = conn.execute(text(_storing(
+        select, store, "NOT b.too_many AND length(b.bytes) <= :budget")), {
+        **params, "tz": z, "tx": x, "ty": y, "margin": MARGIN, "cap": cap, "budget": budget,
+        "layer_name": layer.id, **(store.bind() if store else {})}).one()
     return None if too_many else bytes(data or b"")
 
 
 def build_layer_tile(conn: Connection, layer: Layer, filters: TileFilters, z: int, x: int,
-                     y: int, budget: int = BYTE_BUDGET) -> bytes:
+                     y: int, budget: int = BYTE_BUDGET, store: Store | None = None) -> bytes:
     """A point layer's tile: counts on a grid below ``POINTS_FROM_ZOOM``, else the points;
     either way no more than ``budget`` bytes (coarser grids until it fits)."""
-    points = (_capped_points(conn, layer, filters, z, x, y, MAX_POINTS_PER_TILE + 1)
+    points = (_capped_points(conn, layer, filters, z, x, y, MAX_POINTS_PER_TILE + 1, budget,
+                             store)
               if z >= POINTS_FROM_ZOOM else None)
     if points is not None:
         if len(points) <= budget:
@@ -259,16 +299,19 @@ def build_layer_tile(conn: Connection, layer: Layer, filters: TileFilters, z: in
         cell = CLUSTER_CELL if z < POINTS_FROM_ZOOM else DENSE_CELL
     sql, params = _grid_sql(layer, filters)
     while True:
-        data = _run(conn, sql, params, layer.id, z, x, y, cell=cell)
+        data = _run(conn, sql, params, layer.id, z, x, y, store,
+                    "length(b.bytes) <= :budget OR :last", cell=cell, budget=budget,
+                    last=cell >= EXTENT)
         if len(data) <= budget or cell >= EXTENT:
             return data
         cell *= 2
 
 
 def build_boundary_tile(conn: Connection, collection: bq.BoundaryCollection,
-                        filters: TileFilters, z: int, x: int, y: int) -> bytes:
+                        filters: TileFilters, z: int, x: int, y: int,
+                        store: Store | None = None) -> bytes:
     sql, params = _boundary_sql(collection, filters, z)
-    return _run(conn, sql, params, collection.id, z, x, y)
+    return _run(conn, sql, params, collection.id, z, x, y, store)
 
 
 def statement(source: bq.BoundaryCollection | Layer, filters: TileFilters, z: int, x: int,
@@ -305,15 +348,26 @@ def _lock_names(source: Source) -> list[str]:
 
 
 def _build(conn: Connection, source: Source, filters: TileFilters, z: int, x: int, y: int,
-           ) -> bytes:
+           store: Store | None) -> bytes:
+    """The tile's bytes; stored in the cache by the statement that made them when ``store``
+    is given (the all-layers tile, made of several, is stored by the caller)."""
     if isinstance(source, bq.BoundaryCollection):
-        return build_boundary_tile(conn, source, filters, z, x, y)
+        return build_boundary_tile(conn, source, filters, z, x, y, store)
     if isinstance(source, tuple):
         # One MVT layer per collection; MVT tiles concatenate into one tile.
         budget = BYTE_BUDGET // max(1, len(source))
-        return b"".join(build_layer_tile(conn, layer, filters, z, x, y, budget)
+        data = b"".join(build_layer_tile(conn, layer, filters, z, x, y, budget)
                         for layer in source)
-    return build_layer_tile(conn, source, filters, z, x, y)
+        if store is not None:
+            conn.execute(text(f"""
+                INSERT INTO tile_cache (collection, params, z, x, y, envelope, data, etag)
+                VALUES (:s_collection, :s_params, :tz, :tx, :ty,
+                        {_margin_envelope(":tz", ":tx", ":ty")}, :data, :etag)
+                ON CONFLICT DO NOTHING
+            """), {**store.bind(), "tz": z, "tx": x, "ty": y, "margin": MARGIN, "data": data,
+                   "etag": etag_of(data)})
+        return data
+    return build_layer_tile(conn, source, filters, z, x, y, store=store)
 
 
 def get_tile(engine: Engine, source: Source, filters: TileFilters, z: int, x: int, y: int,
@@ -343,16 +397,9 @@ def get_tile(engine: Engine, source: Source, filters: TileFilters, z: int, x: in
                 FROM unnest(CAST(:names AS text[])) AS name
                 WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
             """), {"cls": _LOCK_CLASS, "names": _lock_names(source)}).scalar_one()
-            data = _build(conn, source, filters, z, x, y)
-            etag = etag_of(data)
-            if locked:
-                conn.execute(text(f"""
-                    INSERT INTO tile_cache (collection, params, z, x, y, envelope, data, etag)
-                    VALUES (:collection, :params, :z, :x, :y,
-                            {_margin_envelope(":z", ":x", ":y")}, :data, :etag)
-                    ON CONFLICT DO NOTHING
-                """), {**key, "margin": MARGIN, "data": data, "etag": etag})
-    return Tile(data, etag, cached=False)
+            data = _build(conn, source, filters, z, x, y,
+                          Store(collection, params) if locked else None)
+    return Tile(data, etag_of(data), cached=False)
 
 
 def clear_cache(engine: Engine, collection: str | None = None) -> int:
