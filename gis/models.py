@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -213,6 +214,27 @@ class Indicator(Base):
     source_file: Mapped[str | None] = mapped_column(Text)
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                 server_default=func.now())
+
+
+class TileCache(Base):
+    """A built vector tile; triggers (0007) delete it when the data under it changes."""
+
+    __tablename__ = "tile_cache"
+    __table_args__ = (
+        Index("ix_tile_cache_collection_envelope", "collection", "envelope",
+              postgresql_using="gist"),
+    )
+    collection: Mapped[str] = mapped_column(String, primary_key=True)
+    params: Mapped[str] = mapped_column(Text, primary_key=True)
+    z: Mapped[int] = mapped_column(Integer, primary_key=True)
+    x: Mapped[int] = mapped_column(Integer, primary_key=True)
+    y: Mapped[int] = mapped_column(Integer, primary_key=True)
+    envelope: Mapped[object] = mapped_column(
+        Geometry("POLYGON", srid=SRID, spatial_index=False), nullable=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    etag: Mapped[str] = mapped_column(String)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
 
 
 # A plain table, not a mapped class: its key is (indicator, area, year) with year possibly NULL,

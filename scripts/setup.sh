@@ -16,7 +16,8 @@ if (( want_prod )); then
   # Debian 12 ships nginx's brotli module; the tests check brotli, so it is not optional.
   packages+=(nginx pgbouncer libnginx-mod-http-brotli-filter libnginx-mod-http-brotli-static)
 fi
-(( want_test )) && packages+=(chromium fonts-thai-tlwg wrk)
+# gdal-bin: GDAL's OAPIF and MVT drivers (what QGIS uses) read the API and the tiles in tests.
+(( want_test )) && packages+=(chromium fonts-thai-tlwg wrk gdal-bin)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

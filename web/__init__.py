@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     from web.choropleth_page import choropleth
     from web.indicators_api import indicators_api
     from web.pages import pages
+    from web.tiles import tiles
     from web.tour import tour
 
     compress.init_app(app)
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.register_blueprint(choropleth)
     app.register_blueprint(api, url_prefix="/api")
     app.register_blueprint(indicators_api, url_prefix="/api")
+    app.register_blueprint(tiles, url_prefix="/api")
 
     return app
 

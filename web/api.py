@@ -47,6 +47,10 @@ GEOJSON = "application/geo+json"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    *(f"http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/{c}" for c in (
+        "core", "tileset", "tilesets-list", "geodata-tilesets", "dataset-tilesets", "mvt")),
+    "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
+    "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
 ]
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 BOUNDARY_PARAMS = {"bbox", "region", "province", "district", "limit", "offset", "f", "lod"}
@@ -337,6 +341,10 @@ def landing() -> ResponseReturnValue:
                   "application/json"),
             _link(url_for("api.collections", _external=True), "data", "application/json"),
             _link(url_for("api.health", _external=True), "status", "application/json"),
+            _link(url_for("tiles.tile_matrix_sets", _external=True),
+                  "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", "application/json"),
+            _link(url_for("tiles.dataset_tilesets", _external=True),
+                  "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "application/json"),
         ],
     )
 

@@ -1,0 +1,423 @@
+"""Mapbox Vector Tiles built in PostGIS, and the tile cache that is never stale.
+
+ไทล์เวกเตอร์ (MVT) จาก PostGIS พร้อมแคชที่ไม่มีวันล้าสมัย — every tile is made by one
+``ST_AsMVT`` query (``ST_TileEnvelope`` with a margin, ``ST_AsMVTGeom``) and kept in
+``tile_cache`` with its envelope and ETag. Triggers (migration 0007) delete the cached tiles a
+write touches, in the writer's own transaction: a point layer's tiles whose envelope holds an
+old or new position of a changed row, all of a boundary collection's tiles when its table
+changes. A builder caches a tile only while it holds a shared advisory lock on the collection
+that those triggers take exclusively, so a tile built from data a concurrent writer is about to
+replace is served once but never stored.
+
+Points never carry personal data: a point tile selects the layer's *public* fields by name from
+``properties`` and never the ``personal`` column. A tile never grows without bound: at low zoom
+the points are counted on a grid in the tile, and at any zoom a tile that would pass
+``BYTE_BUDGET`` is rebuilt as a coarser grid until it fits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine, text
+
+from cddgis.core.schema import Layer
+from gis import boundaries as bq
+from gis import layer_queries as lq
+
+EXTENT = 4096
+"""Tile coordinate space (MVT's usual 4096 units a side)."""
+BUFFER = 64
+"""Units of margin around a tile (4 px of a 256 px tile), so edges draw without seams."""
+MARGIN = BUFFER / EXTENT
+MAX_ZOOM = 24
+"""WebMercatorQuad's deepest tile matrix."""
+BYTE_BUDGET = 500_000
+"""No tile is larger: a point tile past it is rebuilt as a coarser grid of counts."""
+POINTS_FROM_ZOOM = 8
+"""Below this zoom a point layer's tile is a grid of counts (clusters); from it, the points."""
+CLUSTER_CELL = 256
+"""Grid cell at low zoom, in tile units (16 px of a 256 px tile)."""
+DENSE_CELL = 64
+"""First grid tried when a tile of points would pass the budget (4 px; 64 x 64 cells)."""
+MAX_POINTS_PER_TILE = 20_000
+"""More points than this in one tile go straight to a grid (their tile would pass the budget)."""
+ALL_LAYERS = "*"
+"""Cache key of the multi-collection tileset (every point layer in one tile)."""
+_LOCK_CLASS = "cddgis.tile_cache"
+_POINT_LAYERS_LOCK = "#points"
+"""Taken exclusively by TRUNCATE of layer_features (see migration 0007)."""
+
+
+def lod_for_zoom(z: int) -> int:
+    """The display level of detail whose tolerance is under a pixel at zoom ``z`` (0 = full).
+
+    A pixel of a 256 px tile is 2.4 km at z=6, 611 m at z=8 and 153 m at z=10; the levels are
+    simplified to 0.02° (~2.2 km), 0.005° (~550 m) and 0.001° (~110 m)."""
+    if z <= 6:
+        return 3
+    if z <= 8:
+        return 2
+    if z <= 10:
+        return 1
+    return 0
+
+
+@dataclass(frozen=True)
+class TileFilters:
+    """The items' filters a tile takes (area and the layer's attribute filters)."""
+
+    region: str | None = None
+    province: str | None = None
+    district: str | None = None
+    subdistrict: str | None = None
+    choices: dict[str, tuple[object, ...]] = field(default_factory=dict)
+    ranges: dict[str, lq.RangeFilter] = field(default_factory=dict)
+
+    def key(self) -> str:
+        """Canonical text of the filters: the cache's ``params`` ('' with none)."""
+        parts: dict[str, object] = {
+            k: v for k, v in (("region", self.region), ("province", self.province),
+                              ("district", self.district), ("subdistrict", self.subdistrict))
+            if v is not None}
+        for name, values in sorted(self.choices.items()):
+            parts[name] = sorted(values, key=repr)
+        for name, bounds in sorted(self.ranges.items()):
+            parts[f"{name}_range"] = [bounds.minimum, bounds.maximum]
+        return json.dumps(parts, sort_keys=True, ensure_ascii=False) if parts else ""
+
+
+@dataclass(frozen=True)
+class Tile:
+    data: bytes
+    etag: str
+    cached: bool
+    """True when it came from ``tile_cache``."""
+
+
+def lonlat_to_tile(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """x/y of the tile holding a point at zoom ``z``."""
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
+
+
+def etag_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+# -- building ------------------------------------------------------------------------------
+
+_WORLD = 20037508.342789244
+
+
+def _margin_envelope(z: str, x: str, y: str) -> str:
+    """SQL: the tile with its margin, in lon/lat, cut at the world's edge (past 180° it would
+    wrap to -180° and turn the box inside out)."""
+    e = f"ST_TileEnvelope({z}, {x}, {y}, margin => :margin)"
+    return (f"ST_Transform(ST_MakeEnvelope("
+            f"greatest(ST_XMin({e}), -{_WORLD}), greatest(ST_YMin({e}), -{_WORLD}), "
+            f"least(ST_XMax({e}), {_WORLD}), least(ST_YMax({e}), {_WORLD}), 3857), 4326)")
+
+
+_ENVELOPE = f"""
+    WITH tile AS (
+        SELECT ST_TileEnvelope(:tz, :tx, :ty) AS env,
+               {_margin_envelope(":tz", ":tx", ":ty")} AS env4326
+    )
+"""
+
+
+def _boundary_sql(collection: bq.BoundaryCollection, filters: TileFilters, z: int,
+                  ) -> tuple[str, dict[str, object]]:
+    geom = bq.GEOMETRY_COLUMNS[lod_for_zoom(z)]
+    where, params = bq._where(collection, bq.ItemQuery(
+        region=filters.region, province=filters.province, district=filters.district))
+    parents = "".join(f"t.{p}, " for p in collection.parents)
+    # Clipped in lon/lat first (Web Mercator keeps a lon/lat box a box), so only the part in
+    # the tile is projected: a full-detail subdistrict at z=14 is mostly outside it. Areas
+    # wholly inside the tile (most of them at low zoom) skip the clip.
+    return f"""
+        {_ENVELOPE}
+        SELECT ST_AsMVT(mvt, :layer_name, {EXTENT}, 'geom', 'fid') FROM (
+            SELECT ST_AsMVTGeom(ST_Transform(
+                       CASE WHEN t.geom @ tile.env4326 THEN t.{geom}
+                            ELSE ST_ClipByBox2D(t.{geom}, tile.env4326) END, 3857),
+                       tile.env, {EXTENT}, {BUFFER}, true) AS geom,
+                   t.code::bigint AS fid, t.code, t.name_th, t.name_en, {parents}t.region
+            FROM {collection.table} t, tile
+            WHERE t.geom && tile.env4326 AND {where}
+        ) mvt WHERE mvt.geom IS NOT NULL
+    """, params
+
+
+def _public_properties(layer: Layer) -> str:
+    """The layer's public fields, each by name: personal ones can never be selected."""
+    fields = ", ".join(f"'{f.name}', f.properties->'{f.name}'" for f in layer.public_fields)
+    return f"""jsonb_strip_nulls(jsonb_build_object({fields}) || jsonb_build_object(
+        'id', f.key, 'province_code', f.province_code, 'district_code', f.district_code,
+        'subdistrict_code', f.subdistrict_code, 'region', f.region, 'sample', f.sample))"""
+
+
+def _layer_where(layer: Layer, filters: TileFilters) -> tuple[str, dict[str, object]]:
+    return lq._where(layer, lq.LayerQuery(
+        region=filters.region, province=filters.province, district=filters.district,
+        subdistrict=filters.subdistrict, choices=filters.choices, ranges=filters.ranges))
+
+
+def _points_sql(layer: Layer, filters: TileFilters) -> tuple[str, dict[str, object]]:
+    where, params = _layer_where(layer, filters)
+    return f"""
+        {_ENVELOPE}
+        SELECT ST_AsMVT(mvt, :layer_name, {EXTENT}, 'geom') FROM (
+            SELECT ST_AsMVTGeom(ST_Transform(f.geom, 3857), tile.env, {EXTENT}, {BUFFER}, true)
+                   AS geom, {_public_properties(layer)} AS properties
+            FROM layer_features f, tile
+            WHERE f.geom && tile.env4326 AND {where}
+        ) mvt WHERE mvt.geom IS NOT NULL
+    """, params
+
+
+def _grid_sql(layer: Layer, filters: TileFilters) -> tuple[str, dict[str, object]]:
+    """Points counted per grid cell of the tile (``:cell`` units a side), each cell drawn at
+    its points' mean position. Only points inside the tile itself (half-open, no margin) are
+    counted, so the counts of a zoom's tiles add up to the layer's."""
+    where, params = _layer_where(layer, filters)
+    # Web Mercator by formula on lon/lat (what ST_Transform does, without a PROJ call per
+    # point: a 1,000,000-point tile at z=5 is mostly this arithmetic).
+    mx = "(ST_X(f.geom) * 20037508.342789244 / 180)"
+    my = "(ln(tan(radians(45 + ST_Y(f.geom) / 2))) * 6378137)"
+    return f"""
+        {_ENVELOPE},
+        frame AS (
+            SELECT ST_XMin(env) AS x0, ST_YMax(env) AS y1,
+                   {EXTENT} / (ST_XMax(env) - ST_XMin(env)) AS k, env4326 FROM tile
+        ),
+        p AS (
+            SELECT ({mx} - frame.x0) * frame.k AS px, (frame.y1 - {my}) * frame.k AS py,
+                   f.key
+            FROM layer_features f, frame
+            WHERE f.geom && frame.env4326 AND {where}
+        )
+        SELECT ST_AsMVT(mvt, :layer_name, {EXTENT}, 'geom') FROM (
+            SELECT ST_Point(round(avg(px)), round(avg(py))) AS geom, count(*)::int AS count,
+                   CASE WHEN count(*) = 1 THEN min(key) END AS id
+            FROM p
+            WHERE px >= 0 AND px < {EXTENT} AND py >= 0 AND py < {EXTENT}
+            GROUP BY floor(px / :cell), floor(py / :cell)
+        ) mvt
+    """, params
+
+
+@dataclass(frozen=True)
+class Store:
+    """Where a built tile goes in ``tile_cache``; the statement that builds it stores it, so
+    its bytes never travel back to the server as a parameter."""
+
+    collection: str
+    params: str
+
+    def bind(self) -> dict[str, object]:
+        return {"s_collection": self.collection, "s_params": self.params}
+
+
+_ETAG_SQL = "left(encode(sha256(b.bytes), 'hex'), 32)"  # = etag_of()
+
+
+def _storing(select: str, store: Store | None, keep_if: str) -> str:
+    """``select`` (which yields ``data``, maybe more) run once; when ``keep_if`` holds of its
+    row, the tile is inserted into the cache by the same statement."""
+    if store is None:
+        return select
+    return f"""
+        WITH built AS MATERIALIZED ({select}),
+        stored AS (
+            INSERT INTO tile_cache (collection, params, z, x, y, envelope, data, etag)
+            SELECT :s_collection, :s_params, :tz, :tx, :ty,
+                   {_margin_envelope(":tz", ":tx", ":ty")}, b.bytes, {_ETAG_SQL}
+            FROM (SELECT coalesce(built.data, ''::bytea) AS bytes, built.* FROM built) b
+            WHERE {keep_if}
+            ON CONFLICT DO NOTHING
+        )
+        SELECT * FROM built
+    """
+
+
+def _run(conn: Connection, sql: str, params: dict[str, object], name: str, z: int, x: int,
+         y: int, store: Store | None = None, keep_if: str = "true", **extra: object) -> bytes:
+    select = f"SELECT ({sql}) AS data"
+    data = conn.execute(text(_storing(select, store, keep_if)), {
+        **params, "tz": z, "tx": x, "ty": y, "margin": MARGIN, "layer_name": name,
+        **(store.bind() if store else {}), **extra}).scalar()
+    return bytes(data or b"")
+
+
+def _capped_points(conn: Connection, layer: Layer, filters: TileFilters, z: int, x: int,
+                   y: int, cap: int, budget: int, store: Store | None) -> bytes | None:
+    """The tile of points, or None when the margin envelope holds ``cap`` points or more (one
+    statement: the count and the tile share one index scan)."""
+    where, params = _layer_where(layer, filters)
+    select = f"""
+        {_ENVELOPE},
+        points AS MATERIALIZED (
+            SELECT ST_AsMVTGeom(ST_Transform(f.geom, 3857), tile.env, {EXTENT}, {BUFFER}, true)
+                   AS geom, {_public_properties(layer)} AS properties
+            FROM layer_features f, tile
+            WHERE f.geom && tile.env4326 AND {where}
+            LIMIT :cap
+        ),
+        verdict AS (SELECT count(*) >= :cap AS too_many FROM points)
+        SELECT CASE WHEN verdict.too_many THEN NULL ELSE (
+                   SELECT ST_AsMVT(mvt, :layer_name, {EXTENT}, 'geom')
+                   FROM points mvt WHERE mvt.geom IS NOT NULL) END AS data,
+               verdict.too_many
+        FROM verdict
+    """
+    data, too_many = conn.execute(text(_storing(
+        select, store, "NOT b.too_many AND length(b.bytes) <= :budget")), {
+        **params, "tz": z, "tx": x, "ty": y, "margin": MARGIN, "cap": cap, "budget": budget,
+        "layer_name": layer.id, **(store.bind() if store else {})}).one()
+    return None if too_many else bytes(data or b"")
+
+
+def build_layer_tile(conn: Connection, layer: Layer, filters: TileFilters, z: int, x: int,
+                     y: int, budget: int = BYTE_BUDGET, store: Store | None = None) -> bytes:
+    """A point layer's tile: counts on a grid below ``POINTS_FROM_ZOOM``, else the points;
+    either way no more than ``budget`` bytes (coarser grids until it fits)."""
+    points = (_capped_points(conn, layer, filters, z, x, y, MAX_POINTS_PER_TILE + 1, budget,
+                             store)
+              if z >= POINTS_FROM_ZOOM else None)
+    if points is not None:
+        if len(points) <= budget:
+            return points
+        cell = DENSE_CELL
+    else:
+        cell = CLUSTER_CELL if z < POINTS_FROM_ZOOM else DENSE_CELL
+    sql, params = _grid_sql(layer, filters)
+    while True:
+        data = _run(conn, sql, params, layer.id, z, x, y, store,
+                    "length(b.bytes) <= :budget OR :last", cell=cell, budget=budget,
+                    last=cell >= EXTENT)
+        if len(data) <= budget or cell >= EXTENT:
+            return data
+        cell *= 2
+
+
+def build_boundary_tile(conn: Connection, collection: bq.BoundaryCollection,
+                        filters: TileFilters, z: int, x: int, y: int,
+                        store: Store | None = None) -> bytes:
+    sql, params = _boundary_sql(collection, filters, z)
+    return _run(conn, sql, params, collection.id, z, x, y, store)
+
+
+def statement(source: bq.BoundaryCollection | Layer, filters: TileFilters, z: int, x: int,
+              y: int) -> tuple[str, dict[str, object]]:
+    """The one ST_AsMVT statement a tile usually takes (a grid below ``POINTS_FROM_ZOOM``,
+    else the points), with its parameters: what benchmarks time as the floor."""
+    extra: dict[str, object] = {"tz": z, "tx": x, "ty": y, "margin": MARGIN,
+                                "layer_name": source.id}
+    if isinstance(source, bq.BoundaryCollection):
+        sql, params = _boundary_sql(source, filters, z)
+    elif z < POINTS_FROM_ZOOM:
+        sql, params = _grid_sql(source, filters)
+        extra["cell"] = CLUSTER_CELL
+    else:
+        sql, params = _points_sql(source, filters)
+    return sql, {**params, **extra}
+
+
+# -- caching -------------------------------------------------------------------------------
+
+Source = bq.BoundaryCollection | Layer | tuple[Layer, ...]
+"""A boundary collection, a point layer, or every point layer (the multi-collection tileset)."""
+
+
+def cache_collection(source: Source) -> str:
+    return ALL_LAYERS if isinstance(source, tuple) else source.id
+
+
+def _lock_names(source: Source) -> list[str]:
+    if isinstance(source, bq.BoundaryCollection):
+        return [source.id]
+    layers = source if isinstance(source, tuple) else (source,)
+    return sorted({layer.id for layer in layers} | {_POINT_LAYERS_LOCK})
+
+
+def _build(conn: Connection, source: Source, filters: TileFilters, z: int, x: int, y: int,
+           store: Store | None) -> bytes:
+    """The tile's bytes; stored in the cache by the statement that made them when ``store``
+    is given (the all-layers tile, made of several, is stored by the caller)."""
+    if isinstance(source, bq.BoundaryCollection):
+        return build_boundary_tile(conn, source, filters, z, x, y, store)
+    if isinstance(source, tuple):
+        # One MVT layer per collection; MVT tiles concatenate into one tile.
+        budget = BYTE_BUDGET // max(1, len(source))
+        data = b"".join(build_layer_tile(conn, layer, filters, z, x, y, budget)
+                        for layer in source)
+        if store is not None:
+            conn.execute(text(f"""
+                INSERT INTO tile_cache (collection, params, z, x, y, envelope, data, etag)
+                VALUES (:s_collection, :s_params, :tz, :tx, :ty,
+                        {_margin_envelope(":tz", ":tx", ":ty")}, :data, :etag)
+                ON CONFLICT DO NOTHING
+            """), {**store.bind(), "tz": z, "tx": x, "ty": y, "margin": MARGIN, "data": data,
+                   "etag": etag_of(data)})
+        return data
+    return build_layer_tile(conn, source, filters, z, x, y, store=store)
+
+
+def get_tile(engine: Engine, source: Source, filters: TileFilters, z: int, x: int, y: int,
+             ) -> Tile:
+    """The tile from the cache, or built now (and cached when no writer is at work on it)."""
+    collection, params = cache_collection(source), filters.key()
+    key = {"collection": collection, "params": params, "z": z, "x": x, "y": y}
+    with engine.connect() as conn:
+        # One statement, no transaction around it: a hit costs a single round trip.
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        row = conn.execute(text("""
+            SELECT data, etag FROM tile_cache
+            WHERE collection = :collection AND params = :params AND z = :z AND x = :x AND y = :y
+        """), key).one_or_none()
+        if row is not None:
+            return Tile(bytes(row.data), row.etag, cached=True)
+        conn.commit()  # ends SQLAlchemy's autobegun block (nothing is sent in autocommit)
+        conn.execution_options(isolation_level="READ COMMITTED")  # what the triggers assume
+        with conn.begin():
+            # Shared with other builders; the invalidation triggers take it exclusively until
+            # their transaction ends. Not got: a write is in flight, so serve without storing.
+            # The cache is disposable, so its commit need not wait for the disk (a crash
+            # forgets a tile or two; any later commit flushes this one with it).
+            locked = conn.execute(text("""
+                SELECT bool_and(pg_try_advisory_xact_lock_shared(hashtext(:cls),
+                                                                 hashtext(name)))
+                FROM unnest(CAST(:names AS text[])) AS name
+                WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
+            """), {"cls": _LOCK_CLASS, "names": _lock_names(source)}).scalar_one()
+            data = _build(conn, source, filters, z, x, y,
+                          Store(collection, params) if locked else None)
+    return Tile(data, etag_of(data), cached=False)
+
+
+def clear_cache(engine: Engine, collection: str | None = None) -> int:
+    """Empties the tile cache (of one collection); always safe, tiles are rebuilt on demand."""
+    with engine.begin() as conn:
+        return conn.execute(text(
+            "DELETE FROM tile_cache WHERE CAST(:c AS text) IS NULL OR collection = :c"),
+            {"c": collection}).rowcount
+
+
+def extent(engine: Engine, source: Source) -> list[float] | None:
+    """lon/lat bounds of what the tiles show (for TileJSON ``bounds``)."""
+    if isinstance(source, bq.BoundaryCollection):
+        return bq.extent(engine, source)
+    summary = lq.layer_summary(engine)
+    layers = source if isinstance(source, tuple) else (source,)
+    boxes = [summary[layer.id]["bbox"] for layer in layers if layer.id in summary]
+    if not boxes:
+        return None
+    return [min(b[0] for b in boxes), min(b[1] for b in boxes),  # type: ignore[index]
+            max(b[2] for b in boxes), max(b[3] for b in boxes)]  # type: ignore[index]

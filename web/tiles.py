@@ -1,0 +1,338 @@
+"""OGC API - Tiles over every collection: Mapbox Vector Tiles built in PostGIS (gis/tiles.py).
+
+ไทล์เวกเตอร์ตามมาตรฐาน OGC API - Tiles — tile matrix sets, tileset lists and metadata, TileJSON
+3.0.0, and the tiles themselves (``application/vnd.mapbox-vector-tile``) with an ETag (a hash of
+the content) and ``Cache-Control: no-cache``: a client keeps a tile and asks again with
+If-None-Match, and gets 304 while the data under the tile is unchanged. The path is
+``{z}/{x}/{y}`` (column before row, as TileJSON and most tile clients use). An empty tile is a
+200 with an empty body (a valid MVT with no layers), so clients need no special case.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
+
+from cddgis.core.errors import BadParameter, NotFound
+from cddgis.core.schema import Layer
+from gis import boundaries as bq
+from gis import tiles as gt
+from layers.definitions import LAYERS
+from web import engine
+from web.params import code_param, filter_param_names, layer_filters, region_param, reject_unknown
+
+tiles = Blueprint("tiles", __name__)
+
+MVT = "application/vnd.mapbox-vector-tile"
+TMS_ID = "WebMercatorQuad"
+TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
+CRS_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
+REL_TILING_SCHEME = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
+REL_TILESETS = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
+AREA_PARAMS = {"region", "province", "district", "subdistrict"}
+BOUNDARY_TILE_PARAMS = {"region", "province", "district"}
+# Web Mercator: the square the tile matrices cut, and the scale of z=0 (OGC 2D TMS annex).
+HALF_WORLD = 20037508.3427892
+SCALE_Z0 = 559082264.028717
+CELL_Z0 = 156543.033928041
+ATTRIBUTION = ("Boundaries: RTSD / OCHA via HDX (CC BY-IGO), names: GeoThai (CC BY 4.0); "
+               "layers: Community Development Department")
+
+
+def _link(href: str, rel: str, type_: str, title: str | None = None, **extra: object,
+          ) -> dict[str, object]:
+    link: dict[str, object] = {"href": href, "rel": rel, "type": type_}
+    if title:
+        link["title"] = title
+    link.update(extra)
+    return link
+
+
+def tile_matrix_set() -> dict[str, object]:
+    """WebMercatorQuad as OGC 2D Tile Matrix Set JSON (TMS 2.0)."""
+    return {
+        "id": TMS_ID,
+        "title": "Google Maps Compatible for the World",
+        "uri": TMS_URI,
+        "crs": CRS_3857,
+        "orderedAxes": ["X", "Y"],
+        "wellKnownScaleSet": "http://www.opengis.net/def/wkss/OGC/1.0/GoogleMapsCompatible",
+        "boundingBox": {"lowerLeft": [-HALF_WORLD, -HALF_WORLD],
+                        "upperRight": [HALF_WORLD, HALF_WORLD], "crs": CRS_3857},
+        "tileMatrices": [
+            {"id": str(z), "scaleDenominator": SCALE_Z0 / 2**z, "cellSize": CELL_Z0 / 2**z,
+             "cornerOfOrigin": "topLeft", "pointOfOrigin": [-HALF_WORLD, HALF_WORLD],
+             "tileWidth": 256, "tileHeight": 256, "matrixWidth": 2**z, "matrixHeight": 2**z}
+            for z in range(gt.MAX_ZOOM + 1)
+        ],
+    }
+
+
+@tiles.get("/tileMatrixSets")
+def tile_matrix_sets() -> ResponseReturnValue:
+    reject_unknown({"f"})
+    href = url_for("tiles.tile_matrix_set_doc", tms=TMS_ID, _external=True)
+    return jsonify(tileMatrixSets=[{
+        "id": TMS_ID, "title": "Google Maps Compatible for the World", "uri": TMS_URI,
+        "crs": CRS_3857, "links": [_link(href, REL_TILING_SCHEME, "application/json")]}])
+
+
+@tiles.get("/tileMatrixSets/<tms>")
+def tile_matrix_set_doc(tms: str) -> ResponseReturnValue:
+    reject_unknown({"f"})
+    _check_tms(tms)
+    return jsonify(tile_matrix_set())
+
+
+def _check_tms(tms: str) -> None:
+    if tms != TMS_ID:
+        raise NotFound(f"no tile matrix set {tms!r}; this server has {TMS_ID}")
+
+
+# -- collections -----------------------------------------------------------------------------
+
+def _source(collection_id: str) -> gt.Source:
+    if (c := bq.COLLECTIONS.get(collection_id)) is not None:
+        return c
+    if (layer := LAYERS.get(collection_id)) is not None:
+        return layer
+    raise NotFound(f"no collection {collection_id!r}; see /api/collections")
+
+
+def _title(source: gt.Source) -> str:
+    if isinstance(source, tuple):
+        return "ชั้นข้อมูลกรมการพัฒนาชุมชน / CDD layers"
+    return f"{source.title_th} / {source.title_en}"
+
+
+def _layers_of(source: gt.Source) -> list[bq.BoundaryCollection | Layer]:
+    return list(source) if isinstance(source, tuple) else [source]
+
+
+def _fields(item: bq.BoundaryCollection | Layer) -> dict[str, str]:
+    """Property names and what they hold, as TileJSON ``vector_layers[].fields`` lists them."""
+    if isinstance(item, bq.BoundaryCollection):
+        fields = {"code": "String: DOPA code", "name_th": "String: ชื่อ (Thai name)",
+                  "name_en": "String: English name"}
+        fields.update({p: f"String: DOPA code of the {p.removesuffix('_code')}"
+                       for p in item.parents})
+        fields["region"] = "String: CDD region (central, north, northeast, south)"
+        return fields
+    types = {"int": "Number", "float": "Number", "year_be": "Number", "bool": "Boolean"}
+    fields = {f.name: f"{types.get(f.type, 'String')}: {f.label_th} / {f.label_en}"
+              for f in item.public_fields}
+    fields.update({
+        "id": "String: feature id (also on a grid cell holding one point)",
+        "count": "Number: points in the grid cell (below zoom "
+                 f"{gt.POINTS_FROM_ZOOM}, or where a tile would pass {gt.BYTE_BUDGET:,} bytes)",
+        "province_code": "String", "district_code": "String", "subdistrict_code": "String",
+        "region": "String", "sample": "Boolean: generated sample data"})
+    return fields
+
+
+def _filters(source: gt.Source) -> gt.TileFilters:
+    """The query parameters a tile takes, as on items (area, and a layer's filters)."""
+    if isinstance(source, bq.BoundaryCollection):
+        allowed = set(BOUNDARY_TILE_PARAMS)
+    elif isinstance(source, Layer):
+        allowed = AREA_PARAMS | filter_param_names(source)
+    else:
+        allowed = set(AREA_PARAMS)
+    reject_unknown(allowed | {"f"})
+    if request.args.get("f", "mvt") not in ("mvt", ""):
+        raise BadParameter(f"f must be mvt for a tile; got {request.args['f']!r}")
+    codes = {"province": code_param("province", 2), "district": code_param("district", 4),
+             "subdistrict": code_param("subdistrict", 6) if "subdistrict" in allowed else None}
+    present = [c for c in codes.values() if c]
+    for parent, child in itertools.pairwise(present):
+        if not child.startswith(parent):
+            raise BadParameter(f"{child} is not inside {parent}")
+    choices, ranges = layer_filters(source) if isinstance(source, Layer) else ({}, {})
+    return gt.TileFilters(region=region_param(), **codes, choices=choices, ranges=ranges)
+
+
+def _query() -> str:
+    """The request's filters, to carry into the links and tile URLs."""
+    args = {k: v for k, v in request.args.items() if k != "f"}
+    return f"?{urlencode(args)}" if args else ""
+
+
+def _tile_template(source: gt.Source) -> str:
+    if isinstance(source, tuple):
+        base = url_for("tiles.dataset_tileset", tms=TMS_ID, _external=True)
+    else:
+        base = url_for("tiles.tileset", collection_id=source.id, tms=TMS_ID, _external=True)
+    return f"{base}/{{z}}/{{x}}/{{y}}{_query()}"
+
+
+def _tilejson_url(source: gt.Source) -> str:
+    if isinstance(source, tuple):
+        return url_for("tiles.dataset_tilejson", tms=TMS_ID, _external=True) + _query()
+    return url_for("tiles.tilejson", collection_id=source.id, tms=TMS_ID,
+                   _external=True) + _query()
+
+
+def _tileset_doc(source: gt.Source, self_href: str) -> dict[str, object]:
+    template = _tile_template(source)
+    bbox = gt.extent(engine(), source)
+    doc: dict[str, object] = {
+        "title": _title(source),
+        "dataType": "vector",
+        "crs": CRS_3857,
+        "tileMatrixSetURI": TMS_URI,
+        "links": [
+            _link(self_href, "self", "application/json"),
+            _link(url_for("tiles.tile_matrix_set_doc", tms=TMS_ID, _external=True),
+                  REL_TILING_SCHEME, "application/json", "WebMercatorQuad"),
+            # The OGC template names; the path order is z/x/y (column, then row).
+            _link(template.replace("{z}", "{tileMatrix}").replace("{x}", "{tileCol}")
+                  .replace("{y}", "{tileRow}"), "item", MVT, "Mapbox Vector Tile",
+                  templated=True),
+            _link(_tilejson_url(source), "describedby", "application/json", "TileJSON 3.0.0"),
+        ],
+        "layers": [{
+            "id": item.id, "title": _title(item), "dataType": "vector",
+            "geometryDimension": 2 if isinstance(item, bq.BoundaryCollection) else 0,
+            "minTileMatrix": "0", "maxTileMatrix": str(gt.MAX_ZOOM),
+            "propertiesSchema": {"type": "object", "properties": {
+                name: {"description": what} for name, what in _fields(item).items()}},
+        } for item in _layers_of(source)],
+    }
+    if bbox:
+        doc["boundingBox"] = {"lowerLeft": bbox[:2], "upperRight": bbox[2:],
+                              "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}
+    return doc
+
+
+@tiles.get("/collections/<collection_id>/tiles")
+def tilesets(collection_id: str) -> ResponseReturnValue:
+    source = _source(collection_id)
+    _filters(source)
+    href = url_for("tiles.tileset", collection_id=collection_id, tms=TMS_ID,
+                   _external=True) + _query()
+    return jsonify(tilesets=[{
+        "title": _title(source), "dataType": "vector", "crs": CRS_3857,
+        "tileMatrixSetURI": TMS_URI,
+        "links": [_link(href, "self", "application/json"),
+                  _link(url_for("tiles.tile_matrix_set_doc", tms=TMS_ID, _external=True),
+                        REL_TILING_SCHEME, "application/json")],
+    }], links=[_link(request.url, "self", "application/json")])
+
+
+@tiles.get("/collections/<collection_id>/tiles/<tms>")
+def tileset(collection_id: str, tms: str) -> ResponseReturnValue:
+    source = _source(collection_id)
+    _check_tms(tms)
+    _filters(source)
+    return jsonify(_tileset_doc(source, request.url))
+
+
+def _tilejson(source: gt.Source) -> dict[str, object]:
+    bbox = gt.extent(engine(), source) or [97.34, 5.61, 105.64, 20.47]
+    center = [round((bbox[0] + bbox[2]) / 2, 5), round((bbox[1] + bbox[3]) / 2, 5), 6]
+    return {
+        "tilejson": "3.0.0",
+        "name": _title(source),
+        "scheme": "xyz",
+        "tiles": [_tile_template(source)],
+        "minzoom": 0,
+        "maxzoom": gt.MAX_ZOOM,
+        "bounds": bbox,
+        "center": center,
+        "attribution": ATTRIBUTION,
+        "vector_layers": [{
+            "id": item.id, "description": _title(item), "minzoom": 0,
+            "maxzoom": gt.MAX_ZOOM, "fields": _fields(item)} for item in _layers_of(source)],
+    }
+
+
+@tiles.get("/collections/<collection_id>/tiles/<tms>/tilejson.json")
+def tilejson(collection_id: str, tms: str) -> ResponseReturnValue:
+    source = _source(collection_id)
+    _check_tms(tms)
+    _filters(source)
+    return jsonify(_tilejson(source))
+
+
+# -- tiles -----------------------------------------------------------------------------------
+
+_INDEX = re.compile(r"[0-9]{1,10}")
+
+
+def _index(name: str, raw: str) -> int:
+    if not _INDEX.fullmatch(raw):
+        raise BadParameter(f"{name} must be a whole number of 0 or more; got {raw!r}")
+    return int(raw)
+
+
+def tile_address(z_raw: str, x_raw: str, y_raw: str) -> tuple[int, int, int]:
+    """z/x/y of a request: 400 naming the part that is not a tile index, 404 outside the
+    matrix (a ``.mvt`` or ``.pbf`` ending is allowed on y)."""
+    y_raw = re.sub(r"\.(mvt|pbf)$", "", y_raw)
+    z = _index("z (tile matrix)", z_raw)
+    if z > gt.MAX_ZOOM:
+        raise BadParameter(f"z (tile matrix) must be between 0 and {gt.MAX_ZOOM}; got {z}")
+    x, y = _index("x (tile column)", x_raw), _index("y (tile row)", y_raw)
+    size = 2**z
+    if x >= size or y >= size:
+        raise NotFound(f"tile {z}/{x}/{y} is outside the tile matrix: at z={z}, x and y run "
+                       f"from 0 to {size - 1}")
+    return z, x, y
+
+
+def _tile_response(source: gt.Source, z_raw: str, x_raw: str, y_raw: str) -> Response:
+    z, x, y = tile_address(z_raw, x_raw, y_raw)
+    tile = gt.get_tile(engine(), source, _filters(source), z, x, y)
+    headers = {"ETag": f'"{tile.etag}"', "Cache-Control": "no-cache",
+               "X-Tile-Cache": "hit" if tile.cached else "miss"}
+    if tile.etag in request.if_none_match:
+        return Response(status=304, headers=headers)
+    return Response(tile.data, mimetype=MVT, headers=headers)
+
+
+@tiles.get("/collections/<collection_id>/tiles/<tms>/<z>/<x>/<y>")
+def tile(collection_id: str, tms: str, z: str, x: str, y: str) -> ResponseReturnValue:
+    source = _source(collection_id)
+    _check_tms(tms)
+    return _tile_response(source, z, x, y)
+
+
+# -- every point layer in one tileset --------------------------------------------------------
+
+def _all_layers() -> tuple[Layer, ...]:
+    return tuple(LAYERS.values())
+
+
+@tiles.get("/tiles")
+def dataset_tilesets() -> ResponseReturnValue:
+    reject_unknown({"f"})
+    href = url_for("tiles.dataset_tileset", tms=TMS_ID, _external=True)
+    return jsonify(tilesets=[{
+        "title": _title(_all_layers()), "dataType": "vector", "crs": CRS_3857,
+        "tileMatrixSetURI": TMS_URI, "links": [_link(href, "self", "application/json")]}],
+        links=[_link(request.url, "self", "application/json")])
+
+
+@tiles.get("/tiles/<tms>")
+def dataset_tileset(tms: str) -> ResponseReturnValue:
+    _check_tms(tms)
+    _filters(_all_layers())
+    return jsonify(_tileset_doc(_all_layers(), request.url))
+
+
+@tiles.get("/tiles/<tms>/tilejson.json")
+def dataset_tilejson(tms: str) -> ResponseReturnValue:
+    _check_tms(tms)
+    _filters(_all_layers())
+    return jsonify(_tilejson(_all_layers()))
+
+
+@tiles.get("/tiles/<tms>/<z>/<x>/<y>")
+def dataset_tile(tms: str, z: str, x: str, y: str) -> ResponseReturnValue:
+    _check_tms(tms)
+    return _tile_response(_all_layers(), z, x, y)
+
