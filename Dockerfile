@@ -23,20 +23,20 @@ COPY scripts/prod/compose/pgbouncer.ini /etc/cddgis/pgbouncer.ini
 # PgBouncer refuses to run as root; the password comes from the environment, never the image.
 USER postgres
 EXPOSE 6432
-CMD ["sh", "-c", "printf '\"cddgis\" \"%s\"\\n' \"$CDDGIS_DB_PASSWORD\" > /var/lib/cddgis-pool/users.txt && chmod 600 /var/lib/cddgis-pool/users.txt && exec pgbouncer /etc/cddgis/pgbouncer.ini"]
+CMD ["sh", "-c", "printf '\"cddgis_app\" \"%s\"\\n' \"$CDDGIS_APP_DB_PASSWORD\" > /var/lib/cddgis-pool/users.txt && chmod 600 /var/lib/cddgis-pool/users.txt && exec pgbouncer /etc/cddgis/pgbouncer.ini"]
 
 FROM python:3.11-slim AS app
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     HOST=0.0.0.0 PORT=8000 CDDGIS_DATA_DIR=/data
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY cddgis ./cddgis
 COPY boundaries ./boundaries
 COPY layers ./layers
 COPY indicators ./indicators
 COPY gis ./gis
 COPY web ./web
-RUN pip install . && useradd --system --create-home cddgis
+RUN pip install . -c constraints.txt && useradd --system --create-home cddgis
 USER cddgis
 EXPOSE 8000
 # One container alone loads everything and serves; docker-compose.yml runs these steps once

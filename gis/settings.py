@@ -51,6 +51,10 @@ class Settings:
     idle_in_transaction_timeout_ms: int = 60_000
     """A web connection left idle inside a transaction this long is closed by PostgreSQL, so a
     stuck request cannot hold locks (0 = never)."""
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")
+    """Host names the app answers to (CDDGIS_ALLOWED_HOSTS, comma-separated; ``*`` for any).
+    Absolute links in API responses are built from the request's Host, so a forged Host header
+    must be refused rather than echoed into links (and caches)."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -69,7 +73,10 @@ class Settings:
             raise ValueError(f"PORT must be a number, got {env['PORT']!r}") from exc
         statement_timeout_ms = _int_setting(env, "CDDGIS_STATEMENT_TIMEOUT_MS", 10_000)
         idle_timeout_ms = _int_setting(env, "CDDGIS_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60_000)
+        hosts = tuple(h.strip() for h in env.get("CDDGIS_ALLOWED_HOSTS", "").split(",")
+                      if h.strip())
         return cls(
+            allowed_hosts=hosts or cls.allowed_hosts,
             database_url=env.get("DATABASE_URL") or None,
             owner_database_url=(env.get("CDDGIS_OWNER_DATABASE_URL") or env.get("DATABASE_URL")
                                 or None),

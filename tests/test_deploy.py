@@ -131,3 +131,33 @@ def test_compose_proxy_and_pool_configs_match_the_script() -> None:
     # The app's statement timeout reaches PostgreSQL through the pool, not as `options`.
     assert "SET statement_timeout = 10000" in pgbouncer
     assert "ignore_startup_parameters = extra_float_digits,options" in pgbouncer
+
+
+def test_compose_runs_the_app_with_least_privilege() -> None:
+    """As the local cluster: a superuser, an owner (migrate, load) and the app role, each with
+    its own required password; the serving replicas connect as the app role."""
+    services = _services()
+    db = services["db"]
+    assert "POSTGRES_USER: postgres" in db
+    assert "${CDDGIS_SUPERUSER_PASSWORD:?" in db
+    assert "initdb-roles.sh:/docker-entrypoint-initdb.d/" in db
+    assert "cddgis_app:${CDDGIS_APP_DB_PASSWORD:?" in services["app"]
+    assert "cddgis:${CDDGIS_DB_PASSWORD" not in services["app"]
+    assert "cddgis:${CDDGIS_DB_PASSWORD:?" in services["load"]
+    pool = _stages()["pgbouncer"]
+    assert "cddgis_app" in pool and "$CDDGIS_APP_DB_PASSWORD" in pool
+    init = (ROOT / "scripts/prod/compose/initdb-roles.sh").read_text()
+    for statement in ("CREATE ROLE cddgis LOGIN NOSUPERUSER", "CREATE ROLE cddgis_app LOGIN "
+                      "NOSUPERUSER", "CREATE DATABASE cddgis OWNER cddgis",
+                      "GRANT CONNECT ON DATABASE cddgis TO cddgis_app"):
+        assert statement in init
+    # The role names are the ones the migrations grant to.
+    from gis.cluster import APP_ROLE, OWNER_ROLE
+
+    assert (OWNER_ROLE, APP_ROLE) == ("cddgis", "cddgis_app")
+
+
+def test_the_image_installs_the_pinned_versions() -> None:
+    app = _stages()["app"]
+    assert "COPY pyproject.toml README.md constraints.txt" in app
+    assert "pip install . -c constraints.txt" in app

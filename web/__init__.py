@@ -23,9 +23,12 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.config["JSON_AS_ASCII"] = False
     app.json = ThaiJSONProvider(app)
     app.extensions["cddgis.settings"] = settings
+    # A request for any other Host is refused (400) before links are built from it.
+    app.config["TRUSTED_HOSTS"] = (None if "*" in settings.allowed_hosts
+                                   else list(settings.allowed_hosts))
     app.extensions["cddgis.engine"] = web_engine(settings, database_url)
 
-    from web import compress, errors, params, security
+    from web import compress, cors, errors, params, security
     from web.api import api
     from web.choropleth_page import choropleth
     from web.indicators_api import indicators_api
@@ -36,6 +39,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     compress.init_app(app)
     errors.init_app(app)
     security.init_app(app)
+    cors.init_app(app)
     app.before_request(params.reject_control_characters)  # NUL & co.: 400/404, in one place
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 3600  # vendored assets change only with releases
 
