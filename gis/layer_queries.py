@@ -7,15 +7,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from cddgis.core.schema import Layer
+from gis import crs as gcrs
+from gis.cql import Compiled, Queryable
 from gis.places import like_escape
 
 MAX_LIMIT = 10_000
 MAX_CSV_ROWS = 10_000_000  # the CSV streams: the whole layer, however big
+COUNT_CAP = 100_000
+"""numberMatched is counted up to this many (an index-only scan costing about what one page
+does); a bigger selection omits it, as OGC API - Features allows, instead of paying for a full
+count on every page."""
 
 
 @dataclass(frozen=True)
@@ -42,14 +48,77 @@ class LayerQuery:
     """A feature id to leave out (the one whose neighbours are asked for)."""
     limit: int = 100
     offset: int = 0
+    bbox_srid: int = 4326
+    """The SRID of ``bbox`` (already in x, y order)."""
+    filter: Compiled | None = None
+    """A compiled CQL2 filter (``gis.cql``) over :func:`queryables`."""
+    sortby: tuple[tuple[str, bool], ...] = ()
+    """(queryable, descending) pairs; the key always breaks ties."""
+    properties: tuple[str, ...] | None = None
+    """Only these properties in each feature."""
+    crs: gcrs.Crs = gcrs.DEFAULT
+    after: str | None = None
+    """Keyset paging: start after this key (ordered by key, no ``near``, no ``sortby``)."""
+
+
+_SQL_TYPES = {"int": ("numeric", "integer"), "year_be": ("numeric", "integer"),
+              "float": ("numeric", "number"), "bool": ("boolean", "boolean"),
+              "date": ("date", "date")}
+
+
+def queryables(layer: Layer) -> dict[str, Queryable]:
+    """What a filter, sortby or properties may name: the layer's public fields (typed from the
+    declaration), its area codes and the geometry. Personal fields are not among them."""
+    found = {"id": Queryable("id", "f.key", "string", "ID / รหัส")}
+    for f in layer.public_fields:
+        cast, kind = _SQL_TYPES.get(f.type, ("", "string"))
+        column = f"(f.properties->>'{_safe(layer, f.name)}')"
+        found[f.name] = Queryable(f.name, f"{column}::{cast}" if cast else column, kind,
+                                  f"{f.label_th} / {f.label_en}",
+                                  tuple(c.value for c in f.choices))
+    for name, title in (("region", "ภาค / CDD region"), ("province_code", "รหัสจังหวัด"),
+                        ("district_code", "รหัสอำเภอ"), ("subdistrict_code", "รหัสตำบล")):
+        found[name] = Queryable(name, f"f.{name}", "string", title)
+    found["sample"] = Queryable("sample", "f.sample", "boolean", "ข้อมูลตัวอย่าง / sample")
+    found["geometry"] = Queryable("geometry", "f.geom", "geometry", "ตำแหน่ง / location")
+    return found
+
+
+def envelope_sql(srid: int) -> str:
+    """The request's bbox as a CRS84 polygon, from whatever CRS it came in."""
+    box = f"ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, {int(srid)})"
+    return box if srid == 4326 else f"ST_Transform({box}, 4326)"
+
+
+def geometry_sql(column: str, crs: gcrs.Crs) -> str:
+    """A geometry column as GeoJSON in the asked CRS (axis order included)."""
+    if crs.lat_first:
+        column = f"ST_FlipCoordinates({column})"
+    elif crs.projected:
+        column = f"ST_Transform({column}, {int(crs.srid)})"
+    return f"ST_AsGeoJSON({column}, {crs.digits})::json"
+
+
+def count_capped(conn: Connection, table_where: str, params: dict[str, object],
+                 cap: int = COUNT_CAP) -> int | None:
+    """The exact number matched, or None when it is more than ``cap`` (too dear to count)."""
+    n = conn.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM {table_where} LIMIT :cap) s"),
+                     {**params, "cap": cap + 1}).scalar_one()
+    return None if n > cap else int(n)
 
 
 def _where(layer: Layer, q: LayerQuery) -> tuple[str, dict[str, object]]:
     clauses = ["f.layer = :layer"]
     params: dict[str, object] = {"layer": layer.id}
     if q.bbox is not None:
-        clauses.append("f.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)")
+        envelope = envelope_sql(q.bbox_srid)
+        clauses.append(f"f.geom && {envelope}")
+        if q.bbox_srid != 4326:  # a projected box is no longer a lon/lat rectangle
+            clauses.append(f"ST_Intersects(f.geom, {envelope})")
         params.update(zip(("minx", "miny", "maxx", "maxy"), q.bbox, strict=True))
+    if q.filter is not None:
+        clauses.append(f"({q.filter.sql})")
+        params.update(q.filter.params)
     for column in ("region", "province", "district", "subdistrict"):
         value = getattr(q, column)
         if value is not None:
@@ -79,6 +148,9 @@ def _where(layer: Layer, q: LayerQuery) -> tuple[str, dict[str, object]]:
             alternatives.append(f"f.properties @> CAST(:c{i}_{j} AS jsonb)")
             params[f"c{i}_{j}"] = json.dumps({name: value}, ensure_ascii=False)
         clauses.append("(" + " OR ".join(alternatives) + ")")
+    if q.after is not None and q.near is None and not q.sortby:
+        clauses.append("f.key > :after")
+        params["after"] = q.after
     for i, (name, bounds) in enumerate(sorted(q.ranges.items())):
         expression = f"(f.properties->>'{_safe(layer, name)}')::numeric"
         if bounds.minimum is not None:
@@ -102,7 +174,11 @@ def _personal_array(layer: Layer) -> str:
     return f"ARRAY[{names}]::text[]" if names else "ARRAY[]::text[]"
 
 
-def _public_properties(layer: Layer) -> str:
+def _public_properties(layer: Layer, only: tuple[str, ...] | None = None) -> str:
+    if only is not None:  # names checked against the queryables; the list itself is bound
+        return f"""(SELECT coalesce(jsonb_object_agg(e.key, e.value), '{{}}'::jsonb)
+                    FROM jsonb_each({_public_properties(layer)}) e
+                    WHERE e.key = ANY(CAST(:only_properties AS text[])))"""
     return f"""
         (f.properties - {_personal_array(layer)}) || jsonb_build_object(
             'id', f.key,
@@ -127,9 +203,13 @@ _JOINS = """
 
 @dataclass(frozen=True)
 class PointPage:
-    number_matched: int
+    number_matched: int | None
+    """None when counting would cost more than the page (see COUNT_CAP)."""
     features: list[str]
     any_sample: bool
+    more: bool = False
+    """Whether another page follows."""
+    last_key: str | None = None
 
 
 def _selection(layer: Layer, q: LayerQuery, columns: str) -> tuple[str, dict[str, object]]:
@@ -139,13 +219,18 @@ def _selection(layer: Layer, q: LayerQuery, columns: str) -> tuple[str, dict[str
     candidates, which are then ordered by their ellipsoidal distance (what is shown).
     """
     where, params = _where(layer, q)
-    params = {**params, "limit": q.limit, "offset": q.offset}
+    params = {**params, "limit": q.limit, "offset": 0 if q.after else q.offset}
+    if q.properties is not None:
+        params["only_properties"] = list(q.properties)
     if q.near is None:
+        found = queryables(layer)
+        order = "".join(f"{found[name].sql} {'DESC' if desc else 'ASC'} NULLS LAST, "
+                        for name, desc in q.sortby)
         return f"""
             SELECT {columns}, NULL::float8 AS distance_m
             FROM layer_features f {_JOINS}
             WHERE {where}
-            ORDER BY f.key
+            ORDER BY {order}f.key
             LIMIT :limit OFFSET :offset
         """, params
     params["candidates"] = 2 * (q.limit + q.offset) + 20
@@ -164,44 +249,50 @@ def _selection(layer: Layer, q: LayerQuery, columns: str) -> tuple[str, dict[str
     """, params
 
 
-def _feature_json(layer: Layer) -> str:
+def _feature_json(layer: Layer, q: LayerQuery) -> str:
     return f"""
         json_build_object(
             'type', 'Feature', 'id', f.key,
-            'geometry', ST_AsGeoJSON(f.geom, 6)::json,
-            'properties', {_public_properties(layer)}
+            'geometry', {geometry_sql("f.geom", q.crs)},
+            'properties', {_public_properties(layer, q.properties)}
         )::jsonb
     """
 
 
 def query_features(engine: Engine, layer: Layer, q: LayerQuery, *, count: bool = True,
                    ) -> PointPage:
-    """A page of features. ``count=False`` skips numberMatched (a full count of the selection,
-    the larger cost of a nearest-first query over a big layer)."""
-    where, params = _where(layer, q)
-    sql, page_params = _selection(layer, q, f"{_feature_json(layer)} AS feature")
+    """A page of features, and whether more follow (one row more is read to know).
+
+    By key, a page starts after the previous page's last key (``q.after``): an index range
+    scan, so the last page of a million costs what the first does. ``count=False`` skips
+    numberMatched; otherwise it is counted up to COUNT_CAP.
+    """
+    where, params = _where(layer, replace(q, after=None))
+    sql, page_params = _selection(layer, replace(q, limit=q.limit + 1),
+                                  f"{_feature_json(layer, q)} AS feature, f.sample, f.key")
     with engine.connect() as conn:
-        matched, any_sample = -1, False
-        if count:
-            matched, any_sample = conn.execute(
-                text(f"SELECT count(*), coalesce(bool_or(sample), false) "
-                     f"FROM layer_features f WHERE {where}"), params).one()
+        matched = count_capped(conn, f"layer_features f WHERE {where}", params) \
+            if count else None
         rows = conn.execute(text(f"""
             SELECT CASE WHEN distance_m IS NULL THEN feature::text
                         ELSE jsonb_set(feature, '{{properties,distance_km}}',
                                        to_jsonb(round((distance_m / 1000)::numeric, 3)))::text
-                   END
+                   END, sample, key
             FROM ({sql}) page
-        """), page_params).scalars().all()
-    return PointPage(matched, list(rows), bool(any_sample))
+        """), page_params).all()
+    more = len(rows) > q.limit
+    rows = rows[:q.limit]
+    return PointPage(matched, [r[0] for r in rows], any(r[1] for r in rows), more,
+                     rows[-1][2] if rows else None)
 
 
-def get_feature(engine: Engine, layer: Layer, key: str) -> str | None:
+def get_feature(engine: Engine, layer: Layer, key: str, crs: gcrs.Crs = gcrs.DEFAULT,
+                ) -> str | None:
     with engine.connect() as conn:
         return conn.execute(text(f"""
             SELECT json_build_object(
                 'type', 'Feature', 'id', f.key,
-                'geometry', ST_AsGeoJSON(f.geom, 6)::json,
+                'geometry', {geometry_sql("f.geom", crs)},
                 'properties', {_public_properties(layer)}
             )::text
             FROM layer_features f {_JOINS}

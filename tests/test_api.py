@@ -64,12 +64,21 @@ def test_paging_links_and_offsets(client: FlaskClient) -> None:
     first = _get(client, "/api/collections/districts/items?limit=100")
     assert first["numberReturned"] == 100
     links = {link["rel"]: link["href"] for link in first["links"]}
-    assert "offset=100" in links["next"] and "prev" not in links
+    # next continues after the last key (a cursor), not at an offset.
+    assert "cursor=" in links["next"] and "offset" not in links["next"] and "prev" not in links
+    codes, url = [f["id"] for f in first["features"]], links["next"]
+    while url:
+        page = _get(client, url.replace("http://localhost", ""))
+        assert page["numberMatched"] == 928
+        codes += [f["id"] for f in page["features"]]
+        url = {link["rel"]: link["href"] for link in page["links"]}.get("next")
+    assert len(codes) == 928 and codes == sorted(set(codes))
+    # offset is still accepted, and its next link goes on by key.
     last = _get(client, "/api/collections/districts/items?limit=100&offset=900")
     assert last["numberReturned"] == 28 and last["numberMatched"] == 928
     links = {link["rel"]: link["href"] for link in last["links"]}
     assert "next" not in links and "offset=800" in links["prev"]
-    assert first["features"][0]["id"] != last["features"][0]["id"]
+    assert [f["id"] for f in last["features"]] == codes[900:]
 
 
 def test_province_and_district_filters(client: FlaskClient) -> None:
