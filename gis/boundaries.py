@@ -153,7 +153,8 @@ def _feature_sql(collection: BoundaryCollection, lod: int, crs: gcrs.Crs = gcrs.
 
 def query_items(engine: Engine, collection: BoundaryCollection, q: ItemQuery) -> FeaturePage:
     """A page of areas; by code, a page starts after the previous one's last code (keyset), so
-    every page costs the same. numberMatched is exact (at most 7,425 rows to count)."""
+    every page costs the same. numberMatched is exact (at most 7,425 rows to count), on a first
+    page only: a page reached by cursor continues a selection its first page counted."""
     where, params = _where(collection, q)
     found = queryables(collection)
     order = "".join(f"{found[name].sql} {'DESC' if desc else 'ASC'} NULLS LAST, "
@@ -164,8 +165,8 @@ def query_items(engine: Engine, collection: BoundaryCollection, q: ItemQuery) ->
         page_params["only_properties"] = list(q.properties)
     count_where = _where(collection, replace(q, after=None))
     with engine.connect() as conn:
-        matched = count_capped(conn, f"{collection.table} t WHERE {count_where[0]}",
-                               count_where[1])
+        matched = None if q.after is not None else count_capped(
+            conn, f"{collection.table} t WHERE {count_where[0]}", count_where[1])
         rows = conn.execute(text(f"""
             SELECT {_feature_sql(collection, q.lod, q.crs, q.properties)}, t.code
             FROM {collection.table} t

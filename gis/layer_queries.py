@@ -264,9 +264,12 @@ def query_features(engine: Engine, layer: Layer, q: LayerQuery, *, count: bool =
     """A page of features, and whether more follow (one row more is read to know).
 
     By key, a page starts after the previous page's last key (``q.after``): an index range
-    scan, so the last page of a million costs what the first does. ``count=False`` skips
-    numberMatched; otherwise it is counted up to COUNT_CAP.
+    scan, so the last page of a million costs what the first does. numberMatched is counted
+    (up to COUNT_CAP) on a first page only: a page reached by cursor continues a selection whose
+    size its first page told, and counting again would cost more than the page itself.
+    ``count=False`` skips it on the first page too.
     """
+    count = count and q.after is None
     where, params = _where(layer, replace(q, after=None))
     sql, page_params = _selection(layer, replace(q, limit=q.limit + 1),
                                   f"{_feature_json(layer, q)} AS feature, f.sample, f.key")
