@@ -130,11 +130,12 @@ def operations() -> dict[str, tuple[list[Param], dict[str, object]]]:
     # here rather than at a collection's own path (GDAL's OAPIF driver reads limit's maximum
     # from it to choose its page size) find the same limits.
     shared = [p for p in wp.boundary_items_params()
-              if all(p.name in wp.names(wp.layer_items_params(layer)) for layer in LAYERS.values())]
+              if all(p.name in wp.names(wp.layer_items_params(layer))
+                     for layer in LAYERS.values())]
     add("/collections/{collectionId}/items", shared, _op(
         "items", "Features of any collection (see each collection's own path for all its "
-        "parameters)", shared, _html_or(GEOJSON, {"$ref": "#/components/schemas/featureCollection"}),
-        tags=["Data"], path_params=[_id_param("collectionId", "Collection id")]))
+        "parameters)", shared,
+        _html_or(GEOJSON, {"$ref": "#/components/schemas/featureCollection"}), tags=["Data"], path_params=[_id_param("collectionId", "Collection id")]))
     places = [wp.PLACE_Q, wp.PLACE_LIMIT]
     add("/places", places, _op("places", "Find a place by name (cddgis extension)", places,
                                {JSON: {"schema": _OBJECT}}, tags=["Extensions"],
