@@ -3,8 +3,9 @@ with (``web/params.py``, ``web/indicators_api.py``): a parameter cannot be accep
 documented, nor documented without being accepted (``tests/test_openapi.py`` checks both).
 
 Each collection gets its own paths (as pygeoapi does) so that its own parameters — a layer's
-attribute filters — and limits are exact; GDAL reads ``limit``'s maximum from here to choose
-large pages.
+attribute filters — and limits are exact; a client can read ``limit``'s maximum here to choose
+large pages (GDAL 3.6 does not yet: it asks for pages of 10, which keyset paging keeps
+cheap).
 """
 
 from __future__ import annotations
@@ -127,15 +128,15 @@ def operations() -> dict[str, tuple[list[Param], dict[str, object]]]:
                 f"clusters_{name}", f"{title}: points gathered on a grid (cddgis extension)",
                 cluster, {JSON: {"schema": _OBJECT}}, tags=tag))
     # The generic items path, with the parameters every collection accepts: clients that look
-    # here rather than at a collection's own path (GDAL's OAPIF driver reads limit's maximum
-    # from it to choose its page size) find the same limits.
+    # here rather than at a collection's own path find the same limits.
     shared = [p for p in wp.boundary_items_params()
               if all(p.name in wp.names(wp.layer_items_params(layer))
                      for layer in LAYERS.values())]
     add("/collections/{collectionId}/items", shared, _op(
         "items", "Features of any collection (see each collection's own path for all its "
         "parameters)", shared,
-        _html_or(GEOJSON, {"$ref": "#/components/schemas/featureCollection"}), tags=["Data"], path_params=[_id_param("collectionId", "Collection id")]))
+        _html_or(GEOJSON, {"$ref": "#/components/schemas/featureCollection"}), tags=["Data"],
+        path_params=[_id_param("collectionId", "Collection id")]))
     places = [wp.PLACE_Q, wp.PLACE_LIMIT]
     add("/places", places, _op("places", "Find a place by name (cddgis extension)", places,
                                {JSON: {"schema": _OBJECT}}, tags=["Extensions"],
