@@ -140,9 +140,12 @@ class _Compiler:
             q = self.attribute(node.lhs)
             if q.type != "string":
                 raise BadParameter(f"filter: LIKE needs a text property; {q.name} is {q.type}")
+            if not isinstance(node.pattern, str):
+                raise BadParameter(f"filter: LIKE on {q.name} needs a quoted text pattern; got "
+                                   f"{node.pattern!r}")
             op = "NOT LIKE" if node.not_ else "LIKE"
             # CQL2's wildcards (% and _, \\ to escape) are SQL's: the pattern is bound as is.
-            return f"({q.sql} {op} {self.bind(str(node.pattern))} ESCAPE '\\')"
+            return f"({q.sql} {op} {self.bind(node.pattern)} ESCAPE '\\')"
         if isinstance(node, ast.IsNull):
             q = self.attribute(node.lhs)
             return f"({q.sql} IS {'NOT ' if node.not_ else ''}NULL)"
@@ -202,7 +205,9 @@ class _Compiler:
 
     def geometry(self, node: Any) -> str:
         if isinstance(node, values.Envelope):
-            box = (node.x1, node.y1, node.x2, node.y2)
+            # pygeofilter 0.4's CQL2 JSON parser fills Envelope(x1, x2, y1, y2) positionally
+            # from the bbox array [minx, miny, maxx, maxy]; CQL2 text gives BBOX() instead.
+            box = (node.x1, node.x2, node.y1, node.y2)
         elif isinstance(node, ast.Function) and node.name.lower() == "bbox":
             box = tuple(node.arguments)
         elif isinstance(node, values.Geometry):
