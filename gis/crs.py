@@ -22,6 +22,8 @@ class Crs:
     srid: int
     lat_first: bool = False
     """Axis order latitude, longitude (EPSG:4326 as the EPSG register defines it)."""
+    bounds: tuple[float, float, float, float] = (-180, -90, 180, 90)
+    """Where coordinates in this CRS make sense (x, y order; beyond, projections fail)."""
 
     @property
     def projected(self) -> bool:
@@ -36,8 +38,8 @@ class Crs:
 SUPPORTED: dict[str, Crs] = {c.uri: c for c in (
     Crs(CRS84, 4326),
     Crs(epsg(4326), 4326, lat_first=True),
-    Crs(epsg(32647), 32647),
-    Crs(epsg(32648), 32648),
-    Crs(epsg(3857), 3857),
+    Crs(epsg(32647), 32647, bounds=(-1_000_000, -9_000_000, 2_000_000, 9_000_000)),
+    Crs(epsg(32648), 32648, bounds=(-1_000_000, -9_000_000, 2_000_000, 9_000_000)),
+    Crs(epsg(3857), 3857, bounds=(-20_037_508.34, -20_048_966.1, 20_037_508.34, 20_048_966.1)),
 )}
 DEFAULT = SUPPORTED[CRS84]

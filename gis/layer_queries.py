@@ -85,9 +85,13 @@ def queryables(layer: Layer) -> dict[str, Queryable]:
 
 
 def envelope_sql(srid: int) -> str:
-    """The request's bbox as a CRS84 polygon, from whatever CRS it came in."""
+    """The request's bbox as a CRS84 polygon, from whatever CRS it came in (a projected box is
+    densified first, so its curved edges in degrees are followed)."""
     box = f"ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, {int(srid)})"
-    return box if srid == 4326 else f"ST_Transform({box}, 4326)"
+    if srid == 4326:
+        return box
+    step = "greatest(:maxx - :minx, :maxy - :miny, 1) / 64"
+    return f"ST_Transform(ST_Segmentize({box}, {step}), 4326)"
 
 
 def geometry_sql(column: str, crs: gcrs.Crs) -> str:

@@ -167,8 +167,10 @@ def bbox_param(crs: gcrs.Crs = gcrs.DEFAULT) -> tuple[float, float, float, float
     if crs.projected:
         if minx > maxx or miny > maxy:
             raise BadParameter("bbox minimums must not exceed its maximums")
-        if max(abs(minx), abs(miny), abs(maxx), abs(maxy)) > 1e8:
-            raise BadParameter("bbox is in metres for this bbox-crs; values out of range")
+        x0, y0, x1, y1 = crs.bounds
+        if not (x0 <= minx and maxx <= x1 and y0 <= miny and maxy <= y1):
+            raise BadParameter(f"bbox is in metres for this bbox-crs and must lie within "
+                               f"{x0:.0f},{y0:.0f},{x1:.0f},{y1:.0f}")
         return minx, miny, maxx, maxy
     if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90
             and -90 <= maxy <= 90):
