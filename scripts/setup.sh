@@ -19,7 +19,7 @@ if (( want_prod )); then
     packages+=(libnginx-mod-http-brotli-filter libnginx-mod-http-brotli-static)
   fi
 fi
-(( want_test )) && packages+=(chromium fonts-thai-tlwg wrk)
+(( want_test )) && packages+=(chromium fonts-thai-tlwg wrk gdal-bin)  # gdal-bin: ogr2ogr, the OAPIF client tests
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

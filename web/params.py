@@ -364,8 +364,9 @@ PROPERTIES = Param("properties", "Only these properties in each feature (comma-s
 FILTER = Param("filter", "A CQL2 filter over the collection's queryables (Part 3), e.g. "
                          "province_code = '50' AND S_INTERSECTS(geometry, "
                          "BBOX(98.9,18.7,99.1,18.9)).", max_length=20_000)
-FILTER_LANG = Param("filter-lang", "Language of filter.", enum=("cql2-text", "cql2-json"),
-                    default="cql2-text")
+FILTER_LANG = Param("filter-lang", "Language of filter. cql-text, the draft's name that GDAL "
+                                   "3.6 sends, is read as cql2-text.",
+                    enum=("cql2-text", "cql2-json", "cql-text"), default="cql2-text")
 Q = Param("q", "Part of the name (spacing, dots and case do not matter).", max_length=100)
 NEAR = Param("near", "lon,lat: nearest first, each feature with distance_km (cddgis "
                      "extension; limit + offset at most 1,000).", type="array",
@@ -506,6 +507,8 @@ def properties_param(queryables: dict[str, Queryable],
 def filter_param(queryables: dict[str, Queryable]) -> Compiled | None:
     raw = FILTER.raw()
     lang = FILTER_LANG.choice() or "cql2-text"
+    if lang == "cql-text":  # the draft's name (GDAL 3.6); its comparisons are CQL2 text
+        lang = "cql2-text"
     if raw is None:
         return None
     if len(raw) > (FILTER.max_length or 0):
