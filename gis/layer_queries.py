@@ -19,9 +19,9 @@ from gis.places import like_escape
 MAX_LIMIT = 10_000
 MAX_CSV_ROWS = 10_000_000  # the CSV streams: the whole layer, however big
 COUNT_CAP = 100_000
-"""numberMatched is counted up to this many (an index-only scan costing about what one page
-does); a bigger selection omits it, as OGC API - Features allows, instead of paying for a full
-count on every page."""
+"""numberMatched is counted when the planner expects at most this many matches (an index scan
+costing about what one page does); a bigger selection omits it, as OGC API - Features allows,
+instead of paying for a full count."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,8 @@ def queryables(layer: Layer) -> dict[str, Queryable]:
         column = f"(f.properties->>'{_safe(layer, f.name)}')"
         found[f.name] = Queryable(f.name, f"{column}::{cast}" if cast else column, kind,
                                   f"{f.label_th} / {f.label_en}",
-                                  tuple(c.value for c in f.choices))
+                                  tuple(c.value for c in f.choices),
+                                  contains=None if f.type == "date" else "f.properties")
     for name, title in (("region", "ภาค / CDD region"), ("province_code", "รหัสจังหวัด"),
                         ("district_code", "รหัสอำเภอ"), ("subdistrict_code", "รหัสตำบล")):
         found[name] = Queryable(name, f"f.{name}", "string", title)
@@ -105,10 +106,14 @@ def geometry_sql(column: str, crs: gcrs.Crs) -> str:
 
 def count_capped(conn: Connection, table_where: str, params: dict[str, object],
                  cap: int = COUNT_CAP) -> int | None:
-    """The exact number matched, or None when it is more than ``cap`` (too dear to count)."""
-    n = conn.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM {table_where} LIMIT :cap) s"),
-                     {**params, "cap": cap + 1}).scalar_one()
-    return None if n > cap else int(n)
+    """The exact number matched, or None when the planner expects more than ``cap`` (a count
+    that would cost more than the page). Asking the planner first costs a fraction of a
+    millisecond; a capped count (LIMIT in a subquery) would cost twice a plain count."""
+    plan = conn.execute(text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {table_where}"),
+                        params).scalar_one()
+    if plan[0]["Plan"]["Plan Rows"] > cap:
+        return None
+    return int(conn.execute(text(f"SELECT count(*) FROM {table_where}"), params).scalar_one())
 
 
 def _where(layer: Layer, q: LayerQuery) -> tuple[str, dict[str, object]]:
