@@ -18,6 +18,8 @@ from gis.places import like_escape
 
 MAX_LIMIT = 10_000
 MAX_CSV_ROWS = 10_000_000  # the CSV streams: the whole layer, however big
+SMALL_SELECTION = 5_000
+"""Up to this many expected matches, a page finds them by index first, then orders by key."""
 COUNT_CAP = 100_000
 """numberMatched is counted when the planner expects at most this many matches (an index scan
 costing about what one page does); a bigger selection omits it, as OGC API - Features allows,
@@ -104,14 +106,21 @@ def geometry_sql(column: str, crs: gcrs.Crs) -> str:
     return f"ST_AsGeoJSON({column}, {crs.digits})::json"
 
 
+def estimate_rows(conn: Connection, table_where: str, params: dict[str, object]) -> float:
+    """The planner's estimate of the rows a selection matches (a fraction of a millisecond)."""
+    plan = conn.execute(text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {table_where}"),
+                        params).scalar_one()
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
 def count_capped(conn: Connection, table_where: str, params: dict[str, object],
-                 cap: int = COUNT_CAP) -> int | None:
+                 cap: int = COUNT_CAP, estimate: float | None = None) -> int | None:
     """The exact number matched, or None when the planner expects more than ``cap`` (a count
     that would cost more than the page). Asking the planner first costs a fraction of a
     millisecond; a capped count (LIMIT in a subquery) would cost twice a plain count."""
-    plan = conn.execute(text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {table_where}"),
-                        params).scalar_one()
-    if plan[0]["Plan"]["Plan Rows"] > cap:
+    if estimate is None:
+        estimate = estimate_rows(conn, table_where, params)
+    if estimate > cap:
         return None
     return int(conn.execute(text(f"SELECT count(*) FROM {table_where}"), params).scalar_one())
 
@@ -221,8 +230,14 @@ class PointPage:
     last_key: str | None = None
 
 
-def _selection(layer: Layer, q: LayerQuery, columns: str) -> tuple[str, dict[str, object]]:
+def _selection(layer: Layer, q: LayerQuery, columns: str, *, few: bool = False,
+               ) -> tuple[str, dict[str, object]]:
     """SELECT of the page of features ``q`` asks for: by id, or nearest first.
+
+    ``few``: the selection is small (the planner expects at most SMALL_SELECTION rows), so its
+    rows are found first — by the spatial or JSONB index — and then ordered by key. Left to
+    itself the planner walks the key index and filters, which is slow when the matches are
+    bunched in key order (plot ids start with the province code, and so does a bbox).
 
     Nearest first uses the geography index: KNN (``<->``) on the sphere picks a generous set of
     candidates, which are then ordered by their ellipsoidal distance (what is shown).
@@ -235,6 +250,15 @@ def _selection(layer: Layer, q: LayerQuery, columns: str) -> tuple[str, dict[str
         found = queryables(layer)
         order = "".join(f"{found[name].sql} {'DESC' if desc else 'ASC'} NULLS LAST, "
                         for name, desc in q.sortby)
+        if few:  # the page's ids first (index, sort, limit), then its rows are built
+            return f"""
+                WITH hits AS MATERIALIZED (
+                    SELECT f.id FROM layer_features f WHERE {where}
+                    ORDER BY {order}f.key LIMIT :limit OFFSET :offset)
+                SELECT {columns}, NULL::float8 AS distance_m
+                FROM hits h JOIN layer_features f ON f.id = h.id {_JOINS}
+                ORDER BY {order}f.key
+            """, params
         return f"""
             SELECT {columns}, NULL::float8 AS distance_m
             FROM layer_features f {_JOINS}
@@ -258,14 +282,11 @@ def _selection(layer: Layer, q: LayerQuery, columns: str) -> tuple[str, dict[str
     """, params
 
 
-def _feature_json(layer: Layer, q: LayerQuery) -> str:
-    return f"""
-        json_build_object(
-            'type', 'Feature', 'id', f.key,
-            'geometry', {geometry_sql("f.geom", q.crs)},
-            'properties', {_public_properties(layer, q.properties)}
-        )::jsonb
-    """
+def _feature_parts(layer: Layer, q: LayerQuery) -> str:
+    """A feature's parts; the outer query assembles them as JSON text once (no json → jsonb →
+    text round trip per row)."""
+    return (f"{geometry_sql('f.geom', q.crs)} AS geometry, "
+            f"{_public_properties(layer, q.properties)} AS properties, f.sample, f.key")
 
 
 def query_features(engine: Engine, layer: Layer, q: LayerQuery, *, count: bool = True,
@@ -280,16 +301,22 @@ def query_features(engine: Engine, layer: Layer, q: LayerQuery, *, count: bool =
     """
     count = count and q.after is None
     where, params = _where(layer, replace(q, after=None))
-    sql, page_params = _selection(layer, replace(q, limit=q.limit + 1),
-                                  f"{_feature_json(layer, q)} AS feature, f.sample, f.key")
+    selected = f"layer_features f WHERE {where}"
     with engine.connect() as conn:
-        matched = count_capped(conn, f"layer_features f WHERE {where}", params) \
-            if count else None
+        estimate = None
+        if count or (q.near is None and (q.bbox is not None or q.filter is not None)):
+            estimate = estimate_rows(conn, selected, params)
+        matched = count_capped(conn, selected, params, estimate=estimate) if count else None
+        few = estimate is not None and estimate <= SMALL_SELECTION
+        sql, page_params = _selection(layer, replace(q, limit=q.limit + 1),
+                                      _feature_parts(layer, q), few=few)
         rows = conn.execute(text(f"""
-            SELECT CASE WHEN distance_m IS NULL THEN feature::text
-                        ELSE jsonb_set(feature, '{{properties,distance_km}}',
-                                       to_jsonb(round((distance_m / 1000)::numeric, 3)))::text
-                   END, sample, key
+            SELECT json_build_object(
+                       'type', 'Feature', 'id', key, 'geometry', geometry,
+                       'properties', CASE WHEN distance_m IS NULL THEN properties
+                           ELSE properties || jsonb_build_object(
+                               'distance_km', round((distance_m / 1000)::numeric, 3)) END
+                   )::text, sample, key
             FROM ({sql}) page
         """), page_params).all()
     more = len(rows) > q.limit
