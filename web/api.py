@@ -61,25 +61,24 @@ api = Blueprint("api", __name__)
 GEOJSON = "application/geo+json"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
-_OGC = "http://www.opengis.net/spec"
 CONFORMANCE = [
-    f"{_OGC}/ogcapi-features-1/1.0/conf/core",
-    f"{_OGC}/ogcapi-features-1/1.0/conf/geojson",
-    f"{_OGC}/ogcapi-features-1/1.0/conf/html",
-    f"{_OGC}/ogcapi-features-1/1.0/conf/oas30",
-    f"{_OGC}/ogcapi-features-2/1.0/conf/crs",
-    f"{_OGC}/ogcapi-features-3/1.0/conf/queryables",
-    f"{_OGC}/ogcapi-features-3/1.0/conf/queryables-query-parameters",
-    f"{_OGC}/ogcapi-features-3/1.0/conf/filter",
-    f"{_OGC}/ogcapi-features-3/1.0/conf/features-filter",
-    f"{_OGC}/cql2/1.0/conf/cql2-text",
-    f"{_OGC}/cql2/1.0/conf/cql2-json",
-    f"{_OGC}/cql2/1.0/conf/basic-cql2",
-    f"{_OGC}/cql2/1.0/conf/advanced-comparison-operators",
-    f"{_OGC}/cql2/1.0/conf/basic-spatial-functions",
-    f"{_OGC}/cql2/1.0/conf/basic-spatial-functions-plus",
-    f"{_OGC}/cql2/1.0/conf/spatial-functions",
-    f"{_OGC}/ogcapi-features-8/1.0/conf/sorting",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/ogcapi-features-8/1.0/conf/sorting",
 ]
 CRS84 = gcrs.CRS84
 CSV_CHUNK = 64 * 1024
