@@ -53,6 +53,7 @@ bench: setup-test
 	$(PY) -m benchmarks.bench_nearest
 	$(PY) -m benchmarks.bench_choropleth
 	$(PY) -m benchmarks.bench_load
+	$(PY) -m benchmarks.bench_api
 
 db-stop:
 	$(CDDGIS) db stop

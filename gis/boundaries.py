@@ -6,11 +6,14 @@ re-serialised in Python: a page of 1,000 subdistricts stays cheap.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Engine, text
 
 from cddgis.core.areas import CDD_REGIONS
+from gis import crs as gcrs
+from gis.cql import Compiled, Queryable
+from gis.layer_queries import count_capped, envelope_sql, geometry_sql
 
 
 @dataclass(frozen=True)
@@ -50,21 +53,51 @@ class ItemQuery:
     limit: int = 100
     offset: int = 0
     lod: int = 0
+    bbox_srid: int = 4326
+    filter: Compiled | None = None
+    sortby: tuple[tuple[str, bool], ...] = ()
+    properties: tuple[str, ...] | None = None
+    crs: gcrs.Crs = field(default=gcrs.DEFAULT)
+    after: str | None = None
+    """Keyset paging: the page starts after this code (ordered by code, no sortby)."""
 
 
 @dataclass(frozen=True)
 class FeaturePage:
-    number_matched: int
+    number_matched: int | None
     features: list[str]  # each a GeoJSON Feature as text
+    more: bool = False
+    last_key: str | None = None
+
+
+def queryables(collection: BoundaryCollection) -> dict[str, Queryable]:
+    """What a filter, sortby or properties may name in a boundary collection."""
+    found = [Queryable("code", "t.code", "string", "รหัส DOPA / DOPA code"),
+             Queryable("name_th", "t.name_th", "string", "ชื่อ / Thai name"),
+             Queryable("name_en", "t.name_en", "string", "English name"),
+             *(Queryable(p, f"t.{p}", "string", p) for p in collection.parents),
+             Queryable("region", "t.region", "string", "ภาค / CDD region",
+                       tuple(CDD_REGIONS)),
+             Queryable("region_nesdb", "t.region_nesdb", "string", "NESDB region"),
+             Queryable("area_km2", "t.area_km2", "number", "พื้นที่ (ตร.กม.) / area (km²)"),
+             Queryable("in_registry", "t.in_registry", "boolean", "in the DOPA registry"),
+             Queryable("geometry", "t.geom", "geometry", "ขอบเขต / boundary")]
+    return {q.name: q for q in found}
 
 
 def _where(collection: BoundaryCollection, q: ItemQuery) -> tuple[str, dict[str, object]]:
     clauses: list[str] = []
     params: dict[str, object] = {}
     if q.bbox is not None:
-        clauses.append("t.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326) AND "
-                       "ST_Intersects(t.geom, ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326))")
+        envelope = envelope_sql(q.bbox_srid)
+        clauses.append(f"t.geom && {envelope} AND ST_Intersects(t.geom, {envelope})")
         params.update(zip(("minx", "miny", "maxx", "maxy"), q.bbox, strict=True))
+    if q.filter is not None:
+        clauses.append(f"({q.filter.sql})")
+        params.update(q.filter.params)
+    if q.after is not None and not q.sortby:
+        clauses.append("t.code > :after")
+        params["after"] = q.after
     if q.region is not None:
         clauses.append("t.region = :region")
         params["region"] = q.region
@@ -83,9 +116,17 @@ def _where(collection: BoundaryCollection, q: ItemQuery) -> tuple[str, dict[str,
     return (" AND ".join(clauses) or "TRUE"), params
 
 
-def _feature_sql(collection: BoundaryCollection, lod: int) -> str:
+def _feature_sql(collection: BoundaryCollection, lod: int, crs: gcrs.Crs = gcrs.DEFAULT,
+                 only: tuple[str, ...] | None = None) -> str:
     geom = GEOMETRY_COLUMNS[lod]
-    digits = 6 if lod == 0 else 5
+    geometry = geometry_sql(f"t.{geom}", crs)
+    if not crs.projected and lod > 0:
+        geometry = geometry.replace(", 6)::json", ", 5)::json")
+    opening, closing = "json", ""
+    if only is not None:  # only the asked properties (names checked, list bound)
+        opening = ("(SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}') "
+                   "FROM jsonb_each(jsonb")
+        closing = ") e WHERE e.key = ANY(CAST(:only_properties AS text[])))"
     parent_props = "".join(f"'{p}', t.{p}, " for p in collection.parents)
     children = (f"(SELECT count(*) FROM {collection.child_table} c "
                 f"WHERE c.{collection.child_key} = t.code)"
@@ -94,8 +135,8 @@ def _feature_sql(collection: BoundaryCollection, lod: int) -> str:
         json_build_object(
             'type', 'Feature',
             'id', t.code,
-            'geometry', ST_AsGeoJSON(t.{geom}, {digits})::json,
-            'properties', json_build_object(
+            'geometry', {geometry},
+            'properties', {opening}_build_object(
                 'code', t.code,
                 'name_th', t.name_th,
                 'name_en', t.name_en,
@@ -105,31 +146,45 @@ def _feature_sql(collection: BoundaryCollection, lod: int) -> str:
                 'area_km2', round(t.area_km2::numeric, 2),
                 'children', {children},
                 'in_registry', t.in_registry
-            )
+            ){closing}
         )::text
     """
 
 
 def query_items(engine: Engine, collection: BoundaryCollection, q: ItemQuery) -> FeaturePage:
+    """A page of areas; by code, a page starts after the previous one's last code (keyset), so
+    every page costs the same. numberMatched is exact (at most 7,425 rows to count), on a first
+    page only: a page reached by cursor continues a selection its first page counted."""
     where, params = _where(collection, q)
+    found = queryables(collection)
+    order = "".join(f"{found[name].sql} {'DESC' if desc else 'ASC'} NULLS LAST, "
+                    for name, desc in q.sortby)
+    page_params: dict[str, object] = {**params, "limit": q.limit + 1,
+                                      "offset": 0 if q.after else q.offset}
+    if q.properties is not None:
+        page_params["only_properties"] = list(q.properties)
+    count_where = _where(collection, replace(q, after=None))
     with engine.connect() as conn:
-        matched = conn.execute(
-            text(f"SELECT count(*) FROM {collection.table} t WHERE {where}"), params).scalar_one()
+        matched = None if q.after is not None else count_capped(
+            conn, f"{collection.table} t WHERE {count_where[0]}", count_where[1])
         rows = conn.execute(text(f"""
-            SELECT {_feature_sql(collection, q.lod)}
+            SELECT {_feature_sql(collection, q.lod, q.crs, q.properties)}, t.code
             FROM {collection.table} t
             WHERE {where}
-            ORDER BY t.code
+            ORDER BY {order}t.code
             LIMIT :limit OFFSET :offset
-        """), {**params, "limit": q.limit, "offset": q.offset}).scalars().all()
-    return FeaturePage(number_matched=matched, features=list(rows))
+        """), page_params).all()
+    more = len(rows) > q.limit
+    rows = rows[:q.limit]
+    return FeaturePage(matched, [r[0] for r in rows], more, rows[-1][1] if rows else None)
 
 
 def get_item(engine: Engine, collection: BoundaryCollection, code: str, lod: int = 0,
-             ) -> str | None:
+             crs: gcrs.Crs = gcrs.DEFAULT) -> str | None:
     with engine.connect() as conn:
         return conn.execute(text(f"""
-            SELECT {_feature_sql(collection, lod)} FROM {collection.table} t WHERE t.code = :code
+            SELECT {_feature_sql(collection, lod, crs)} FROM {collection.table} t
+            WHERE t.code = :code
         """), {"code": code}).scalar_one_or_none()
 
 

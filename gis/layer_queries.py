@@ -7,15 +7,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from cddgis.core.schema import Layer
+from gis import crs as gcrs
+from gis.cql import Compiled, Queryable
 from gis.places import like_escape
 
 MAX_LIMIT = 10_000
 MAX_CSV_ROWS = 10_000_000  # the CSV streams: the whole layer, however big
+SMALL_SELECTION = 5_000
+"""Up to this many expected matches, a page finds them by index first, then orders by key."""
+COUNT_CAP = 100_000
+"""numberMatched is counted when the planner expects at most this many matches (an index scan
+costing about what one page does); a bigger selection omits it, as OGC API - Features allows,
+instead of paying for a full count."""
 
 
 @dataclass(frozen=True)
@@ -42,14 +50,93 @@ class LayerQuery:
     """A feature id to leave out (the one whose neighbours are asked for)."""
     limit: int = 100
     offset: int = 0
+    bbox_srid: int = 4326
+    """The SRID of ``bbox`` (already in x, y order)."""
+    filter: Compiled | None = None
+    """A compiled CQL2 filter (``gis.cql``) over :func:`queryables`."""
+    sortby: tuple[tuple[str, bool], ...] = ()
+    """(queryable, descending) pairs; the key always breaks ties."""
+    properties: tuple[str, ...] | None = None
+    """Only these properties in each feature."""
+    crs: gcrs.Crs = gcrs.DEFAULT
+    after: str | None = None
+    """Keyset paging: start after this key (ordered by key, no ``near``, no ``sortby``)."""
+
+
+_SQL_TYPES = {"int": ("numeric", "integer"), "year_be": ("numeric", "integer"),
+              "float": ("numeric", "number"), "bool": ("boolean", "boolean"),
+              "date": ("date", "date")}
+
+
+def queryables(layer: Layer) -> dict[str, Queryable]:
+    """What a filter, sortby or properties may name: the layer's public fields (typed from the
+    declaration), its area codes and the geometry. Personal fields are not among them."""
+    found = {"id": Queryable("id", "f.key", "string", "ID / รหัส")}
+    for f in layer.public_fields:
+        cast, kind = _SQL_TYPES.get(f.type, ("", "string"))
+        column = f"(f.properties->>'{_safe(layer, f.name)}')"
+        found[f.name] = Queryable(f.name, f"{column}::{cast}" if cast else column, kind,
+                                  f"{f.label_th} / {f.label_en}",
+                                  tuple(c.value for c in f.choices),
+                                  contains=None if f.type == "date" else "f.properties")
+    for name, title in (("region", "ภาค / CDD region"), ("province_code", "รหัสจังหวัด"),
+                        ("district_code", "รหัสอำเภอ"), ("subdistrict_code", "รหัสตำบล")):
+        found[name] = Queryable(name, f"f.{name}", "string", title)
+    found["sample"] = Queryable("sample", "f.sample", "boolean", "ข้อมูลตัวอย่าง / sample")
+    found["geometry"] = Queryable("geometry", "f.geom", "geometry", "ตำแหน่ง / location")
+    return found
+
+
+def envelope_sql(srid: int) -> str:
+    """The request's bbox as a CRS84 polygon, from whatever CRS it came in (a projected box is
+    densified first, so its curved edges in degrees are followed)."""
+    box = f"ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, {int(srid)})"
+    if srid == 4326:
+        return box
+    step = "greatest(:maxx - :minx, :maxy - :miny, 1) / 64"
+    return f"ST_Transform(ST_Segmentize({box}, {step}), 4326)"
+
+
+def geometry_sql(column: str, crs: gcrs.Crs) -> str:
+    """A geometry column as GeoJSON in the asked CRS (axis order included)."""
+    if crs.lat_first:
+        column = f"ST_FlipCoordinates({column})"
+    elif crs.projected:
+        column = f"ST_Transform({column}, {int(crs.srid)})"
+    return f"ST_AsGeoJSON({column}, {crs.digits})::json"
+
+
+def estimate_rows(conn: Connection, table_where: str, params: dict[str, object]) -> float:
+    """The planner's estimate of the rows a selection matches (a fraction of a millisecond)."""
+    plan = conn.execute(text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {table_where}"),
+                        params).scalar_one()
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
+def count_capped(conn: Connection, table_where: str, params: dict[str, object],
+                 cap: int = COUNT_CAP, estimate: float | None = None) -> int | None:
+    """The exact number matched, or None when the planner expects more than ``cap`` (a count
+    that would cost more than the page). Asking the planner first costs a fraction of a
+    millisecond; a capped count (LIMIT in a subquery) would cost twice a plain count."""
+    if estimate is None:
+        estimate = estimate_rows(conn, table_where, params)
+    if estimate > cap:
+        return None
+    return int(conn.execute(text(f"SELECT count(*) FROM {table_where}"), params).scalar_one())
 
 
 def _where(layer: Layer, q: LayerQuery) -> tuple[str, dict[str, object]]:
     clauses = ["f.layer = :layer"]
     params: dict[str, object] = {"layer": layer.id}
     if q.bbox is not None:
-        clauses.append("f.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)")
+        envelope = envelope_sql(q.bbox_srid)
+        clauses.append(f"f.geom && {envelope}")
+        if q.bbox_srid != 4326:  # a projected box is no longer a lon/lat rectangle
+            clauses.append(f"ST_Intersects(f.geom, {envelope})")
         params.update(zip(("minx", "miny", "maxx", "maxy"), q.bbox, strict=True))
+    if q.filter is not None:
+        clauses.append(f"({q.filter.sql})")
+        params.update(q.filter.params)
     for column in ("region", "province", "district", "subdistrict"):
         value = getattr(q, column)
         if value is not None:
@@ -79,6 +166,9 @@ def _where(layer: Layer, q: LayerQuery) -> tuple[str, dict[str, object]]:
             alternatives.append(f"f.properties @> CAST(:c{i}_{j} AS jsonb)")
             params[f"c{i}_{j}"] = json.dumps({name: value}, ensure_ascii=False)
         clauses.append("(" + " OR ".join(alternatives) + ")")
+    if q.after is not None and q.near is None and not q.sortby:
+        clauses.append("f.key > :after")
+        params["after"] = q.after
     for i, (name, bounds) in enumerate(sorted(q.ranges.items())):
         expression = f"(f.properties->>'{_safe(layer, name)}')::numeric"
         if bounds.minimum is not None:
@@ -102,7 +192,11 @@ def _personal_array(layer: Layer) -> str:
     return f"ARRAY[{names}]::text[]" if names else "ARRAY[]::text[]"
 
 
-def _public_properties(layer: Layer) -> str:
+def _public_properties(layer: Layer, only: tuple[str, ...] | None = None) -> str:
+    if only is not None:  # names checked against the queryables; the list itself is bound
+        return f"""(SELECT coalesce(jsonb_object_agg(e.key, e.value), '{{}}'::jsonb)
+                    FROM jsonb_each({_public_properties(layer)}) e
+                    WHERE e.key = ANY(CAST(:only_properties AS text[])))"""
     return f"""
         (f.properties - {_personal_array(layer)}) || jsonb_build_object(
             'id', f.key,
@@ -127,25 +221,49 @@ _JOINS = """
 
 @dataclass(frozen=True)
 class PointPage:
-    number_matched: int
+    number_matched: int | None
+    """None when counting would cost more than the page (see COUNT_CAP)."""
     features: list[str]
     any_sample: bool
+    more: bool = False
+    """Whether another page follows."""
+    last_key: str | None = None
 
 
-def _selection(layer: Layer, q: LayerQuery, columns: str) -> tuple[str, dict[str, object]]:
+def _selection(layer: Layer, q: LayerQuery, columns: str, *, few: bool = False,
+               ) -> tuple[str, dict[str, object]]:
     """SELECT of the page of features ``q`` asks for: by id, or nearest first.
+
+    ``few``: the selection is small (the planner expects at most SMALL_SELECTION rows), so its
+    rows are found first — by the spatial or JSONB index — and then ordered by key. Left to
+    itself the planner walks the key index and filters, which is slow when the matches are
+    bunched in key order (plot ids start with the province code, and so does a bbox).
 
     Nearest first uses the geography index: KNN (``<->``) on the sphere picks a generous set of
     candidates, which are then ordered by their ellipsoidal distance (what is shown).
     """
     where, params = _where(layer, q)
-    params = {**params, "limit": q.limit, "offset": q.offset}
+    params = {**params, "limit": q.limit, "offset": 0 if q.after else q.offset}
+    if q.properties is not None:
+        params["only_properties"] = list(q.properties)
     if q.near is None:
+        found = queryables(layer)
+        order = "".join(f"{found[name].sql} {'DESC' if desc else 'ASC'} NULLS LAST, "
+                        for name, desc in q.sortby)
+        if few:  # the page's ids first (index, sort, limit), then its rows are built
+            return f"""
+                WITH hits AS MATERIALIZED (
+                    SELECT f.id FROM layer_features f WHERE {where}
+                    ORDER BY {order}f.key LIMIT :limit OFFSET :offset)
+                SELECT {columns}, NULL::float8 AS distance_m
+                FROM hits h JOIN layer_features f ON f.id = h.id {_JOINS}
+                ORDER BY {order}f.key
+            """, params
         return f"""
             SELECT {columns}, NULL::float8 AS distance_m
             FROM layer_features f {_JOINS}
             WHERE {where}
-            ORDER BY f.key
+            ORDER BY {order}f.key
             LIMIT :limit OFFSET :offset
         """, params
     params["candidates"] = 2 * (q.limit + q.offset) + 20
@@ -164,44 +282,56 @@ def _selection(layer: Layer, q: LayerQuery, columns: str) -> tuple[str, dict[str
     """, params
 
 
-def _feature_json(layer: Layer) -> str:
-    return f"""
-        json_build_object(
-            'type', 'Feature', 'id', f.key,
-            'geometry', ST_AsGeoJSON(f.geom, 6)::json,
-            'properties', {_public_properties(layer)}
-        )::jsonb
-    """
+def _feature_parts(layer: Layer, q: LayerQuery) -> str:
+    """A feature's parts; the outer query assembles them as JSON text once (no json → jsonb →
+    text round trip per row)."""
+    return (f"{geometry_sql('f.geom', q.crs)} AS geometry, "
+            f"{_public_properties(layer, q.properties)} AS properties, f.sample, f.key")
 
 
 def query_features(engine: Engine, layer: Layer, q: LayerQuery, *, count: bool = True,
                    ) -> PointPage:
-    """A page of features. ``count=False`` skips numberMatched (a full count of the selection,
-    the larger cost of a nearest-first query over a big layer)."""
-    where, params = _where(layer, q)
-    sql, page_params = _selection(layer, q, f"{_feature_json(layer)} AS feature")
+    """A page of features, and whether more follow (one row more is read to know).
+
+    By key, a page starts after the previous page's last key (``q.after``): an index range
+    scan, so the last page of a million costs what the first does. numberMatched is counted
+    (up to COUNT_CAP) on a first page only: a page reached by cursor continues a selection whose
+    size its first page told, and counting again would cost more than the page itself.
+    ``count=False`` skips it on the first page too.
+    """
+    count = count and q.after is None
+    where, params = _where(layer, replace(q, after=None))
+    selected = f"layer_features f WHERE {where}"
     with engine.connect() as conn:
-        matched, any_sample = -1, False
-        if count:
-            matched, any_sample = conn.execute(
-                text(f"SELECT count(*), coalesce(bool_or(sample), false) "
-                     f"FROM layer_features f WHERE {where}"), params).one()
+        estimate = None
+        if count or (q.near is None and (q.bbox is not None or q.filter is not None)):
+            estimate = estimate_rows(conn, selected, params)
+        matched = count_capped(conn, selected, params, estimate=estimate) if count else None
+        few = estimate is not None and estimate <= SMALL_SELECTION
+        sql, page_params = _selection(layer, replace(q, limit=q.limit + 1),
+                                      _feature_parts(layer, q), few=few)
         rows = conn.execute(text(f"""
-            SELECT CASE WHEN distance_m IS NULL THEN feature::text
-                        ELSE jsonb_set(feature, '{{properties,distance_km}}',
-                                       to_jsonb(round((distance_m / 1000)::numeric, 3)))::text
-                   END
+            SELECT json_build_object(
+                       'type', 'Feature', 'id', key, 'geometry', geometry,
+                       'properties', CASE WHEN distance_m IS NULL THEN properties
+                           ELSE properties || jsonb_build_object(
+                               'distance_km', round((distance_m / 1000)::numeric, 3)) END
+                   )::text, sample, key
             FROM ({sql}) page
-        """), page_params).scalars().all()
-    return PointPage(matched, list(rows), bool(any_sample))
+        """), page_params).all()
+    more = len(rows) > q.limit
+    rows = rows[:q.limit]
+    return PointPage(matched, [r[0] for r in rows], any(r[1] for r in rows), more,
+                     rows[-1][2] if rows else None)
 
 
-def get_feature(engine: Engine, layer: Layer, key: str) -> str | None:
+def get_feature(engine: Engine, layer: Layer, key: str, crs: gcrs.Crs = gcrs.DEFAULT,
+                ) -> str | None:
     with engine.connect() as conn:
         return conn.execute(text(f"""
             SELECT json_build_object(
                 'type', 'Feature', 'id', f.key,
-                'geometry', ST_AsGeoJSON(f.geom, 6)::json,
+                'geometry', {geometry_sql("f.geom", crs)},
                 'properties', {_public_properties(layer)}
             )::text
             FROM layer_features f {_JOINS}

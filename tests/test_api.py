@@ -64,12 +64,21 @@ def test_paging_links_and_offsets(client: FlaskClient) -> None:
     first = _get(client, "/api/collections/districts/items?limit=100")
     assert first["numberReturned"] == 100
     links = {link["rel"]: link["href"] for link in first["links"]}
-    assert "offset=100" in links["next"] and "prev" not in links
+    # next continues after the last key (a cursor), not at an offset.
+    assert "cursor=" in links["next"] and "offset" not in links["next"] and "prev" not in links
+    codes, url = [f["id"] for f in first["features"]], links["next"]
+    while url:
+        page = _get(client, url.replace("http://localhost", ""))
+        assert "numberMatched" not in page  # told by the first page; not paid for again
+        codes += [f["id"] for f in page["features"]]
+        url = {link["rel"]: link["href"] for link in page["links"]}.get("next")
+    assert len(codes) == 928 and codes == sorted(set(codes))
+    # offset is still accepted, and its next link goes on by key.
     last = _get(client, "/api/collections/districts/items?limit=100&offset=900")
     assert last["numberReturned"] == 28 and last["numberMatched"] == 928
     links = {link["rel"]: link["href"] for link in last["links"]}
     assert "next" not in links and "offset=800" in links["prev"]
-    assert first["features"][0]["id"] != last["features"][0]["id"]
+    assert [f["id"] for f in last["features"]] == codes[900:]
 
 
 def test_province_and_district_filters(client: FlaskClient) -> None:
@@ -169,3 +178,101 @@ def test_database_down_gives_503_not_a_stack_trace(settings: Settings) -> None:
     assert items.get_json()["code"] == "ServiceUnavailable"
     page = client.get("/boundaries")
     assert page.status_code == 503 and "Traceback" not in page.get_data(as_text=True)
+
+
+def test_output_crs_and_content_crs_header(client: FlaskClient) -> None:
+    base = "/api/collections/learning-centers/items/"
+    first = _get(client, "/api/collections/learning-centers/items?limit=1")["features"][0]
+    lon, lat = first["geometry"]["coordinates"]
+    plain = client.get(base + first["id"])
+    assert plain.headers["Content-Crs"] == "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>"
+    lat_first = client.get(base + first["id"] + "?crs=http://www.opengis.net/def/crs/EPSG/0/4326")
+    assert lat_first.headers["Content-Crs"] == "<http://www.opengis.net/def/crs/EPSG/0/4326>"
+    assert lat_first.get_json(force=True)["geometry"]["coordinates"] == [lat, lon]
+    zone = "32647" if lon < 102 else "32648"
+    utm = client.get(f"/api/collections/learning-centers/items?limit=1&crs=EPSG:{zone}")
+    assert utm.headers["Content-Crs"] == f"<http://www.opengis.net/def/crs/EPSG/0/{zone}>"
+    x, y = utm.get_json(force=True)["features"][0]["geometry"]["coordinates"]
+    assert 100_000 < x < 900_000 and 600_000 < y < 2_300_000  # metres, in Thailand
+    mercator = client.get(base + first["id"] + "?crs=http://www.opengis.net/def/crs/EPSG/0/3857")
+    mx, _ = mercator.get_json(force=True)["geometry"]["coordinates"]
+    assert abs(mx - lon * 20037508.34 / 180) < 1
+    doc = _get(client, "/api/collections/provinces")
+    assert "http://www.opengis.net/def/crs/EPSG/0/32647" in doc["crs"]
+    assert doc["storageCrs"] == "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+    bad = client.get("/api/collections/provinces/items?crs=EPSG:2154")
+    assert bad.status_code == 400 and "crs must be one of" in bad.get_json()["description"]
+
+
+def test_bbox_crs_in_metres_and_latitude_first(client: FlaskClient) -> None:
+    degrees = _get(client, "/api/collections/districts/items?bbox=98.9,18.7,99.1,18.9&limit=1")
+    lat_first = _get(client, "/api/collections/districts/items?bbox=18.7,98.9,18.9,99.1"
+                             "&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4326&limit=1")
+    assert lat_first["numberMatched"] == degrees["numberMatched"] > 0
+    # Chiang Mai city in UTM 47N metres.
+    utm = _get(client, "/api/collections/districts/items?bbox=495000,2070000,500000,2075000"
+                       "&bbox-crs=EPSG:32647&limit=50")
+    assert "5001" in {f["id"] for f in utm["features"]}
+    # All of Thailand in UTM 48N and in Web Mercator: every district (densified edges).
+    everything = _get(client, "/api/collections/districts/items?bbox=-1e6,-9e6,2e6,9e6"
+                              "&bbox-crs=EPSG:32648&limit=1")
+    assert everything["numberMatched"] == 928
+    assert _get(client, "/api/collections/districts/items?bbox=-2e7,-2e7,2e7,2e7"
+                        "&bbox-crs=EPSG:3857&limit=1")["numberMatched"] == 928
+    # Beyond where the projection works: a 400, not a database error.
+    for box in ("1e12,0,2e12,1", "5e7,0,6e7,1"):
+        bad = client.get(f"/api/collections/districts/items?bbox={box}&bbox-crs=EPSG:32647")
+        assert bad.status_code == 400 and "must lie within" in bad.get_json()["description"]
+
+
+def test_sortby_and_properties(client: FlaskClient) -> None:
+    biggest = _get(client, "/api/collections/provinces/items?sortby=-area_km2&limit=3"
+                           "&properties=name_en,area_km2")
+    areas = [f["properties"]["area_km2"] for f in biggest["features"]]
+    assert areas == sorted(areas, reverse=True)
+    assert biggest["features"][0]["properties"] == {"name_en": "Chiang Mai",
+                                                    "area_km2": areas[0]}
+    # sortby pages by offset and still reaches every feature exactly once.
+    ids, url = [], "/api/collections/provinces/items?sortby=name_en&limit=30"
+    while url:
+        page = _get(client, url.replace("http://localhost", ""))
+        ids += [f["id"] for f in page["features"]]
+        url = {link["rel"]: link["href"] for link in page["links"]}.get("next")
+    assert len(ids) == len(set(ids)) == 77
+    plots = _get(client, "/api/collections/khok-nong-na/items?sortby=-plot_size_rai,%2Bid"
+                         "&properties=plot_size_rai&limit=5")["features"]
+    sizes = [f["properties"]["plot_size_rai"] for f in plots]
+    assert sizes == sorted(sizes, reverse=True) and set(plots[0]["properties"]) == {
+        "plot_size_rai"}
+    for query, message in (("sortby=geometry", "sortby: unknown property"),
+                           ("sortby=nope", "sortby: unknown property"),
+                           ("properties=nope", "properties: unknown")):
+        response = client.get(f"/api/collections/provinces/items?{query}")
+        assert response.status_code == 400 and message in response.get_json()["description"]
+
+
+def test_cursor_is_validated(client: FlaskClient) -> None:
+    for cursor in ("not-base64!", "e30", "eyJhZnRlciI6IDV9"):  # junk, {}, {"after": 5}
+        response = client.get(f"/api/collections/khok-nong-na/items?cursor={cursor}")
+        assert response.status_code == 400, cursor
+        assert "cursor is not one this API made" in response.get_json()["description"]
+
+
+def test_single_items_carry_their_links(client: FlaskClient) -> None:
+    feature = _get(client, "/api/collections/districts/items/5001")
+    links = {link["rel"]: link for link in feature["links"]}
+    assert links["collection"]["href"].endswith("/api/collections/districts")
+    assert links["alternate"]["type"] == "text/html"
+    assert links["self"]["type"] == "application/geo+json"
+
+
+def test_conformance_declares_what_is_implemented(client: FlaskClient) -> None:
+    classes = set(_get(client, "/api/conformance")["conformsTo"])
+    ogc = "http://www.opengis.net/spec"
+    assert {f"{ogc}/ogcapi-features-1/1.0/conf/core", f"{ogc}/ogcapi-features-1/1.0/conf/oas30",
+            f"{ogc}/ogcapi-features-1/1.0/conf/html", f"{ogc}/ogcapi-features-2/1.0/conf/crs",
+            f"{ogc}/ogcapi-features-3/1.0/conf/filter", f"{ogc}/cql2/1.0/conf/cql2-json",
+            f"{ogc}/cql2/1.0/conf/basic-spatial-functions"} <= classes
+    # Not implemented, so not declared.
+    assert f"{ogc}/cql2/1.0/conf/temporal-functions" not in classes
+    assert f"{ogc}/cql2/1.0/conf/arithmetic" not in classes

@@ -162,7 +162,7 @@ def test_no_personal_data_in_any_public_output(client: FlaskClient, engine: Engi
     ("owner_name=x", "unknown parameter(s): owner_name"),
     ("subdistrict=50", "subdistrict must be a 6-digit DOPA code"),
     ("province=50&district=1001", "1001 is not inside 50"),
-    ("f=kml", "f must be one of json, geojson, csv"),
+    ("f=kml", "f must be one of json, geojson, html, csv"),
 ])
 def test_bad_layer_parameters(client: FlaskClient, query: str, message: str) -> None:
     response = client.get(f"/api/collections/khok-nong-na/items?{query}")

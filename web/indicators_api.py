@@ -15,7 +15,11 @@ from gis import choropleth as ch
 from gis import indicators as gi
 from web import engine
 from web.params import (
+    DISTRICT,
+    PROVINCE,
+    REGION,
     BadParameter,
+    Param,
     breaks_param,
     code_param,
     format_param,
@@ -26,8 +30,26 @@ from web.params import reject_unknown as _reject_unknown
 
 indicators_api = Blueprint("indicators_api", __name__)
 
-VALUE_PARAMS = {"level", "year", "compare", "region", "province", "district", "f", "classify",
-                "k", "scheme", "breaks"}
+LEVEL = Param("level", "Area level the values are per.", enum=tuple(gi.LEVELS),
+              default="province")
+YEAR = Param("year", "Year (B.E.); default: the indicator's latest.", type="integer",
+             minimum=2400, maximum=2700)
+COMPARE = Param("compare", "Another year (B.E.): values become the change since it.",
+                type="integer", minimum=2400, maximum=2700)
+F_VALUES = Param("f", "Output format.", enum=("json", "csv"), default="json")
+F_CATALOGUE = Param("f", "Output format.", enum=("json",), default="json")
+CLASSIFY = Param("classify", "Classification method (mapclassify).",
+                 enum=("quantiles", "equal_interval", "fisher_jenks", "std_mean", "manual"))
+K = Param("k", "Number of classes.", type="integer", default=5, minimum=2, maximum=9)
+SCHEME = Param("scheme", "ColorBrewer scheme (default YlOrRd, RdBu for a change).",
+               enum=tuple(ch.SEQUENTIAL + ch.DIVERGING))
+BREAKS = Param("breaks", "Manual class breaks (classify=manual), comma-separated.",
+               type="array", items={"type": "number"})
+CATALOGUE_PARAMS = [F_CATALOGUE]
+VALUES_PARAMS = [LEVEL, YEAR, COMPARE, REGION, PROVINCE, DISTRICT, F_VALUES, CLASSIFY, K, SCHEME,
+                 BREAKS]
+AREAS_PARAMS = [LEVEL, REGION, PROVINCE, DISTRICT]
+VALUE_PARAMS = {p.name for p in VALUES_PARAMS}
 
 
 def _scope() -> dict[str, str | None]:
@@ -40,7 +62,7 @@ def _scope() -> dict[str, str | None]:
 
 
 def _level() -> str:
-    level = request.args.get("level", "province")
+    level = request.args.get("level") or "province"
     if level not in gi.LEVELS:
         raise BadParameter(f"level must be one of {', '.join(gi.LEVELS)}; got {level!r}")
     return level
@@ -48,8 +70,8 @@ def _level() -> str:
 
 @indicators_api.get("/indicators")
 def catalogue() -> ResponseReturnValue:
-    _reject_unknown({"f"})
-    format_param()
+    _reject_unknown({p.name for p in CATALOGUE_PARAMS})
+    format_param(("json",))
     return jsonify(indicators=[i.as_dict() for i in gi.catalogue(engine())])
 
 
@@ -79,8 +101,7 @@ def compute_values(indicator_id: str, allowed: set[str] = VALUE_PARAMS,
         if compare == year:
             raise BadParameter("compare must be another year than year")
         base = {r.code: r.value for r in gi.values(engine(), indicator, level, scope, compare)}
-        numbers = [None if r.value is None or base.get(r.code) is None
-                   else r.value - base[r.code] for r in rows]
+        numbers = [_change(r.value, base.get(r.code)) for r in rows]
     ranks = ch.ranks(numbers)
     body: dict[str, object] = {
         "indicator": indicator.as_dict(), "level": level, "year": year, "compare": compare,
@@ -106,6 +127,10 @@ def compute_values(indicator_id: str, allowed: set[str] = VALUE_PARAMS,
     return indicator, body
 
 
+def _change(value: float | None, before: float | None) -> float | None:
+    return None if value is None or before is None else value - before
+
+
 @indicators_api.get("/indicators/<indicator_id>/values")
 def values(indicator_id: str) -> ResponseReturnValue:
     fmt = format_param(("json", "csv"))
@@ -118,7 +143,9 @@ def values(indicator_id: str) -> ResponseReturnValue:
     writer = csv.writer(out)
     writer.writerow(["code", "name_th", "name_en", body["measure"], "rank"]
                     + (["class"] if classified else []))
-    for r in body["values"]:
+    records = body["values"]
+    assert isinstance(records, list)
+    for r in records:
         writer.writerow(safe_row([r["code"], r["name_th"], r["name_en"],
                                   "" if r["value"] is None else r["value"], r["rank"] or ""]
                                  + ([r.get("class", "")] if classified else [])))
@@ -130,7 +157,7 @@ def values(indicator_id: str) -> ResponseReturnValue:
 @indicators_api.get("/choropleth/areas")
 def areas() -> ResponseReturnValue:
     """The areas of a level in a scope, simplified for display (a cddgis extension)."""
-    _reject_unknown({"level", "region", "province", "district"})
+    _reject_unknown({p.name for p in AREAS_PARAMS})
     level, scope = _level(), _scope()
     body = ch.areas_geojson(engine(), level, scope["region"], scope["province"],
                             scope["district"])

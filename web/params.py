@@ -2,20 +2,92 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import math
 import re
+from dataclasses import dataclass, field
 
 from flask import request
 
 from cddgis.core.areas import CDD_REGIONS, village_key
 from cddgis.core.errors import BadParameter, NotFound
 from cddgis.core.schema import Field, Layer
-from gis.layer_queries import RangeFilter
+from gis import crs as gcrs
+from gis.cql import Compiled, Queryable, compile_filter
+from gis.layer_queries import MAX_LIMIT, RangeFilter
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_NEAR_LIMIT = 1_000
 MAX_RADIUS_KM = 500
 MAX_BREAKS = 8
+
+
+@dataclass(frozen=True)
+class Param:
+    """One query parameter, declared once: the parsers read their limits from it and the OpenAPI
+    document (``web/openapi.py``) is generated from the same object, so the two cannot drift."""
+
+    name: str
+    description: str
+    type: str = "string"
+    """JSON Schema type: string, integer, number, boolean or array (comma-separated)."""
+    default: object = None
+    minimum: float | None = None
+    maximum: float | None = None
+    enum: tuple[object, ...] = ()
+    pattern: str | None = None
+    items: dict[str, object] = field(default_factory=dict)
+    """For arrays: the schema of one item."""
+    max_length: int | None = None
+    example: object = None
+
+    def schema(self) -> dict[str, object]:
+        schema: dict[str, object] = {"type": self.type}
+        for key, value in (("default", self.default), ("minimum", self.minimum),
+                           ("maximum", self.maximum), ("pattern", self.pattern),
+                           ("maxLength", self.max_length)):
+            if value is not None:
+                schema[key] = value
+        if self.enum:
+            schema["enum"] = list(self.enum)
+        if self.type == "array":
+            schema["items"] = self.items or {"type": "string"}
+        return schema
+
+    def openapi(self) -> dict[str, object]:
+        doc: dict[str, object] = {"name": self.name, "in": "query", "required": False,
+                                  "description": self.description, "schema": self.schema()}
+        if self.type == "array":
+            doc["style"], doc["explode"] = "form", False
+        if self.example is not None:
+            doc["example"] = self.example
+        return doc
+
+    def raw(self) -> str | None:
+        value = request.args.get(self.name)
+        return None if value is None or value == "" else value
+
+    def integer(self) -> int:
+        """The parameter as a whole number within the declared minimum and maximum."""
+        assert self.minimum is not None and self.maximum is not None
+        default = self.default if isinstance(self.default, int) else 0
+        return int_param(self.name, default, int(self.minimum), int(self.maximum))
+
+    def choice(self) -> str | None:
+        raw = self.raw()
+        if raw is None:
+            return None if self.default is None else str(self.default)
+        if raw not in self.enum:
+            raise BadParameter(f"{self.name} must be one of {', '.join(map(str, self.enum))}; "
+                               f"got {raw!r}")
+        return raw
+
+
+def accept(params: list[Param]) -> None:
+    """Refuses any parameter the endpoint does not declare (a typo is an error, not ignored)."""
+    reject_unknown({p.name for p in params})
 
 
 def reject_control_characters() -> None:
@@ -39,7 +111,14 @@ def reject_control_characters() -> None:
 
 
 def format_param(allowed: tuple[str, ...] = ("json", "geojson")) -> str:
-    f = request.args.get("f", "json").lower()
+    """``f``; without it, ``html`` when allowed and the client (a browser) prefers HTML."""
+    raw = request.args.get("f")
+    if raw is None or raw == "":
+        if "html" in allowed and request.accept_mimetypes.best_match(
+                ["application/json", "application/geo+json", "text/html"]) == "text/html":
+            return "html"
+        return "json"
+    f = raw.lower()
     if f not in allowed:
         raise BadParameter(f"f must be one of {', '.join(allowed)}; got {f!r}")
     return f
@@ -68,7 +147,8 @@ def code_param(name: str, length: int) -> str | None:
     return raw
 
 
-def bbox_param() -> tuple[float, float, float, float] | None:
+def bbox_param(crs: gcrs.Crs = gcrs.DEFAULT) -> tuple[float, float, float, float] | None:
+    """bbox in x, y order of ``crs`` (EPSG:4326's latitude-first box is turned round)."""
     raw = request.args.get("bbox")
     if raw is None or raw == "":
         return None
@@ -80,6 +160,18 @@ def bbox_param() -> tuple[float, float, float, float] | None:
         minx, miny, maxx, maxy = (float(p) for p in parts)
     except ValueError as exc:
         raise BadParameter(f"bbox must hold 4 numbers; got {raw!r}") from exc
+    if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
+        raise BadParameter(f"bbox must hold 4 finite numbers; got {raw!r}")
+    if crs.lat_first:
+        minx, miny, maxx, maxy = miny, minx, maxy, maxx
+    if crs.projected:
+        if minx > maxx or miny > maxy:
+            raise BadParameter("bbox minimums must not exceed its maximums")
+        x0, y0, x1, y1 = crs.bounds
+        if not (x0 <= minx and maxx <= x1 and y0 <= miny and maxy <= y1):
+            raise BadParameter(f"bbox is in metres for this bbox-crs and must lie within "
+                               f"{x0:.0f},{y0:.0f},{x1:.0f},{y1:.0f}")
+        return minx, miny, maxx, maxy
     if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90
             and -90 <= maxy <= 90):
         raise BadParameter("bbox is longitude/latitude in degrees (WGS 84); values out of range")
@@ -230,3 +322,199 @@ def text_param() -> str | None:
     if len(raw) > 100:
         raise BadParameter("q is at most 100 characters")
     return village_key(raw) or None
+
+
+# --- Declared parameters, shared by the views and the OpenAPI document ------------------------
+
+CRS_NAMES = tuple(gcrs.SUPPORTED)
+F_JSON = Param("f", "Output format: json (or geojson), or html for a browser. Without f, a "
+                    "browser's Accept header gets HTML.", enum=("json", "html"), default="json")
+F_ITEMS = Param("f", "Output format: GeoJSON (json/geojson), html (a paged table and map), or "
+                     "csv (every matching row, UTF-8 with BOM, for Excel; point layers only).",
+                enum=("json", "geojson", "html", "csv"), default="json")
+F_BOUNDARY_ITEMS = Param("f", "Output format: GeoJSON (json/geojson) or html.",
+                         enum=("json", "geojson", "html"), default="json")
+BBOX = Param("bbox", "minLon,minLat,maxLon,maxLat (in bbox-crs; default CRS84 degrees): only "
+                     "features that intersect it.", type="array", items={"type": "number"},
+             example="100.3,13.5,100.9,14.0")
+BBOX_CRS = Param("bbox-crs", "CRS of bbox (OGC API - Features Part 2).", enum=CRS_NAMES,
+                 default=gcrs.CRS84)
+CRS_PARAM = Param("crs", "CRS of the returned geometry (Part 2); the answer says which in its "
+                         "Content-Crs header. EPSG:4326 is latitude first.", enum=CRS_NAMES,
+                  default=gcrs.CRS84)
+REGION = Param("region", "CDD region", enum=tuple(CDD_REGIONS))
+PROVINCE = Param("province", "2-digit DOPA province code", pattern="^[0-9]{2}$", example="50")
+DISTRICT = Param("district", "4-digit DOPA district code", pattern="^[0-9]{4}$", example="5001")
+SUBDISTRICT = Param("subdistrict", "6-digit DOPA subdistrict code", pattern="^[0-9]{6}$",
+                    example="500101")
+LIMIT = Param("limit", "Features per page (ask for the maximum to download fast).",
+              type="integer", default=100, minimum=1, maximum=MAX_LIMIT)
+OFFSET = Param("offset", "Features to skip (the next links use cursor instead: every page then "
+                         "costs the same).", type="integer", default=0, minimum=0,
+               maximum=10**9)
+CURSOR = Param("cursor", "Where the previous page ended: opaque, taken from a next link.",
+               max_length=400)
+LOD = Param("lod", "Level of detail: 0 = full geometry, 3 = coarsest display geometry.",
+            type="integer", default=0, minimum=0, maximum=3)
+SORTBY = Param("sortby", "Sort by queryables: +name (ascending, the default) or -name "
+                         "(descending), comma-separated (OGC Features Part 8 draft).",
+               type="array", example="-area_km2")
+PROPERTIES = Param("properties", "Only these properties in each feature (comma-separated "
+                                 "queryables).", type="array", example="name_th,name_en")
+FILTER = Param("filter", "A CQL2 filter over the collection's queryables (Part 3), e.g. "
+                         "province_code = '50' AND S_INTERSECTS(geometry, "
+                         "BBOX(98.9,18.7,99.1,18.9)).", max_length=20_000)
+FILTER_LANG = Param("filter-lang", "Language of filter. cql-text, the draft's name that GDAL "
+                                   "3.6 sends, is read as cql2-text.",
+                    enum=("cql2-text", "cql2-json", "cql-text"), default="cql2-text")
+Q = Param("q", "Part of the name (spacing, dots and case do not matter).", max_length=100)
+NEAR = Param("near", "lon,lat: nearest first, each feature with distance_km (cddgis "
+                     "extension; limit + offset at most 1,000).", type="array",
+             items={"type": "number"}, example="100.5018,13.7563")
+RADIUS = Param("radius_km", "With near: only features within this ground distance (km).",
+               type="number", minimum=0, maximum=MAX_RADIUS_KM)
+ZOOM = Param("zoom", "Map zoom level the grid is made for.", type="integer", default=6,
+             minimum=0, maximum=22)
+PLACE_Q = Param("q", "A place name (Thai or English): province, district, subdistrict or "
+                     "village. Required.", max_length=100, example="เชียงใหม่")
+PLACE_LIMIT = Param("limit", "Places to return.", type="integer", default=10, minimum=1,
+                    maximum=50)
+
+_TYPES = {"int": "integer", "year_be": "integer", "float": "number", "bool": "boolean"}
+
+
+def field_params(layer: Layer) -> list[Param]:
+    """The layer's attribute filters as declared parameters: ``field=a,b`` for choices,
+    ``field_min``/``field_max`` for ranges."""
+    params: list[Param] = []
+    for f in layer.filter_fields:
+        if f.filter == "range":
+            for end in ("min", "max"):
+                params.append(Param(f"{f.name}_{end}", f"{f.label_en}: {end}imum",
+                                    type="number", minimum=f.minimum, maximum=f.maximum))
+        else:
+            item: dict[str, object] = {"type": _TYPES.get(f.type, "string")}
+            if f.choices:
+                item["enum"] = [c.value for c in f.choices]
+            params.append(Param(f.name, f"{f.label_en} ({f.label_th}): one or more values, "
+                                        "comma-separated", type="array", items=item))
+    return params
+
+
+def boundary_items_params() -> list[Param]:
+    return [BBOX, BBOX_CRS, CRS_PARAM, REGION, PROVINCE, DISTRICT, FILTER, FILTER_LANG, SORTBY,
+            PROPERTIES, LIMIT, OFFSET, CURSOR, LOD, F_BOUNDARY_ITEMS]
+
+
+def layer_items_params(layer: Layer) -> list[Param]:
+    return [BBOX, BBOX_CRS, CRS_PARAM, REGION, PROVINCE, DISTRICT, SUBDISTRICT,
+            *field_params(layer), Q, NEAR, RADIUS, FILTER, FILTER_LANG, SORTBY, PROPERTIES, LIMIT,
+            OFFSET, CURSOR, F_ITEMS]
+
+
+def boundary_item_params() -> list[Param]:
+    return [CRS_PARAM, LOD, F_BOUNDARY_ITEMS]
+
+
+def layer_item_params() -> list[Param]:
+    return [CRS_PARAM, F_BOUNDARY_ITEMS]
+
+
+def cluster_params(layer: Layer) -> list[Param]:
+    return [BBOX, REGION, PROVINCE, DISTRICT, SUBDISTRICT, *field_params(layer), Q, NEAR, RADIUS,
+            FILTER, FILTER_LANG, ZOOM]
+
+
+def crs_param(param: Param = CRS_PARAM) -> gcrs.Crs:
+    raw = param.raw()
+    if raw is None:
+        return gcrs.DEFAULT
+    found = gcrs.SUPPORTED.get(_crs_uri(raw.strip()))
+    if found is None:
+        raise BadParameter(f"{param.name} must be one of {', '.join(gcrs.SUPPORTED)}; "
+                           f"got {raw!r}")
+    return found
+
+
+def _crs_uri(raw: str) -> str:
+    """Accepts the short forms clients also send: EPSG:32647, [EPSG:32647], OGC:CRS84."""
+    short = raw.strip("[]").upper()
+    if short in ("OGC:CRS84", "CRS84"):
+        return gcrs.CRS84
+    if match := re.fullmatch(r"EPSG:+(?:[0-9.]*:)?([0-9]+)", short):
+        return gcrs.epsg(int(match.group(1)))
+    return raw
+
+
+def cursor_param() -> str | None:
+    """The key a page starts after: base64url JSON from a next link, checked before use."""
+    raw = CURSOR.raw()
+    if raw is None:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(raw.encode() + b"=" * (-len(raw) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise BadParameter("cursor is not one this API made; take it from a next link") from exc
+    if not (isinstance(value, dict) and isinstance(value.get("after"), str)
+            and 0 < len(value["after"]) <= 200 and not CONTROL.search(value["after"])):
+        raise BadParameter("cursor is not one this API made; take it from a next link")
+    return str(value["after"])
+
+
+def make_cursor(after: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).decode().rstrip("=")
+
+
+def names(params: list[Param]) -> set[str]:
+    return {p.name for p in params}
+
+
+def sortby_param(queryables: dict[str, Queryable]) -> tuple[tuple[str, bool], ...]:
+    """``sortby=+a,-b``: (name, descending) pairs over the queryables (not the geometry)."""
+    raw = SORTBY.raw()
+    if raw is None:
+        return ()
+    keys: list[tuple[str, bool]] = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        descending = part.startswith("-")
+        name = part.lstrip("+- ")
+        if name not in queryables or queryables[name].type == "geometry":
+            raise BadParameter(f"sortby: unknown property {name!r}; sortable: "
+                               f"{', '.join(sorted(_plain(queryables)))}")
+        keys.append((name, descending))
+    if len(keys) > 5:
+        raise BadParameter("sortby takes at most 5 properties")
+    return tuple(keys)
+
+
+def properties_param(queryables: dict[str, Queryable],
+                     extra: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    """``properties=a,b``: only these in each feature (queryables and the other outputs)."""
+    raw = PROPERTIES.raw()
+    if raw is None:
+        return None
+    allowed = set(_plain(queryables)) | set(extra)
+    wanted = tuple(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
+    unknown = [p for p in wanted if p not in allowed]
+    if unknown:
+        raise BadParameter(f"properties: unknown {', '.join(map(repr, unknown))}; allowed: "
+                           f"{', '.join(sorted(allowed))}")
+    return wanted
+
+
+def filter_param(queryables: dict[str, Queryable]) -> Compiled | None:
+    raw = FILTER.raw()
+    lang = FILTER_LANG.choice() or "cql2-text"
+    if lang == "cql-text":  # the draft's name (GDAL 3.6); its comparisons are CQL2 text
+        lang = "cql2-text"
+    if raw is None:
+        return None
+    if len(raw) > (FILTER.max_length or 0):
+        raise BadParameter(f"filter is at most {FILTER.max_length:,} characters")
+    return compile_filter(raw, lang, queryables)
+
+
+def _plain(queryables: dict[str, Queryable]) -> list[str]:
+    return [n for n, q in queryables.items() if q.type != "geometry"]

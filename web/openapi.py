@@ -1,0 +1,175 @@
+"""The OpenAPI 3.0 document of /api, generated from the parameter declarations the views parse
+with (``web/params.py``, ``web/indicators_api.py``): a parameter cannot be accepted without being
+documented, nor documented without being accepted (``tests/test_openapi.py`` checks both).
+
+Each collection gets its own paths (as pygeoapi does) so that its own parameters — a layer's
+attribute filters — and limits are exact; a client can read ``limit``'s maximum here to choose
+large pages (GDAL 3.6 does not yet: it asks for pages of 10, which keyset paging keeps
+cheap).
+"""
+
+from __future__ import annotations
+
+from flask import url_for
+
+from gis import boundaries as bq
+from layers.definitions import LAYERS
+from web import indicators_api as ia
+from web import params as wp
+from web.params import Param
+
+JSON = "application/json"
+GEOJSON = "application/geo+json"
+
+_EXCEPTION = {"type": "object", "required": ["code"],
+              "properties": {"code": {"type": "string"}, "description": {"type": "string"}}}
+_FEATURES = {"type": "object", "required": ["type", "features"],
+             "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]},
+                            "features": {"type": "array", "items": {"type": "object"}},
+                            "numberMatched": {"type": "integer", "minimum": 0},
+                            "numberReturned": {"type": "integer", "minimum": 0},
+                            "links": {"type": "array", "items": {"type": "object"}}}}
+_OBJECT: dict[str, object] = {"type": "object"}
+
+
+def _responses(content: dict[str, dict[str, object]], *, not_found: bool = True,
+               ) -> dict[str, object]:
+    error = {"content": {JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}}
+    responses: dict[str, object] = {
+        "200": {"description": "OK", "content": content},
+        "400": {"description": "A parameter is wrong; the description says how.", **error},
+        "503": {"description": "The database is unavailable.", **error},
+        "504": {"description": "The request took longer than the statement timeout.", **error},
+    }
+    if not_found:
+        responses["404"] = {"description": "Not found.", **error}
+    return responses
+
+
+def _op(operation_id: str, summary: str, params: list[Param],
+        content: dict[str, dict[str, object]], *, tags: list[str],
+        path_params: list[dict[str, object]] | None = None,
+        description: str = "", required: tuple[str, ...] = ()) -> dict[str, object]:
+    parameters = list(path_params or [])
+    for p in params:
+        doc = p.openapi()
+        if p.name in required:
+            doc["required"] = True
+        parameters.append(doc)
+    op: dict[str, object] = {"operationId": operation_id, "summary": summary, "tags": tags,
+                             "parameters": parameters, "responses": _responses(content)}
+    if description:
+        op["description"] = description
+    return {"get": op}
+
+
+def _html_or(kind: str, schema: dict[str, object] = _OBJECT) -> dict[str, dict[str, object]]:
+    return {kind: {"schema": schema}, "text/html": {"schema": {"type": "string"}}}
+
+
+def _id_param(name: str, description: str, pattern: str | None = None) -> dict[str, object]:
+    schema: dict[str, object] = {"type": "string"}
+    if pattern:
+        schema["pattern"] = pattern
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": schema}
+
+
+def operations() -> dict[str, tuple[list[Param], dict[str, object]]]:
+    """Every path with the parameters its view accepts, and its OpenAPI path item."""
+    ops: dict[str, tuple[list[Param], dict[str, object]]] = {}
+
+    def add(path: str, params: list[Param], item: dict[str, object]) -> None:
+        ops[path] = (params, item)
+
+    f = [wp.F_JSON]
+    add("/", f, _op("getLandingPage", "Landing page / หน้าแรก", f, _html_or(JSON),
+                    tags=["Capabilities"]))
+    add("/conformance", f, _op("getConformance", "Conformance classes", f, _html_or(JSON),
+                               tags=["Capabilities"]))
+    add("/collections", f, _op("getCollections", "Collections / ชุดข้อมูล", f, _html_or(JSON),
+                               tags=["Capabilities"]))
+    add("/openapi", f, _op("getOpenAPI", "This API definition (OpenAPI 3.0)", f,
+                           _html_or("application/vnd.oai.openapi+json;version=3.0"),
+                           tags=["Capabilities"]))
+    collections: list[tuple[str, str, list[Param], list[Param], dict[str, object]]] = [
+        (c.id, f"{c.title_th} / {c.title_en}", wp.boundary_items_params(),
+         wp.boundary_item_params(),
+         _id_param("featureId", f"{c.code_length}-digit DOPA code",
+                   f"^[0-9]{{{c.code_length}}}$"))
+        for c in bq.COLLECTIONS.values()]
+    collections += [(layer.id, f"{layer.title_th} / {layer.title_en}",
+                     wp.layer_items_params(layer), wp.layer_item_params(),
+                     _id_param("featureId", f"{layer.key_field} (the layer's natural key)"))
+                    for layer in LAYERS.values()]
+    for cid, title, items_params, item_params, feature_id in collections:
+        tag = [cid]
+        base = f"/collections/{cid}"
+        name = cid.replace("-", "_")
+        add(base, f, _op(f"describe_{name}", f"{title}: metadata", f, _html_or(JSON),
+                         tags=tag))
+        add(f"{base}/queryables", f, _op(
+            f"queryables_{name}", f"{title}: queryables (JSON Schema)", f,
+            _html_or("application/schema+json"), tags=tag))
+        content = _html_or(GEOJSON, {"$ref": "#/components/schemas/featureCollection"})
+        if cid in LAYERS:
+            content["text/csv"] = {"schema": {"type": "string"}}
+        add(f"{base}/items", items_params, _op(
+            f"items_{name}", f"{title}: features", items_params, content, tags=tag,
+            description="Paged by key: follow the next link (it carries a cursor) and every "
+                        "page costs the same. numberMatched is omitted when counting would "
+                        "cost more than a page."))
+        add(f"{base}/items/{{featureId}}", item_params, _op(
+            f"item_{name}", f"{title}: one feature", item_params, _html_or(GEOJSON), tags=tag,
+            path_params=[feature_id]))
+        if cid in LAYERS:
+            cluster = wp.cluster_params(LAYERS[cid])
+            add(f"{base}/clusters", cluster, _op(
+                f"clusters_{name}", f"{title}: points gathered on a grid (cddgis extension)",
+                cluster, {JSON: {"schema": _OBJECT}}, tags=tag))
+    # The generic items path, with the parameters every collection accepts: clients that look
+    # here rather than at a collection's own path find the same limits.
+    shared = [p for p in wp.boundary_items_params()
+              if all(p.name in wp.names(wp.layer_items_params(layer))
+                     for layer in LAYERS.values())]
+    add("/collections/{collectionId}/items", shared, _op(
+        "items", "Features of any collection (see each collection's own path for all its "
+        "parameters)", shared,
+        _html_or(GEOJSON, {"$ref": "#/components/schemas/featureCollection"}), tags=["Data"],
+        path_params=[_id_param("collectionId", "Collection id")]))
+    places = [wp.PLACE_Q, wp.PLACE_LIMIT]
+    add("/places", places, _op("places", "Find a place by name (cddgis extension)", places,
+                               {JSON: {"schema": _OBJECT}}, tags=["Extensions"],
+                               required=("q",)))
+    add("/health", [], _op("health", "Database status", [], {JSON: {"schema": _OBJECT}},
+                           tags=["Capabilities"]))
+    add("/indicators", ia.CATALOGUE_PARAMS, _op(
+        "indicators", "Indicator catalogue (cddgis extension)", ia.CATALOGUE_PARAMS,
+        {JSON: {"schema": _OBJECT}}, tags=["Indicators"]))
+    add("/indicators/{indicatorId}/values", ia.VALUES_PARAMS, _op(
+        "indicatorValues", "Indicator values per area, optionally classified",
+        ia.VALUES_PARAMS, {JSON: {"schema": _OBJECT}, "text/csv": {"schema": {"type": "string"}}},
+        tags=["Indicators"],
+        path_params=[_id_param("indicatorId", "Indicator id (see /indicators)")]))
+    add("/choropleth/areas", ia.AREAS_PARAMS, _op(
+        "choroplethAreas", "Display geometry of a level's areas", ia.AREAS_PARAMS,
+        {GEOJSON: {"schema": _OBJECT}}, tags=["Indicators"]))
+    return ops
+
+
+def document() -> dict[str, object]:
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "cddgis API",
+            "version": "1.0.0",
+            "description": ("ขอบเขตการปกครองและชั้นข้อมูลของกรมการพัฒนาชุมชน — Thailand's admin "
+                            "boundaries and CDD's point layers as OGC API - Features (Parts 1, "
+                            "2 and 3), with cddgis extensions (near, radius_km, q, clusters, "
+                            "places, indicators)."),
+            "license": {"name": "MIT (code); data licences per collection"},
+        },
+        "servers": [{"url": url_for("api.landing", _external=True).rstrip("/")}],
+        "paths": {path: item for path, (_, item) in operations().items()},
+        "components": {"schemas": {"exception": _EXCEPTION, "featureCollection": _FEATURES}},
+    }
