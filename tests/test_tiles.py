@@ -210,7 +210,7 @@ def test_tile_matrix_set_tilesets_and_tilejson(client: FlaskClient) -> None:
     (tile_url("districts", 0, 0, 0, "?province=50&district=1001"), 400, "not inside"),
     (tile_url(KNN.id, 0, 0, 0, "?model_level=XYZ"), 400, "model_level"),
     (tile_url(KNN.id, 0, 0, 0, "?region=west"), 400, "region"),
-    (tile_url(KNN.id, 0, 0, 0, "?f=json"), 400, "f must be mvt"),
+    (tile_url(KNN.id, 0, 0, 0, "?f=json"), 400, "f must be one of mvt"),
 ])
 def test_bad_tile_requests_say_what_is_wrong(client: FlaskClient, path: str, status: int,
                                              says: str) -> None:

@@ -10,12 +10,15 @@ cheap).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import url_for
 
 from gis import boundaries as bq
 from layers.definitions import LAYERS
 from web import indicators_api as ia
 from web import params as wp
+from web import tiles as wt
 from web.params import Param
 
 JSON = "application/json"
@@ -75,6 +78,42 @@ def _id_param(name: str, description: str, pattern: str | None = None) -> dict[s
             "schema": schema}
 
 
+_TMS = _id_param("tileMatrixSetId", "Tile matrix set", f"^{wt.TMS_ID}$")
+_TILE_ADDRESS = [
+    {"name": "tileMatrix", "in": "path", "required": True, "description": "Zoom level (z)",
+     "schema": {"type": "integer", "minimum": 0, "maximum": wt.gt.MAX_ZOOM}},
+    {"name": "tileCol", "in": "path", "required": True, "description": "Tile column (x)",
+     "schema": {"type": "integer", "minimum": 0}},
+    {"name": "tileRow", "in": "path", "required": True, "description": "Tile row (y)",
+     "schema": {"type": "integer", "minimum": 0}},
+]
+
+
+def _add_tiles(add: Callable[[str, list[Param], dict[str, object]], None], base: str,
+               prefix: str, title: str, source: wt.gt.Source, tags: list[str]) -> None:
+    """A collection's (or the dataset's) tilesets list, tileset, TileJSON and tiles."""
+    doc, tile = wt.tile_params(source, wt.F_DOC), wt.tile_params(source)
+    json_: dict[str, dict[str, object]] = {JSON: {"schema": _OBJECT}}
+    if base:  # the dataset's tilesets list is added with the other capabilities
+        add(f"{base}/tiles", doc, _op(f"{prefix}tilesets", f"{title}: vector tilesets", doc,
+                                      json_, tags=tags))
+    else:
+        add("/tiles", [wt.F_DOC], _op(f"{prefix}tilesets", f"{title}: vector tilesets",
+                                      [wt.F_DOC], json_, tags=tags))
+    add(f"{base}/tiles/{{tileMatrixSetId}}", doc, _op(
+        f"{prefix}tileset", f"{title}: tileset metadata", doc, json_, tags=tags,
+        path_params=[_TMS]))
+    add(f"{base}/tiles/{{tileMatrixSetId}}/tilejson.json", doc, _op(
+        f"{prefix}tilejson", f"{title}: TileJSON 3.0.0", doc, json_, tags=tags,
+        path_params=[_TMS]))
+    add(f"{base}/tiles/{{tileMatrixSetId}}/{{tileMatrix}}/{{tileCol}}/{{tileRow}}", tile, _op(
+        f"{prefix}tile", f"{title}: one Mapbox Vector Tile", tile,
+        {wt.MVT: {"schema": {"type": "string", "format": "binary"}}}, tags=tags,
+        path_params=[_TMS, *_TILE_ADDRESS],
+        description="ETag is a hash of the content; ask again with If-None-Match for a 304 "
+                    "while the data under the tile is unchanged."))
+
+
 def operations() -> dict[str, tuple[list[Param], dict[str, object]]]:
     """Every path with the parameters its view accepts, and its OpenAPI path item."""
     ops: dict[str, tuple[list[Param], dict[str, object]]] = {}
@@ -122,6 +161,8 @@ def operations() -> dict[str, tuple[list[Param], dict[str, object]]]:
         add(f"{base}/items/{{featureId}}", item_params, _op(
             f"item_{name}", f"{title}: one feature", item_params, _html_or(GEOJSON), tags=tag,
             path_params=[feature_id]))
+        source = LAYERS[cid] if cid in LAYERS else bq.COLLECTIONS[cid]
+        _add_tiles(add, base, f"{name}_", title, source, tag)
         if cid in LAYERS:
             cluster = wp.cluster_params(LAYERS[cid])
             add(f"{base}/clusters", cluster, _op(
@@ -137,6 +178,14 @@ def operations() -> dict[str, tuple[list[Param], dict[str, object]]]:
         "parameters)", shared,
         _html_or(GEOJSON, {"$ref": "#/components/schemas/featureCollection"}), tags=["Data"],
         path_params=[_id_param("collectionId", "Collection id")]))
+    doc = [wt.F_DOC]
+    add("/tileMatrixSets", doc, _op("getTileMatrixSets", "Tile matrix sets (OGC API - Tiles)",
+                                    doc, {JSON: {"schema": _OBJECT}}, tags=["Tiles"]))
+    add("/tileMatrixSets/{tileMatrixSetId}", doc, _op(
+        "getTileMatrixSet", "One tile matrix set (OGC 2D TMS JSON)", doc,
+        {JSON: {"schema": _OBJECT}}, tags=["Tiles"], path_params=[_TMS]))
+    _add_tiles(add, "", "dataset_", "Every CDD point layer in one tileset",
+               tuple(LAYERS.values()), ["Tiles"])
     places = [wp.PLACE_Q, wp.PLACE_LIMIT]
     add("/places", places, _op("places", "Find a place by name (cddgis extension)", places,
                                {JSON: {"schema": _OBJECT}}, tags=["Extensions"],

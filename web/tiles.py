@@ -23,7 +23,8 @@ from gis import boundaries as bq
 from gis import tiles as gt
 from layers.definitions import LAYERS
 from web import engine
-from web.params import code_param, filter_param_names, layer_filters, region_param, reject_unknown
+from web import params as wp
+from web.params import Param, accept, code_param, layer_filters, region_param
 
 tiles = Blueprint("tiles", __name__)
 
@@ -33,8 +34,9 @@ TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
 CRS_3857 = "http://www.opengis.net/def/crs/EPSG/0/3857"
 REL_TILING_SCHEME = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
 REL_TILESETS = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
-AREA_PARAMS = {"region", "province", "district", "subdistrict"}
-BOUNDARY_TILE_PARAMS = {"region", "province", "district"}
+F_TILE = Param("f", "Output format: mvt (Mapbox Vector Tile), the only one.", enum=("mvt",),
+               default="mvt")
+F_DOC = Param("f", "Output format: json, the only one.", enum=("json",), default="json")
 # Web Mercator: the square the tile matrices cut, and the scale of z=0 (OGC 2D TMS annex).
 HALF_WORLD = 20037508.3427892
 SCALE_Z0 = 559082264.028717
@@ -74,7 +76,8 @@ def tile_matrix_set() -> dict[str, object]:
 
 @tiles.get("/tileMatrixSets")
 def tile_matrix_sets() -> ResponseReturnValue:
-    reject_unknown({"f"})
+    accept([F_DOC])
+    F_DOC.choice()
     href = url_for("tiles.tile_matrix_set_doc", tms=TMS_ID, _external=True)
     return jsonify(tileMatrixSets=[{
         "id": TMS_ID, "title": "Google Maps Compatible for the World", "uri": TMS_URI,
@@ -83,7 +86,8 @@ def tile_matrix_sets() -> ResponseReturnValue:
 
 @tiles.get("/tileMatrixSets/<tms>")
 def tile_matrix_set_doc(tms: str) -> ResponseReturnValue:
-    reject_unknown({"f"})
+    accept([F_DOC])
+    F_DOC.choice()
     _check_tms(tms)
     return jsonify(tile_matrix_set())
 
@@ -134,17 +138,23 @@ def _fields(item: bq.BoundaryCollection | Layer) -> dict[str, str]:
     return fields
 
 
-def _filters(source: gt.Source) -> gt.TileFilters:
-    """The query parameters a tile takes, as on items (area, and a layer's filters)."""
+def tile_params(source: gt.Source, f: Param = F_TILE) -> list[Param]:
+    """The query parameters a tile (or its tileset documents, with ``F_DOC``) takes, as on
+    items: the area, and a layer's attribute filters. Declared once: the OpenAPI document is
+    made from the same list (``web/openapi.py``)."""
     if isinstance(source, bq.BoundaryCollection):
-        allowed = set(BOUNDARY_TILE_PARAMS)
-    elif isinstance(source, Layer):
-        allowed = AREA_PARAMS | filter_param_names(source)
-    else:
-        allowed = set(AREA_PARAMS)
-    reject_unknown(allowed | {"f"})
-    if request.args.get("f", "mvt") not in ("mvt", ""):
-        raise BadParameter(f"f must be mvt for a tile; got {request.args['f']!r}")
+        return [wp.REGION, wp.PROVINCE, wp.DISTRICT, f]
+    if isinstance(source, Layer):
+        return [wp.REGION, wp.PROVINCE, wp.DISTRICT, wp.SUBDISTRICT, *wp.field_params(source), f]
+    return [wp.REGION, wp.PROVINCE, wp.DISTRICT, wp.SUBDISTRICT, f]
+
+
+def _filters(source: gt.Source, f: Param = F_TILE) -> gt.TileFilters:
+    """The tile's filters from the request, after refusing what it does not take."""
+    params = tile_params(source, f)
+    accept(params)
+    f.choice()  # a wrong f is a 400 naming it
+    allowed = wp.names(params)
     codes = {"province": code_param("province", 2), "district": code_param("district", 4),
              "subdistrict": code_param("subdistrict", 6) if "subdistrict" in allowed else None}
     present = [c for c in codes.values() if c]
@@ -211,7 +221,7 @@ def _tileset_doc(source: gt.Source, self_href: str) -> dict[str, object]:
 @tiles.get("/collections/<collection_id>/tiles")
 def tilesets(collection_id: str) -> ResponseReturnValue:
     source = _source(collection_id)
-    _filters(source)
+    _filters(source, F_DOC)
     href = url_for("tiles.tileset", collection_id=collection_id, tms=TMS_ID,
                    _external=True) + _query()
     return jsonify(tilesets=[{
@@ -227,7 +237,7 @@ def tilesets(collection_id: str) -> ResponseReturnValue:
 def tileset(collection_id: str, tms: str) -> ResponseReturnValue:
     source = _source(collection_id)
     _check_tms(tms)
-    _filters(source)
+    _filters(source, F_DOC)
     return jsonify(_tileset_doc(source, request.url))
 
 
@@ -254,7 +264,7 @@ def _tilejson(source: gt.Source) -> dict[str, object]:
 def tilejson(collection_id: str, tms: str) -> ResponseReturnValue:
     source = _source(collection_id)
     _check_tms(tms)
-    _filters(source)
+    _filters(source, F_DOC)
     return jsonify(_tilejson(source))
 
 
@@ -309,7 +319,8 @@ def _all_layers() -> tuple[Layer, ...]:
 
 @tiles.get("/tiles")
 def dataset_tilesets() -> ResponseReturnValue:
-    reject_unknown({"f"})
+    accept([F_DOC])
+    F_DOC.choice()
     href = url_for("tiles.dataset_tileset", tms=TMS_ID, _external=True)
     return jsonify(tilesets=[{
         "title": _title(_all_layers()), "dataType": "vector", "crs": CRS_3857,
@@ -320,14 +331,14 @@ def dataset_tilesets() -> ResponseReturnValue:
 @tiles.get("/tiles/<tms>")
 def dataset_tileset(tms: str) -> ResponseReturnValue:
     _check_tms(tms)
-    _filters(_all_layers())
+    _filters(_all_layers(), F_DOC)
     return jsonify(_tileset_doc(_all_layers(), request.url))
 
 
 @tiles.get("/tiles/<tms>/tilejson.json")
 def dataset_tilejson(tms: str) -> ResponseReturnValue:
     _check_tms(tms)
-    _filters(_all_layers())
+    _filters(_all_layers(), F_DOC)
     return jsonify(_tilejson(_all_layers()))
 
 
