@@ -93,6 +93,14 @@ def test_a_click_on_a_bar_goes_down(page, live_server):
     arrive(page, r"/dashboard\?district=50\d\d$")
 
 
+def test_a_click_on_the_map_goes_down(page, live_server):
+    open_ready(page, f"{live_server}/dashboard?district=5001")
+    areas = page.locator("#child-map path.leaflet-interactive")
+    expect(areas).to_have_count(16)  # Mueang Chiang Mai's subdistricts
+    areas.first.click()
+    arrive(page, r"/dashboard\?subdistrict=5001\d\d$")
+
+
 def test_every_chart_shows_the_api_numbers(page, live_server, client):
     open_ready(page, f"{live_server}/dashboard?province=50")
     api = client.get("/api/areas/province/50/summary").get_json()

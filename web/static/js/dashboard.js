@@ -299,6 +299,58 @@
     }
   }
 
+  // ---- the small map: the children shaded by the chosen measure, click to go down -----------
+  const SHADES = ["#edf8e9", "#bae4b3", "#74c476", "#31a354", "#006d2c"];
+  function classes(values) {
+    const sorted = values.filter((x) => x != null).sort((a, b) => a - b);
+    if (!sorted.length) return [];
+    const breaks = [1, 2, 3, 4].map((k) => sorted[Math.floor((k * (sorted.length - 1)) / 5)]);
+    return [...new Set(breaks)].concat([sorted[sorted.length - 1]]);
+  }
+  async function drawMap() {
+    const box = document.getElementById("child-map");
+    if (!S.children.length || !window.L) return;
+    const q = { level: S.child_level };
+    if (S.area.level !== "country") q[S.area.level] = S.area.code;
+    const fc = await window.cddgisCommon.getJSON(`${window.CDDGIS.api}/choropleth/areas?${new URLSearchParams(q)}`);
+    const map = window.L.map(box, { zoomSnap: 0.25, attributionControl: false, scrollWheelZoom: false });
+    const byCode = new Map(S.children.map((c) => [c.code, c]));
+    const select = document.getElementById("map-measure");
+    const legend = document.getElementById("map-legend");
+    let layer = null;
+    function value(child) {
+      const [lid, measure] = select.value.split(":");
+      const n = child.counts[lid];
+      return measure === "per_km2" ? (child.area_km2 ? n / child.area_km2 : null) : n;
+    }
+    function shade() {
+      const values = S.children.map(value);
+      const breaks = classes(values);
+      const colour = (v) => (v == null ? "#d1d5db" : SHADES[Math.max(0, breaks.findIndex((b) => v <= b))]);
+      if (layer) layer.remove();
+      layer = window.L.geoJSON(fc, {
+        style: (f) => ({ color: "#374151", weight: 1, fillOpacity: 0.8,
+          fillColor: colour(byCode.has(f.properties.code) ? value(byCode.get(f.properties.code)) : null) }),
+        onEachFeature: (f, lyr) => {
+          const c = byCode.get(f.properties.code);
+          lyr.bindTooltip(window.cddgisCommon.tip(`${f.properties.name_th}: ${c ? num(value(c)) : "—"}`));
+          lyr.on("click", () => { busy(); location.assign(childUrl(f.properties.code)); });
+        },
+      }).addTo(map);
+      let low = breaks.length ? Math.min(...values.filter((x) => x != null)) : 0;
+      legend.replaceChildren(...breaks.map((b, k) => {
+        const sw = el("i", { className: "swatch" });
+        sw.style.background = SHADES[k];
+        const item = el("li", {}, sw, `${num(low)} – ${num(b)}`);
+        low = b;
+        return item;
+      }));
+    }
+    shade();
+    map.fitBounds(layer.getBounds(), { animate: false });
+    select.addEventListener("change", shade);
+  }
+
   // ---- area drop-downs: each choice opens that area's dashboard ------------------------------
   async function dropDowns() {
     const form = document.getElementById("dform");
@@ -348,7 +400,7 @@
       drawChildren();
       drawLayers();
       share();
-      await dropDowns();
+      await Promise.all([dropDowns(), drawMap()]);
       status.textContent = "";
       ready(view);
     } catch (err) {
