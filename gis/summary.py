@@ -18,17 +18,25 @@ from cddgis.core.errors import BadParameter, NotFound
 from cddgis.core.schema import Field, Layer
 from layers.definitions import LAYERS
 
-LEVELS = ("country", "province", "district", "subdistrict")
-CODE_LENGTH = {"country": 0, "province": 2, "district": 4, "subdistrict": 6}
+LEVELS = ("country", "province", "district", "subdistrict", "village")
+CODE_LENGTH = {"country": 0, "province": 2, "district": 4, "subdistrict": 6, "village": 8}
 TABLE = {"province": "provinces", "district": "districts", "subdistrict": "subdistricts"}
 CHILD = {"country": "province", "province": "district", "district": "subdistrict",
-         "subdistrict": None}
+         "subdistrict": "village", "village": None}
 PARENT = {"country": None, "province": "country", "district": "province",
-          "subdistrict": "district"}
+          "subdistrict": "district", "village": "subdistrict"}
+VILLAGE_FIELD = "village_no"
+"""A layer with a หมู่ที่ field of this name places its points in villages: the village's code
+is DOPA's, the subdistrict's six digits and the หมู่ที่ in two (50010103: หมู่ 3 of 500101)."""
+VILLAGE_NAME_FIELD = "village_name"
 FEATURE_COLUMN = {"province": "province_code", "district": "district_code",
-                  "subdistrict": "subdistrict_code"}
+                  "subdistrict": "subdistrict_code",
+                  "village": f"(subdistrict_code || lpad(properties->>'{VILLAGE_FIELD}', 2, '0'))"}
 LEVEL_LABELS = {"country": ("ประเทศ", "Country"), "province": ("จังหวัด", "Province"),
-                "district": ("อำเภอ/เขต", "District"), "subdistrict": ("ตำบล/แขวง", "Subdistrict")}
+                "district": ("อำเภอ/เขต", "District"), "subdistrict": ("ตำบล/แขวง", "Subdistrict"),
+                "village": ("หมู่บ้าน", "Village")}
+NEARBY = 5
+"""How many of each layer's nearest points a village dashboard lists."""
 COUNTRY = {"level": "country", "code": "", "name_th": "ประเทศไทย", "name_en": "Thailand"}
 TOP_VALUES = 12
 """A choice field with more values (tree species) shows the commonest and "others"."""
@@ -101,6 +109,8 @@ def _area(conn: Connection, ref: AreaRef) -> dict[str, Any]:
     if ref.level == "country":
         km2 = conn.execute(text("SELECT sum(area_km2) FROM provinces")).scalar_one()
         return {**COUNTRY, "area_km2": km2, "siblings": None, "parents": []}
+    if ref.level == "village":
+        return _village(conn, ref)
     table = TABLE[ref.level]
     joins = {"province": "", "district": "JOIN provinces p ON p.code = a.province_code",
              "subdistrict": "JOIN provinces p ON p.code = a.province_code "
@@ -136,6 +146,8 @@ def _children(conn: Connection, ref: AreaRef) -> list[dict[str, Any]]:
     child = CHILD[ref.level]
     if child is None:
         return []
+    if child == "village":
+        return _villages(conn, ref)
     where = "TRUE" if ref.level == "country" else f"{FEATURE_COLUMN[ref.level]} = :code"
     rows = conn.execute(text(f"""
         SELECT code, name_th, name_en, area_km2 FROM {TABLE[child]} WHERE {where} ORDER BY code
@@ -177,19 +189,21 @@ def _categories(conn: Connection, ref: AreaRef) -> dict[tuple[str, str], list[An
     parts: list[str] = []
     params: dict[str, object] = {"code": ref.code}
     where = "TRUE" if ref.level == "country" else f"{FEATURE_COLUMN[ref.level]} = :code"
-    for layer in LAYERS.values():
-        for field in category_fields(layer):
-            p = f"l{len(parts)}"
-            params[p] = layer.id
+    for i, layer in enumerate(LAYERS.values()):
+        values = []
+        for j, field in enumerate(category_fields(layer)):
             value = f"properties->>'{field.name}'"
             if field.filter == "range":
-                params[f"{p}e"] = range_edges(field)[1:-1]
-                key = f"width_bucket(({value})::float8, CAST(:{p}e AS float8[]))::text"
-            else:
-                key = value
-            parts.append(f"SELECT :{p} AS layer, '{field.name}' AS field, {key} AS key, "
-                         f"count(*) AS n FROM layer_features WHERE layer = :{p} AND {where} "
-                         "GROUP BY 3")
+                params[f"e{i}_{j}"] = range_edges(field)[1:-1]
+                value = f"width_bucket(({value})::float8, CAST(:e{i}_{j} AS float8[]))::text"
+            values.append(f"('{field.name}', {value})")
+        if not values:
+            continue
+        params[f"l{i}"] = layer.id
+        # one scan per layer: each row counted once per field it is broken down by
+        parts.append(f"SELECT CAST(:l{i} AS text) AS layer, v.field, v.key, count(*) AS n "
+                     f"FROM layer_features CROSS JOIN LATERAL (VALUES {', '.join(values)}) "
+                     f"AS v(field, key) WHERE layer = :l{i} AND {where} GROUP BY 2, 3")
     out: dict[tuple[str, str], list[Any]] = {}
     if not parts:
         return out
@@ -245,6 +259,8 @@ def _sort_key(field: Field, key: str | None, n: int) -> tuple[Any, ...]:
 def _indicators(conn: Connection, ref: AreaRef) -> list[dict[str, Any]]:
     """Imported indicators at the area's level, every year: the area's value and rank among
     its siblings, the siblings' mean (the parent) and the mean of the level (the country)."""
+    if ref.level == "village":
+        return []  # no table is kept per village
     country = ref.level == "country"  # the provinces' figures, summed or averaged
     level = "province" if country else ref.level
     plen = CODE_LENGTH[PARENT[ref.level] or "country"]
@@ -291,6 +307,74 @@ def _indicators(conn: Connection, ref: AreaRef) -> list[dict[str, Any]]:
     return result
 
 
+def _village_layers() -> list[Layer]:
+    return [layer for layer in LAYERS.values()
+            if VILLAGE_FIELD in {f.name for f in layer.public_fields}]
+
+
+def _village_name_sql() -> str:
+    """The commonest village name the layers give for the หมู่ที่ (names vary in spelling)."""
+    return (f"mode() WITHIN GROUP (ORDER BY nullif(properties->>'{VILLAGE_NAME_FIELD}', ''))")
+
+
+def _village(conn: Connection, ref: AreaRef) -> dict[str, Any]:
+    parent = _area(conn, AreaRef("subdistrict", ref.code[:6]))
+    moo = int(ref.code[6:])
+    layers = [layer.id for layer in _village_layers()]
+    row = conn.execute(text(f"""
+        SELECT count(*) AS n, {_village_name_sql()} AS name,
+               ST_X(ST_Centroid(ST_Collect(geom))) AS lon,
+               ST_Y(ST_Centroid(ST_Collect(geom))) AS lat
+        FROM layer_features
+        WHERE layer = ANY(:layers) AND subdistrict_code = :sub
+          AND properties->>'{VILLAGE_FIELD}' = :moo
+    """), {"layers": layers, "sub": ref.code[:6], "moo": str(moo)}).one()
+    if not row.n:
+        raise NotFound(f"ไม่มีข้อมูลหมู่ที่ {moo} ใน{parent['name_th']} — the layers hold "
+                       f"nothing for village {moo} of subdistrict {ref.code[:6]}")
+    name = f"หมู่ที่ {moo}" + (f" บ้าน{row.name.removeprefix('บ้าน')}" if row.name else "")
+    parents = [*parent["parents"],
+               {"level": "subdistrict", "code": parent["code"], "name_th": parent["name_th"],
+                "name_en": parent["name_en"]}]
+    return {"level": "village", "code": ref.code, "name_th": name,
+            "name_en": f"Village no. {moo}, {parent['name_en']}", "area_km2": None,
+            "region": parent["region"], "siblings": None, "parents": parents,
+            "point": [row.lon, row.lat]}
+
+
+def _villages(conn: Connection, ref: AreaRef) -> list[dict[str, Any]]:
+    rows = conn.execute(text(f"""
+        SELECT {FEATURE_COLUMN["village"]} AS code, {_village_name_sql()} AS name
+        FROM layer_features
+        WHERE layer = ANY(:layers) AND subdistrict_code = :code
+          AND properties->>'{VILLAGE_FIELD}' ~ '^[0-9]{{1,2}}$'
+        GROUP BY 1 ORDER BY 1
+    """), {"layers": [layer.id for layer in _village_layers()], "code": ref.code}).all()
+    return [{"code": r.code, "name_th": f"หมู่ที่ {int(r.code[6:])}"
+             + (f" บ้าน{r.name.removeprefix('บ้าน')}" if r.name else ""),
+             "name_en": f"Village no. {int(r.code[6:])}", "area_km2": None, "counts": {}}
+            for r in rows]
+
+
+def _nearby(conn: Connection, point: list[float]) -> list[dict[str, Any]]:
+    """Each layer's nearest points to the village (ground distance), by its name field: a
+    public field, so nothing personal is read."""
+    rows = conn.execute(text("""
+        SELECT l.layer, n.key, n.name, n.province_code, n.km FROM unnest(CAST(:layers AS text[]))
+               AS l(layer)
+        CROSS JOIN LATERAL (
+            SELECT f.key, f.name, f.province_code,
+                   ST_Distance(f.geom::geography, p.g) / 1000 AS km
+            FROM layer_features f,
+                 (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography AS g) p
+            WHERE f.layer = l.layer
+            ORDER BY f.geom::geography <-> p.g LIMIT :n
+        ) n
+    """), {"layers": list(LAYERS), "lon": point[0], "lat": point[1], "n": NEARBY}).all()
+    return [{"layer": r.layer, "id": r.key, "name": r.name, "distance_km": round(r.km, 2)}
+            for r in rows]
+
+
 def area_summary(engine: Engine, level: str, code: str) -> dict[str, Any]:
     """What the dashboard shows for one area (see the module's docstring for the queries)."""
     ref = parse_area(level, code)
@@ -300,6 +384,7 @@ def area_summary(engine: Engine, level: str, code: str) -> dict[str, Any]:
         counts = _counts(conn, ref)
         categories = _categories(conn, ref)
         indicators = _indicators(conn, ref)
+        nearby = _nearby(conn, area["point"]) if ref.level == "village" else []
     country: dict[str, int] = {}
     in_area: dict[str, int] = {}
     sample: dict[str, bool] = {}
@@ -321,7 +406,7 @@ def area_summary(engine: Engine, level: str, code: str) -> dict[str, Any]:
         n = in_area.get(layer.id, 0)
         total = country.get(layer.id, 0)
         rank = of = None
-        if ref.level != "country":
+        if ref.level not in ("country", "village"):
             peers = siblings.get(layer.id, {})
             of = area["siblings"]
             rank = 1 + sum(1 for v in peers.values() if v > n)
@@ -345,6 +430,7 @@ def area_summary(engine: Engine, level: str, code: str) -> dict[str, Any]:
         "layers": layers,
         "children": children,
         "indicators": [i for i in indicators if i["id"] != "population"],
+        "nearby": nearby,
         "sample": any(sample.values()),
     }
 

@@ -160,3 +160,56 @@ def _engine(client) -> Engine:
 def _rows(engine: Engine, sql: str, **params: object) -> list:
     with engine.connect() as conn:
         return list(conn.execute(text(sql), params).all())
+
+
+def _a_village(engine: Engine) -> tuple[str, int]:
+    """A subdistrict with plots, and one of its หมู่ที่."""
+    row = _rows(engine, """
+        SELECT subdistrict_code, (properties->>'village_no')::int FROM layer_features
+        WHERE layer = 'khok-nong-na' AND province_code = '50' AND properties ? 'village_no'
+        ORDER BY subdistrict_code, 2 LIMIT 1""")[0]
+    return row[0], row[1]
+
+
+def test_subdistrict_children_are_its_villages(client, engine):
+    sub, _ = _a_village(engine)
+    body = client.get(f"/api/areas/subdistrict/{sub}/summary").get_json()
+    assert body["child_level"] == "village"
+    expected = {f"{sub}{r[0]:02d}": r[1] for r in _rows(engine, """
+        SELECT (properties->>'village_no')::int, count(*) FROM layer_features
+        WHERE layer = 'khok-nong-na' AND subdistrict_code = :s GROUP BY 1""", s=sub)}
+    assert {c["code"]: c["counts"]["khok-nong-na"] for c in body["children"]} == expected
+    assert all(c["name_th"].startswith("หมู่ที่ ") for c in body["children"])
+
+
+def test_village_summary_counts_and_nearby(client, engine):
+    sub, moo = _a_village(engine)
+    code = f"{sub}{moo:02d}"
+    body = client.get(f"/api/areas/village/{code}/summary").get_json()
+    assert body["area"]["name_th"].startswith(f"หมู่ที่ {moo}")
+    assert [p["level"] for p in body["area"]["parents"]] == [
+        "country", "province", "district", "subdistrict"]
+    plots = next(x for x in body["layers"] if x["id"] == "khok-nong-na")
+    assert plots["count"] == count(engine, """
+        SELECT count(*) FROM layer_features WHERE layer = 'khok-nong-na'
+        AND subdistrict_code = :s AND (properties->>'village_no')::int = :m""", s=sub, m=moo)
+    # the nearest learning centres, nearest first, as PostGIS orders them
+    lon, lat = body["area"]["point"]
+    nearest = [r[0] for r in _rows(engine, """
+        SELECT key FROM layer_features WHERE layer = 'learning-centers'
+        ORDER BY ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography)
+        LIMIT 5""", x=lon, y=lat)]
+    got = [n for n in body["nearby"] if n["layer"] == "learning-centers"]
+    assert [n["id"] for n in got] == nearest
+    assert [n["distance_km"] for n in got] == sorted(n["distance_km"] for n in got)
+    page = client.get(f"/dashboard?village={code}")
+    assert page.status_code == 200 and f"หมู่ที่ {moo}" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    ("/api/areas/village/5001011/summary", 400),
+    ("/api/areas/village/50010199/summary", 404),
+    ("/dashboard?subdistrict=500101&village=50020101", 400),
+])
+def test_bad_village(client, path, status):
+    assert client.get(path).status_code == status

@@ -164,3 +164,27 @@ def test_phone_has_no_sideways_scroll(phone, live_server, query):
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= phone.viewport_size["width"], width
     assert phone.js_errors == []
+
+
+def test_village_dashboard_from_its_subdistrict(page, live_server, client, engine):
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        sub = conn.execute(text("""SELECT subdistrict_code FROM layer_features
+            WHERE layer = 'khok-nong-na' AND province_code = '50' GROUP BY 1
+            ORDER BY count(*) DESC, 1 LIMIT 1""")).scalar_one()
+    open_ready(page, f"{live_server}/dashboard?subdistrict={sub}")
+    expect(page.locator("#map-block")).to_be_hidden()  # villages have no outlines
+    village = page.locator("a[data-child]").first
+    code = village.get_attribute("data-child")
+    village.click()
+    arrive(page, rf"/dashboard\?village={code}$")
+    expect(page.locator(".crumbs li")).to_have_count(5)
+    api = client.get(f"/api/areas/village/{code}/summary").get_json()
+    expect(page.locator("#area-name")).to_contain_text(api["area"]["name_th"])
+    centres = page.locator('[data-nearby="learning-centers"] tbody tr')
+    expect(centres).to_have_count(5)
+    first = next(n for n in api["nearby"] if n["layer"] == "learning-centers")
+    expect(centres.first).to_contain_text(first["name"])
+    page.click('.crumbs a[data-level="subdistrict"]')
+    arrive(page, rf"/dashboard\?subdistrict={sub}$")

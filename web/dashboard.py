@@ -29,10 +29,11 @@ _THAI = re.compile(r"([\u0E00-\u0E7F]+)")
 
 
 def page_area(args: Any) -> tuple[str, str]:
-    """The area a dashboard link names: the most detailed of ``subdistrict``, ``district``,
-    ``province`` (a child code must agree with a parent given beside it)."""
+    """The area a dashboard link names: the most detailed of ``village`` (8 digits: the
+    subdistrict's and the หมู่ที่), ``subdistrict``, ``district``, ``province`` (a child code must
+    agree with a parent given beside it)."""
     chosen: tuple[str, str] = ("country", "")
-    for level in ("province", "district", "subdistrict"):
+    for level in ("province", "district", "subdistrict", "village"):
         code = args.get(level, "")
         if code == "":
             continue
@@ -106,6 +107,9 @@ def summary_csv(summary: dict[str, Any]) -> str:
         for lid, n in child["counts"].items():
             w.writerow(["child", lid, "count", child["code"], child["name_th"],
                         child["name_en"], "", n])
+    for near in summary["nearby"]:
+        w.writerow(["nearby", near["layer"], "distance_km", near["id"], near["name"], "", "",
+                    near["distance_km"]])
     for ind in summary["indicators"]:
         for s in ind["series"]:
             w.writerow(["indicator", "", ind["id"], area["code"], ind["title_th"],

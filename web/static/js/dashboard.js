@@ -8,7 +8,7 @@
   const view = busy(); // synchronously, before anything can wait
   const cfg = JSON.parse(document.getElementById("dashboard-config").textContent);
   const S = cfg.summary;
-  const LEVEL_TH = { province: "จังหวัด", district: "อำเภอ", subdistrict: "ตำบล" };
+  const LEVEL_TH = { province: "จังหวัด", district: "อำเภอ", subdistrict: "ตำบล", village: "หมู่บ้าน" };
   const charts = [];
 
   // ---- numbers the Thai way ------------------------------------------------------------------
@@ -71,7 +71,7 @@
       const notes = [];
       if (S.area.level !== "country") {
         notes.push(...bi(`${pct(l.share)} ของประเทศ`, "of the country"));
-        if (l.rank) notes.push(el("br"), ...bi(`อันดับ ${l.rank} จาก ${l.of}`, `rank ${l.rank} of ${l.of}`));
+        if (l.rank && l.of) notes.push(el("br"), ...bi(`อันดับ ${l.rank} จาก ${l.of}`, `rank ${l.rank} of ${l.of}`));
       }
       const item = el("li", { className: "card layer-card", "data-card": l.id },
         el("span", { className: "card-label" }, el("i", { className: "dot", "data-color": l.color }),
@@ -299,6 +299,25 @@
     }
   }
 
+  // ---- a village: each layer's nearest points ---------------------------------------------------
+  function drawNearby() {
+    if (!S.nearby.length) return;
+    document.getElementById("nearby-section").hidden = false;
+    const grid = document.getElementById("nearby");
+    for (const l of S.layers) {
+      const rows = S.nearby.filter((n) => n.layer === l.id);
+      if (!rows.length) continue;
+      const fig = el("figure", { className: "chart-card", "data-nearby": l.id },
+        el("figcaption", {}, ...bi(l.title_th, l.title_en)));
+      const t = table([{ key: "name", th: "ชื่อ", en: "Name" },
+        { key: "distance_km", th: "ระยะทาง กม.", en: "Distance, km", numeric: true }],
+      rows, `nearby-${l.id}-${S.area.code}`, `${l.title_th} ที่ใกล้ที่สุด — nearest`);
+      t.open = true;
+      fig.append(t);
+      grid.append(fig);
+    }
+  }
+
   // ---- the small map: the children shaded by the chosen measure, click to go down -----------
   const SHADES = ["#edf8e9", "#bae4b3", "#74c476", "#31a354", "#006d2c"];
   function classes(values) {
@@ -309,7 +328,10 @@
   }
   async function drawMap() {
     const box = document.getElementById("child-map");
-    if (!S.children.length || !window.L) return;
+    if (!S.children.length || S.child_level === "village") { // villages have no outlines
+      document.getElementById("map-block").hidden = true;
+      return;
+    }
     const q = { level: S.child_level };
     if (S.area.level !== "country") q[S.area.level] = S.area.code;
     const fc = await window.cddgisCommon.getJSON(`${window.CDDGIS.api}/choropleth/areas?${new URLSearchParams(q)}`);
@@ -399,6 +421,7 @@
       drawIndicators();
       drawChildren();
       drawLayers();
+      drawNearby();
       share();
       await Promise.all([dropDowns(), drawMap()]);
       status.textContent = "";
