@@ -12,6 +12,7 @@ from sqlalchemy import Engine, text
 
 from gis import summary as gs
 from layers.definitions import LAYERS
+from tests.test_new_layer import WELLS, wells  # noqa: F401 (a sixth layer, declared in a test)
 from web import dashboard as wd
 
 
@@ -94,7 +95,7 @@ def test_range_edges_cover_the_declared_range():
     ("/api/areas/district/50a1/summary", 400, "4-digit"),
     ("/api/areas/province/99/summary", 404, "99"),
     ("/api/areas/country/XX/summary", 400, "TH"),
-    ("/api/areas/province/50/summary?f=xml", 400, "json or csv"),
+    ("/api/areas/province/50/summary?f=xml", 400, "json, csv or xlsx"),
     ("/dashboard?province=5", 400, "2-digit"),
     ("/dashboard?province=50&district=1001", 400, "not in"),
     ("/dashboard?subdistrict=999999", 404, "999999"),
@@ -114,6 +115,21 @@ def test_csv_holds_the_json_numbers(client):
     for layer in body["layers"]:
         assert counts[(layer["id"], "count")] == layer["count"]
     assert not any("owner" in k for row in rows for k in row.values() if k)  # PDPA
+
+
+def test_xlsx_holds_the_csv_rows(client):
+    from openpyxl import load_workbook
+
+    r = client.get("/api/areas/province/50/summary?f=xlsx")
+    assert r.status_code == 200 and r.mimetype.endswith("spreadsheetml.sheet")
+    sheet = load_workbook(io.BytesIO(r.data), read_only=True).active
+    rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+    text_rows = list(csv.reader(io.StringIO(
+        client.get("/api/areas/province/50/summary?f=csv").get_data(as_text=True)
+        .lstrip("\ufeff"))))
+    assert len(rows) == len(text_rows) and rows[0] == text_rows[0]
+    plots = next(x for x in rows if x[0] == "layer" and x[1] == "khok-nong-na")
+    assert isinstance(plots[7], int)  # a number in Excel, not text
 
 
 def test_no_personal_data(client):
@@ -213,3 +229,19 @@ def test_village_summary_counts_and_nearby(client, engine):
 ])
 def test_bad_village(client, path, status):
     assert client.get(path).status_code == status
+
+
+def test_a_new_layer_appears_with_no_code(wells):  # noqa: F811
+    _, client = wells
+    answer = client.get("/api/areas/country/TH/summary")
+    raw, body = answer.get_data(as_text=True), answer.get_json()
+    layer = next(x for x in body["layers"] if x["id"] == WELLS.id)
+    assert layer["count"] == 150 and layer["title_th"] == "บ่อน้ำชุมชน"
+    cats = {c["field"]: c for c in layer["categories"]}
+    assert set(cats) == {"depth_m", "kind", "working"}  # its choice and range filters
+    for c in cats.values():
+        assert sum(v["count"] for v in c["values"]) == 150, c["field"]
+    assert {v["label_th"] for v in cats["kind"]["values"]} == {"บ่อขุด", "บ่อบาดาล"}
+    assert "caretaker" not in raw and "ผู้ดูแล" not in raw  # its personal field: nowhere
+    page = client.get("/dashboard?province=50").get_data(as_text=True)
+    assert "บ่อน้ำชุมชน" in page

@@ -72,49 +72,68 @@ def page() -> ResponseReturnValue:
 def summary_api(level: str, code: str) -> ResponseReturnValue:
     """What the page shows, as JSON (default) or CSV (``f=csv``: one row per number)."""
     fmt = request.args.get("f", "json")
-    if fmt not in ("json", "csv"):
-        raise BadParameter(f"f must be json or csv; got {fmt!r}")
+    if fmt not in ("json", "csv", "xlsx"):
+        raise BadParameter(f"f must be json, csv or xlsx; got {fmt!r}")
     summary = gs.area_summary(engine(), level, code)
+    name = f"cddgis-{level}-{code or 'TH'}.{fmt}"
+    attachment = {"Content-Disposition": f'attachment; filename="{name}"'}
     if fmt == "csv":
-        name = f"cddgis-{level}-{code or 'TH'}.csv"
-        return Response("\ufeff" + summary_csv(summary), mimetype="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        out = io.StringIO()
+        csv.writer(out).writerows(summary_rows(summary))
+        return Response("\ufeff" + out.getvalue(), mimetype="text/csv", headers=attachment)
+    if fmt == "xlsx":
+        return Response(summary_xlsx(summary), headers=attachment, mimetype=XLSX)
     return summary
 
 
-def summary_csv(summary: dict[str, Any]) -> str:
-    """Every number of the summary in one long table (Excel opens it: UTF-8 with BOM)."""
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["section", "layer", "field", "code", "label_th", "label_en", "year", "value"])
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def summary_xlsx(summary: dict[str, Any]) -> bytes:
+    """The CSV's rows as a workbook (numbers stay numbers in Excel)."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(summary["area"]["code"] or "TH")
+    for row in summary_rows(summary):
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def summary_rows(summary: dict[str, Any]) -> list[list[Any]]:
+    """Every number of the summary in one long table (the CSV and XLSX downloads)."""
+    rows: list[list[Any]] = []
+    rows.append(["section", "layer", "field", "code", "label_th", "label_en", "year", "value"])
     area = summary["area"]
-    w.writerow(["area", "", "area_km2", area["code"], area["name_th"], area["name_en"], "",
-                area["area_km2"]])
+    rows.append(["area", "", "area_km2", area["code"], area["name_th"], area["name_en"], "",
+                 area["area_km2"]])
     if summary["population"]:
         p = summary["population"]
-        w.writerow(["population", "", "population", area["code"], "ประชากร", "Population",
-                    p["year"] or "", p["value"]])
+        rows.append(["population", "", "population", area["code"], "ประชากร", "Population",
+                     p["year"] or "", p["value"]])
     for layer in summary["layers"]:
-        w.writerow(["layer", layer["id"], "count", area["code"], layer["title_th"],
-                    layer["title_en"], "", layer["count"]])
-        w.writerow(["layer", layer["id"], "country_count", "", layer["title_th"],
-                    layer["title_en"], "", layer["country_count"]])
+        rows.append(["layer", layer["id"], "count", area["code"], layer["title_th"],
+                     layer["title_en"], "", layer["count"]])
+        rows.append(["layer", layer["id"], "country_count", "", layer["title_th"],
+                     layer["title_en"], "", layer["country_count"]])
         for cat in layer["categories"]:
             for v in cat["values"]:
-                w.writerow(["category", layer["id"], cat["field"], v["value"] or "",
-                            v["label_th"], v["label_en"], "", v["count"]])
+                rows.append(["category", layer["id"], cat["field"], v["value"] or "",
+                             v["label_th"], v["label_en"], "", v["count"]])
     for child in summary["children"]:
         for lid, n in child["counts"].items():
-            w.writerow(["child", lid, "count", child["code"], child["name_th"],
-                        child["name_en"], "", n])
+            rows.append(["child", lid, "count", child["code"], child["name_th"],
+                         child["name_en"], "", n])
     for near in summary["nearby"]:
-        w.writerow(["nearby", near["layer"], "distance_km", near["id"], near["name"], "", "",
-                    near["distance_km"]])
+        rows.append(["nearby", near["layer"], "distance_km", near["id"], near["name"], "", "",
+                     near["distance_km"]])
     for ind in summary["indicators"]:
         for s in ind["series"]:
-            w.writerow(["indicator", "", ind["id"], area["code"], ind["title_th"],
-                        ind["title_en"], s["year"] or "", s["value"]])
-    return out.getvalue()
+            rows.append(["indicator", "", ind["id"], area["code"], ind["title_th"],
+                         ind["title_en"], s["year"] or "", s["value"]])
+    return rows
 
 
 # ---- the Open Graph image ---------------------------------------------------------------------
