@@ -188,3 +188,28 @@ def test_village_dashboard_from_its_subdistrict(page, live_server, client, engin
     expect(centres.first).to_contain_text(first["name"])
     page.click('.crumbs a[data-level="subdistrict"]')
     arrive(page, rf"/dashboard\?subdistrict={sub}$")
+
+
+def test_numbers_the_thai_way(page, live_server):
+    open_ready(page, f"{live_server}/dashboard?province=50")
+    num = "(x) => window.cddgisDashboard.num(x)"
+    assert page.evaluate(f"({num})(1640479)") == "1,640,479"
+    assert page.evaluate(f"({num})(14950.4)") == "14,950"
+    assert page.evaluate(f"({num})(12.345)") == "12.3"
+    assert page.evaluate(f"({num})(0.012345)") == "0.0123"  # a small rate keeps its digits
+    assert page.evaluate(f"({num})(0)") == "0"
+    expect(page.locator('[data-card="population"] .card-value')).to_have_text("1,640,479")
+
+
+def test_print_lays_out_on_a4(page, live_server):
+    open_ready(page, f"{live_server}/dashboard?province=50")
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": 703, "height": 1000})  # A4 less 12 mm margins, at 96 dpi
+    page.evaluate("window.cddgisDashboard.charts.forEach((c) => c.resize())")
+    expect(page.locator(".share")).to_be_hidden()
+    expect(page.locator("#dform")).to_be_hidden()
+    expect(page.locator(".topbar")).to_be_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 703
+    pdf = page.pdf(format="A4", print_background=True)
+    pages = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
+    assert pdf[:5] == b"%PDF-" and 1 <= pages <= 12, pages
