@@ -61,8 +61,7 @@ def page() -> ResponseReturnValue:
         "email": "mailto:?" + urlencode({"subject": f"cddgis: {area['name_th']}",
                                           "body": permalink}).replace("+", "%20"),
     }
-    config = {"level": level, "code": code, "summary": summary,
-              "api": url_for("dashboard.summary_api", level="LEVEL", code="CODE")}
+    config = {"level": level, "code": code, "summary": summary}
     return render_template("dashboard.html", summary=summary, area=area, config=config,
                            permalink=permalink, og_image=og_image, share=share,
                            sample=summary["sample"], **area_choices())
