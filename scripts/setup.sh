@@ -11,7 +11,8 @@ want_prod=0
 [[ "${1:-}" == "--test" ]] && want_test=1 && want_prod=1
 [[ "${1:-}" == "--prod" ]] && want_prod=1
 
-packages=(postgresql-15 postgresql-15-postgis-3)
+# libfribidi0: Pillow shapes Thai (the dashboard's share image) only when it can load FriBiDi.
+packages=(postgresql-15 postgresql-15-postgis-3 libfribidi0)
 if (( want_prod )); then
   # Debian 12 ships nginx's brotli module; the tests check brotli, so it is not optional.
   packages+=(nginx pgbouncer libnginx-mod-http-brotli-filter libnginx-mod-http-brotli-static)

@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     from web import compress, cors, errors, params, security
     from web.api import api
     from web.choropleth_page import choropleth
+    from web.dashboard import dashboard
     from web.indicators_api import indicators_api
     from web.pages import pages
     from web.tiles import tiles
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.register_blueprint(api, url_prefix="/api")
     app.register_blueprint(indicators_api, url_prefix="/api")
     app.register_blueprint(tiles, url_prefix="/api")
+    app.register_blueprint(dashboard)
 
     return app
 

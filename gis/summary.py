@@ -1,0 +1,436 @@
+"""Everything cddgis knows about one area, for the dashboard and ``/api/areas/…/summary``.
+
+A handful of statements, not one per card: the area and its parents, its children, every layer's
+counts (country, area, siblings, children — one ``GROUPING SETS`` scan), every layer's categories
+(one ``UNION ALL`` built from the layer declarations, so a new layer needs no code here) and the
+imported indicators at the area's level (values, ranks and means in one window query).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from cddgis.core.errors import BadParameter, NotFound
+from cddgis.core.schema import Field, Layer
+from layers.definitions import LAYERS
+
+LEVELS = ("country", "province", "district", "subdistrict", "village")
+CODE_LENGTH = {"country": 0, "province": 2, "district": 4, "subdistrict": 6, "village": 8}
+TABLE = {"province": "provinces", "district": "districts", "subdistrict": "subdistricts"}
+CHILD = {"country": "province", "province": "district", "district": "subdistrict",
+         "subdistrict": "village", "village": None}
+PARENT = {"country": None, "province": "country", "district": "province",
+          "subdistrict": "district", "village": "subdistrict"}
+VILLAGE_FIELD = "village_no"
+"""A layer with a หมู่ที่ field of this name places its points in villages: the village's code
+is DOPA's, the subdistrict's six digits and the หมู่ที่ in two (50010103: หมู่ 3 of 500101)."""
+VILLAGE_NAME_FIELD = "village_name"
+FEATURE_COLUMN = {"province": "province_code", "district": "district_code",
+                  "subdistrict": "subdistrict_code",
+                  "village": f"(subdistrict_code || lpad(properties->>'{VILLAGE_FIELD}', 2, '0'))"}
+LEVEL_LABELS = {"country": ("ประเทศ", "Country"), "province": ("จังหวัด", "Province"),
+                "district": ("อำเภอ/เขต", "District"), "subdistrict": ("ตำบล/แขวง", "Subdistrict"),
+                "village": ("หมู่บ้าน", "Village")}
+NEARBY = 5
+"""How many of each layer's nearest points a village dashboard lists."""
+COUNTRY = {"level": "country", "code": "", "name_th": "ประเทศไทย", "name_en": "Thailand"}
+TOP_VALUES = 12
+"""A choice field with more values (tree species) shows the commonest and "others"."""
+NICE_STEPS = (1, 2, 5)
+ADDITIVE = frozenset({"population", "oae-rice-area-planted", "oae-rice-production",
+                      "osm-poi-count"})
+"""Imported indicators whose country figure is the sum of the provinces' (the rest: the mean)."""
+
+
+@dataclass(frozen=True)
+class AreaRef:
+    level: str
+    code: str
+
+
+def parse_area(level: str, code: str) -> AreaRef:
+    """Checks a level and a DOPA code of its shape (``country`` takes no code, or ``TH``)."""
+    if level not in LEVELS:
+        raise BadParameter(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
+    if level == "country":
+        if code not in ("", "th", "TH", "all"):
+            raise BadParameter(f"the country's code is TH; got {code!r}")
+        return AreaRef("country", "")
+    n = CODE_LENGTH[level]
+    if len(code) != n or not code.isascii() or not code.isdigit():
+        raise BadParameter(f"{level} must be a {n}-digit DOPA code; got {code!r}")
+    return AreaRef(level, code)
+
+
+def range_edges(field: Field) -> list[float]:
+    """Bucket edges for a range field: 1-2-5 steps across its declared range (sizes of plots,
+    girths of trees spread over orders of magnitude, so equal steps would put all in one)."""
+    low = field.minimum if field.minimum is not None else 0.0
+    high = field.maximum if field.maximum is not None else 1000.0
+    edges = [low]
+    exponent = math.floor(math.log10(low)) if low > 0 else 0
+    while edges[-1] < high:
+        for step in NICE_STEPS:
+            edge = step * 10.0 ** exponent
+            if edges[-1] < edge < high:
+                edges.append(edge)
+        exponent += 1
+        if 10.0 ** exponent >= high:
+            break
+    edges.append(high)
+    return edges
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.0f}" if x >= 1 else f"{x:g}"
+
+
+def category_fields(layer: Layer) -> list[Field]:
+    """The fields a layer's charts break it down by: its public choice and range filters."""
+    return [f for f in layer.filter_fields if f.filter in ("choice", "range")]
+
+
+def _choice_label(field: Field, value: str | None) -> tuple[str, str]:
+    if value is None:
+        return "ไม่ระบุ", "Not stated"
+    if field.type == "bool":
+        return ("ใช่", "Yes") if value == "true" else ("ไม่ใช่", "No")
+    for c in field.choices:
+        if c.value == value:
+            return c.label_th, c.label_en
+    return value, value
+
+
+def _area(conn: Connection, ref: AreaRef) -> dict[str, Any]:
+    if ref.level == "country":
+        km2 = conn.execute(text("SELECT sum(area_km2) FROM provinces")).scalar_one()
+        return {**COUNTRY, "area_km2": km2, "siblings": None, "parents": []}
+    if ref.level == "village":
+        return _village(conn, ref)
+    table = TABLE[ref.level]
+    joins = {"province": "", "district": "JOIN provinces p ON p.code = a.province_code",
+             "subdistrict": "JOIN provinces p ON p.code = a.province_code "
+                            "JOIN districts d ON d.code = a.district_code"}[ref.level]
+    parents = {"province": "NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, "
+                           "NULL::text",
+               "district": "p.code, p.name_th, p.name_en, NULL::text, NULL::text, NULL::text",
+               "subdistrict": "p.code, p.name_th, p.name_en, d.code, d.name_th, d.name_en",
+               }[ref.level]
+    peers = ("TRUE" if ref.level == "province"
+             else f"s.{FEATURE_COLUMN[PARENT[ref.level] or 'province']} = "
+                  f"a.{FEATURE_COLUMN[PARENT[ref.level] or 'province']}")
+    row = conn.execute(text(f"""
+        SELECT a.code AS area_code, a.name_th AS area_th, a.name_en AS area_en, a.area_km2,
+               a.region, {parents},
+               (SELECT count(*) FROM {table} s WHERE {peers}) AS siblings
+        FROM {table} a {joins} WHERE a.code = :code
+    """), {"code": ref.code}).first()
+    if row is None:
+        raise NotFound(f"ไม่พบ{LEVEL_LABELS[ref.level][0]}รหัส {ref.code} — "
+                       f"no {ref.level} with code {ref.code}")
+    chain = [dict(COUNTRY)]
+    if row[5]:
+        chain.append({"level": "province", "code": row[5], "name_th": row[6], "name_en": row[7]})
+    if row[8]:
+        chain.append({"level": "district", "code": row[8], "name_th": row[9], "name_en": row[10]})
+    return {"level": ref.level, "code": row.area_code, "name_th": row.area_th,
+            "name_en": row.area_en, "area_km2": row.area_km2, "region": row.region,
+            "siblings": row.siblings, "parents": chain}
+
+
+def _children(conn: Connection, ref: AreaRef) -> list[dict[str, Any]]:
+    child = CHILD[ref.level]
+    if child is None:
+        return []
+    if child == "village":
+        return _villages(conn, ref)
+    where = "TRUE" if ref.level == "country" else f"{FEATURE_COLUMN[ref.level]} = :code"
+    rows = conn.execute(text(f"""
+        SELECT code, name_th, name_en, area_km2 FROM {TABLE[child]} WHERE {where} ORDER BY code
+    """), {"code": ref.code}).all()
+    return [{"code": r.code, "name_th": r.name_th, "name_en": r.name_en,
+             "area_km2": r.area_km2, "counts": {}} for r in rows]
+
+
+def _counts(conn: Connection, ref: AreaRef) -> list[Any]:
+    """Per layer: the country's count, the area's siblings' (the area among them) and its
+    children's, in one scan of layer_features."""
+    params: dict[str, object] = {"code": ref.code}
+    if ref.level == "country":
+        sibling, in_area = "NULL::text", "TRUE"
+    else:
+        column = FEATURE_COLUMN[ref.level]
+        parent = PARENT[ref.level]
+        in_parent = ("TRUE" if parent == "country"
+                     else f"{FEATURE_COLUMN[parent or 'province']} = :parent")
+        params["parent"] = ref.code[:CODE_LENGTH[parent or "country"]]
+        sibling = f"CASE WHEN {in_parent} THEN {column} END"
+        in_area = f"{column} = :code"
+    child = CHILD[ref.level]
+    child_expr = f"CASE WHEN {in_area} THEN {FEATURE_COLUMN[child]} END" if child else "NULL::text"
+    return list(conn.execute(text(f"""
+        SELECT layer, {sibling} AS sibling, {child_expr} AS child,
+               GROUPING({sibling}, {child_expr}) AS g,
+               count(*) AS n, bool_or(sample) AS sample,
+               count(*) FILTER (WHERE {in_area}) AS in_area
+        FROM layer_features
+        GROUP BY GROUPING SETS ((layer), (layer, {sibling}), (layer, {child_expr}))
+    """), params).all())
+
+
+def _categories(conn: Connection, ref: AreaRef) -> dict[tuple[str, str], list[Any]]:
+    """Counts per category of every layer's choice and range fields, in the area: one
+    statement, its parts generated from the declarations (field names are declared, never
+    user input)."""
+    parts: list[str] = []
+    params: dict[str, object] = {"code": ref.code}
+    where = "TRUE" if ref.level == "country" else f"{FEATURE_COLUMN[ref.level]} = :code"
+    for i, layer in enumerate(LAYERS.values()):
+        values = []
+        for j, field in enumerate(category_fields(layer)):
+            value = f"properties->>'{field.name}'"
+            if field.filter == "range":
+                params[f"e{i}_{j}"] = range_edges(field)[1:-1]
+                value = f"width_bucket(({value})::float8, CAST(:e{i}_{j} AS float8[]))::text"
+            values.append(f"('{field.name}', {value})")
+        if not values:
+            continue
+        params[f"l{i}"] = layer.id
+        # one scan per layer: each row counted once per field it is broken down by
+        parts.append(f"SELECT CAST(:l{i} AS text) AS layer, v.field, v.key, count(*) AS n "
+                     f"FROM layer_features CROSS JOIN LATERAL (VALUES {', '.join(values)}) "
+                     f"AS v(field, key) WHERE layer = :l{i} AND {where} GROUP BY 2, 3")
+    out: dict[tuple[str, str], list[Any]] = {}
+    if not parts:
+        return out
+    for row in conn.execute(text(" UNION ALL ".join(parts)), params):
+        out.setdefault((row.layer, row.field), []).append(row)
+    return out
+
+
+def _category_rows(field: Field, rows: list[Any]) -> list[dict[str, Any]]:
+    if field.filter == "range":
+        edges = range_edges(field)
+        by_bucket = {int(r.key): r.n for r in rows if r.key is not None}
+        out = []
+        for i in range(len(edges) - 1):
+            lo, hi = edges[i], edges[i + 1]
+            out.append({"value": f"{lo:g}-{hi:g}", "label_th": f"{_fmt(lo)}–{_fmt(hi)}",
+                        "label_en": f"{_fmt(lo)}–{_fmt(hi)}", "count": by_bucket.get(i, 0)})
+        # drop empty buckets at either end: a plot's size rarely passes 50 rai
+        while out and out[-1]["count"] == 0:
+            out.pop()
+        while out and out[0]["count"] == 0:
+            out.pop(0)
+        missing = sum(r.n for r in rows if r.key is None)
+        if missing:
+            out.append({"value": None, "label_th": "ไม่ระบุ", "label_en": "Not stated",
+                        "count": missing})
+        return out
+    ordered = sorted(rows, key=lambda r: (r.key is None, _sort_key(field, r.key, r.n)))
+    out = []
+    for r in ordered:
+        th, en = _choice_label(field, r.key)
+        out.append({"value": r.key, "label_th": th, "label_en": en, "count": r.n})
+    if len(out) > TOP_VALUES and field.type == "text":
+        rest = out[TOP_VALUES - 1:]
+        out = [*out[:TOP_VALUES - 1], {"value": "__other__", "label_th": "อื่น ๆ",
+                                       "label_en": "Others",
+                                       "count": sum(r["count"] for r in rest)}]
+    return out
+
+
+def _sort_key(field: Field, key: str | None, n: int) -> tuple[Any, ...]:
+    """Declared choices in their order, years and numbers ascending, free text commonest first."""
+    if field.choices:
+        order = [c.value for c in field.choices]
+        return (order.index(key) if key in order else len(order), key or "")
+    if field.type in ("year_be", "int") and key and key.lstrip("-").isdigit():
+        return (int(key), "")
+    if field.type == "bool":
+        return (0 if key == "true" else 1, "")
+    return (-n, key or "")
+
+
+def _indicators(conn: Connection, ref: AreaRef) -> list[dict[str, Any]]:
+    """Imported indicators at the area's level, every year: the area's value and rank among
+    its siblings, the siblings' mean (the parent) and the mean of the level (the country)."""
+    if ref.level == "village":
+        return []  # no table is kept per village
+    country = ref.level == "country"  # the provinces' figures, summed or averaged
+    level = "province" if country else ref.level
+    plen = CODE_LENGTH[PARENT[ref.level] or "country"]
+    rows = conn.execute(text("""
+        WITH v AS (
+            SELECT v.indicator_id, v.year, v.area_code, v.value,
+                   left(v.area_code, :plen) = :parent AS sibling
+            FROM indicator_values v JOIN indicators i ON i.id = v.indicator_id
+            WHERE i.level = :level
+        ), r AS (
+            SELECT *, CASE WHEN sibling AND value IS NOT NULL THEN
+                          rank() OVER (PARTITION BY indicator_id, year, sibling, value IS NULL
+                                       ORDER BY value DESC) END AS rank
+            FROM v
+        )
+        SELECT r.indicator_id, r.year, i.title_th, i.title_en, i.unit, i.source,
+               max(r.value) FILTER (WHERE r.area_code = :code) AS value,
+               max(r.rank) FILTER (WHERE r.area_code = :code) AS rank,
+               count(r.value) FILTER (WHERE r.sibling) AS of,
+               avg(r.value) FILTER (WHERE r.sibling) AS parent_mean,
+               avg(r.value) AS level_mean, sum(r.value) AS level_sum
+        FROM r JOIN indicators i ON i.id = r.indicator_id
+        GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2 NULLS FIRST
+    """), {"plen": plen, "parent": ref.code[:plen], "level": level, "code": ref.code}).all()
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        item = out.setdefault(r.indicator_id, {
+            "id": r.indicator_id, "title_th": r.title_th, "title_en": r.title_en,
+            "unit": r.unit, "source": r.source, "series": []})
+        value = r.value
+        if country:  # a count adds up; a rate or an average does not
+            value = r.level_sum if r.indicator_id in ADDITIVE else r.level_mean
+        item["series"].append({"year": r.year, "value": value, "rank": r.rank, "of": r.of,
+                               "parent_mean": None if country else r.parent_mean,
+                               "level_mean": r.level_mean})
+        item["aggregate"] = ("sum" if r.indicator_id in ADDITIVE else "mean") if country else None
+    result = []
+    for item in out.values():
+        with_value = [s for s in item["series"] if s["value"] is not None]
+        latest = with_value[-1] if with_value else item["series"][-1]
+        item.update(year=latest["year"], value=latest["value"], rank=latest["rank"],
+                    of=latest["of"])
+        result.append(item)
+    return result
+
+
+def _village_layers() -> list[Layer]:
+    return [layer for layer in LAYERS.values()
+            if VILLAGE_FIELD in {f.name for f in layer.public_fields}]
+
+
+def _village_name_sql() -> str:
+    """The commonest village name the layers give for the หมู่ที่ (names vary in spelling)."""
+    return (f"mode() WITHIN GROUP (ORDER BY nullif(properties->>'{VILLAGE_NAME_FIELD}', ''))")
+
+
+def _village(conn: Connection, ref: AreaRef) -> dict[str, Any]:
+    parent = _area(conn, AreaRef("subdistrict", ref.code[:6]))
+    moo = int(ref.code[6:])
+    layers = [layer.id for layer in _village_layers()]
+    row = conn.execute(text(f"""
+        SELECT count(*) AS n, {_village_name_sql()} AS name,
+               ST_X(ST_Centroid(ST_Collect(geom))) AS lon,
+               ST_Y(ST_Centroid(ST_Collect(geom))) AS lat
+        FROM layer_features
+        WHERE layer = ANY(:layers) AND subdistrict_code = :sub
+          AND properties->>'{VILLAGE_FIELD}' = :moo
+    """), {"layers": layers, "sub": ref.code[:6], "moo": str(moo)}).one()
+    if not row.n:
+        raise NotFound(f"ไม่มีข้อมูลหมู่ที่ {moo} ใน{parent['name_th']} — the layers hold "
+                       f"nothing for village {moo} of subdistrict {ref.code[:6]}")
+    name = f"หมู่ที่ {moo}" + (f" บ้าน{row.name.removeprefix('บ้าน')}" if row.name else "")
+    parents = [*parent["parents"],
+               {"level": "subdistrict", "code": parent["code"], "name_th": parent["name_th"],
+                "name_en": parent["name_en"]}]
+    return {"level": "village", "code": ref.code, "name_th": name,
+            "name_en": f"Village no. {moo}, {parent['name_en']}", "area_km2": None,
+            "region": parent["region"], "siblings": None, "parents": parents,
+            "point": [row.lon, row.lat]}
+
+
+def _villages(conn: Connection, ref: AreaRef) -> list[dict[str, Any]]:
+    rows = conn.execute(text(f"""
+        SELECT {FEATURE_COLUMN["village"]} AS code, {_village_name_sql()} AS name
+        FROM layer_features
+        WHERE layer = ANY(:layers) AND subdistrict_code = :code
+          AND properties->>'{VILLAGE_FIELD}' ~ '^[0-9]{{1,2}}$'
+        GROUP BY 1 ORDER BY 1
+    """), {"layers": [layer.id for layer in _village_layers()], "code": ref.code}).all()
+    return [{"code": r.code, "name_th": f"หมู่ที่ {int(r.code[6:])}"
+             + (f" บ้าน{r.name.removeprefix('บ้าน')}" if r.name else ""),
+             "name_en": f"Village no. {int(r.code[6:])}", "area_km2": None, "counts": {}}
+            for r in rows]
+
+
+def _nearby(conn: Connection, point: list[float]) -> list[dict[str, Any]]:
+    """Each layer's nearest points to the village (ground distance), by its name field: a
+    public field, so nothing personal is read."""
+    rows = conn.execute(text("""
+        SELECT l.layer, n.key, n.name, n.province_code, n.km FROM unnest(CAST(:layers AS text[]))
+               AS l(layer)
+        CROSS JOIN LATERAL (
+            SELECT f.key, f.name, f.province_code,
+                   ST_Distance(f.geom::geography, p.g) / 1000 AS km
+            FROM layer_features f,
+                 (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography AS g) p
+            WHERE f.layer = l.layer
+            ORDER BY f.geom::geography <-> p.g LIMIT :n
+        ) n
+    """), {"layers": list(LAYERS), "lon": point[0], "lat": point[1], "n": NEARBY}).all()
+    return [{"layer": r.layer, "id": r.key, "name": r.name, "distance_km": round(r.km, 2)}
+            for r in rows]
+
+
+def area_summary(engine: Engine, level: str, code: str) -> dict[str, Any]:
+    """What the dashboard shows for one area (see the module's docstring for the queries)."""
+    ref = parse_area(level, code)
+    with engine.connect() as conn:
+        area = _area(conn, ref)
+        children = _children(conn, ref)
+        counts = _counts(conn, ref)
+        categories = _categories(conn, ref)
+        indicators = _indicators(conn, ref)
+        nearby = _nearby(conn, area["point"]) if ref.level == "village" else []
+    country: dict[str, int] = {}
+    in_area: dict[str, int] = {}
+    sample: dict[str, bool] = {}
+    siblings: dict[str, dict[str, int]] = {}
+    by_child: dict[str, dict[str, int]] = {}
+    for r in counts:
+        if r.g == 3:  # (layer)
+            country[r.layer] = r.n
+            in_area[r.layer] = r.in_area
+            sample[r.layer] = bool(r.sample)
+        elif r.g == 1 and r.sibling is not None:  # (layer, sibling)
+            siblings.setdefault(r.layer, {})[r.sibling] = r.n
+        elif r.g == 2 and r.child is not None:  # (layer, child)
+            by_child.setdefault(r.layer, {})[r.child] = r.n
+    for c in children:
+        c["counts"] = {lid: by_child.get(lid, {}).get(c["code"], 0) for lid in LAYERS}
+    layers = []
+    for layer in LAYERS.values():
+        n = in_area.get(layer.id, 0)
+        total = country.get(layer.id, 0)
+        rank = of = None
+        if ref.level not in ("country", "village"):
+            peers = siblings.get(layer.id, {})
+            of = area["siblings"]
+            rank = 1 + sum(1 for v in peers.values() if v > n)
+        layers.append({
+            "id": layer.id, "title_th": layer.title_th, "title_en": layer.title_en,
+            "color": layer.color, "count": n, "country_count": total,
+            "share": (n / total) if total else None, "rank": rank, "of": of,
+            "sample": sample.get(layer.id, False),
+            "categories": [{"field": f.name, "label_th": f.label_th, "label_en": f.label_en,
+                            "kind": f.filter,
+                            "values": _category_rows(f, categories.get((layer.id, f.name), []))}
+                           for f in category_fields(layer)],
+        })
+    population = next((i for i in indicators if i["id"] == "population"), None)
+    return {
+        "area": area,
+        "level_th": LEVEL_LABELS[ref.level][0], "level_en": LEVEL_LABELS[ref.level][1],
+        "child_level": CHILD[ref.level],
+        "population": ({"value": population["value"], "year": population["year"],
+                        "source": population["source"]} if population else None),
+        "layers": layers,
+        "children": children,
+        "indicators": [i for i in indicators if i["id"] != "population"],
+        "nearby": nearby,
+        "sample": any(sample.values()),
+    }
+

@@ -1,0 +1,251 @@
+"""Area dashboards (issue 14): the summary API's numbers against direct SQL, its bad input, CSV,
+the page's HTML and the Open Graph share image."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from PIL import Image, ImageChops, ImageDraw
+from sqlalchemy import Engine, text
+
+from gis import summary as gs
+from layers.definitions import LAYERS
+from tests.test_new_layer import WELLS, wells  # noqa: F401 (a sixth layer, declared in a test)
+from web import dashboard as wd
+
+
+def count(engine: Engine, sql: str, **params: object) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(sql), params).scalar_one())
+
+
+@pytest.mark.parametrize(("level", "code", "column"), [
+    ("country", "TH", None), ("province", "50", "province_code"),
+    ("district", "5001", "district_code"), ("subdistrict", "500101", "subdistrict_code")])
+def test_layer_counts_equal_sql(client, engine, level, code, column):
+    body = client.get(f"/api/areas/{level}/{code}/summary").get_json()
+    where = f"AND {column} = :code" if column else ""
+    for layer in body["layers"]:
+        expected = count(engine, f"SELECT count(*) FROM layer_features WHERE layer = :layer "
+                                 f"{where}", layer=layer["id"], code=code)
+        assert layer["count"] == expected, layer["id"]
+        total = count(engine, "SELECT count(*) FROM layer_features WHERE layer = :layer",
+                      layer=layer["id"])
+        assert layer["country_count"] == total
+    assert [x["id"] for x in body["layers"]] == list(LAYERS)
+
+
+def test_province_children_categories_and_rank(client, engine):
+    body = client.get("/api/areas/province/50/summary").get_json()
+    assert body["area"]["name_th"] == "เชียงใหม่"
+    assert [p["level"] for p in body["area"]["parents"]] == ["country"]
+    assert len(body["children"]) == count(
+        engine, "SELECT count(*) FROM districts WHERE province_code = '50'")
+    plots = next(x for x in body["layers"] if x["id"] == "khok-nong-na")
+    # every child's count is the SQL count for that district
+    per_district = {r[0]: r[1] for r in _rows(engine, """
+        SELECT district_code, count(*) FROM layer_features
+        WHERE layer = 'khok-nong-na' AND province_code = '50' GROUP BY 1""")}
+    for child in body["children"]:
+        assert child["counts"]["khok-nong-na"] == per_district.get(child["code"], 0)
+    # categories: model level and budget year add up to the count; size classes too
+    cats = {c["field"]: c for c in plots["categories"]}
+    assert set(cats) >= {"model_level", "budget_year", "plot_size_rai", "land_title"}
+    for field in ("model_level", "budget_year", "plot_size_rai"):
+        assert sum(v["count"] for v in cats[field]["values"]) == plots["count"], field
+    hlm = next(v for v in cats["model_level"]["values"] if v["value"] == "HLM")
+    assert hlm["count"] == count(engine, """
+        SELECT count(*) FROM layer_features WHERE layer = 'khok-nong-na'
+        AND province_code = '50' AND properties->>'model_level' = 'HLM'""")
+    assert hlm["label_th"] == "ระดับครัวเรือน (HLM)"
+    # rank among the 77 provinces
+    higher = count(engine, """
+        SELECT count(*) FROM (SELECT province_code, count(*) AS n FROM layer_features
+        WHERE layer = 'khok-nong-na' GROUP BY 1) t WHERE n > :n""", n=plots["count"])
+    assert plots["rank"] == higher + 1 and plots["of"] == 77
+
+
+def test_indicators_rank_and_series(client, engine):
+    body = client.get("/api/areas/province/50/summary").get_json()
+    income = next(i for i in body["indicators"] if i["id"] == "nso-household-income")
+    years = [s["year"] for s in income["series"]]
+    assert years == sorted(years) and income["year"] == max(
+        s["year"] for s in income["series"] if s["value"] is not None)
+    value = _rows(engine, """SELECT value FROM indicator_values WHERE indicator_id =
+        'nso-household-income' AND area_code = '50' AND year = :y""", y=income["year"])[0][0]
+    assert income["value"] == pytest.approx(value)
+    higher = count(engine, """SELECT count(*) FROM indicator_values WHERE indicator_id =
+        'nso-household-income' AND year = :y AND value > :v""", y=income["year"], v=value)
+    assert income["rank"] == higher + 1
+    assert body["population"] is not None and body["population"]["value"] > 0
+
+
+def test_range_edges_cover_the_declared_range():
+    edges = gs.range_edges(LAYERS["khok-nong-na"].field("plot_size_rai"))
+    assert edges[0] == 0.1 and edges[-1] == 500 and edges == sorted(edges)
+    assert 1 in edges and 5 in edges and 50 in edges
+
+
+@pytest.mark.parametrize(("path", "status", "word"), [
+    ("/api/areas/planet/1/summary", 400, "level"),
+    ("/api/areas/province/5/summary", 400, "2-digit"),
+    ("/api/areas/province/๕๐/summary", 400, "2-digit"),
+    ("/api/areas/district/50a1/summary", 400, "4-digit"),
+    ("/api/areas/province/99/summary", 404, "99"),
+    ("/api/areas/country/XX/summary", 400, "TH"),
+    ("/api/areas/province/50/summary?f=xml", 400, "json, csv or xlsx"),
+    ("/dashboard?province=5", 400, "2-digit"),
+    ("/dashboard?province=50&district=1001", 400, "not in"),
+    ("/dashboard?subdistrict=999999", 404, "999999"),
+])
+def test_bad_input(client, path, status, word):
+    r = client.get(path)
+    assert r.status_code == status, r.data[:300]
+    assert word in r.get_data(as_text=True)
+
+
+def test_csv_holds_the_json_numbers(client):
+    body = client.get("/api/areas/district/5001/summary").get_json()
+    r = client.get("/api/areas/district/5001/summary?f=csv")
+    assert r.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff"))))
+    counts = {(x["layer"], x["field"]): int(x["value"]) for x in rows if x["section"] == "layer"}
+    for layer in body["layers"]:
+        assert counts[(layer["id"], "count")] == layer["count"]
+    assert not any("owner" in k for row in rows for k in row.values() if k)  # PDPA
+
+
+def test_xlsx_holds_the_csv_rows(client):
+    from openpyxl import load_workbook
+
+    r = client.get("/api/areas/province/50/summary?f=xlsx")
+    assert r.status_code == 200 and r.mimetype.endswith("spreadsheetml.sheet")
+    sheet = load_workbook(io.BytesIO(r.data), read_only=True).active
+    rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+    text_rows = list(csv.reader(io.StringIO(
+        client.get("/api/areas/province/50/summary?f=csv").get_data(as_text=True)
+        .lstrip("\ufeff"))))
+    assert len(rows) == len(text_rows) and rows[0] == text_rows[0]
+    plots = next(x for x in rows if x[0] == "layer" and x[1] == "khok-nong-na")
+    assert isinstance(plots[7], int)  # a number in Excel, not text
+
+
+def test_no_personal_data(client):
+    raw = client.get("/api/areas/province/50/summary").get_data(as_text=True)
+    assert "owner_name" not in raw and "personal" not in raw
+
+
+def test_page_has_breadcrumbs_share_links_and_og(client):
+    r = client.get("/dashboard?district=5001")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200
+    assert 'property="og:image"' in html and "/dashboard/og/district/5001.png" in html
+    assert "social-plugins.line.me/lineit/share?url=" in html
+    assert "facebook.com/sharer/sharer.php?u=" in html
+    assert "เชียงใหม่" in html and "เมืองเชียงใหม่" in html
+
+
+def test_share_image_is_a_png_with_the_area_name(client):
+    from PIL import features
+
+    # Thai vowels and tone marks are placed by HarfBuzz through raqm, which needs FriBiDi
+    assert features.check("raqm"), "Pillow has no raqm: apt-get install libfribidi0"
+    r = client.get("/dashboard/og/province/50.png")
+    assert r.status_code == 200 and r.mimetype == "image/png"
+    image = Image.open(io.BytesIO(r.data))
+    assert image.format == "PNG" and image.size == wd.OG_SIZE
+    # the drawing's input names the area first, in Thai then English
+    summary = gs.area_summary(_engine(client), "province", "50")
+    lines = wd.og_lines(summary)
+    assert lines[0][0] == "เชียงใหม่" and lines[1][0] == "Chiang Mai"
+    # and the pixels where the name goes are the name drawn in Thai (not boxes, not blank)
+    name = Image.new("RGB", wd.OG_SIZE, "#ffffff")
+    end = wd.draw_text(ImageDraw.Draw(name), (60, 90), "เชียงใหม่", 72, 700)
+    box = (60, 90, end, 90 + 100)
+    crop = image.convert("RGB").crop(box)
+    assert ImageChops.difference(crop, name.crop(box)).getbbox() is None
+    assert name.crop(box).getbbox() is not None and crop.convert("L").getextrema()[0] < 100
+    # a different name draws different pixels (the comparison can fail)
+    other = Image.new("RGB", wd.OG_SIZE, "#ffffff")
+    wd.draw_text(ImageDraw.Draw(other), (60, 90), "ลำพูน", 72, 700)
+    assert ImageChops.difference(crop, other.crop(box)).getbbox() is not None
+
+
+def _engine(client) -> Engine:
+    return client.application.extensions["cddgis.engine"]
+
+
+def _rows(engine: Engine, sql: str, **params: object) -> list:
+    with engine.connect() as conn:
+        return list(conn.execute(text(sql), params).all())
+
+
+def _a_village(engine: Engine) -> tuple[str, int]:
+    """A subdistrict with plots, and one of its หมู่ที่."""
+    row = _rows(engine, """
+        SELECT subdistrict_code, (properties->>'village_no')::int FROM layer_features
+        WHERE layer = 'khok-nong-na' AND province_code = '50' AND properties ? 'village_no'
+        ORDER BY subdistrict_code, 2 LIMIT 1""")[0]
+    return row[0], row[1]
+
+
+def test_subdistrict_children_are_its_villages(client, engine):
+    sub, _ = _a_village(engine)
+    body = client.get(f"/api/areas/subdistrict/{sub}/summary").get_json()
+    assert body["child_level"] == "village"
+    expected = {f"{sub}{r[0]:02d}": r[1] for r in _rows(engine, """
+        SELECT (properties->>'village_no')::int, count(*) FROM layer_features
+        WHERE layer = 'khok-nong-na' AND subdistrict_code = :s GROUP BY 1""", s=sub)}
+    assert {c["code"]: c["counts"]["khok-nong-na"] for c in body["children"]} == expected
+    assert all(c["name_th"].startswith("หมู่ที่ ") for c in body["children"])
+
+
+def test_village_summary_counts_and_nearby(client, engine):
+    sub, moo = _a_village(engine)
+    code = f"{sub}{moo:02d}"
+    body = client.get(f"/api/areas/village/{code}/summary").get_json()
+    assert body["area"]["name_th"].startswith(f"หมู่ที่ {moo}")
+    assert [p["level"] for p in body["area"]["parents"]] == [
+        "country", "province", "district", "subdistrict"]
+    plots = next(x for x in body["layers"] if x["id"] == "khok-nong-na")
+    assert plots["count"] == count(engine, """
+        SELECT count(*) FROM layer_features WHERE layer = 'khok-nong-na'
+        AND subdistrict_code = :s AND (properties->>'village_no')::int = :m""", s=sub, m=moo)
+    # the nearest learning centres, nearest first, as PostGIS orders them
+    lon, lat = body["area"]["point"]
+    nearest = [r[0] for r in _rows(engine, """
+        SELECT key FROM layer_features WHERE layer = 'learning-centers'
+        ORDER BY ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography)
+        LIMIT 5""", x=lon, y=lat)]
+    got = [n for n in body["nearby"] if n["layer"] == "learning-centers"]
+    assert [n["id"] for n in got] == nearest
+    assert [n["distance_km"] for n in got] == sorted(n["distance_km"] for n in got)
+    page = client.get(f"/dashboard?village={code}")
+    assert page.status_code == 200 and f"หมู่ที่ {moo}" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    ("/api/areas/village/5001011/summary", 400),
+    ("/api/areas/village/50010199/summary", 404),
+    ("/dashboard?subdistrict=500101&village=50020101", 400),
+])
+def test_bad_village(client, path, status):
+    assert client.get(path).status_code == status
+
+
+def test_a_new_layer_appears_with_no_code(wells):  # noqa: F811
+    _, client = wells
+    answer = client.get("/api/areas/country/TH/summary")
+    raw, body = answer.get_data(as_text=True), answer.get_json()
+    layer = next(x for x in body["layers"] if x["id"] == WELLS.id)
+    assert layer["count"] == 150 and layer["title_th"] == "บ่อน้ำชุมชน"
+    cats = {c["field"]: c for c in layer["categories"]}
+    assert set(cats) == {"depth_m", "kind", "working"}  # its choice and range filters
+    for c in cats.values():
+        assert sum(v["count"] for v in c["values"]) == 150, c["field"]
+    assert {v["label_th"] for v in cats["kind"]["values"]} == {"บ่อขุด", "บ่อบาดาล"}
+    assert "caretaker" not in raw and "ผู้ดูแล" not in raw  # its personal field: nowhere
+    page = client.get("/dashboard?province=50").get_data(as_text=True)
+    assert "บ่อน้ำชุมชน" in page

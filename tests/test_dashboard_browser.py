@@ -1,0 +1,215 @@
+"""The area dashboard in real Chromium (issue 14): drill-down by click and by drop-down and back
+by the breadcrumbs, charts that show the API's numbers, nothing fetched beyond 127.0.0.1, and a
+phone layout with no sideways scroll."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.pagestate import wait_ready
+
+pytestmark = pytest.mark.browser
+
+CHART_DATA = """() => [...document.querySelectorAll("[data-chart]")].map((fig) => {
+  const o = echarts.getInstanceByDom(fig.querySelector(".chart")).getOption();
+  const cat = [...(o.yAxis || []), ...(o.xAxis || [])].find((a) => a.type === "category");
+  return { id: fig.dataset.chart, layer: fig.dataset.layer || null,
+           labels: cat ? cat.data : o.series[0].data.map((d) => d.name),
+           series: o.series.map((s) => s.data.map((d) =>
+             (d && typeof d === "object") ? d.value : d)) };
+})"""
+
+
+def guard(page: Page) -> list[str]:
+    """Every request the page makes; any beyond 127.0.0.1 is refused and recorded."""
+    outside: list[str] = []
+
+    def check(route):
+        host = urlsplit(route.request.url).hostname
+        if route.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", check)
+    return outside
+
+
+def open_ready(page: Page, url: str) -> None:
+    page.goto(url)
+    wait_ready(page)
+
+
+def arrive(page: Page, pattern: str) -> None:
+    """After a click that navigates: the new page's URL, then its own readiness."""
+    page.wait_for_url(re.compile(pattern))
+    wait_ready(page)
+
+
+def test_drill_down_by_click_and_drop_down_and_back(page, live_server):
+    outside = guard(page)
+    open_ready(page, f"{live_server}/dashboard")
+    expect(page.locator("#area-name")).to_contain_text("ประเทศไทย")
+    # by click: Chiang Mai's row in the provinces' table
+    page.click('a[data-child="50"]')
+    arrive(page, r"/dashboard\?province=50$")
+    expect(page.locator("#area-name")).to_contain_text("เชียงใหม่")
+    expect(page.locator("#d-province")).to_have_value("50")
+    # by drop-down: a district, then a subdistrict
+    page.select_option("#d-district", "5001")
+    arrive(page, r"/dashboard\?district=5001$")
+    expect(page.locator("#area-name")).to_contain_text("เมืองเชียงใหม่")
+    page.select_option("#d-subdistrict", "500101")
+    arrive(page, r"/dashboard\?subdistrict=500101$")
+    expect(page.locator("#area-name")).to_contain_text("ศรีภูมิ")
+    expect(page.locator(".crumbs li")).to_have_count(4)
+    # and back up by the breadcrumbs
+    page.click('.crumbs a[data-level="district"]')
+    arrive(page, r"/dashboard\?district=5001$")
+    page.click('.crumbs a[data-level="province"]')
+    arrive(page, r"/dashboard\?province=50$")
+    page.click('.crumbs a[data-level="country"]')
+    arrive(page, r"/dashboard$")
+    expect(page.locator("#area-name")).to_contain_text("ประเทศไทย")
+    assert outside == []
+    assert page.js_errors == [] and page.csp_refusals == []
+    assert page.evaluate("window.__cspViolations") == []
+
+
+def test_a_click_on_a_bar_goes_down(page, live_server):
+    open_ready(page, f"{live_server}/dashboard?province=50")
+    chart = page.locator('[data-chart="children"] .chart')
+    # the first (longest) bar is at the top of the horizontal chart: click on its row
+    first = page.evaluate("""() => {
+      const c = echarts.getInstanceByDom(document.querySelector('[data-chart="children"] .chart'));
+      return c.convertToPixel({ gridIndex: 0 }, [c.getOption().series[0].data[0] / 2, 0]);
+    }""")
+    chart.click(position={"x": first[0], "y": first[1]})  # scrolls it into view first
+    arrive(page, r"/dashboard\?district=50\d\d$")
+
+
+def test_a_click_on_the_map_goes_down(page, live_server):
+    open_ready(page, f"{live_server}/dashboard?district=5001")
+    areas = page.locator("#child-map path.leaflet-interactive")
+    expect(areas).to_have_count(16)  # Mueang Chiang Mai's subdistricts
+    areas.first.click()
+    arrive(page, r"/dashboard\?subdistrict=5001\d\d$")
+
+
+def test_every_chart_shows_the_api_numbers(page, live_server, client):
+    open_ready(page, f"{live_server}/dashboard?province=50")
+    api = client.get("/api/areas/province/50/summary").get_json()
+    charts = {c["id"]: c for c in page.evaluate(CHART_DATA)}
+    # child areas compared: the chosen layer's count for every district, by name
+    children = charts.pop("children")
+    by_name = {c["name_th"]: c["counts"][children["layer"]] for c in api["children"]}
+    assert dict(zip(children["labels"], children["series"][0], strict=True)) == by_name
+    # each layer's categories
+    expected = 0
+    for layer in api["layers"]:
+        for cat in layer["categories"]:
+            if not cat["values"]:
+                continue
+            expected += 1
+            chart = charts.pop(f"{layer['id']}:{cat['field']}")
+            assert chart["labels"] == [v["label_th"] for v in cat["values"]]
+            assert chart["series"][0] == [v["count"] for v in cat["values"]]
+    assert expected >= 8
+    # indicators over the years: the province, and the mean of all provinces
+    lines = 0
+    for ind in api["indicators"]:
+        series = [s for s in ind["series"] if s["year"] is not None]
+        if len(series) < 2:
+            continue
+        lines += 1
+        chart = charts.pop(f"indicator:{ind['id']}")
+        assert chart["labels"] == [str(s["year"]) for s in series]  # 2558, never 2,558
+        assert chart["series"][0] == [s["value"] for s in series]
+        assert chart["series"][-1] == pytest.approx([s["level_mean"] for s in series])
+    assert lines >= 2
+    assert charts == {}, f"charts not checked: {list(charts)}"
+    # the cards: the same numbers, written the Thai way
+    plots = next(x for x in api["layers"] if x["id"] == "khok-nong-na")
+    expect(page.locator('[data-card="khok-nong-na"] .card-value')).to_have_text(
+        f"{plots['count']:,}")
+    expect(page.locator('[data-card="khok-nong-na"] .card-note')).to_contain_text(
+        f"อันดับ {plots['rank']} จาก 77")
+
+
+def test_tables_sort_and_share_links(page, live_server):
+    open_ready(page, f"{live_server}/dashboard")
+    table = page.locator('[data-chart="children"] table')
+    header = table.locator("th").nth(2)  # the first layer's count
+    header.locator("button").click()
+    expect(header).to_have_attribute("aria-sort", "descending")
+    values = [int(v) for v in table.locator("tbody td:nth-child(3)").evaluate_all(
+        "(tds) => tds.map((td) => td.dataset.value)")]
+    assert values == sorted(values, reverse=True) and len(values) == 77
+    line = page.locator("#share-line").get_attribute("href")
+    assert line.startswith("https://social-plugins.line.me/lineit/share?url=")
+    image = page.locator('meta[property="og:image"]').get_attribute("content")
+    r = page.request.get(image)
+    assert r.status == 200 and r.headers["content-type"] == "image/png"
+    assert r.body()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("query", ["", "?province=50", "?subdistrict=500101"])
+def test_phone_has_no_sideways_scroll(phone, live_server, query):
+    open_ready(phone, f"{live_server}/dashboard{query}")
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= phone.viewport_size["width"], width
+    assert phone.js_errors == []
+
+
+def test_village_dashboard_from_its_subdistrict(page, live_server, client, engine):
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        sub = conn.execute(text("""SELECT subdistrict_code FROM layer_features
+            WHERE layer = 'khok-nong-na' AND province_code = '50' GROUP BY 1
+            ORDER BY count(*) DESC, 1 LIMIT 1""")).scalar_one()
+    open_ready(page, f"{live_server}/dashboard?subdistrict={sub}")
+    expect(page.locator("#map-block")).to_be_hidden()  # villages have no outlines
+    village = page.locator("a[data-child]").first
+    code = village.get_attribute("data-child")
+    village.click()
+    arrive(page, rf"/dashboard\?village={code}$")
+    expect(page.locator(".crumbs li")).to_have_count(5)
+    api = client.get(f"/api/areas/village/{code}/summary").get_json()
+    expect(page.locator("#area-name")).to_contain_text(api["area"]["name_th"])
+    centres = page.locator('[data-nearby="learning-centers"] tbody tr')
+    expect(centres).to_have_count(5)
+    first = next(n for n in api["nearby"] if n["layer"] == "learning-centers")
+    expect(centres.first).to_contain_text(first["name"])
+    page.click('.crumbs a[data-level="subdistrict"]')
+    arrive(page, rf"/dashboard\?subdistrict={sub}$")
+
+
+def test_numbers_the_thai_way(page, live_server):
+    open_ready(page, f"{live_server}/dashboard?province=50")
+    num = "(x) => window.cddgisDashboard.num(x)"
+    assert page.evaluate(f"({num})(1640479)") == "1,640,479"
+    assert page.evaluate(f"({num})(14950.4)") == "14,950"
+    assert page.evaluate(f"({num})(12.345)") == "12.3"
+    assert page.evaluate(f"({num})(0.012345)") == "0.0123"  # a small rate keeps its digits
+    assert page.evaluate(f"({num})(0)") == "0"
+    expect(page.locator('[data-card="population"] .card-value')).to_have_text("1,640,479")
+
+
+def test_print_lays_out_on_a4(page, live_server):
+    open_ready(page, f"{live_server}/dashboard?province=50")
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": 703, "height": 1000})  # A4 less 12 mm margins, at 96 dpi
+    page.evaluate("window.cddgisDashboard.charts.forEach((c) => c.resize())")
+    expect(page.locator(".share")).to_be_hidden()
+    expect(page.locator("#dform")).to_be_hidden()
+    expect(page.locator(".topbar")).to_be_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 703
+    pdf = page.pdf(format="A4", print_background=True)
+    pages = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
+    assert pdf[:5] == b"%PDF-" and 1 <= pages <= 12, pages

@@ -1,0 +1,202 @@
+"""Area dashboards (issue 14): ``/dashboard`` for the country, a province, district or
+subdistrict, the ``/api/areas/{level}/{code}/summary`` JSON/CSV behind it, and the Open Graph
+image a LINE or Facebook share shows (drawn here with Pillow and the vendored Sarabun font).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from PIL import Image, ImageDraw, ImageFont
+
+from cddgis.core.errors import BadParameter
+from gis import summary as gs
+from web import engine
+from web.choices import area_choices
+
+dashboard = Blueprint("dashboard", __name__)
+FONTS = Path(__file__).parent / "static" / "vendor" / "sarabun-5.3.0"
+OG_SIZE = (1200, 630)
+_THAI = re.compile(r"([\u0E00-\u0E7F]+)")
+
+
+def page_area(args: Any) -> tuple[str, str]:
+    """The area a dashboard link names: the most detailed of ``village`` (8 digits: the
+    subdistrict's and the หมู่ที่), ``subdistrict``, ``district``, ``province`` (a child code must
+    agree with a parent given beside it)."""
+    chosen: tuple[str, str] = ("country", "")
+    for level in ("province", "district", "subdistrict", "village"):
+        code = args.get(level, "")
+        if code == "":
+            continue
+        ref = gs.parse_area(level, code)
+        if chosen[1] and not ref.code.startswith(chosen[1]):
+            raise BadParameter(f"{level} {ref.code} is not in {chosen[0]} {chosen[1]}")
+        chosen = (ref.level, ref.code)
+    return chosen
+
+
+def query_for(level: str, code: str) -> dict[str, str]:
+    return {} if level == "country" else {level: code}
+
+
+@dashboard.get("/dashboard")
+def page() -> ResponseReturnValue:
+    level, code = page_area(request.args)
+    summary = gs.area_summary(engine(), level, code)
+    area = summary["area"]
+    permalink = url_for("dashboard.page", _external=True, **query_for(level, code))
+    og_image = url_for("dashboard.og_image", level=level, code=code or "TH", _external=True)
+    share = {
+        "line": "https://social-plugins.line.me/lineit/share?" + urlencode({"url": permalink}),
+        "facebook": "https://www.facebook.com/sharer/sharer.php?" + urlencode({"u": permalink}),
+        "email": "mailto:?" + urlencode({"subject": f"cddgis: {area['name_th']}",
+                                          "body": permalink}).replace("+", "%20"),
+    }
+    config = {"level": level, "code": code, "summary": summary}
+    return render_template("dashboard.html", summary=summary, area=area, config=config,
+                           permalink=permalink, og_image=og_image, share=share,
+                           sample=summary["sample"], **area_choices())
+
+
+@dashboard.get("/api/areas/<level>/<code>/summary")
+def summary_api(level: str, code: str) -> ResponseReturnValue:
+    """What the page shows, as JSON (default) or CSV (``f=csv``: one row per number)."""
+    fmt = request.args.get("f", "json")
+    if fmt not in ("json", "csv", "xlsx"):
+        raise BadParameter(f"f must be json, csv or xlsx; got {fmt!r}")
+    summary = gs.area_summary(engine(), level, code)
+    name = f"cddgis-{level}-{code or 'TH'}.{fmt}"
+    attachment = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt == "csv":
+        out = io.StringIO()
+        csv.writer(out).writerows(summary_rows(summary))
+        return Response("\ufeff" + out.getvalue(), mimetype="text/csv", headers=attachment)
+    if fmt == "xlsx":
+        return Response(summary_xlsx(summary), headers=attachment, mimetype=XLSX)
+    return summary
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def summary_xlsx(summary: dict[str, Any]) -> bytes:
+    """The CSV's rows as a workbook (numbers stay numbers in Excel)."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(summary["area"]["code"] or "TH")
+    for row in summary_rows(summary):
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def summary_rows(summary: dict[str, Any]) -> list[list[Any]]:
+    """Every number of the summary in one long table (the CSV and XLSX downloads)."""
+    rows: list[list[Any]] = []
+    rows.append(["section", "layer", "field", "code", "label_th", "label_en", "year", "value"])
+    area = summary["area"]
+    rows.append(["area", "", "area_km2", area["code"], area["name_th"], area["name_en"], "",
+                 area["area_km2"]])
+    if summary["population"]:
+        p = summary["population"]
+        rows.append(["population", "", "population", area["code"], "ประชากร", "Population",
+                     p["year"] or "", p["value"]])
+    for layer in summary["layers"]:
+        rows.append(["layer", layer["id"], "count", area["code"], layer["title_th"],
+                     layer["title_en"], "", layer["count"]])
+        rows.append(["layer", layer["id"], "country_count", "", layer["title_th"],
+                     layer["title_en"], "", layer["country_count"]])
+        for cat in layer["categories"]:
+            for v in cat["values"]:
+                rows.append(["category", layer["id"], cat["field"], v["value"] or "",
+                             v["label_th"], v["label_en"], "", v["count"]])
+    for child in summary["children"]:
+        for lid, n in child["counts"].items():
+            rows.append(["child", lid, "count", child["code"], child["name_th"],
+                         child["name_en"], "", n])
+    for near in summary["nearby"]:
+        rows.append(["nearby", near["layer"], "distance_km", near["id"], near["name"], "", "",
+                     near["distance_km"]])
+    for ind in summary["indicators"]:
+        for s in ind["series"]:
+            rows.append(["indicator", "", ind["id"], area["code"], ind["title_th"],
+                         ind["title_en"], s["year"] or "", s["value"]])
+    return rows
+
+
+# ---- the Open Graph image ---------------------------------------------------------------------
+
+@cache
+def _font(script: str, weight: int, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(FONTS / f"sarabun-{script}-{weight}-normal.woff2"), size)
+
+
+def text_runs(value: str) -> list[tuple[str, str]]:
+    """Splits text into Thai and Latin runs: the vendored Sarabun comes as two subsets, and
+    Pillow draws a run with one font (its shaping keeps Thai marks in place within a run)."""
+    runs = []
+    for i, part in enumerate(_THAI.split(value)):
+        if part:
+            runs.append(("thai" if i % 2 else "latin", part))
+    return runs
+
+
+def draw_text(draw: ImageDraw.ImageDraw, xy: tuple[int, int], value: str, size: int,
+              weight: int = 400, fill: str = "#111827") -> int:
+    """Draws mixed Thai/English text from ``xy`` (top-left); returns the x where it ends."""
+    x, y = xy
+    for script, part in text_runs(value):
+        font = _font(script, weight, size)
+        draw.text((x, y), part, font=font, fill=fill)
+        x += int(draw.textlength(part, font=font))
+    return x
+
+
+def og_lines(summary: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """What the share image says, line by line (text, size, weight): the area's name first."""
+    area = summary["area"]
+    parents = " › ".join(p["name_th"] for p in area["parents"][1:])
+    lines = [(area["name_th"], 72, 700), (area["name_en"], 40, 400)]
+    if parents:
+        lines.append((parents, 32, 400))
+    lines.append(("", 16, 400))
+    for layer in summary["layers"]:
+        lines.append((f"{layer['count']:,}  {layer['title_th']}", 30, 400))
+    return lines
+
+
+def og_png(summary: dict[str, Any]) -> bytes:
+    """A 1200×630 PNG (what LINE and Facebook show beside a shared link)."""
+    image = Image.new("RGB", OG_SIZE, "#ffffff")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, OG_SIZE[0], 18), fill="#15803d")
+    draw_text(draw, (60, 40), "cddgis · กรมการพัฒนาชุมชน — แดชบอร์ดพื้นที่", 28, 700, "#15803d")
+    y = 90
+    for value, size, weight in og_lines(summary):
+        draw_text(draw, (60, y), value, size, weight)
+        y += int(size * 1.45)
+    if summary["sample"]:
+        draw_text(draw, (60, OG_SIZE[1] - 50), "ข้อมูลตัวอย่าง — sample data", 24, 400,
+                  "#92400e")
+    out = io.BytesIO()
+    image.save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+@dashboard.get("/dashboard/og/<level>/<code>.png")
+def og_image(level: str, code: str) -> ResponseReturnValue:
+    summary = gs.area_summary(engine(), level, "" if code == "TH" else code)
+    response = Response(og_png(summary), mimetype="image/png")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
