@@ -95,7 +95,7 @@ def test_range_edges_cover_the_declared_range():
     ("/api/areas/district/50a1/summary", 400, "4-digit"),
     ("/api/areas/province/99/summary", 404, "99"),
     ("/api/areas/country/XX/summary", 400, "TH"),
-    ("/api/areas/province/50/summary?f=xml", 400, "json, csv or xlsx"),
+    ("/api/areas/province/50/summary?f=xml", 400, "f must be one of json, csv, xlsx"),
     ("/dashboard?province=5", 400, "2-digit"),
     ("/dashboard?province=50&district=1001", 400, "not in"),
     ("/dashboard?subdistrict=999999", 404, "999999"),

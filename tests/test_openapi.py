@@ -53,7 +53,8 @@ def test_document_is_valid_openapi_3(client: FlaskClient) -> None:
 def _concrete(client: FlaskClient, path: str) -> str:
     """A documented path with real ids in it."""
     path = (path.replace("{tileMatrixSetId}", "WebMercatorQuad").replace("{tileMatrix}", "7")
-            .replace("{tileCol}", "100").replace("{tileRow}", "59"))  # Chiang Mai at z=7
+            .replace("{tileCol}", "100").replace("{tileRow}", "59")  # Chiang Mai at z=7
+            .replace("{level}/{code}", "province/50"))
     if "{indicatorId}" in path:
         first = client.get("/api/indicators").get_json()["indicators"][0]["id"]
         return path.replace("{indicatorId}", first)

@@ -18,9 +18,11 @@ from flask.typing import ResponseReturnValue
 from PIL import Image, ImageDraw, ImageFont
 
 from cddgis.core.errors import BadParameter
+from cddgis.core.values import safe_row
 from gis import summary as gs
 from web import engine
 from web.choices import area_choices
+from web.params import Param, accept
 
 dashboard = Blueprint("dashboard", __name__)
 FONTS = Path(__file__).parent / "static" / "vendor" / "sarabun-5.3.0"
@@ -67,18 +69,23 @@ def page() -> ResponseReturnValue:
                            sample=summary["sample"], **area_choices())
 
 
+F_SUMMARY = Param("f", "Output format: json, csv (one row per number) or xlsx.",
+                  enum=("json", "csv", "xlsx"), default="json")
+SUMMARY_PARAMS = [F_SUMMARY]
+
+
 @dashboard.get("/api/areas/<level>/<code>/summary")
 def summary_api(level: str, code: str) -> ResponseReturnValue:
     """What the page shows, as JSON (default) or CSV (``f=csv``: one row per number)."""
-    fmt = request.args.get("f", "json")
-    if fmt not in ("json", "csv", "xlsx"):
-        raise BadParameter(f"f must be json, csv or xlsx; got {fmt!r}")
+    accept(SUMMARY_PARAMS)
+    fmt = F_SUMMARY.choice() or "json"
     summary = gs.area_summary(engine(), level, code)
     name = f"cddgis-{level}-{code or 'TH'}.{fmt}"
     attachment = {"Content-Disposition": f'attachment; filename="{name}"'}
     if fmt == "csv":
         out = io.StringIO()
-        csv.writer(out).writerows(summary_rows(summary))
+        # Category values come from imported files: a formula there must not run in Excel.
+        csv.writer(out).writerows(safe_row(row) for row in summary_rows(summary))
         return Response("\ufeff" + out.getvalue(), mimetype="text/csv", headers=attachment)
     if fmt == "xlsx":
         return Response(summary_xlsx(summary), headers=attachment, mimetype=XLSX)

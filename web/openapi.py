@@ -15,7 +15,9 @@ from collections.abc import Callable
 from flask import url_for
 
 from gis import boundaries as bq
+from gis import summary as gs
 from layers.definitions import LAYERS
+from web import dashboard
 from web import indicators_api as ia
 from web import params as wp
 from web import tiles as wt
@@ -186,6 +188,16 @@ def operations() -> dict[str, tuple[list[Param], dict[str, object]]]:
         {JSON: {"schema": _OBJECT}}, tags=["Tiles"], path_params=[_TMS]))
     _add_tiles(add, "", "dataset_", "Every CDD point layer in one tileset",
                tuple(LAYERS.values()), ["Tiles"])
+    summary = dashboard.SUMMARY_PARAMS
+    add("/areas/{level}/{code}/summary", summary, _op(
+        "areaSummary", "Everything cddgis knows about one area (the dashboard's numbers)",
+        summary, {JSON: {"schema": _OBJECT}, "text/csv": {"schema": {"type": "string"}},
+                  dashboard.XLSX: {"schema": {"type": "string", "format": "binary"}}},
+        tags=["Extensions"], path_params=[
+            {"name": "level", "in": "path", "required": True, "description": "Area level",
+             "schema": {"type": "string", "enum": list(gs.LEVELS)}},
+            _id_param("code", "DOPA code of the area (TH for the country; a village is its "
+                      "subdistrict code and หมู่ที่, e.g. 50010103)", "^(TH|[0-9]{2,8})$")]))
     places = [wp.PLACE_Q, wp.PLACE_LIMIT]
     add("/places", places, _op("places", "Find a place by name (cddgis extension)", places,
                                {JSON: {"schema": _OBJECT}}, tags=["Extensions"],
