@@ -35,7 +35,8 @@ def measure(page: Page, url: str) -> dict[str, float]:
 
     started = time.perf_counter()
     page.goto(url)
-    page.wait_for_function("document.body.dataset.state === 'ready'", timeout=60_000)
+    # A function, not an expression: the page's CSP forbids eval, which Playwright uses for one.
+    page.wait_for_function("() => document.body.dataset.state === 'ready'", timeout=60_000)
     elapsed = time.perf_counter() - started
     page.wait_for_load_state("networkidle")
     sizes: list[tuple[str, int, int]] = []  # url, body bytes, bytes on the wire

@@ -51,13 +51,24 @@ class Settings:
     idle_in_transaction_timeout_ms: int = 60_000
     """A web connection left idle inside a transaction this long is closed by PostgreSQL, so a
     stuck request cannot hold locks (0 = never)."""
+    basemap_pmtiles: Path | None = None
+    """A local PMTiles basemap (``CDDGIS_TILES=pmtiles:/path``), served by the app with range
+    requests; then there is no raster tile URL, and nothing is fetched from the internet."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         tiles = env.get("CDDGIS_TILES", "osm").strip()
+        pmtiles: Path | None = None
         if tiles.lower() in ("", "none", "off"):
             tile_url, attribution = None, ""
+        elif tiles.lower().startswith("pmtiles:"):
+            raw = tiles[len("pmtiles:"):].strip()
+            if not raw:
+                raise ValueError("CDDGIS_TILES=pmtiles: needs a file, e.g. "
+                                 "pmtiles:/srv/maps/thailand.pmtiles")
+            pmtiles = Path(raw).expanduser().resolve()
+            tile_url, attribution = None, env.get("CDDGIS_TILES_ATTRIBUTION", "")
         elif tiles.lower() == "osm":
             tile_url = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
             attribution = "&copy; OpenStreetMap contributors"
@@ -81,4 +92,5 @@ class Settings:
             tile_attribution=attribution,
             statement_timeout_ms=statement_timeout_ms,
             idle_in_transaction_timeout_ms=idle_timeout_ms,
+            basemap_pmtiles=pmtiles,
         )
