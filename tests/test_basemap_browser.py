@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Page, Request, Response
 
-from tests.pagestate import wait_ready
+from tests.pagestate import new_view, wait_ready
 from tests.test_basemap import pmtiles_app, pmtiles_file, pmtiles_server  # noqa: F401
+from tests.test_layers_browser import GRID_PAINTED
 
 pytestmark = pytest.mark.browser
 PMTILES = "/api/basemap/basemap.pmtiles"
@@ -88,15 +89,29 @@ def test_boundaries_draw_an_offline_basemap_in_thai(page: Page, requests: list[s
     assert page.js_errors == []
 
 
+def _api_count(live_server: str, query: str) -> int:
+    with urllib.request.urlopen(f"{live_server}/api/collections/khok-nong-na/items?"
+                                f"{query}&limit=1") as r:
+        return int(json.load(r)["numberMatched"])
+
+
 def test_layer_map_draws_from_tiles_counts_right_and_stays_on_loopback(
         page: Page, requests: list[str], live_server: str) -> None:
-    with urllib.request.urlopen(f"{live_server}/api/collections/khok-nong-na/items?"
-                                "province=50&limit=1") as r:
-        expected = json.load(r)["numberMatched"]
-    page.goto(f"{live_server}/layers/khok-nong-na?province=50")
+    page.goto(f"{live_server}/layers/khok-nong-na?region=north&model_level=CLM")
     wait_ready(page)
-    assert int(page.locator("#count-total").get_attribute("data-value")) == expected
+    assert int(page.locator("#count-total").get_attribute("data-value")) == _api_count(
+        live_server, "region=north&model_level=CLM")
+    # Regional zoom: the grid of counts is drawn from the layer's tiles, filtered as the counts.
+    page.wait_for_function(GRID_PAINTED)
+    grid = [u for u in requests if "/collections/khok-nong-na/tiles/WebMercatorQuad/" in u]
+    assert grid and all("region=north" in u and "model_level=CLM" in u for u in grid)
+    assert "/clusters?" not in " ".join(requests)  # the tiles replace the cluster request
     _wait_label(page, "เชียงใหม่")
+    with new_view(page):
+        page.select_option("#f-province", "50")  # zoomed in: the points, counted right
+    assert int(page.locator("#count-total").get_attribute("data-value")) == _api_count(
+        live_server, "province=50&model_level=CLM")
+    assert page.locator("path.cddgis-point").count() > 0
     assert _leaving(requests) == []
     assert page.js_errors == []
 
