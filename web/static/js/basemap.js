@@ -13,6 +13,28 @@
   if (!bm || !P || !map) return;
 
   const FONT = "Sarabun, 'Noto Sans Thai', Loma, sans-serif";
+
+  // A point layer's grid of counts from its vector tiles (below zoom 8 a tile holds one point
+  // per grid cell with its `count`): a circle sized by the count, and the count as text. The
+  // layer maps and the tour draw their national and regional views with it.
+  const short = (n) => (n >= 1000 ? (n / 1000).toFixed(1) + "k" : String(n));
+  function countLabel() {
+    const inner = new P.CenteredTextSymbolizer({
+      labelProps: ["count_text"], fontFamily: FONT, fontSize: 11, fontWeight: 600,
+      fill: "#ffffff", stroke: "rgba(0,0,0,0.45)", width: 2 });
+    // The renderer labels string properties only: the count is given as text.
+    return { place: (layout, geom, f) =>
+      inner.place(layout, geom, { ...f, props: { ...f.props, count_text: short(f.props.count || 1) } }) };
+  }
+  window.cddgisGridLayer = function (layerId, color, url) {
+    const radius = (z, f) => 7 + Math.min(16, Math.log10((f.props.count || 1) + 1) * 6);
+    return P.leafletLayer({
+      url, zIndex: 5, className: `cddgis-grid layer-${layerId}`, attribution: "",
+      paintRules: [{ dataLayer: layerId, symbolizer: new P.CircleSymbolizer({
+        radius, fill: color, opacity: 0.85, stroke: "#ffffff", width: 1.5 }) }],
+      labelRules: [{ dataLayer: layerId, symbolizer: countLabel() }],
+    });
+  };
   const level = (name) => (z, f) => f.props.level === name;
   const text = (size, weight, fill, labelProps = ["name_th"]) => new P.CenteredTextSymbolizer({
     labelProps, fontFamily: FONT, fontSize: size, fontWeight: weight, fill,

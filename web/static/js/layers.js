@@ -207,23 +207,7 @@
   // the count as text. The tiles take the same filters as the items, so the grid is what the
   // counts say; the server caches them and the browser revalidates them by ETag.
   const P = window.protomapsL;
-  const short = (n) => (n >= 1000 ? (n / 1000).toFixed(1) + "k" : String(n));
-  function countLabel() {
-    const inner = new P.CenteredTextSymbolizer({
-      labelProps: ["count_text"], fontFamily: "Sarabun, sans-serif", fontSize: 11, fontWeight: 600,
-      fill: "#ffffff", stroke: "rgba(0,0,0,0.45)", width: 2 });
-    return { place: (layout, geom, f) =>
-      inner.place(layout, geom, { ...f, props: { ...f.props, count_text: short(f.props.count || 1) } }) };
-  }
-  function gridLayer(layer, url) {
-    const radius = (z, f) => 7 + Math.min(16, Math.log10((f.props.count || 1) + 1) * 6);
-    return P.leafletLayer({
-      url, zIndex: 5, className: `cddgis-grid layer-${layer.id}`, attribution: "",
-      paintRules: [{ dataLayer: layer.id, symbolizer: new P.CircleSymbolizer({
-        radius, fill: layer.color, opacity: 0.85, stroke: "#ffffff", width: 1.5 }) }],
-      labelRules: [{ dataLayer: layer.id, symbolizer: countLabel() }],
-    });
-  }
+  const gridLayer = window.cddgisGridLayer;
   // Shows the grids of `ids` with these filters (none when zoomed in); a grid whose filters did
   // not change is kept as it is, so panning only fetches the new tiles.
   function showGrids(ids, filters) {
@@ -233,7 +217,9 @@
       if (wanted.get(id) !== g.url) { map.removeLayer(g.layer); gridLayers.delete(id); }
     }
     for (const [id, url] of wanted) {
-      if (!gridLayers.has(id)) gridLayers.set(id, { url, layer: gridLayer(byId[id], url).addTo(map) });
+      if (!gridLayers.has(id)) {
+        gridLayers.set(id, { url, layer: gridLayer(byId[id].id, byId[id].color, url).addTo(map) });
+      }
     }
   }
 
@@ -251,7 +237,7 @@
     try {
       const zoom = map.getZoom();
       const bbox = viewBbox();
-      const tiled = Boolean(P) && zoom < TILES_BELOW;
+      const tiled = Boolean(P && gridLayer) && zoom < TILES_BELOW;
       const perLayer = Math.max(20, Math.floor(TABLE_ROWS / layers.length));
       const results = await Promise.all(layers.map(async (id) => {
         const withBbox = new URLSearchParams(filters);
