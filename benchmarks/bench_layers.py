@@ -2,8 +2,9 @@
 
 Loads the real boundaries and the sample layers into a database of its own (``cddgis_bench``),
 serves the app on loopback and opens the page in headless Chromium, counting every byte the
-page fetches (HTML, JS, CSS, API), decoded and as transferred (the app gzips), until the page
-reports ready. Run from the repository root:
+page fetches (HTML, JS, CSS, fonts, API and tiles), decoded and as transferred (the app gzips),
+until the page reports ready and until the map is drawn (markers in the DOM, or the grid of counts
+painted from vector tiles). Run from the repository root:
 
     .venv/bin/python -m benchmarks.bench_layers [--runs 5]
 """
@@ -68,6 +69,7 @@ def measure(page: Page, url: str) -> dict[str, float]:
         "requests": len(sizes),
         "html_bytes": html[1],
         "api_bytes": sum(s[1] for s in api),
+        "basemap_bytes": sum(s[1] for s in api if "/api/basemap/" in s[0]),
         "total_bytes": sum(s[1] for s in sizes),
         "transferred_bytes": sum(s[2] for s in sizes),
         "markers_drawn": page.locator("path.cddgis-point").count(),
@@ -103,13 +105,15 @@ def main() -> None:
         browser.close()
 
     print(f"Python {platform.python_version()}, {os.cpu_count()} cores; median of {args.runs}")
-    print("| view | to ready (s) | to drawn (s) | requests | HTML (kB) | API (kB) | all (kB) "
+    print("| view | to ready (s) | to drawn (s) | requests | HTML (kB) | API (kB) "
+          "| of which basemap (kB) | all (kB) "
           "| transferred (kB) | markers | clusters |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
         print(f"| {name} | {r['seconds_to_ready']:.2f} | {r['seconds_to_drawn']:.2f} "
               f"| {r['requests']:.0f} "
               f"| {r['html_bytes'] / 1000:.1f} | {r['api_bytes'] / 1000:.1f} "
+              f"| {r['basemap_bytes'] / 1000:.1f} "
               f"| {r['total_bytes'] / 1000:.1f} | {r['transferred_bytes'] / 1000:.1f} "
               f"| {r['markers_drawn']:.0f} | {r['clusters_drawn']:.0f} |")
     out = Path(__file__).parent / "out"

@@ -142,3 +142,15 @@ def test_a_local_pmtiles_basemap_is_read_by_ranges(page: Page, requests: list[st
     assert all(r.headers.get("range", "").startswith("bytes=") for r in asked)
     assert _leaving(requests) == []
     assert page.js_errors == []
+
+
+def test_tour_grid_from_tiles_in_thai(page: Page, requests: list[str], live_server: str) -> None:
+    page.goto(f"{live_server}/tour")
+    wait_ready(page)
+    page.wait_for_function(GRID_PAINTED)
+    assert any("/collections/otop-tourism-villages/tiles/WebMercatorQuad/" in u for u in requests)
+    assert not any("/clusters?" in u for u in requests)  # the tiles draw the national view
+    assert int(page.locator("#count").get_attribute("data-value")) > 0
+    _wait_label(page, "เชียงใหม่")
+    assert _leaving(requests) == []
+    assert page.js_errors == []
