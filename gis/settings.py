@@ -42,6 +42,9 @@ class Settings:
     tile_url: str | None
     """Basemap tile URL template, or None for no basemap (air-gapped networks)."""
     tile_attribution: str
+    basemap_pmtiles: Path | None = None
+    """A local PMTiles basemap (``CDDGIS_TILES=pmtiles:/path``), served by the app with range
+    requests; then there is no raster tile URL, and nothing is fetched from the internet."""
     statement_timeout_ms: int = 10_000
     """The web app's longest SQL statement; PostgreSQL cancels it beyond (0 = no limit).
     Loaders and importers do long, legitimate work and use an engine without it."""
@@ -51,9 +54,6 @@ class Settings:
     idle_in_transaction_timeout_ms: int = 60_000
     """A web connection left idle inside a transaction this long is closed by PostgreSQL, so a
     stuck request cannot hold locks (0 = never)."""
-    basemap_pmtiles: Path | None = None
-    """A local PMTiles basemap (``CDDGIS_TILES=pmtiles:/path``), served by the app with range
-    requests; then there is no raster tile URL, and nothing is fetched from the internet."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -90,7 +90,7 @@ class Settings:
             port=port,
             tile_url=tile_url,
             tile_attribution=attribution,
+            basemap_pmtiles=pmtiles,
             statement_timeout_ms=statement_timeout_ms,
             idle_in_transaction_timeout_ms=idle_timeout_ms,
-            basemap_pmtiles=pmtiles,
         )
