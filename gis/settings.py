@@ -42,6 +42,9 @@ class Settings:
     tile_url: str | None
     """Basemap tile URL template, or None for no basemap (air-gapped networks)."""
     tile_attribution: str
+    basemap_pmtiles: Path | None = None
+    """A local PMTiles basemap (``CDDGIS_TILES=pmtiles:/path``), served by the app with range
+    requests; then there is no raster tile URL, and nothing is fetched from the internet."""
     statement_timeout_ms: int = 10_000
     """The web app's longest SQL statement; PostgreSQL cancels it beyond (0 = no limit).
     Loaders and importers do long, legitimate work and use an engine without it."""
@@ -60,8 +63,16 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         tiles = env.get("CDDGIS_TILES", "osm").strip()
+        pmtiles: Path | None = None
         if tiles.lower() in ("", "none", "off"):
             tile_url, attribution = None, ""
+        elif tiles.lower().startswith("pmtiles:"):
+            raw = tiles[len("pmtiles:"):].strip()
+            if not raw:
+                raise ValueError("CDDGIS_TILES=pmtiles: needs a file, e.g. "
+                                 "pmtiles:/srv/maps/thailand.pmtiles")
+            pmtiles = Path(raw).expanduser().resolve()
+            tile_url, attribution = None, env.get("CDDGIS_TILES_ATTRIBUTION", "")
         elif tiles.lower() == "osm":
             tile_url = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
             attribution = "&copy; OpenStreetMap contributors"
@@ -86,6 +97,7 @@ class Settings:
             port=port,
             tile_url=tile_url,
             tile_attribution=attribution,
+            basemap_pmtiles=pmtiles,
             statement_timeout_ms=statement_timeout_ms,
             idle_in_transaction_timeout_ms=idle_timeout_ms,
         )

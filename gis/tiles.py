@@ -421,3 +421,71 @@ def extent(engine: Engine, source: Source) -> list[float] | None:
         return None
     return [min(b[0] for b in boxes), min(b[1] for b in boxes),  # type: ignore[index]
             max(b[2] for b in boxes), max(b[3] for b in boxes)]  # type: ignore[index]
+
+
+# -- the basemap: cddgis's own boundaries, names and villages --------------------------------
+
+BASEMAP = "basemap"
+"""Id of the basemap tileset (an offline basemap drawn from the project's own data)."""
+BASEMAP_DISTRICTS_FROM = 7
+"""Zoom from which the basemap has district lines (subdistricts from ``..._SUBDISTRICTS_FROM``)."""
+BASEMAP_SUBDISTRICTS_FROM = 10
+BASEMAP_VILLAGES_FROM = 12
+MAX_VILLAGES_PER_TILE = 3_000
+"""Village names are shown zoomed in only; no tile holds more (a dense town stays small)."""
+# Which areas are named at which zooms: (collection, display geometry, first zoom, last zoom).
+_LABELS = (("provinces", "geom_lod3", 4, 8), ("districts", "geom_lod2", 8, 10),
+           ("subdistricts", "geom_lod1", 11, MAX_ZOOM))
+
+
+def basemap_layers(z: int) -> list[bq.BoundaryCollection]:
+    """The boundary collections whose lines the basemap draws at zoom ``z``."""
+    names = ["provinces"]
+    if z >= BASEMAP_DISTRICTS_FROM:
+        names.append("districts")
+    if z >= BASEMAP_SUBDISTRICTS_FROM:
+        names.append("subdistricts")
+    return [bq.COLLECTIONS[n] for n in names]
+
+
+def build_basemap_names(engine: Engine, z: int, x: int, y: int) -> bytes:
+    """Two MVT layers: ``labels`` (one point per named area, inside the area: ``name_th``,
+    ``name_en``, ``level``) and ``villages`` (``name_th``) from zoom ``BASEMAP_VILLAGES_FROM``.
+
+    A label point is kept only in the tile that holds it (no margin), so a name is drawn once;
+    the renderer lets it run across the tile edge."""
+    parts = [f"""
+        SELECT ST_PointOnSurface(t.{geom}) AS pt, t.name_th, t.name_en, '{c}' AS level
+        FROM {bq.COLLECTIONS[c].table} t, tile WHERE t.geom && tile.env4326
+    """ for c, geom, first, last in _LABELS if first <= z <= last]
+    sql = [f"""
+        SELECT ST_AsMVT(l, 'labels', {EXTENT}, 'geom') FROM (
+            SELECT ST_AsMVTGeom(ST_Transform(a.pt, 3857), tile.env, {EXTENT}, 0, true) AS geom,
+                   a.name_th, a.name_en, a.level
+            FROM ({' UNION ALL '.join(parts)}) a, tile
+        ) l WHERE l.geom IS NOT NULL
+    """] if parts else []
+    if z >= BASEMAP_VILLAGES_FROM:
+        sql.append(f"""
+            SELECT ST_AsMVT(v, 'villages', {EXTENT}, 'geom') FROM (
+                SELECT ST_AsMVTGeom(ST_Transform(f.geom, 3857), tile.env, {EXTENT}, 0, true)
+                       AS geom, f.name_th
+                FROM villages f, tile WHERE f.geom && tile.env4326
+                LIMIT {MAX_VILLAGES_PER_TILE}
+            ) v WHERE v.geom IS NOT NULL
+        """)
+    if not sql:
+        return b""
+    select = " || ".join(f"coalesce(({s}), ''::bytea)" for s in sql)
+    with engine.connect() as conn:
+        data = conn.execute(text(f"{_ENVELOPE} SELECT {select}"),
+                            {"tz": z, "tx": x, "ty": y, "margin": MARGIN}).scalar()
+    return bytes(data or b"")
+
+
+def get_basemap_tile(engine: Engine, z: int, x: int, y: int) -> Tile:
+    """The basemap tile: the boundary collections' own (cached, never stale) tiles for the
+    lines, and the names built now (small: a few hundred points at most)."""
+    parts = [get_tile(engine, c, TileFilters(), z, x, y) for c in basemap_layers(z)]
+    data = b"".join(p.data for p in parts) + build_basemap_names(engine, z, x, y)
+    return Tile(data, etag_of(data), cached=all(p.cached for p in parts))

@@ -188,6 +188,14 @@ def operations() -> dict[str, tuple[list[Param], dict[str, object]]]:
         {JSON: {"schema": _OBJECT}}, tags=["Tiles"], path_params=[_TMS]))
     _add_tiles(add, "", "dataset_", "Every CDD point layer in one tileset",
                tuple(LAYERS.values()), ["Tiles"])
+    json_: dict[str, dict[str, object]] = {JSON: {"schema": _OBJECT}}
+    add("/basemap/tiles/{tileMatrixSetId}/tilejson.json", [], _op(
+        "basemapTilejson", "The offline basemap from cddgis's own data: TileJSON", [], json_,
+        tags=["Tiles"], path_params=[_TMS]))
+    add("/basemap/tiles/{tileMatrixSetId}/{tileMatrix}/{tileCol}/{tileRow}", [], _op(
+        "basemapTile", "The offline basemap: boundary lines, area and village names (MVT)", [],
+        {wt.MVT: {"schema": {"type": "string", "format": "binary"}}}, tags=["Tiles"],
+        path_params=[_TMS, *_TILE_ADDRESS]))
     summary = dashboard.SUMMARY_PARAMS
     add("/areas/{level}/{code}/summary", summary, _op(
         "areaSummary", "Everything cddgis knows about one area (the dashboard's numbers)",

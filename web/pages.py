@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from cddgis.core.schema import Field, Layer
@@ -15,6 +15,20 @@ from web.choices import area_choices
 from web.maps import base_map, render
 
 pages = Blueprint("pages", __name__)
+
+
+@pages.app_context_processor
+def basemap_config() -> dict[str, object]:
+    """What basemap.js needs (every map page): the offline basemap's tiles, a local PMTiles
+    file if the operator set one, and whether ours is the base (no raster basemap)."""
+    s = settings()
+    tiles = url_for("tiles.basemap_tile", tms="WebMercatorQuad", z=0, x=0, y=0)
+    return {"basemap": {
+        "tiles": tiles.removesuffix("/0/0/0") + "/{z}/{x}/{y}",
+        "pmtiles": url_for("tiles.basemap_pmtiles") if s.basemap_pmtiles else None,
+        "attribution": s.tile_attribution,
+        "on": s.tile_url is None,
+    }}
 
 
 @pages.get("/")

@@ -14,7 +14,7 @@ import itertools
 import re
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 
 from cddgis.core.errors import BadParameter, NotFound
@@ -22,7 +22,7 @@ from cddgis.core.schema import Layer
 from gis import boundaries as bq
 from gis import tiles as gt
 from layers.definitions import LAYERS
-from web import engine
+from web import engine, settings
 from web import params as wp
 from web.params import Param, accept, code_param, layer_filters, region_param
 
@@ -347,3 +347,61 @@ def dataset_tile(tms: str, z: str, x: str, y: str) -> ResponseReturnValue:
     _check_tms(tms)
     return _tile_response(_all_layers(), z, x, y)
 
+
+
+# -- the basemap (needs no internet) ---------------------------------------------------------
+
+BASEMAP_ATTRIBUTION = ("Boundaries: RTSD / OCHA via HDX (CC BY-IGO), names: GeoThai (CC BY 4.0), "
+                       "villages: TH_VILLAGE2012")
+
+
+@tiles.get("/basemap/tiles/<tms>/tilejson.json")
+def basemap_tilejson(tms: str) -> ResponseReturnValue:
+    """TileJSON of the basemap drawn from cddgis's own data (lines, names, villages)."""
+    _check_tms(tms)
+    accept([])
+    base = url_for("tiles.basemap_tile", tms=TMS_ID, z=0, x=0, y=0, _external=True)
+    template = base.removesuffix("/0/0/0") + "/{z}/{x}/{y}"
+    layers = [("provinces", 0), ("districts", gt.BASEMAP_DISTRICTS_FROM),
+              ("subdistricts", gt.BASEMAP_SUBDISTRICTS_FROM), ("labels", 4),
+              ("villages", gt.BASEMAP_VILLAGES_FROM)]
+    return jsonify({
+        "tilejson": "3.0.0", "name": "cddgis basemap / แผนที่ฐาน cddgis", "scheme": "xyz",
+        "tiles": [template], "minzoom": 0, "maxzoom": gt.MAX_ZOOM,
+        "bounds": [97.34, 5.61, 105.64, 20.47], "center": [100.5, 13.5, 6],
+        "attribution": BASEMAP_ATTRIBUTION,
+        "vector_layers": [{"id": name, "minzoom": first, "maxzoom": gt.MAX_ZOOM, "fields": {}}
+                          for name, first in layers],
+    })
+
+
+@tiles.get("/basemap/tiles/<tms>/<z>/<x>/<y>")
+def basemap_tile(tms: str, z: str, x: str, y: str) -> ResponseReturnValue:
+    """A basemap tile: boundary lines by zoom (from the cached collection tiles), area names
+    as label points, village names zoomed in."""
+    _check_tms(tms)
+    accept([])
+    zi, xi, yi = tile_address(z, x, y)
+    t = gt.get_basemap_tile(engine(), zi, xi, yi)
+    headers = {"ETag": f'"{t.etag}"', "Cache-Control": "no-cache",
+               "X-Tile-Cache": "hit" if t.cached else "miss"}
+    if t.etag in request.if_none_match:
+        return Response(status=304, headers=headers)
+    return Response(t.data, mimetype=MVT, headers=headers)
+
+
+@tiles.get("/basemap/basemap.pmtiles")
+def basemap_pmtiles() -> ResponseReturnValue:
+    """The operator's PMTiles basemap (``CDDGIS_TILES=pmtiles:/path``), with range requests:
+    the map reads only the directory and the tiles it shows. (The path ends in ``.pmtiles``:
+    that is how the renderer tells a PMTiles file from a z/x/y template.)"""
+    path = settings().basemap_pmtiles
+    if path is None or not path.is_file():
+        raise NotFound("no PMTiles basemap here; set CDDGIS_TILES=pmtiles:/path/to/file.pmtiles")
+    response = send_file(path, mimetype="application/vnd.pmtiles", conditional=True,
+                         etag=True, max_age=0)
+    # Not kept by the browser: Chrome answers a later range request from a cached whole-file
+    # 200 (a small file's first read), which the PMTiles reader must refuse. The reader keeps
+    # its own cache of what it has read.
+    response.headers["Cache-Control"] = "no-store"
+    return response

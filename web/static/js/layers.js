@@ -1,5 +1,6 @@
-// Point layer maps: area and attribute filters, server-side clusters when zoomed out, points
-// with popups when zoomed in, a table of what is in view, CSV download and a permalink.
+// Point layer maps: area and attribute filters, counts on a grid drawn from the layer's vector
+// tiles when zoomed out (national and regional zoom), server-side clusters or the points with
+// popups when zoomed in, a table of what is in view, CSV download and a permalink.
 // Nothing is embedded in the page: every view loads only what it needs from /api.
 (function () {
   "use strict";
@@ -9,6 +10,7 @@
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
   const POINTS_BELOW = 1500;      // fewer than this in view: draw the points themselves
+  const TILES_BELOW = 8;          // below this zoom the grid of counts comes from vector tiles
   const TABLE_ROWS = 200;
   const byId = Object.fromEntries(cfg.layers.map((l) => [l.id, l]));
   const form = document.getElementById("filters");
@@ -19,6 +21,7 @@
   const fmt = new Intl.NumberFormat("th-TH");
   const drawn = L.layerGroup().addTo(map);
   const markers = new Map();  // feature id -> marker, for the table
+  const gridLayers = new Map();  // layer id -> { url, layer }: the vector-tile grid drawn now
   let areaOutline = null;
   let openAfterDraw = null;  // "layer/id" whose popup a table click asked for
 
@@ -199,6 +202,27 @@
     });
   }
 
+  // ---- the grid of counts, from vector tiles (protomaps-leaflet draws them on a canvas) ------
+  // A tile below zoom 8 holds one point per grid cell with its `count`: a circle sized by it and
+  // the count as text. The tiles take the same filters as the items, so the grid is what the
+  // counts say; the server caches them and the browser revalidates them by ETag.
+  const P = window.protomapsL;
+  const gridLayer = window.cddgisGridLayer;
+  // Shows the grids of `ids` with these filters (none when zoomed in); a grid whose filters did
+  // not change is kept as it is, so panning only fetches the new tiles.
+  function showGrids(ids, filters) {
+    const wanted = new Map(ids.map((id) => [id,
+      `${api}/collections/${id}/tiles/WebMercatorQuad/{z}/{x}/{y}${filters.toString() ? "?" + filters : ""}`]));
+    for (const [id, g] of gridLayers) {
+      if (wanted.get(id) !== g.url) { map.removeLayer(g.layer); gridLayers.delete(id); }
+    }
+    for (const [id, url] of wanted) {
+      if (!gridLayers.has(id)) {
+        gridLayers.set(id, { url, layer: gridLayer(byId[id].id, byId[id].color, url).addTo(map) });
+      }
+    }
+  }
+
   async function update() {
     const mine = busy();
     const layers = activeLayers();
@@ -213,19 +237,31 @@
     try {
       const zoom = map.getZoom();
       const bbox = viewBbox();
+      const tiled = Boolean(P && gridLayer) && zoom < TILES_BELOW;
+      const perLayer = Math.max(20, Math.floor(TABLE_ROWS / layers.length));
       const results = await Promise.all(layers.map(async (id) => {
         const withBbox = new URLSearchParams(filters);
         withBbox.set("bbox", bbox);
-        const clusterParams = new URLSearchParams(withBbox);
-        clusterParams.set("zoom", zoom);
         const total = new URLSearchParams(filters);
         total.set("limit", 1);
+        if (tiled) {
+          // The grid is drawn from tiles: the rows for the table also count what is in view.
+          const tableParams = new URLSearchParams(withBbox);
+          tableParams.set("limit", perLayer);
+          const [items, totalFc] = await Promise.all([
+            getJSON(`${api}/collections/${id}/items?${tableParams}`),
+            getJSON(`${api}/collections/${id}/items?${total}`),
+          ]);
+          return { layer: byId[id], clusters: null, total: totalFc.numberMatched,
+                   inView: items.numberMatched, items, tiled: true };
+        }
+        const clusterParams = new URLSearchParams(withBbox);
+        clusterParams.set("zoom", zoom);
         const [clusters, totalFc] = await Promise.all([
           getJSON(`${api}/collections/${id}/clusters?${clusterParams}`),
           getJSON(`${api}/collections/${id}/items?${total}`),
         ]);
         const inView = clusters.numberMatched;
-        const perLayer = Math.max(20, Math.floor(TABLE_ROWS / layers.length));
         const itemParams = new URLSearchParams(withBbox);
         itemParams.set("limit", inView <= POINTS_BELOW ? POINTS_BELOW : perLayer);
         const items = inView > 0 ? await getJSON(`${api}/collections/${id}/items?${itemParams}`) : { features: [] };
@@ -234,9 +270,12 @@
       if (!current(mine)) return;
       drawn.clearLayers();
       markers.clear();
+      showGrids(tiled ? layers : [], filters);
       const rows = [];
       for (const r of results) {
-        if (r.inView <= POINTS_BELOW) {
+        if (r.tiled) {
+          // The grid layer draws it (showGrids above).
+        } else if (r.inView <= POINTS_BELOW) {
           for (const f of r.items.features) {
             const [lng, lat] = f.geometry.coordinates;
             const m = L.circleMarker([lat, lng], {

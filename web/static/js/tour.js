@@ -1,6 +1,7 @@
 // GIS tour from home: OTOP Nawatwithi villages on a phone. Filters, name search and "near me"
-// ask the API; the map shows clusters when many villages match and the villages themselves when
-// few do. The page holds no village data of its own.
+// ask the API; the map shows the villages themselves when few match, and otherwise counts: at
+// national and regional zoom a grid drawn from the layer's vector tiles (no name search), else
+// server-side clusters. The page holds no village data of its own.
 (function () {
   "use strict";
   const { getJSON, tip, iconBox, filterProvinces, busy, current, ready, failed } = window.cddgisCommon;
@@ -10,6 +11,7 @@
   const LAYER = cfg.layer.id;  // the layer declared with the "tour" role
   const LIST_SIZE = 30;
   const POINTS_BELOW = 400;
+  const TILES_BELOW = 8;  // below this zoom a point layer's tiles are a grid of counts
   const el = (id) => document.getElementById(id);
   const form = el("tour-filters");
   const drawn = L.layerGroup().addTo(map);
@@ -18,6 +20,16 @@
   let near = null;  // [lon, lat] once the visitor shares their location
   let fitPending = false;  // a newer update must not drop the fit an older one was asked for
   const lang = () => window.cddgisLang();
+  let grid = null;  // { url, layer }: the vector-tile grid drawn now
+
+  // The grid of counts for these filters (null: none); kept while its filters are the same.
+  function showGrid(filters) {
+    const url = filters &&
+      `${api}/collections/${LAYER}/tiles/WebMercatorQuad/{z}/{x}/{y}${filters.toString() ? "?" + filters : ""}`;
+    if (grid && grid.url === url) return;
+    if (grid) { map.removeLayer(grid.layer); grid = null; }
+    if (url) grid = { url, layer: window.cddgisGridLayer(LAYER, "#0369a1", url).addTo(map) };
+  }
 
   function params() {
     const p = new URLSearchParams();
@@ -90,9 +102,12 @@
       if (near) list.set("near", near.join(","));
       const all = new URLSearchParams(p);
       all.set("zoom", Math.max(5, map.getZoom()));
+      // Tiles take the area and product filters, not a name search.
+      const tiled = Boolean(window.cddgisGridLayer) && !p.get("q") && map.getZoom() < TILES_BELOW;
       const [listed, clusters] = await Promise.all([
         getJSON(`${api}/collections/${LAYER}/items?${list}`),
-        getJSON(`${api}/collections/${LAYER}/clusters?${all}`),
+        // With the grid from tiles, clusters are only wanted for where to fit the map.
+        !tiled || fitPending ? getJSON(`${api}/collections/${LAYER}/clusters?${all}`) : null,
       ]);
       let points = null;
       if (listed.numberMatched <= POINTS_BELOW) {
@@ -106,6 +121,8 @@
       const ol = el("village-list");
       ol.replaceChildren(...listed.features.map(card));
       drawn.clearLayers();
+      showGrid(!points && tiled ? p : null);
+      let fitTo = null;
       if (points) {
         for (const f of points.features) {
           const [lng, lat] = f.geometry.coordinates;
@@ -114,6 +131,10 @@
             .bindTooltip(tip(villageName(f.properties)))
             .on("click", () => { location.href = cfg.villageUrl.replace("__ID__", encodeURIComponent(f.id)); })
             .addTo(drawn);
+        }
+      } else if (tiled) {
+        if (clusters && clusters.clusters.length) {
+          fitTo = L.latLngBounds(clusters.clusters.map(([lng, lat]) => [lat, lng]));
         }
       } else {
         for (const [lng, lat, count] of clusters.clusters) {
@@ -130,8 +151,8 @@
         fitPending = false;
         map.invalidateSize();  // the container may have been laid out after the map was made
         const layers = drawn.getLayers();
-        if (layers.length) map.fitBounds(L.featureGroup(layers).getBounds().pad(0.1),
-                                         { animate: false, maxZoom: 13 });
+        const bounds = fitTo || (layers.length ? L.featureGroup(layers).getBounds() : null);
+        if (bounds) map.fitBounds(bounds.pad(0.1), { animate: false, maxZoom: 13 });
       }
       el("status").textContent = "";
       ready(mine);
