@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from html import escape
 from pathlib import Path
+from typing import Any
 
 import folium
 from flask import Blueprint, Response, render_template, request
@@ -60,7 +61,8 @@ def export() -> ResponseReturnValue:
     indicator_id = request.args.get("indicator", "")
     if not request.args.get("classify"):
         raise BadParameter("classify (a classification method) is required for the export")
-    _, body = compute_values(indicator_id, VALUE_PARAMS | {"indicator"})
+    _, values = compute_values(indicator_id, VALUE_PARAMS | {"indicator"})
+    body: dict[str, Any] = values
     geo = json.loads(ch.areas_geojson(engine(), body["level"], body.get("region"),
                                       body.get("province"), body.get("district")))
     by_code = {v["code"]: v for v in body["values"]}
@@ -79,13 +81,15 @@ def export() -> ResponseReturnValue:
                                        "weight": 0.5, "fillOpacity": 0.85},
         tooltip=folium.GeoJsonTooltip(["name_th", "shown"], labels=False))
     layer.add_to(fmap)
-    fmap.fit_bounds(layer.get_bounds())
+    bounds: Any = layer.get_bounds()  # [[south, west], [north, east]]; None only when empty
+    fmap.fit_bounds(bounds)
     indicator = body["indicator"]
     title = f"{indicator['title_th']} / {indicator['title_en']}"
     if body.get("year"):
         title += f" พ.ศ. {body['year']}" + (f" เทียบกับ {body['compare']}"
                                             if body.get("compare") else "")
-    fmap.get_root().html.add_child(folium.Element(
+    root: Any = fmap.get_root()  # a branca Figure (typed as a plain Element)
+    root.html.add_child(folium.Element(
         render_template("choropleth_legend.html", body=body, title=title)))
     rendered = render(fmap)
     html = render_template("choropleth_export.html", fmap=rendered, title=title)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import folium
 from flask import url_for
@@ -52,7 +53,7 @@ def render(fmap: folium.Map) -> RenderedMap:
     """Renders inside a request: the map's assets point at this app's static files, and its
     inline <script>/<style> blocks carry the request's CSP nonce."""
     localize(fmap, static_url)
-    root = fmap.get_root()
+    root: Any = fmap.get_root()  # a branca Figure (typed as a plain Element)
     root.render()
     return RenderedMap(
         name=fmap.get_name(),
