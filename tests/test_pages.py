@@ -133,3 +133,23 @@ def test_tour_and_locator_layers_come_from_the_declared_roles(client: FlaskClien
     for c in locator["layers"]:  # public fields only
         personal = {f.name for f in LAYERS[c["id"]].personal_fields}
         assert not personal & set(c["fields"]), c["id"]
+
+
+def test_static_scripts_are_gzipped_without_a_proxy(client) -> None:
+    """`make run` has no nginx in front: the vendored renderer (~130 kB) must still travel
+    compressed, and revalidate to a 304."""
+    url = "/static/vendor/protomaps-leaflet-5.1.0/protomaps-leaflet.js"
+    plain = client.get(url)
+    assert plain.status_code == 200 and "Content-Encoding" not in plain.headers
+    zipped = client.get(url, headers={"Accept-Encoding": "gzip, br"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in zipped.headers["Vary"]
+    assert len(zipped.get_data()) < len(plain.get_data()) / 2
+    import gzip
+
+    assert gzip.decompress(zipped.get_data()) == plain.get_data()
+    again = client.get(url, headers={"Accept-Encoding": "gzip",
+                                     "If-None-Match": zipped.headers["ETag"]})
+    assert again.status_code == 304
+    plain.close()
+    zipped.close()
