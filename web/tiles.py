@@ -294,14 +294,18 @@ def tile_address(z_raw: str, x_raw: str, y_raw: str) -> tuple[int, int, int]:
     return z, x, y
 
 
-def _tile_response(source: gt.Source, z_raw: str, x_raw: str, y_raw: str) -> Response:
-    z, x, y = tile_address(z_raw, x_raw, y_raw)
-    tile = gt.get_tile(engine(), source, _filters(source), z, x, y)
+def _mvt_response(tile: gt.Tile) -> Response:
+    """The tile with its ETag, or 304 when the client's copy is still the current one."""
     headers = {"ETag": f'"{tile.etag}"', "Cache-Control": "no-cache",
                "X-Tile-Cache": "hit" if tile.cached else "miss"}
     if tile.etag in request.if_none_match:
         return Response(status=304, headers=headers)
     return Response(tile.data, mimetype=MVT, headers=headers)
+
+
+def _tile_response(source: gt.Source, z_raw: str, x_raw: str, y_raw: str) -> Response:
+    z, x, y = tile_address(z_raw, x_raw, y_raw)
+    return _mvt_response(gt.get_tile(engine(), source, _filters(source), z, x, y))
 
 
 @tiles.get("/collections/<collection_id>/tiles/<tms>/<z>/<x>/<y>")
@@ -382,12 +386,7 @@ def basemap_tile(tms: str, z: str, x: str, y: str) -> ResponseReturnValue:
     _check_tms(tms)
     accept([])
     zi, xi, yi = tile_address(z, x, y)
-    t = gt.get_basemap_tile(engine(), zi, xi, yi)
-    headers = {"ETag": f'"{t.etag}"', "Cache-Control": "no-cache",
-               "X-Tile-Cache": "hit" if t.cached else "miss"}
-    if t.etag in request.if_none_match:
-        return Response(status=304, headers=headers)
-    return Response(t.data, mimetype=MVT, headers=headers)
+    return _mvt_response(gt.get_basemap_tile(engine(), zi, xi, yi))
 
 
 @tiles.get("/basemap/basemap.pmtiles")
