@@ -4,16 +4,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CDDGIS := $(VENV)/bin/cddgis
 
-.PHONY: run test setup setup-test lint bench db-stop prod prod-stop prod-status
+.PHONY: run test setup setup-test lint bench db-stop prod prod-stop prod-status load-data
 
-run: setup
+run: setup load-data
+	$(CDDGIS) serve
+
+# The local PostGIS, the schema, and the data that is not there yet (villages are optional).
+load-data:
 	$(CDDGIS) db start
 	$(CDDGIS) migrate
 	$(CDDGIS) load boundaries --if-empty
 	-$(CDDGIS) load villages --if-empty
 	$(CDDGIS) load indicators --if-empty
 	$(CDDGIS) sample --if-empty
-	$(CDDGIS) serve
 
 test: setup-test lint
 	$(VENV)/bin/pytest
@@ -21,12 +24,7 @@ test: setup-test lint
 # The production profile (README, "Production"): nginx → 2 apps → PgBouncer → PostGIS on :8080.
 prod:
 	bash scripts/setup.sh --prod
-	$(CDDGIS) db start
-	$(CDDGIS) migrate
-	$(CDDGIS) load boundaries --if-empty
-	-$(CDDGIS) load villages --if-empty
-	$(CDDGIS) load indicators --if-empty
-	$(CDDGIS) sample --if-empty
+	$(MAKE) load-data
 	bash scripts/production.sh start
 
 prod-stop:
