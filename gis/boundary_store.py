@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -20,15 +19,8 @@ from boundaries.load import (
 from boundaries.registry import Issue, registry_version
 from boundaries.sources import LEVELS, BoundarySourceError, LevelData
 from cddgis.core.areas import cdd_region, nesdb_region
+from cddgis.core.readers import file_sha256
 from gis.bulk import insert_values
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _insert_level(conn: Connection, level: str, data: LevelData, load_id: int) -> None:
@@ -87,7 +79,7 @@ def write(engine: Engine, levels: dict[str, LevelData], issues: list[Issue], *,
           ) -> LoadReport:
     """Replaces the boundaries in one transaction. ``before_commit`` lets tests fail it late."""
     sources = {level: {"file": str(d.source.path), "layer": d.source.layer,
-                       "sha256": _sha256(d.source.path), "encoding": d.encoding}
+                       "sha256": file_sha256(d.source.path), "encoding": d.encoding}
                for level, d in levels.items()}
     counts = {level: len(d.frame) for level, d in levels.items()}
     with engine.begin() as conn:

@@ -11,7 +11,6 @@ layer, the write) goes through a ``LayerStore``; ``gis.layer_store`` provides th
 from __future__ import annotations
 
 import csv
-import hashlib
 import itertools
 import math
 from collections import defaultdict
@@ -25,7 +24,7 @@ import geothai
 from geothai import normalize
 from pyproj import Transformer
 
-from cddgis.core.readers import FileProblem, Record, open_table
+from cddgis.core.readers import FileProblem, Record, file_sha256, open_table
 from cddgis.core.schema import Layer, header_key
 from cddgis.core.values import (
     TRUE_WORDS,
@@ -232,11 +231,6 @@ class ImportReport:
         return "\n".join(lines)
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
 @cache
 def _transformer(crs: str) -> Transformer:
     return Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
@@ -389,7 +383,7 @@ def import_file(store: LayerStore, layer: Layer, path: Path, *, dry_run: bool = 
     """
     path = Path(path)
     mode = "dry-run" if dry_run else "valid-only" if valid_only else "all-or-nothing"
-    sha = _sha256(path) if path.is_file() else ""
+    sha = file_sha256(path) if path.is_file() else ""
     report = ImportReport(layer=layer.id, source_file=path.name, sha256=sha, mode=mode,
                           file_problems=[], rows=[])
     if crs is not None:

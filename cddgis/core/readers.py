@@ -5,6 +5,7 @@ Shapefile and GeoPackage. What a file is comes from its content, not its name.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import zipfile
 from collections.abc import Iterator
@@ -68,6 +69,13 @@ class TableStream:
     geometry: bool = False
     encoding: str | None = None
     crs: str | None = None
+
+
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256, read in chunks (files may be hundreds of MB): what load and import
+    records name a source file by."""
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def sniff(path: Path) -> str:
