@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,9 @@ from web.security import add_nonce
 
 THAILAND_CENTER = (13.0, 101.0)
 THAILAND_BOUNDS = [[5.6, 97.3], [20.5, 105.7]]
+# Folium's own viewport tag (maximum-scale=1, user-scalable=no) stops pinch-zoom, which people
+# with low vision need (WCAG 1.4.4); base.html already has the right one.
+FOLIUM_VIEWPORT = re.compile(r'<meta name="viewport"[^>]*>\s*')
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ def render(fmap: folium.Map) -> RenderedMap:
     root.render()
     return RenderedMap(
         name=fmap.get_name(),
-        header=add_nonce(root.header.render()),  # Folium's own <script>/<style>: no stored text
+        header=add_nonce(FOLIUM_VIEWPORT.sub("", root.header.render())),  # Folium's own <script>/<style>: no stored text
         html=root.html.render(),
         script=root.script.render(),
     )

@@ -36,7 +36,10 @@
     });
   };
   const level = (name) => (z, f) => f.props.level === name;
-  const text = (size, weight, fill, labelProps = ["name_th"]) => new P.CenteredTextSymbolizer({
+  // Names in the language chosen (lang.js): name_en where a place has one, else name_th.
+  const english = () => Boolean(window.cddgisLang && window.cddgisLang() === "en");
+  const names = () => (english() ? ["name_en", "name_th"] : ["name_th"]);
+  const text = (size, weight, fill, labelProps = names()) => new P.CenteredTextSymbolizer({
     labelProps, fontFamily: FONT, fontSize: size, fontWeight: weight, fill,
     stroke: "#ffffff", width: 2.5, maxLineChars: 18,
   });
@@ -74,9 +77,9 @@
   map.eachLayer((layer) => { if (layer instanceof L.TileLayer) raster = layer; });
   const asBase = !raster;
 
-  function ownLayer() {
+  function ownLayer(landFill) {
     return P.leafletLayer({
-      url: bm.tiles, paintRules: paintRules(asBase && !bm.pmtiles), labelRules: labelRules(),
+      url: bm.tiles, paintRules: paintRules(landFill), labelRules: labelRules(),
       attribution, maxDataZoom: 16, className: "cddgis-basemap",
     });
   }
@@ -91,20 +94,87 @@
     return layer;
   }
 
+  const BASE_TH = "แผนที่ฐาน";
+  const OFFLINE_NAME = "แผนที่ฐานออฟไลน์ (cddgis) <span class=\"en\">Offline basemap</span>";
+  const OVERLAY_NAME = "ขอบเขตและชื่อ (cddgis) <span class=\"en\">Boundaries &amp; names</span>";
+  let own = null;        // cddgis's own layer: the base, or the overlay over the raster
+  let ownIsBase = asBase;
+  let control = null;
+
+  function setOwn(layer, name, isBase) {
+    const wasOn = own && map.hasLayer(own);
+    if (own) { map.removeLayer(own); control.removeLayer(own); }
+    own = layer;
+    ownIsBase = isBase;
+    if (isBase) control.addBaseLayer(own, name); else control.addOverlay(own, name);
+    if (isBase || wasOn || bm.on) own.addTo(map);
+    window.cddgisBasemap = own;  // for tests and the console: the layer, its rules
+  }
+
+  // The raster basemap (OpenStreetMap by default) needs the internet. When its first tiles all
+  // fail and none loads, the map says so and draws cddgis's own basemap instead, with its own
+  // attribution, rather than crediting OpenStreetMap over grey.
+  const FAILED_TILES = 4;
+  let rasterFailed = false;
+  function watchRaster() {
+    // Tiles that settled before this script ran count too (Leaflet marks the ones that loaded).
+    const settled = Object.values(raster._tiles || {}).filter((t) => t.loaded);
+    let loaded = settled.filter((t) => t.el.classList.contains("leaflet-tile-loaded")).length;
+    let failed = settled.length - loaded;
+    const check = () => {
+      if (rasterFailed || loaded > 0 || failed < FAILED_TILES) return;
+      rasterFailed = true;
+      if (control) fallBack();  // else addLayers falls back once the layer control is there
+    };
+    raster.on("tileload", () => { loaded += 1; });
+    raster.on("tileerror", () => { failed += 1; check(); });
+    check();
+  }
+  function fallBack() {
+    map.removeLayer(raster);
+    control.removeLayer(raster);
+    map.getContainer().classList.add("offline-basemap");
+    map.getContainer().dataset.basemap = "offline";
+    setOwn(ownLayer(true), OFFLINE_NAME, true);
+    const note = L.control({ position: "bottomleft" });
+    note.onAdd = () => {
+      const div = L.DomUtil.create("div", "basemap-note");
+      div.setAttribute("role", "status");
+      const th = document.createElement("span");
+      th.className = "th";
+      th.textContent = "ออฟไลน์: แผนที่ OpenStreetMap โหลดไม่ได้ จึงใช้แผนที่ฐานของ cddgis ";
+      const en = document.createElement("span");
+      en.className = "en";
+      en.textContent = "Offline: OpenStreetMap tiles could not load; showing cddgis's own basemap.";
+      div.append(th, en);
+      return div;
+    };
+    note.addTo(map);
+    document.dispatchEvent(new CustomEvent("cddgis:basemap-offline"));
+  }
+
   function addLayers() {
-    const own = ownLayer();
-    const overlays = { "ขอบเขตและชื่อ (cddgis) <span class=\"en\">Boundaries &amp; names</span>": own };
     const bases = {};
     if (bm.pmtiles) {
       const local = pmtilesLayer().addTo(map);
       bases["แผนที่ฐานในเครื่อง <span class=\"en\">Local basemap</span>"] = local;
     } else if (raster) {
-      bases["แผนที่ฐาน <span class=\"en\">Basemap</span>"] = raster;
+      bases[`${BASE_TH} <span class="en">Basemap</span>`] = raster;
     }
-    if (bm.on) own.addTo(map);
-    if (asBase) map.getContainer().classList.add("offline-basemap");
-    L.control.layers(bases, overlays, { position: "topright" }).addTo(map);
-    window.cddgisBasemap = own;  // for tests and the console: the layer, its rules
+    control = L.control.layers(bases, {}, { position: "topright" }).addTo(map);
+    setOwn(ownLayer(asBase && !bm.pmtiles), OVERLAY_NAME, false);
+    if (asBase) {
+      map.getContainer().classList.add("offline-basemap");
+      map.getContainer().dataset.basemap = bm.pmtiles ? "pmtiles" : "offline";
+    } else {
+      map.getContainer().dataset.basemap = "raster";
+      if (rasterFailed) fallBack();
+    }
+    // English chosen: the names again, in English.
+    document.addEventListener("cddgis:lang", () => {
+      setOwn(ownLayer(ownIsBase ? true : asBase && !bm.pmtiles),
+             ownIsBase ? OFFLINE_NAME : OVERLAY_NAME, ownIsBase);
+    });
   }
 
   // Labels are measured on a canvas: the Thai font must be there before the first tile draws.
@@ -112,5 +182,6 @@
     ? Promise.all([document.fonts.load(`600 14px Sarabun`, "กรุงเทพ"),
                    document.fonts.load(`400 11px Sarabun`, "กรุงเทพ")])
     : Promise.resolve();
+  if (raster && !bm.pmtiles) watchRaster();
   fontsReady.catch(() => {}).then(addLayers);
 })();

@@ -1,0 +1,309 @@
+"""Layout, phones, language and accessibility (issue 15, items 10–12), in real Chromium.
+
+axe-core (vendored, web/static/vendor/axe-core-*) is put in each page by the test through the
+DevTools protocol (an init script), so the app never serves it and the page keeps its strict CSP:
+a <script> tag with the file's text, as ``add_script_tag(path=…)`` makes, is refused by that CSP.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import json
+import threading
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
+from werkzeug.serving import make_server
+
+from gis.settings import Settings
+from tests.pagestate import wait_ready
+from web import create_app
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+AXE = next((ROOT / "web/static/vendor").glob("axe-core-*/axe.min.js"))
+DESKTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
+
+AXE_SERIOUS = """async () => {
+  const r = await axe.run(document, { resultTypes: ["violations"] });
+  return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ` +
+                v.nodes.slice(0, 4).map((n) => n.target.join(" ")).join(" | "));
+}"""
+SETTLED = "() => document.body.dataset.state === 'ready' || document.body.dataset.state === 'error'"
+
+
+def _context(browser: Browser, viewport: dict[str, int], lang: str) -> BrowserContext:
+    phone = viewport["width"] < 700
+    context = browser.new_context(viewport=viewport, locale="th-TH", is_mobile=phone,
+                                  has_touch=phone, device_scale_factor=2 if phone else 1)
+    # The language a visitor chose earlier (lang.js keeps it in localStorage).
+    context.add_init_script("try { if (!localStorage.getItem('cddgis.lang')) "
+                            f"localStorage.setItem('cddgis.lang', '{lang}'); }} catch (e) {{}}")
+    context.add_init_script(path=str(AXE))
+    return context
+
+
+@pytest.fixture(scope="module")
+def village_id(live_server: str) -> str:
+    with urllib.request.urlopen(f"{live_server}/api/collections/otop-tourism-villages/items"
+                                "?limit=1&f=json") as r:
+        return str(json.load(r)["features"][0]["id"])
+
+
+def every_page(village_id: str) -> list[str]:
+    """Every kind of page a visitor can open: the apps, the API's HTML, an error page."""
+    return ["/", "/boundaries?district=5001", "/layers", "/layers/khok-nong-na",
+            "/choropleth?indicator=nso-household-income&level=province",
+            "/choropleth?indicator=nso-household-income&level=province&year=2558&compare=2549",
+            "/tour", f"/tour/{village_id}", "/locator", "/dashboard?province=50",
+            "/api", "/api/conformance", "/api/collections", "/api/collections/provinces",
+            "/api/collections/provinces/queryables", "/api/collections/districts/items?province=50",
+            "/api/collections/provinces/items/50", "/api/openapi?f=html", "/no-such-page"]
+
+
+def _open(page: Page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_function(SETTLED, timeout=60_000)
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize("lang", ["th", "en"])
+def test_axe_finds_nothing_serious_on_any_page(browser: Browser, live_server: str,
+                                               village_id: str, viewport: dict[str, int],
+                                               lang: str) -> None:
+    """0 serious or critical axe-core violations on every page, desktop and phone, Thai and
+    English; and no page scrolls sideways on a phone."""
+    context = _context(browser, viewport, lang)
+    page = context.new_page()
+    found: dict[str, list[str]] = {}
+    sideways: dict[str, list[int]] = {}
+    try:
+        for path in every_page(village_id):
+            _open(page, live_server + path)
+            assert page.evaluate("() => document.documentElement.lang") == lang
+            if violations := page.evaluate(AXE_SERIOUS):
+                found[path] = violations
+            width = page.evaluate(
+                "() => [document.scrollingElement.scrollWidth, window.innerWidth]")
+            if width[0] > width[1]:
+                sideways[path] = width
+    finally:
+        context.close()
+    assert found == {}
+    if viewport is PHONE:
+        assert sideways == {}
+
+
+@pytest.mark.parametrize("lang,labels", [
+    ("th", ["ขอบเขตการปกครอง", "ชั้นข้อมูล", "แผนที่ตัวชี้วัด", "แดชบอร์ดพื้นที่", "เที่ยวชุมชน",
+            "ค้นหาศูนย์", "API"]),
+    ("en", ["Boundaries", "Layers", "Indicators", "Dashboards", "Tour", "Locator", "API"]),
+])
+def test_phone_menu_reaches_every_page(browser: Browser, live_server: str, lang: str,
+                                       labels: list[str]) -> None:
+    """At 390 px the top bar's links sit under a menu button (aria-expanded), all of them
+    reachable and inside the screen, labelled in the language chosen."""
+    context = _context(browser, PHONE, lang)
+    page = context.new_page()
+    try:
+        _open(page, f"{live_server}/choropleth")
+        menu = page.locator("#menu-button")
+        expect(menu).to_be_visible()
+        expect(menu).to_have_attribute("aria-expanded", "false")
+        links = page.locator("#site-nav a")
+        expect(links.first).to_be_hidden()
+        menu.click()
+        expect(menu).to_have_attribute("aria-expanded", "true")
+        assert links.count() == len(labels)
+        for i, label in enumerate(labels):
+            link = links.nth(i)
+            expect(link).to_be_visible()
+            expect(link).to_contain_text(label)
+            box = link.bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        if lang == "en":  # the English alone, not the Thai beside it
+            expect(links.nth(0)).to_have_text("Boundaries", use_inner_text=True)
+        with page.expect_navigation():
+            links.nth(5).click()
+        assert urlsplit(page.url).path == "/locator"
+    finally:
+        context.close()
+
+
+def test_no_page_disables_pinch_zoom(browser: Browser, live_server: str,
+                                     village_id: str) -> None:
+    """One viewport tag, and it lets people zoom (Folium's own said user-scalable=no)."""
+    context = _context(browser, PHONE, "th")
+    page = context.new_page()
+    try:
+        for path in every_page(village_id):
+            _open(page, live_server + path)
+            tags = page.evaluate(
+                "() => [...document.querySelectorAll('meta[name=viewport]')].map(m => m.content)")
+            assert tags == ["width=device-width, initial-scale=1"], path
+    finally:
+        context.close()
+
+
+def test_subdistrict_map_is_one_tab_stop(browser: Browser, live_server: str) -> None:
+    """7,425 clickable subdistricts are not 7,425 tab stops: Tab goes from the map to what
+    follows it, arrow keys pan the map, and the polygons still answer a click."""
+    context = _context(browser, DESKTOP, "th")
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server}/choropleth?indicator=osm-poi-count&level=subdistrict")
+        wait_ready(page, timeout=60_000)
+        assert page.locator("path.area").count() > 7000
+        stops = page.evaluate("""() => [...document.querySelectorAll('*')].filter((e) =>
+            e.tabIndex >= 0 && !e.disabled && e.getClientRects().length).length""")
+        assert stops < 60
+        the_map = page.locator(".folium-map")
+        expect(the_map).to_have_attribute("tabindex", "0")
+        expect(the_map).to_have_attribute("aria-label", "แผนที่: ลูกศรเพื่อเลื่อน, + และ − เพื่อซูม"
+                                          " — Map: arrow keys pan, + and − zoom")
+        the_map.focus()
+        before = page.evaluate("() => window[window.CDDGIS.mapName].getCenter().lng")
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(
+            "(before) => window[window.CDDGIS.mapName].getCenter().lng > before", arg=before)
+        page.keyboard.press("Tab")
+        focused = page.evaluate("() => document.activeElement.tagName")
+        assert focused.lower() != "path"
+    finally:
+        context.close()
+
+
+def test_english_mode_names_places_in_english(browser: Browser, live_server: str) -> None:
+    """English chosen anywhere: the top bar is in English and the basemap writes name_en."""
+    context = _context(browser, DESKTOP, "th")
+    context.add_init_script("""
+      window.__drawn = [];
+      const fill = CanvasRenderingContext2D.prototype.fillText;
+      CanvasRenderingContext2D.prototype.fillText = function (t, ...rest) {
+        window.__drawn.push(String(t));
+        return fill.call(this, t, ...rest);
+      };""")
+    page = context.new_page()
+    try:
+        _open(page, f"{live_server}/boundaries")
+        page.wait_for_function("() => window.__drawn.includes('เชียงใหม่')")
+        nav = page.locator("#site-nav a").first
+        expect(nav).to_have_text("ขอบเขตการปกครอง Boundaries", use_inner_text=True)
+        page.locator("[data-lang-switch]").click()
+        assert page.evaluate("() => document.documentElement.lang") == "en"
+        expect(nav).to_have_text("Boundaries", use_inner_text=True)
+        page.wait_for_function("() => window.__drawn.includes('Chiang Mai')")
+        _open(page, f"{live_server}/")  # remembered on the next page
+        expect(page.locator("#go-tour")).to_contain_text("GIS tour from home")
+        expect(page.locator("#go-tour strong")).to_have_text("GIS tour from home", use_inner_text=True)
+    finally:
+        context.close()
+
+
+HOME_LINKS = {"tour": "/tour", "choropleth": "/choropleth", "dashboard": "/dashboard",
+              "boundaries": "/boundaries", "layers": "/layers", "locator": "/locator",
+              "api": "/api/"}
+
+
+def test_home_page_leads_every_audience_to_its_pages(page: Page, live_server: str) -> None:
+    """The front door: tourists, planners and staff each find their pages, Thai with English."""
+    page.goto(f"{live_server}/")
+    for audience in ("สำหรับนักท่องเที่ยว", "สำหรับนักวางแผน", "สำหรับเจ้าหน้าที่"):
+        expect(page.get_by_role("heading", name=audience)).to_be_visible()
+    for key, path in HOME_LINKS.items():
+        link = page.locator(f"#go-{key}")
+        expect(link).to_be_visible()
+        assert urlsplit(link.get_attribute("href") or "").path == path
+    expect(page.locator("#go-tour")).to_contain_text("เที่ยวชุมชน OTOP นวัตวิถี จากบ้าน")
+    expect(page.locator("#go-tour")).to_contain_text("GIS tour from home")
+    page.locator("#go-locator").click()
+    page.wait_for_url(f"{live_server}/locator")
+    wait_ready(page)
+
+
+def test_api_answers_a_browser_in_html_and_clients_in_json(page: Page,
+                                                          live_server: str) -> None:
+    """/api typed into a browser is the HTML landing page; GIS clients keep JSON."""
+    response = page.goto(f"{live_server}/api")
+    assert response and response.headers["content-type"].startswith("text/html")
+    expect(page.locator("h1")).to_have_text("cddgis API")
+    for accept in ("application/json", "*/*"):
+        req = urllib.request.Request(f"{live_server}/api/", headers={"Accept": accept})
+        with urllib.request.urlopen(req) as r:
+            assert r.headers["Content-Type"].startswith("application/json")
+            assert json.load(r)["title"] == "cddgis API"
+    with urllib.request.urlopen(f"{live_server}/api/?f=json") as r:
+        assert r.headers["Content-Type"].startswith("application/json")
+
+
+# -- item 12: the internet basemap fails, ours takes over --------------------------------------
+
+@pytest.fixture(scope="module")
+def osm_server(app: Flask) -> Iterator[str]:
+    """The app with the default basemap, OpenStreetMap (the tests' own app draws none)."""
+    settings = dataclasses.replace(app.extensions["cddgis.settings"],
+                                   tile_url=Settings.from_env({}).tile_url,
+                                   tile_attribution=Settings.from_env({}).tile_attribution)
+    other = create_app(settings, database_url=app.extensions["cddgis.engine"].url.render_as_string(
+        hide_password=False))
+    other.config["TESTING"] = True
+    server = make_server("127.0.0.1", 0, other, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_offline_the_osm_basemap_falls_back_to_ours(page: Page, osm_server: str) -> None:
+    """No internet: the OpenStreetMap tiles fail, so the map says so, draws cddgis's own
+    basemap (land painted, its own credits) and no longer credits OpenStreetMap."""
+    leaving: list[str] = []
+
+    def no_internet(route: Route) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            leaving.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    page.route("**/*", no_internet)
+    page.goto(f"{osm_server}/boundaries")
+    wait_ready(page)
+    the_map = page.locator(".folium-map")
+    expect(the_map).to_have_attribute("data-basemap", "offline")
+    assert any("tile.openstreetmap.org" in u for u in leaving)
+    expect(page.locator(".basemap-note")).to_be_visible()
+    expect(page.locator(".basemap-note")).to_contain_text("OpenStreetMap")
+    attribution = page.locator(".leaflet-control-attribution")
+    expect(attribution).to_contain_text("GeoThai")
+    expect(attribution).not_to_contain_text("OpenStreetMap")
+    expect(the_map).to_have_class(re.compile(r"\boffline-basemap\b"))
+    page.wait_for_function("() => window.cddgisBasemap && window.cddgisBasemap._map")
+
+
+def test_online_the_osm_basemap_stays(page: Page, osm_server: str) -> None:
+    """Tiles that load keep OpenStreetMap as the base (served here by a stand-in tile)."""
+    tile = (ROOT / "web/static/vendor/leaflet-1.9.3/images/marker-shadow.png").read_bytes()
+
+    def stand_in(route: Route) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            route.fulfill(status=200, content_type="image/png", body=tile)
+
+    page.route("**/*", stand_in)
+    page.goto(f"{osm_server}/boundaries")
+    wait_ready(page)
+    page.wait_for_function("() => document.querySelector('.leaflet-tile-loaded')")
+    expect(page.locator(".folium-map")).to_have_attribute("data-basemap", "raster")
+    expect(page.locator(".leaflet-control-attribution")).to_contain_text("OpenStreetMap")
+    assert page.locator(".basemap-note").count() == 0
