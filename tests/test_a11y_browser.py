@@ -8,8 +8,8 @@ a <script> tag with the file's text, as ``add_script_tag(path=…)`` makes, is r
 from __future__ import annotations
 
 import dataclasses
-import re
 import json
+import re
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -206,7 +206,8 @@ def test_english_mode_names_places_in_english(browser: Browser, live_server: str
         page.wait_for_function("() => window.__drawn.includes('Chiang Mai')")
         _open(page, f"{live_server}/")  # remembered on the next page
         expect(page.locator("#go-tour")).to_contain_text("GIS tour from home")
-        expect(page.locator("#go-tour strong")).to_have_text("GIS tour from home", use_inner_text=True)
+        expect(page.locator("#go-tour strong")).to_have_text("GIS tour from home",
+                                                             use_inner_text=True)
     finally:
         context.close()
 

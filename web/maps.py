@@ -61,7 +61,8 @@ def render(fmap: folium.Map) -> RenderedMap:
     root.render()
     return RenderedMap(
         name=fmap.get_name(),
-        header=add_nonce(FOLIUM_VIEWPORT.sub("", root.header.render())),  # Folium's own <script>/<style>: no stored text
+        # Folium's own <script>/<style> (no stored text), without its zoom-locking viewport tag
+        header=add_nonce(FOLIUM_VIEWPORT.sub("", root.header.render())),
         html=root.html.render(),
         script=root.script.render(),
     )
