@@ -81,7 +81,7 @@ def test_every_page_shares_one_header_banner_and_status(client: FlaskClient) -> 
     status line and the loading state the page script turns into ready (issue 9)."""
     for path in ("/", *MAP_PAGES, f"/tour/{_village_id(client)}"):
         html = client.get(path).get_data(as_text=True)
-        assert html.count('<header class="topbar">') == 1, path
+        assert html.count('<header class="topbar"') == 1, path
         if path == "/":
             assert 'data-state="ready"' in html and "sample-banner" not in html
             continue
