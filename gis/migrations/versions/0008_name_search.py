@@ -14,7 +14,7 @@ Create Date: 2026-11-25
 import sqlalchemy as sa
 from alembic import op
 
-from gis.migrate import grant_app_writes
+from gis.migrate import APP_ROLE, if_app_role
 
 revision = "0008"
 down_revision = "0007"
@@ -37,7 +37,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_feature_names_rtgs", "feature_names", ["name_rtgs"],
                     postgresql_using="gin", postgresql_ops={"name_rtgs": "gin_trgm_ops"})
-    op.execute(grant_app_writes("feature_names"))
+    # No id column (grant_app_writes would look for its sequence): the grant itself.
+    op.execute(if_app_role(f"GRANT INSERT, UPDATE, DELETE ON feature_names TO {APP_ROLE};"))
     from gis.search import index_names  # PyThaiNLP loads only when there is something to do
 
     conn = op.get_bind()
