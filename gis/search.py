@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -68,6 +69,22 @@ def romanise(name: str) -> str:
         else:
             words += re.findall(r"[0-9a-z]+", word.lower())
     return " ".join(" ".join(words).lower().split())
+
+
+_warming = threading.Lock()
+_warmed = False
+
+
+def warm_up() -> None:
+    """Loads PyThaiNLP's dictionary (~3 s, once per process) in a background thread, so the
+    first Thai search a visitor types is not the one that waits for it."""
+    global _warmed
+    with _warming:
+        if _warmed:
+            return
+        _warmed = True
+    threading.Thread(target=romanise, args=("บ้านท่าลาน",), daemon=True,
+                     name="pythainlp-warm-up").start()
 
 
 def village_key_spaced(name: str) -> str:

@@ -199,7 +199,7 @@ def test_village_page_shares_with_a_preview_image(desktop: Page, live_server: st
     assert line.startswith("https://social-plugins.line.me/lineit/share?url=")
     assert facebook.startswith("https://www.facebook.com/sharer/sharer.php?u=")
     for href in (line, facebook):
-        assert list(parse_qs(urlparse(href).query).values())[0] == [meta["og:url"]]
+        assert next(iter(parse_qs(urlparse(href).query).values())) == [meta["og:url"]]
     assert hosts == {urlparse(live_server).netloc}
 
 

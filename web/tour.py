@@ -74,6 +74,7 @@ def only_filters(layer: Layer) -> list[dict[str, str]]:
 @tour.get("/tour")
 def tour_index() -> ResponseReturnValue:
     layer = tour_layer()
+    gsearch.warm_up()  # the visitor will type soon
     fmap = render(base_map(settings()))
     summary = lq.layer_summary(engine()).get(layer.id, {})
     return render_template("tour.html", fmap=fmap, layer=script_config(layer),
