@@ -13,6 +13,7 @@ from psycopg2.extras import execute_values
 from sqlalchemy import Connection, Engine, text
 
 from cddgis.core.schema import Layer
+from gis.search import index_names
 from layers import importer
 from layers.importer import Carried, Existing, FeatureRow, ImportReport, Placement
 
@@ -190,6 +191,8 @@ class PostgisLayerWriter:
             source_file=self.report.source_file, sample=self.sample, carried=self.carried)
         self.inserted += inserted
         self.updated += updated
+        # The names' search forms (no tone marks, RTGS), in the same transaction (issue 15).
+        index_names(self.conn, self.report.layer, [r.key for r in rows if r.placement])
         return before
 
     def finish(self, report: ImportReport, *, commit: bool) -> tuple[int, int, int]:

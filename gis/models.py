@@ -10,6 +10,7 @@ from datetime import datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -24,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
     false,
     func,
     text,
@@ -175,6 +178,30 @@ class LayerFeature(Base):
                                                  server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                  server_default=func.now())
+
+
+class FeatureName(Base):
+    """A layer feature's name in the forms search compares (gis/search.py): Thai without tone
+    marks, and RTGS romanised (PyThaiNLP), filled when the feature is imported."""
+
+    __tablename__ = "feature_names"
+    __table_args__ = (
+        ForeignKeyConstraint(["layer", "key"], ["layer_features.layer", "layer_features.key"],
+                             name="fk_feature_names_feature", ondelete="CASCADE",
+                             onupdate="CASCADE"),
+        Index("ix_feature_names_rtgs", "name_rtgs", postgresql_using="gin",
+              postgresql_ops={"name_rtgs": "gin_trgm_ops"}),
+    )
+    layer: Mapped[str] = mapped_column(String, primary_key=True)
+    key: Mapped[str] = mapped_column(String, primary_key=True)
+    name_norm: Mapped[str] = mapped_column(Text)
+    name_rtgs: Mapped[str] = mapped_column(Text)
+
+
+# pg_trgm (similarity, its GIN operator class) must exist before the table's index; migration
+# 0008 creates it, and so does a schema built from these models.
+event.listen(FeatureName.__table__, "before_create",
+             DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
 
 
 class Village(Base):

@@ -117,3 +117,199 @@ def test_locator_offers_the_chosen_layers_yes_no_filters(page: Page, live_server
         page.check("input[name=layer][value=volunteer-centers]")
     expect(page.locator(".only-filter:visible")).to_have_count(0)
     assert "ready=" not in page.locator("#csv").get_attribute("href")
+
+
+# --- issue 15: what a first-time tourist stumbled on ------------------------------------------
+
+TOUR = "otop-tourism-villages"
+
+
+def _village_id(engine: Engine, name: str) -> str:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT key FROM layer_features WHERE layer = :l AND name = :n"),
+                            {"l": TOUR, "n": name}).scalar_one()
+
+
+def _list_names(page: Page) -> list[str]:
+    return page.eval_on_selector_all("#village-list li a", "els => els.map(e => e.textContent)")
+
+
+@pytest.fixture
+def desktop(browser):
+    """The issue's desktop: 1366×768."""
+    context = browser.new_context(locale="th-TH", viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.js_errors = []
+    page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+    yield page
+    context.close()
+
+
+def test_village_page_opens_on_the_village(desktop: Page, live_server: str,
+                                           engine: Engine) -> None:
+    """Item 1: zoomed on the village (not a lone dot at country zoom), its subdistrict and
+    district outlined, nearby tourism villages and other layers' points, directions links."""
+    key = _village_id(engine, "บ้านแม่ก๊ะเหนือ")
+    with engine.connect() as conn:
+        lon, lat = conn.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM layer_features "
+                                     "WHERE layer = :l AND key = :k"), {"l": TOUR, "k": key}).one()
+    desktop.goto(f"{live_server}/tour/{key}")
+    wait_ready(desktop)
+    view = desktop.evaluate("""() => { const m = window[CDDGIS.mapName]; const b = m.getBounds();
+        return {zoom: m.getZoom(), w: b.getWest(), e: b.getEast(), s: b.getSouth(),
+                n: b.getNorth()}; }""")
+    assert view["zoom"] >= 11, view
+    assert view["w"] < lon < view["e"] and view["s"] < lat < view["n"]
+    expect(desktop.locator("path.cddgis-outline-subdistricts")).to_have_count(1)
+    expect(desktop.locator("path.cddgis-outline-districts")).to_have_count(1)
+    expect(desktop.locator("path.cddgis-neighbour")).to_have_count(5)
+    assert desktop.locator("path.cddgis-nearby").count() > 0  # learning centres, plots, …
+    href = desktop.locator("#directions").get_attribute("href")
+    assert href.startswith("https://www.google.com/maps/dir/")
+    assert f"{lat:.6f}%2C{lon:.6f}" in href
+    assert f"{lat:.6f}%2C{lon:.6f}" in desktop.locator("#directions-osm").get_attribute("href")
+    assert desktop.js_errors == []
+
+
+def test_village_page_shares_with_a_preview_image(desktop: Page, live_server: str,
+                                                  engine: Engine) -> None:
+    """LINE/Facebook share: Open Graph and Twitter tags with an absolute PNG the app draws,
+    share links that open LINE and Facebook; the page itself loads nothing from elsewhere."""
+    key = _village_id(engine, "บ้านแม่ก๊ะเหนือ")
+    hosts: set[str] = set()
+    desktop.on("request", lambda r: hosts.add(urlparse(r.url).netloc))
+    desktop.goto(f"{live_server}/tour/{key}")
+    wait_ready(desktop)
+    meta = desktop.eval_on_selector_all(
+        "meta[property^='og:'], meta[name^='twitter:']",
+        "els => Object.fromEntries(els.map(e => [e.getAttribute('property') || "
+        "e.getAttribute('name'), e.content]))")
+    assert meta["og:title"].startswith("บ้านแม่ก๊ะเหนือ")
+    assert meta["og:url"] == f"{live_server}/tour/{key}"
+    assert meta["twitter:card"] == "summary_large_image"
+    image = meta["og:image"]
+    assert image == meta["twitter:image"] and image.startswith(live_server + "/")
+    with urllib.request.urlopen(image) as response:
+        assert response.headers["Content-Type"] == "image/png"
+        png = response.read()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(png[16:20], "big") == 1200 and int.from_bytes(png[20:24], "big") == 630
+    line = desktop.locator("#share-line").get_attribute("href")
+    facebook = desktop.locator("#share-facebook").get_attribute("href")
+    assert line.startswith("https://social-plugins.line.me/lineit/share?url=")
+    assert facebook.startswith("https://www.facebook.com/sharer/sharer.php?u=")
+    for href in (line, facebook):
+        assert next(iter(parse_qs(urlparse(href).query).values())) == [meta["og:url"]]
+    assert hosts == {urlparse(live_server).netloc}
+
+
+@pytest.mark.parametrize("typed", ["แม่กะเหนือ", "แม่กาเหนือ", "Mae Ka Nuea", "ban mae ka nuea"])
+def test_search_forgives_slips_and_english(phone: Page, live_server: str, typed: str) -> None:
+    """Item 5: a missing tone mark, a vowel slip (า for ะ) and RTGS find บ้านแม่ก๊ะเหนือ first."""
+    phone.goto(f"{live_server}/tour")
+    wait_ready(phone)
+    with new_view(phone):
+        phone.fill("#q", typed)
+    assert _list_names(phone)[0] == "บ้านแม่ก๊ะเหนือ"
+
+
+def test_search_forgives_a_vowel_slip(phone: Page, live_server: str) -> None:
+    """ใ typed for ไ (the two look alike on the keyboard)."""
+    phone.goto(f"{live_server}/tour?q=บ้านใผ่ฝรั่ง")
+    wait_ready(phone)
+    assert _list_names(phone)[0] == "บ้านไผ่ฝรั่ง"
+
+
+def test_no_results_offers_suggestions(phone: Page, live_server: str, engine: Engine) -> None:
+    """Item 5: "no results" offers the likely names (here: the village is in another province
+    than the one picked)."""
+    phone.goto(f"{live_server}/tour?province=10&q=แม่กะเหนือ")
+    wait_ready(phone)
+    expect(phone.locator("#count")).to_have_attribute("data-value", "0")
+    suggestions = phone.locator("#suggestions a")
+    expect(suggestions.first).to_have_text("บ้านแม่ก๊ะเหนือ")
+    key = _village_id(engine, "บ้านแม่ก๊ะเหนือ")
+    assert suggestions.first.get_attribute("href").endswith(f"/tour/{key}")
+
+
+def test_autocomplete_is_an_accessible_combobox(phone: Page, live_server: str,
+                                                engine: Engine) -> None:
+    """Names are offered as you type; arrows move through them (aria-activedescendant), Enter
+    opens the village."""
+    phone.goto(f"{live_server}/tour")
+    wait_ready(phone)
+    box = phone.locator("#q")
+    expect(box).to_have_attribute("role", "combobox")
+    expect(box).to_have_attribute("aria-expanded", "false")
+    box.press_sequentially("mae ka nue")
+    expect(box).to_have_attribute("aria-expanded", "true")
+    first = phone.locator("#q-options [role=option]").first
+    expect(first).to_contain_text("บ้านแม่ก๊ะเหนือ")
+    box.press("ArrowDown")
+    expect(box).to_have_attribute("aria-activedescendant", "q-option-0")
+    expect(first).to_have_attribute("aria-selected", "true")
+    key = _village_id(engine, "บ้านแม่ก๊ะเหนือ")
+    with phone.expect_navigation():
+        box.press("Enter")
+    assert urlparse(phone.url).path == f"/tour/{key}"
+
+
+def test_near_me_zooms_to_you_and_the_nearest(browser, live_server: str) -> None:
+    """Item 6: with the location given, the map goes to it and the nearest villages."""
+    context = browser.new_context(locale="th-TH", viewport={"width": 390, "height": 844},
+                                  geolocation={"latitude": 18.79, "longitude": 98.98},
+                                  permissions=["geolocation"])
+    phone = context.new_page()
+    try:
+        phone.goto(f"{live_server}/tour")
+        wait_ready(phone)
+        with new_view(phone):
+            phone.click("#near-me")
+        view = phone.evaluate("""() => { const m = window[CDDGIS.mapName]; const b = m.getBounds();
+            return {zoom: m.getZoom(), inside: b.contains([18.79, 98.98])}; }""")
+        assert view["zoom"] >= 9 and view["inside"], view
+        first_km = float(phone.locator("#village-list li .distance").first.inner_text().split()[0])
+        assert first_km < 20
+    finally:
+        context.close()
+
+
+def test_near_me_refused_says_so_beside_the_button(browser, live_server: str) -> None:
+    """Item 6: a refused location is said next to the button, in view (not ~3,000 px down)."""
+    context = browser.new_context(locale="th-TH", viewport={"width": 390, "height": 844},
+                                  is_mobile=True, has_touch=True)
+    context.clear_permissions()
+    phone = context.new_page()
+    try:
+        phone.goto(f"{live_server}/tour")
+        wait_ready(phone)
+        phone.click("#near-me")
+        message = phone.locator("#near-status")
+        expect(message).to_contain_text("ตำแหน่ง")
+        expect(message).to_be_in_viewport()
+        box, button = message.bounding_box(), phone.locator("#near-me").bounding_box()
+        assert abs(box["y"] - button["y"]) < 120  # beside (or just under) the button
+    finally:
+        context.close()
+
+
+def test_the_list_says_how_many_and_shows_more(page: Page, live_server: str,
+                                               engine: Engine) -> None:
+    """Item 7: "30 จาก 101", and แสดงเพิ่ม loads the next page (Chiang Mai has 101)."""
+    with engine.connect() as conn:
+        in_cm = conn.execute(text("SELECT count(*) FROM layer_features WHERE layer = :l AND "
+                                  "province_code = '50'"), {"l": TOUR}).scalar_one()
+    assert in_cm > 60
+    page.goto(f"{live_server}/tour?province=50")
+    wait_ready(page)
+    expect(page.locator("#shown")).to_have_text(f"30 จาก {in_cm}")
+    with new_view(page):
+        page.click("#more")
+    expect(page.locator("#shown")).to_have_text(f"60 จาก {in_cm}")
+    ids = page.eval_on_selector_all("#village-list li", "els => els.map(e => e.dataset.id)")
+    assert len(ids) == len(set(ids)) == 60
+    while page.locator("#more").is_visible():
+        with new_view(page):
+            page.click("#more")
+    expect(page.locator("#village-list li")).to_have_count(in_cm)
+    expect(page.locator("#shown")).to_have_text(f"{in_cm} จาก {in_cm}")

@@ -6,19 +6,37 @@ role is the tour's, those with "locator" are the locator's choices.
 
 from __future__ import annotations
 
+import io
 import json
+from typing import Any
+from urllib.parse import quote, urlencode
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from PIL import Image, ImageDraw
 
+from cddgis.core.errors import BadParameter
 from gis import layer_queries as lq
+from gis import search as gsearch
 from layers.definitions import LAYERS, Layer  # Layer via definitions: schema.py is moving
 from web import engine, settings
 from web.choices import area_choices
-from web.maps import base_map, fit_bounds, render
+from web.dashboard import OG_SIZE, draw_text
+from web.maps import base_map, render
+from web.params import (
+    code_param,
+    int_param,
+    layer_filters,
+    near_paging,
+    near_param,
+    region_param,
+)
 
 tour = Blueprint("tour", __name__)
 NEIGHBOURS = 5
+LIST_SIZE = 30
+MAX_SEARCH_LIMIT = 400  # the most points the tour map draws one by one
+SUGGESTIONS = 5
 
 
 def layers_with_role(role: str) -> list[Layer]:
@@ -56,6 +74,7 @@ def only_filters(layer: Layer) -> list[dict[str, str]]:
 @tour.get("/tour")
 def tour_index() -> ResponseReturnValue:
     layer = tour_layer()
+    gsearch.warm_up()  # the visitor will type soon
     fmap = render(base_map(settings()))
     summary = lq.layer_summary(engine()).get(layer.id, {})
     return render_template("tour.html", fmap=fmap, layer=script_config(layer),
@@ -66,35 +85,160 @@ def tour_index() -> ResponseReturnValue:
 @tour.get("/tour/<village_id>")
 def tour_village(village_id: str) -> ResponseReturnValue:
     villages = tour_layer()
-    raw = lq.get_feature(engine(), villages, village_id)
-    if raw is None:
-        abort(404, description=f"ไม่พบชุมชน {village_id!r} — no tourism village {village_id!r}")
-    village = json.loads(raw)
+    village = _village(villages, village_id)
     lon, lat = village["geometry"]["coordinates"]
     page = lq.query_features(engine(), villages, lq.LayerQuery(
         near=(lon, lat), exclude=village_id, limit=NEIGHBOURS), count=False)
     neighbours = [json.loads(f) for f in page.features]
     fmap = base_map(settings())
-    fmap.location = [lat, lon]
-    # The markers are drawn by tour_village.js from the page config (JSON, tooltips as text):
-    # Folium would paste the names into its inline script, where `${…}` or <img onerror> runs.
+    # The markers, outlines and other layers' points are drawn by tour_village.js from the page
+    # config (JSON, tooltips as text): Folium would paste the names into its inline script,
+    # where `${…}` or <img onerror> runs. The script also fits the map to the village.
+    props = village["properties"]
     markers = {"village": _marker(village), "neighbours": [_marker(f) for f in neighbours],
-               "color": villages.color}
-    points = [[lat, lon]] + [[f["geometry"]["coordinates"][1], f["geometry"]["coordinates"][0]]
-                             for f in neighbours[:2]]
-    fit_bounds(fmap, points, padding=(30, 30), max_zoom=13)
+               "color": villages.color,
+               "subdistrict": props.get("subdistrict_code"), "district": props.get("district_code"),
+               "others": [script_config(lay) for lay in LAYERS.values()
+                          if lay.id != villages.id and lay.public_fields]}
     product = {c.value: c for c in villages.field("product_type").choices}.get(
-        village["properties"].get("product_type"))
-    return render_template("tour_village.html", village=village, props=village["properties"],
-                           sample=village["properties"].get("sample", False),
+        props.get("product_type"))
+    page_url = url_for("tour.tour_village", village_id=village_id, _external=True)
+    return render_template("tour_village.html", village=village, props=props,
+                           sample=props.get("sample", False),
                            neighbours=neighbours, product=product, markers=markers,
-                           fmap=render(fmap))
+                           fmap=render(fmap), page_url=page_url,
+                           og_image=url_for("tour.village_og", village_id=village_id,
+                                            _external=True),
+                           share=share_links(page_url, props.get("village_name", "")),
+                           directions=directions_links(lat, lon))
+
+
+def _village(layer: Layer, village_id: str) -> dict[str, Any]:
+    raw = lq.get_feature(engine(), layer, village_id)
+    if raw is None:
+        abort(404, description=f"ไม่พบชุมชน {village_id!r} — no tourism village {village_id!r}")
+    village: dict[str, Any] = json.loads(raw)
+    return village
+
+
+def share_links(url: str, title: str) -> dict[str, str]:
+    """LINE and Facebook share pages for ``url``: plain links, opened outside; nothing of
+    theirs is loaded by our page."""
+    return {"line": "https://social-plugins.line.me/lineit/share?" + urlencode({"url": url}),
+            "facebook": "https://www.facebook.com/sharer/sharer.php?" + urlencode({"u": url}),
+            "title": title}
+
+
+def directions_links(lat: float, lon: float) -> dict[str, str]:
+    """Directions to the village in Google Maps and OpenStreetMap, from wherever the visitor
+    is (their app asks): plain links with the coordinates."""
+    at = f"{lat:.6f},{lon:.6f}"
+    return {"google": "https://www.google.com/maps/dir/?" + urlencode(
+                {"api": "1", "destination": at}),
+            "osm": f"https://www.openstreetmap.org/directions?route={quote(';' + at)}"
+                   f"#map=15/{lat:.5f}/{lon:.5f}"}
+
+
+@tour.get("/tour/<village_id>/og.png")
+def village_og(village_id: str) -> ResponseReturnValue:
+    """The preview image LINE and Facebook show beside a shared village page."""
+    props = _village(tour_layer(), village_id)["properties"]
+    response = Response(village_png(props), mimetype="image/png")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+def village_png(props: dict[str, Any]) -> bytes:
+    """1200×630: the name, where it is, its type and highlights (Pillow, vendored Sarabun)."""
+    image = Image.new("RGB", OG_SIZE, "#ffffff")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, OG_SIZE[0], 18), fill="#0369a1")
+    draw_text(draw, (60, 40), "เที่ยวชุมชน OTOP นวัตวิถี — cddgis กรมการพัฒนาชุมชน", 28, 700,
+              "#0369a1")
+    lines = [(str(props.get("village_name", "")), 64, 700),
+             (f"ต.{props.get('subdistrict_th', '')} อ.{props.get('district_th', '')} "
+              f"จ.{props.get('province_th', '')}", 32, 400),
+             (str(props.get("product_type") or ""), 32, 400)]
+    highlights = str(props.get("highlights_th") or "")
+    lines += [(chunk, 30, 400) for chunk in _wrap(highlights, 60)[:4]]
+    y = 100
+    for value, size, weight in lines:
+        if value.strip():
+            draw_text(draw, (60, y), value, size, weight, "#111827")
+            y += int(size * 1.5)
+    if props.get("sample"):
+        draw_text(draw, (60, OG_SIZE[1] - 50), "ข้อมูลตัวอย่าง — sample data", 24, 400, "#92400e")
+    out = io.BytesIO()
+    image.save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def _wrap(value: str, width: int) -> list[str]:
+    """Lines of at most ``width`` characters, broken at spaces where there are any."""
+    lines: list[str] = []
+    line = ""
+    for word in value.split(" "):
+        while len(word) > width:
+            lines, line, word = [*lines, *([line] if line else []), word[:width]], "", word[width:]
+        if len(line) + len(word) + 1 > width and line:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return [*lines, line] if line else lines
 
 
 def _marker(feature: dict) -> dict[str, object]:
     lon, lat = feature["geometry"]["coordinates"]
     return {"id": feature["id"], "lat": lat, "lon": lon,
             "name": feature["properties"]["village_name"]}
+
+
+def _typed() -> str:
+    raw = request.args.get("q", "")
+    if len(raw) > 100:
+        raise BadParameter("q is at most 100 characters")
+    return raw.strip()
+
+
+@tour.get("/tour/search.json")
+def search_villages() -> ResponseReturnValue:
+    """The tour list for a typed name, forgiving slips (gis/search.py): a page of features best
+    first (nearest first with ``near``), how many match, the next page's link, and — when none
+    match — the names most like it anywhere ("did you mean")."""
+    layer = tour_layer()
+    typed = _typed()
+    choices, _ = layer_filters(layer)
+    near = near_param()
+    limit = int_param("limit", LIST_SIZE, 1, MAX_SEARCH_LIMIT)
+    offset = int_param("offset", 0, 0, gsearch.MAX_MATCHES)
+    if near is not None:
+        near_paging(limit, offset)
+    where = lq.LayerQuery(region=region_param(), province=code_param("province", 2),
+                          choices=choices, near=near)
+    found = gsearch.find(engine(), layer, typed, where, limit=limit, offset=offset)
+    features = gsearch.features(engine(), layer, found.keys, near)
+    links = []
+    if offset + len(found.keys) < found.total:
+        args = request.args.to_dict() | {"offset": str(offset + limit), "limit": str(limit)}
+        links.append({"rel": "next", "type": "application/json",
+                      "href": url_for("tour.search_villages", _external=True, **args)})
+    suggestions = [] if found.total else [s.as_dict() for s in gsearch.suggest(
+        engine(), layer, typed, limit=SUGGESTIONS, floor=gsearch.SUGGEST_FLOOR)]
+    body = (f'{{"type": "FeatureCollection", "numberMatched": {found.total}, '
+            f'"numberReturned": {len(features)}, "links": {json.dumps(links)}, '
+            f'"suggestions": {json.dumps(suggestions, ensure_ascii=False)}, '
+            f'"features": [{", ".join(features)}]}}')
+    return Response(body, mimetype="application/geo+json")
+
+
+@tour.get("/tour/suggest.json")
+def suggest_villages() -> ResponseReturnValue:
+    """Autocomplete: the village names most like what is typed so far (at most ``limit``)."""
+    typed = _typed()
+    limit = int_param("limit", 8, 1, 20)
+    found = gsearch.suggest(engine(), tour_layer(), typed, limit=limit)
+    return jsonify({"suggestions": [s.as_dict() for s in found]})
 
 
 @tour.get("/locator")

@@ -1,5 +1,6 @@
 // GIS tour from home: OTOP Nawatwithi villages on a phone. Filters, name search and "near me"
-// ask the API; the map shows the villages themselves when few match, and otherwise counts: at
+// ask the API (a typed name asks the tour's own search, which forgives slips and English, and
+// offers names as you type); the list says how many it shows of how many and loads more; the map shows the villages themselves when few match, and otherwise counts: at
 // national and regional zoom a grid drawn from the layer's vector tiles (no name search), else
 // server-side clusters. The page holds no village data of its own.
 (function () {
@@ -9,7 +10,8 @@
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
   const LAYER = cfg.layer.id;  // the layer declared with the "tour" role
-  const LIST_SIZE = 30;
+  const LIST_SIZE = cfg.pageSize;
+  const NEAREST_FIT = 5;  // "near me" shows you and this many nearest villages
   const POINTS_BELOW = 400;
   const TILES_BELOW = 8;  // below this zoom a point layer's tiles are a grid of counts
   const el = (id) => document.getElementById(id);
@@ -21,6 +23,38 @@
   let fitPending = false;  // a newer update must not drop the fit an older one was asked for
   const lang = () => window.cddgisLang();
   let grid = null;  // { url, layer }: the vector-tile grid drawn now
+  let next = null;  // the next page of the list (the answer's "next" link), for "show more"
+  let total = 0;
+  const numberTh = new Intl.NumberFormat("th-TH");  // local formatter (common.js is maps15's)
+
+  // Where a list page comes from: a typed name goes to the forgiving search, else the API.
+  const itemsUrl = (p) => (p.get("q") ? `${cfg.searchUrl}?${p}` : `${api}/collections/${LAYER}/items?${p}`);
+  const nextLink = (page) => ((page.links || []).find((l) => l.rel === "next") || {}).href || null;
+
+  function showCounts() {
+    const shown = el("village-list").children.length;
+    el("shown").textContent = total ? (lang() === "en"
+      ? `${numberTh.format(shown)} of ${numberTh.format(total)}`
+      : `${numberTh.format(shown)} จาก ${numberTh.format(total)}`) : "";
+    el("shown").dataset.shown = shown;
+    el("more").hidden = !next;
+  }
+
+  function showSuggestions(list) {
+    const box = el("suggestions");
+    box.hidden = !list || !list.length;
+    el("suggestion-list").replaceChildren(...(list || []).map((s) => {
+      const li = document.createElement("li");
+      const a = document.createElement("a");
+      a.href = cfg.villageUrl.replace("__ID__", encodeURIComponent(s.id));
+      a.textContent = lang() === "en" ? `${s.name_en} (${s.name_th})` : s.name_th;
+      const where = document.createElement("span");
+      where.className = "muted";
+      where.textContent = ` จ.${s.province_th}`;
+      li.append(a, where);
+      return li;
+    }));
+  }
 
   // The grid of counts for these filters (null: none); kept while its filters are the same.
   function showGrid(filters) {
@@ -105,7 +139,7 @@
       // Tiles take the area and product filters, not a name search.
       const tiled = Boolean(window.cddgisGridLayer) && !p.get("q") && map.getZoom() < TILES_BELOW;
       const [listed, clusters] = await Promise.all([
-        getJSON(`${api}/collections/${LAYER}/items?${list}`),
+        getJSON(itemsUrl(list)),
         // With the grid from tiles, clusters are only wanted for where to fit the map.
         !tiled || fitPending ? getJSON(`${api}/collections/${LAYER}/clusters?${all}`) : null,
       ]);
@@ -113,13 +147,17 @@
       if (listed.numberMatched <= POINTS_BELOW) {
         const q = new URLSearchParams(p);
         q.set("limit", POINTS_BELOW);
-        points = await getJSON(`${api}/collections/${LAYER}/items?${q}`);
+        points = await getJSON(itemsUrl(q));
       }
       if (!current(mine)) return;
       el("count").textContent = new Intl.NumberFormat("th-TH").format(listed.numberMatched);
       el("count").dataset.value = listed.numberMatched;
       const ol = el("village-list");
       ol.replaceChildren(...listed.features.map(card));
+      total = listed.numberMatched;
+      next = nextLink(listed);
+      showCounts();
+      showSuggestions(listed.numberMatched === 0 ? listed.suggestions : null);
       drawn.clearLayers();
       showGrid(!points && tiled ? p : null);
       let fitTo = null;
@@ -151,7 +189,13 @@
         fitPending = false;
         map.invalidateSize();  // the container may have been laid out after the map was made
         const layers = drawn.getLayers();
-        const bounds = fitTo || (layers.length ? L.featureGroup(layers).getBounds() : null);
+        let bounds = fitTo || (layers.length ? L.featureGroup(layers).getBounds() : null);
+        if (near) {  // you and the nearest villages, not the whole country
+          bounds = L.latLngBounds([[near[1], near[0]]]);
+          for (const f of listed.features.slice(0, NEAREST_FIT)) {
+            bounds.extend([f.geometry.coordinates[1], f.geometry.coordinates[0]]);
+          }
+        }
         if (bounds) map.fitBounds(bounds.pad(0.1), { animate: false, maxZoom: 13 });
       }
       el("status").textContent = "";
@@ -167,6 +211,7 @@
   form.addEventListener("input", (e) => {
     if (e.target.name !== "q") return;
     busy();  // typing: the list shown is no longer the answer
+    suggest();
     clearTimeout(timer);
     timer = setTimeout(() => update(true), 300);
   });
@@ -178,21 +223,109 @@
     }
     update(true);
   });
+  // "Show more": the next page of the same list, appended (the answer's own "next" link).
+  el("more").addEventListener("click", async () => {
+    if (!next) return;
+    const mine = busy();
+    try {
+      const page = await getJSON(next);
+      if (!current(mine)) return;
+      el("village-list").append(...page.features.map(card));
+      next = nextLink(page);
+      showCounts();
+      el("status").textContent = "";
+      ready(mine);
+    } catch (err) {
+      if (!failed(mine)) return;
+      el("status").textContent = `โหลดข้อมูลไม่สำเร็จ — Could not load: ${err.message}`;
+    }
+  });
+
+  // "Near me": its messages appear beside the button, where the visitor is looking.
+  const nearStatus = (th, en) => {
+    el("near-status").textContent = `${th} — ${en}`;
+    el("near-status").scrollIntoView({ block: "nearest" });
+  };
   el("near-me").addEventListener("click", () => {
     if (!navigator.geolocation) {
-      el("status").textContent = "เบราว์เซอร์นี้ไม่รองรับการระบุตำแหน่ง — location is not available";
+      nearStatus("เบราว์เซอร์นี้ไม่รองรับการระบุตำแหน่ง", "location is not available in this browser");
       return;
     }
     const mine = busy();
+    el("near-status").textContent = lang() === "en" ? "Finding you…" : "กำลังหาตำแหน่ง…";
     navigator.geolocation.getCurrentPosition((pos) => {
       near = [pos.coords.longitude, pos.coords.latitude];
+      el("near-status").textContent = "";
       el("near-note").textContent = lang() === "en" ? "(nearest first)" : "(เรียงจากใกล้ที่สุด)";
       update(true);
     }, (err) => {
       failed(mine);
-      el("status").textContent = `ระบุตำแหน่งไม่ได้ — could not get your location (${err.message})`;
+      const denied = err.code === 1;
+      nearStatus(denied ? "ไม่ได้รับอนุญาตให้ใช้ตำแหน่ง: อนุญาตในการตั้งค่าเบราว์เซอร์ หรือเลือกจังหวัดแทน"
+                        : "ระบุตำแหน่งไม่ได้",
+                 denied ? "location permission was refused: allow it in the browser settings, or pick a province"
+                        : `could not get your location (${err.message})`);
     }, { timeout: 10000 });
   });
+
+  // Autocomplete on the name box: an ARIA 1.2 combobox (list of names; arrows, Enter, Escape).
+  const box = el("q");
+  const options = el("q-options");
+  let suggestAsk = 0;
+  let active = -1;
+  function closeOptions() {
+    options.hidden = true;
+    options.replaceChildren();
+    box.setAttribute("aria-expanded", "false");
+    box.removeAttribute("aria-activedescendant");
+    active = -1;
+  }
+  function highlight(i) {
+    const items = options.children;
+    if (!items.length) return;
+    active = (i + items.length) % items.length;
+    for (const [j, li] of Array.from(items).entries()) li.setAttribute("aria-selected", String(j === active));
+    box.setAttribute("aria-activedescendant", items[active].id);
+    items[active].scrollIntoView({ block: "nearest" });
+  }
+  function choose(li) {
+    location.href = cfg.villageUrl.replace("__ID__", encodeURIComponent(li.dataset.id));
+  }
+  async function suggest() {
+    const typed = box.value.trim();
+    const mine = ++suggestAsk;
+    if (typed.length < 2) { closeOptions(); return; }
+    try {
+      const found = await getJSON(`${cfg.suggestUrl}?${new URLSearchParams({ q: typed, limit: 8 })}`);
+      if (mine !== suggestAsk || box.value.trim() !== typed) return;
+      options.replaceChildren(...found.suggestions.map((s, i) => {
+        const li = document.createElement("li");
+        li.id = `q-option-${i}`;
+        li.setAttribute("role", "option");
+        li.setAttribute("aria-selected", "false");
+        li.dataset.id = s.id;
+        li.textContent = lang() === "en" ? s.name_en : s.name_th;
+        const more = document.createElement("span");
+        more.className = "muted";
+        more.textContent = lang() === "en" ? ` ${s.name_th} · ${s.province_th}` : ` ${s.name_en} · จ.${s.province_th}`;
+        li.appendChild(more);
+        li.addEventListener("mousedown", (e) => { e.preventDefault(); choose(li); });
+        return li;
+      }));
+      active = -1;
+      box.removeAttribute("aria-activedescendant");
+      options.hidden = !found.suggestions.length;
+      box.setAttribute("aria-expanded", String(!options.hidden));
+    } catch (err) { closeOptions(); }
+  }
+  box.addEventListener("keydown", (e) => {
+    const open = !options.hidden && options.children.length;
+    if (e.key === "ArrowDown" && open) { e.preventDefault(); highlight(active + 1); }
+    else if (e.key === "ArrowUp" && open) { e.preventDefault(); highlight(active - 1); }
+    else if (e.key === "Enter" && open && active >= 0) { e.preventDefault(); choose(options.children[active]); }
+    else if (e.key === "Escape" && open) { e.preventDefault(); closeOptions(); }
+  });
+  box.addEventListener("blur", closeOptions);
   document.addEventListener("cddgis:lang", () => { if (document.body.dataset.state) update(false); });
   readUrl();
   // Listen to zooms only once the first view is drawn (and fitted), so they cannot cancel it.

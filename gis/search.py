@@ -1,0 +1,258 @@
+"""Name search that forgives slips: a missing tone mark, a vowel typed wrong, a name typed in
+English (RTGS) instead of Thai.
+
+Each feature's name is kept in ``feature_names`` in two forms, computed when the feature is
+imported (never per request):
+
+- ``name_norm``: the Thai name as ``village_key`` has it (no บ้าน prefix, no spaces, lower case)
+  with tone marks stripped, for substring matches that ignore tones;
+- ``name_rtgs``: the name romanised with PyThaiNLP's Royal Institute (RTGS) engine, word by
+  word, plus the declared English search fields, for ``pg_trgm`` similarity.
+
+Similarity is measured on the romanised forms because pg_trgm sees no letters in Thai script
+under the cluster's C locale, and because romanising folds tone marks and vowel length (กะ and
+กา are both "ka"), which is what most slips change. A query is romanised the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from cddgis.core.areas import village_key
+from gis import layer_queries as lq
+from gis.cql import Compiled
+from layers.definitions import LAYERS, Layer
+
+# Thai tone marks (mai ek, tho, tri, chattawa) and the other marks a typist often drops.
+_MARKS = re.compile("[\u0e48-\u0e4c\u0e47]")
+_THAI = re.compile("[\u0e01-\u0e5b]")
+# A silent ห leading a low sonorant (หนอง, เหนือ, ใหม่): PyThaiNLP's Royal Institute engine
+# mis-reads some (เหนือ as "enue", ใหม่ as "aim"); RTGS writes them as if the ห were not there.
+_SILENT_H = re.compile("(^|[\u0e40-\u0e44])\u0e2b"
+                       "(?=[\u0e07\u0e0d\u0e19\u0e21\u0e22\u0e23\u0e25\u0e27])")
+_PREFIX = re.compile(r"^(?:ban|moo\s*\d+)\s+", re.IGNORECASE)
+WORD_MATCH = 0.5  # pg_trgm word_similarity at or above which a name counts as found
+SUGGEST_FLOOR = 0.3  # weaker likenesses are still offered when nothing is found
+MAX_MATCHES = 1000
+
+
+def normalise(name: str) -> str:
+    """The Thai form compared by substring: the village key without tone marks."""
+    return _MARKS.sub("", village_key(unicodedata.normalize("NFC", name)))
+
+
+@lru_cache(maxsize=4096)
+def romanise(name: str) -> str:
+    """RTGS words in lower case ("บ้านแม่ก๊ะเหนือ" → "mae ka nuea"); Latin text is kept.
+
+    PyThaiNLP's ``royin`` engine is rule-based and ships its dictionary in the wheel, so this
+    works with no network (imported lazily: only imports and searches pay for loading it)."""
+    name = village_key_spaced(name)
+    if not _THAI.search(name):
+        return " ".join(re.findall(r"[0-9a-z]+", name.lower()))
+    from pythainlp.tokenize import word_tokenize
+    from pythainlp.transliterate import romanize
+
+    words = []
+    for word in word_tokenize(name, engine="newmm"):
+        if _THAI.search(word):
+            words.append(romanize(_SILENT_H.sub(r"\1", word), engine="royin"))
+        else:
+            words += re.findall(r"[0-9a-z]+", word.lower())
+    return " ".join(" ".join(words).lower().split())
+
+
+_warming = threading.Lock()
+_warmed = False
+
+
+def warm_up() -> None:
+    """Loads PyThaiNLP's dictionary (~3 s, once per process) in a background thread, so the
+    first Thai search a visitor types is not the one that waits for it."""
+    global _warmed
+    with _warming:
+        if _warmed:
+            return
+        _warmed = True
+    threading.Thread(target=romanise, args=("บ้านท่าลาน",), daemon=True,
+                     name="pythainlp-warm-up").start()
+
+
+def village_key_spaced(name: str) -> str:
+    """The name without what people type before it (บ้าน, ชุมชน, Ban …), spaces kept."""
+    name = unicodedata.normalize("NFC", name).strip()
+    name = re.sub(r"^(?:หมู่บ้าน|บ้าน|ชุมชน)\s*", "", name)
+    return _PREFIX.sub("", name).strip()
+
+
+def forms(name: str, extra: Iterable[str] = ()) -> tuple[str, str]:
+    """(name_norm, name_rtgs) of a name and its English search fields."""
+    latin = [romanise(e) for e in extra if e and e.strip()]
+    return normalise(name), " | ".join(x for x in [romanise(name), *latin] if x)
+
+
+def index_names(conn: Connection, layer_id: str, keys: list[str] | None = None) -> int:
+    """Fills ``feature_names`` for the layer's features (only ``keys`` if given), in the
+    caller's transaction. Called by the importer after it writes, and by migration 0008."""
+    layer = LAYERS.get(layer_id)
+    if layer is None or layer.field(layer.name_field).personal:
+        return 0  # a name that is personal data is never made searchable
+    extra = [n for n in layer.search_fields if not layer.field(n).personal]
+    where = "AND key = ANY(:keys)" if keys is not None else ""
+    rows = conn.execute(text(f"""
+        SELECT key, coalesce(name, ''),
+               ARRAY[{", ".join(f"coalesce(properties->>'{_field(layer, n)}', '')"
+                                for n in extra) or "''"}]
+        FROM layer_features WHERE layer = :layer {where}
+    """), {"layer": layer_id, "keys": keys}).all()
+    values = []
+    for key, name, others in rows:
+        norm, rtgs = forms(name, others)
+        values.append({"layer": layer_id, "key": key, "norm": norm, "rtgs": rtgs})
+    if values:
+        conn.execute(text("""
+            INSERT INTO feature_names (layer, key, name_norm, name_rtgs)
+            VALUES (:layer, :key, :norm, :rtgs)
+            ON CONFLICT (layer, key) DO UPDATE SET name_norm = EXCLUDED.name_norm,
+                                                   name_rtgs = EXCLUDED.name_rtgs
+        """), values)
+    return len(values)
+
+
+def _field(layer: Layer, name: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise ValueError(f"unsafe field name {name!r}")
+    layer.field(name)
+    return name
+
+
+@dataclass(frozen=True)
+class Query:
+    """What was typed, in the two forms it is compared in."""
+
+    norm: str
+    rtgs: str
+
+    @classmethod
+    def of(cls, typed: str) -> Query:
+        return cls(normalise(typed), romanise(typed))
+
+    @property
+    def empty(self) -> bool:
+        return not self.norm and not self.rtgs
+
+    def params(self) -> dict[str, object]:
+        return {"q_norm": "%" + lq.like_escape(self.norm) + "%" if self.norm else None,
+                "q_rtgs": self.rtgs,
+                "q_compact": self.rtgs.replace(" ", ""),
+                "q_compact_like": "%" + lq.like_escape(self.rtgs.replace(" ", "")) + "%"}
+
+
+# How alike a name is: a substring (ignoring tones, or in RTGS) beats any likeness; then the
+# best-matching words (word_similarity) plus the whole name without spaces (similarity).
+_CONTAINS = ("((:q_norm)::text IS NOT NULL AND n.name_norm LIKE :q_norm ESCAPE '\\' "
+             "OR (:q_compact <> '' AND replace(n.name_rtgs, ' ', '') LIKE :q_compact_like "
+             "ESCAPE '\\'))")
+_LIKENESS = ("(word_similarity(:q_rtgs, n.name_rtgs) "
+             "+ similarity(:q_compact, replace(n.name_rtgs, ' ', '')))")
+_SCORE = f"(CASE WHEN {_CONTAINS} THEN 2 ELSE 0 END + {_LIKENESS})"
+
+
+@dataclass(frozen=True)
+class Found:
+    keys: list[str]
+    total: int
+
+
+def find(engine: Engine, layer: Layer, typed: str, where: lq.LayerQuery, *,
+         limit: int, offset: int = 0) -> Found:
+    """The layer's features whose name is like ``typed``, best first (nearest first when
+    ``where.near`` is given), within ``where``'s area and attribute filters: one page of keys
+    and how many match in all (at most MAX_MATCHES)."""
+    query = Query.of(typed)
+    if query.empty:
+        return Found([], 0)
+    clauses, params = lq._where(layer, replace(where, text=None, limit=limit, offset=0))
+    order = (f"{_SCORE} DESC, f.key" if where.near is None else
+             "f.geom::geography <-> ST_SetSRID(ST_MakePoint(:near_lon, :near_lat), 4326)"
+             "::geography, f.key")
+    with engine.connect() as conn:
+        rows = conn.execute(text(f"""
+            SELECT f.key, count(*) OVER () FROM (
+                SELECT f.* FROM layer_features f
+                JOIN feature_names n ON n.layer = f.layer AND n.key = f.key
+                WHERE {clauses}
+                  AND ({_CONTAINS} OR word_similarity(:q_rtgs, n.name_rtgs) >= {WORD_MATCH}
+                       OR similarity(:q_compact, replace(n.name_rtgs, ' ', '')) >= {WORD_MATCH})
+                ORDER BY {_SCORE} DESC, f.key LIMIT {MAX_MATCHES}
+            ) f JOIN feature_names n ON n.layer = f.layer AND n.key = f.key
+            ORDER BY {order} LIMIT :limit OFFSET :offset
+        """), {**params, **query.params(), "limit": limit, "offset": offset}).all()
+        total = rows[0][1] if rows else 0
+        if not rows and offset:
+            total = conn.execute(text(f"""
+                SELECT count(*) FROM layer_features f
+                JOIN feature_names n ON n.layer = f.layer AND n.key = f.key
+                WHERE {clauses}
+                  AND ({_CONTAINS} OR word_similarity(:q_rtgs, n.name_rtgs) >= {WORD_MATCH}
+                       OR similarity(:q_compact, replace(n.name_rtgs, ' ', '')) >= {WORD_MATCH})
+            """), {**params, **query.params()}).scalar_one()
+    return Found([r[0] for r in rows], min(int(total), MAX_MATCHES))
+
+
+def features(engine: Engine, layer: Layer, keys: list[str],
+             near: tuple[float, float] | None = None) -> list[str]:
+    """The public GeoJSON features of these keys, in the keys' order."""
+    if not keys:
+        return []
+    page = lq.query_features(engine, layer, lq.LayerQuery(
+        filter=Compiled("f.key = ANY(:search_keys)", {"search_keys": keys}), near=near,
+        limit=len(keys)), count=False)
+    by_key = {json.loads(f)["id"]: f for f in page.features}
+    return [by_key[k] for k in keys if k in by_key]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    id: str
+    name_th: str
+    name_en: str
+    province_th: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name_th": self.name_th, "name_en": self.name_en,
+                "province_th": self.province_th}
+
+
+def suggest(engine: Engine, layer: Layer, typed: str, *, limit: int,
+            floor: float = WORD_MATCH) -> list[Suggestion]:
+    """The names most like ``typed`` in the whole layer, best first: autocomplete (``floor`` =
+    a match) and "did you mean" when a filtered search found nothing (a lower floor)."""
+    query = Query.of(typed)
+    if query.empty:
+        return []
+    en = "f.properties->>'village_name_en'" if "village_name_en" in {
+        f.name for f in layer.public_fields} else "NULL"
+    with engine.connect() as conn:
+        rows = conn.execute(text(f"""
+            SELECT f.key, coalesce(f.name, ''), coalesce({en}, initcap(split_part(
+                       n.name_rtgs, ' | ', 1))), coalesce(p.name_th, '')
+            FROM layer_features f
+            JOIN feature_names n ON n.layer = f.layer AND n.key = f.key
+            LEFT JOIN provinces p ON p.code = f.province_code
+            WHERE f.layer = :layer
+              AND ({_CONTAINS} OR word_similarity(:q_rtgs, n.name_rtgs) >= :floor
+                   OR similarity(:q_compact, replace(n.name_rtgs, ' ', '')) >= :floor)
+            ORDER BY {_SCORE} DESC, f.name, f.key
+            LIMIT :limit
+        """), {"layer": layer.id, "floor": floor, "limit": limit, **query.params()}).all()
+    return [Suggestion(*r) for r in rows]
