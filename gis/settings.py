@@ -90,6 +90,10 @@ class Settings:
     cookie_secure: bool = True
     """Session cookies only over HTTPS (CDDGIS_COOKIE_SECURE=0 for plain-HTTP setups; browsers
     treat http://127.0.0.1 and localhost as secure, so local use works either way)."""
+    proxies: int = 0
+    """How many reverse proxies stand in front (CDDGIS_PROXIES): their X-Forwarded-For/-Proto
+    are trusted that many hops deep, so sign-in throttling sees the client's address rather than
+    the proxy's (which would lock everyone out together)."""
     max_upload_mb: int = 50
     """The largest file the staff workspace and the import API accept (CDDGIS_MAX_UPLOAD_MB)."""
 
@@ -139,4 +143,5 @@ class Settings:
             cookie_secure=env.get("CDDGIS_COOKIE_SECURE", "1").strip().lower()
             not in ("0", "false", "no", "off"),
             max_upload_mb=_int_setting(env, "CDDGIS_MAX_UPLOAD_MB", 50, minimum=1),
+            proxies=_int_setting(env, "CDDGIS_PROXIES", 0),
         )

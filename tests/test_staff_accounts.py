@@ -210,3 +210,38 @@ def test_tokens_revoke_and_scope_rules(fresh: Engine) -> None:
     (tid,) = [t["id"] for t in accounts.list_tokens(fresh, "cm")]
     accounts.revoke_token(fresh, "cm", tid)
     assert accounts.account_for_token(fresh, token) is None
+
+
+def _failure_addresses(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(text("SELECT address FROM sign_in_failures ORDER BY id"))
+                    .scalars())
+
+
+def test_throttle_counts_the_client_behind_a_trusted_proxy(settings: Settings,
+                                                           cluster: ClusterInfo,
+                                                           fresh: Engine) -> None:
+    """Behind nginx every request comes from 127.0.0.1: counting that would lock everyone out
+    together. With CDDGIS_PROXIES=1 the client's address is X-Forwarded-For; without it, a
+    forged header is not believed."""
+    from dataclasses import replace
+
+    forwarded = {"X-Forwarded-For": "203.0.113.7"}
+    for proxies, expected in ((0, "127.0.0.1"), (1, "203.0.113.7")):
+        app = create_app(replace(settings, proxies=proxies),
+                         database_url=cluster.url(database=DB, role="app"))
+        client = app.test_client()
+        page = client.get("/staff/sign-in")
+        client.post("/staff/sign-in", headers=forwarded, data={
+            "name": "x", "password": "wrong password", "csrf_token": csrf_token(page.text)})
+        assert _failure_addresses(fresh)[-1] == expected
+
+
+def test_compose_and_production_set_the_secret_and_the_proxy() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    compose = (root / "docker-compose.yml").read_text()
+    assert "CDDGIS_SECRET_KEY: ${CDDGIS_SECRET_KEY:?" in compose  # replicas must share it
+    assert 'CDDGIS_PROXIES: "1"' in compose
+    assert '"CDDGIS_PROXIES": "1"' in (root / "scripts/prod/profile.py").read_text()

@@ -27,6 +27,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.config["TRUSTED_HOSTS"] = (None if "*" in settings.allowed_hosts
                                    else list(settings.allowed_hosts))
     app.extensions["cddgis.engine"] = web_engine(settings, database_url)
+    if settings.proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
     from web import auth, compress, cors, errors, params, security
     from web.api import api
