@@ -237,6 +237,58 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _read_password(args: argparse.Namespace) -> str:
+    """The password from standard input (one line), so it is never in argv or shell history."""
+    if not args.password_stdin:
+        raise ValueError("give the password on standard input with --password-stdin, e.g. "
+                         "`printf '%s' \"$PASS\" | cddgis users add NAME --role admin "
+                         "--password-stdin`")
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise ValueError("no password on standard input")
+    return password
+
+
+def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
+    from cddgis.core.errors import CddgisError
+    from gis import accounts
+    from gis.db import engine_for
+    from gis.migrate import upgrade
+
+    url = _database_url(settings)
+    upgrade(url)
+    engine = engine_for(url)
+    try:
+        if args.action == "add":
+            account = accounts.create_account(
+                engine, args.name, role=args.role, password=_read_password(args),
+                provinces=args.province, layers=args.layer, can_approve=args.approve,
+                can_personal=args.personal_data, display_name=args.display_name)
+            print(f"added {account.name} ({account.scope_label()})")
+        elif args.action == "list":
+            for account in accounts.list_accounts(engine):
+                state = "disabled" if account.disabled else "active"
+                print(f"{account.name:<24} {state:<9} {account.scope_label()}")
+        elif args.action == "disable":
+            accounts.update_account(engine, args.name, disabled=True)
+            print(f"disabled {args.name}: its sessions and API tokens stop working now")
+        elif args.action == "enable":
+            accounts.update_account(engine, args.name, disabled=False)
+            print(f"enabled {args.name}")
+        elif args.action == "passwd":
+            accounts.set_password(engine, args.name, _read_password(args))
+            print(f"password of {args.name} changed; its other sessions have ended")
+        elif args.action == "token":
+            print(accounts.issue_token(engine, args.name, label=args.label))
+        elif args.action == "revoke-token":
+            accounts.revoke_token(engine, args.name, args.token_id)
+            print(f"token {args.token_id} of {args.name} revoked")
+    except CddgisError as exc:
+        print(f"cddgis: {exc.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cddgis", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -293,6 +345,35 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--if-empty", action="store_true", help="only layers that are empty")
     sample.add_argument("--seed", type=int, default=2564)
     sample.set_defaults(func=cmd_sample)
+
+    users = sub.add_parser("users", help="staff accounts and API tokens")
+    users_sub = users.add_subparsers(dest="action", required=True)
+    add = users_sub.add_parser("add", help="a new account (password on stdin)")
+    add.add_argument("name")
+    add.add_argument("--role", choices=["admin", "editor"], required=True)
+    add.add_argument("--province", action="append", metavar="CODE",
+                     help="a province (2-digit DOPA code) the editor keeps; repeat; none = all")
+    add.add_argument("--layer", action="append", metavar="ID",
+                     help="a layer id the editor keeps; repeat; none = all")
+    add.add_argument("--approve", action="store_true", help="may approve changes in scope")
+    add.add_argument("--personal-data", action="store_true",
+                     help="may see personal fields (PDPA; every view is logged)")
+    add.add_argument("--display-name", help="e.g. สพจ.เชียงใหม่")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    users_sub.add_parser("list", help="every account with its scope")
+    for action, text in (("disable", "disable an account (ends its sessions and tokens)"),
+                         ("enable", "enable a disabled account")):
+        users_sub.add_parser(action, help=text).add_argument("name")
+    passwd = users_sub.add_parser("passwd", help="set a password (stdin)")
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true")
+    token = users_sub.add_parser("token", help="print a new API token for the account")
+    token.add_argument("name")
+    token.add_argument("--label", help="what the token is for, e.g. 'CDD data center sync'")
+    revoke = users_sub.add_parser("revoke-token", help="revoke one of the account's tokens")
+    revoke.add_argument("name")
+    revoke.add_argument("token_id", type=int)
+    users.set_defaults(func=cmd_users)
 
     serve = sub.add_parser("serve", help="serve the web app (PORT, HOST)")
     serve.add_argument("--dev", action="store_true", help="Flask's debug server")

@@ -63,10 +63,14 @@ def grant_app_writes(*tables: str) -> str:
     id sequences). Everything else stays read-only for it; call this for each table the web app
     must write (e.g. a future staff table) in the migration that creates the table."""
     statements = [f"GRANT INSERT, UPDATE, DELETE ON {', '.join(tables)} TO {APP_ROLE};"]
+    # A table keyed otherwise (no ``id`` column) has no sequence to grant; pg_get_serial_sequence
+    # would fail on the missing column, so the column is looked up first.
     statements += [
+        f"IF EXISTS (SELECT FROM information_schema.columns WHERE table_schema = 'public' "
+        f"AND table_name = '{t}' AND column_name = 'id') THEN "
         f"IF pg_get_serial_sequence('{t}', 'id') IS NOT NULL THEN "
         f"EXECUTE format('GRANT USAGE ON SEQUENCE %s TO {APP_ROLE}', "
-        f"pg_get_serial_sequence('{t}', 'id')); END IF;"
+        f"pg_get_serial_sequence('{t}', 'id')); END IF; END IF;"
         for t in tables
     ]
     return if_app_role("\n".join(statements))

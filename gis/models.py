@@ -31,7 +31,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from cddgis.core.areas import LEVELS_OF_DETAIL as LEVELS_OF_DETAIL
@@ -140,6 +140,8 @@ class LayerImport(Base):
     inserted: Mapped[int] = mapped_column(Integer)
     updated: Mapped[int] = mapped_column(Integer)
     message: Mapped[str | None] = mapped_column(Text)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    """Who imported it from the staff workspace or the API; NULL for the command line."""
 
 
 class LayerFeature(Base):
@@ -178,6 +180,8 @@ class LayerFeature(Base):
                                                  server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                  server_default=func.now())
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    """Raised by every change: an edit made against an older version is refused (409/412)."""
 
 
 class FeatureName(Base):
@@ -277,3 +281,113 @@ indicator_values = Table(
     Index("uq_indicator_values", "indicator_id", "area_code", text("coalesce(year, 0)"),
           unique=True),
 )
+
+
+class Account(Base):
+    """A staff account (0009): admin, or editor scoped to provinces and layers (NULL = all)."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'editor')", name="ck_accounts_role"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String, unique=True)
+    display_name: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String)
+    provinces: Mapped[list[str] | None] = mapped_column(ARRAY(String))
+    layers: Mapped[list[str] | None] = mapped_column(ARRAY(String))
+    can_approve: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    can_personal: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    """argon2id; NULL = no password sign-in (API token only)."""
+    disabled: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    session_epoch: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+
+
+class ApiToken(Base):
+    """A revocable API token; only its SHA-256 is stored (tokens are 256 random bits)."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    token_sha256: Mapped[str] = mapped_column(String, unique=True)
+    label: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SignInFailure(Base):
+    """A failed sign-in: throttling and lock-out count these, so every app process agrees."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_name_at", "name", "at"),
+                      Index("ix_sign_in_failures_address_at", "address", "at"))
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String)
+    address: Mapped[str] = mapped_column(String)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class LayerSetting(Base):
+    """Per-layer workspace settings: whether changes wait for approval before going public."""
+
+    __tablename__ = "layer_settings"
+    layer: Mapped[str] = mapped_column(String, primary_key=True)
+    requires_approval: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+
+
+class FeatureChange(Base):
+    """Every change to a feature (history), and changes waiting for approval (``pending``).
+
+    ``before``/``after`` are whole snapshots of the feature (gis/changes.py), so any earlier
+    version can be restored and a retired feature brought back with its id.
+    """
+
+    __tablename__ = "feature_changes"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('create', 'update', 'move', 'retire', 'restore', 'import', 'revert')",
+            name="ck_feature_changes_kind"),
+        CheckConstraint("status IN ('published', 'pending', 'rejected')",
+                        name="ck_feature_changes_status"),
+        Index("ix_feature_changes_layer_key_at", "layer", "feature_key", "at"),
+        Index("ix_feature_changes_feature_id", "feature_id"),
+        Index("ix_feature_changes_status_layer", "status", "layer"),
+        Index("ix_feature_changes_import_id", "import_id"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    layer: Mapped[str] = mapped_column(String)
+    feature_id: Mapped[int | None] = mapped_column(BigInteger)
+    feature_key: Mapped[str] = mapped_column(String)
+    kind: Mapped[str] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    actor: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    before: Mapped[dict | None] = mapped_column(JSONB)
+    after: Mapped[dict | None] = mapped_column(JSONB)
+    province_code: Mapped[str | None] = mapped_column(String)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("layer_imports.id"))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class PersonalDataView(Base):
+    """PDPA: who saw personal fields of which features, when, and where."""
+
+    __tablename__ = "personal_data_views"
+    __table_args__ = (Index("ix_personal_data_views_account_at", "account_id", "at"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    layer: Mapped[str] = mapped_column(String)
+    feature_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+    context: Mapped[str] = mapped_column(Text)

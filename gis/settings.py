@@ -23,6 +23,29 @@ def _int_setting(env: dict[str, str], name: str, default: int, minimum: int = 0)
     return value
 
 
+def persistent_secret(state_dir: Path) -> str:
+    """A random key kept in ``state_dir/secret_key`` (created 0600 on first use), so sessions
+    survive restarts of a single-machine install that did not set CDDGIS_SECRET_KEY."""
+    import secrets
+
+    path = state_dir / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written whole under a private name, then linked into place: a second process either
+        # makes its own link fail (and reads ours) or wins; nobody reads a half-written key.
+        tmp = path.with_name(f".secret_key.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
 def _default_data_dir() -> Path:
     """The shared data beside the project root, where the team keeps the open source files."""
     return PROJECT_ROOT.parent / "shared" / "data"
@@ -58,6 +81,21 @@ class Settings:
     """Host names the app answers to (CDDGIS_ALLOWED_HOSTS, comma-separated; ``*`` for any).
     Absolute links in API responses are built from the request's Host, so a forged Host header
     must be refused rather than echoed into links (and caches)."""
+
+    secret_key: str | None = None
+    """Signs session cookies and CSRF tokens (CDDGIS_SECRET_KEY). Unset: a random key kept in
+    ``state_dir/secret_key`` (one machine); set it to the same value on every replica."""
+    session_hours: int = 8
+    """A staff session ends this long after sign-in (CDDGIS_SESSION_HOURS)."""
+    cookie_secure: bool = True
+    """Session cookies only over HTTPS (CDDGIS_COOKIE_SECURE=0 for plain-HTTP setups; browsers
+    treat http://127.0.0.1 and localhost as secure, so local use works either way)."""
+    proxies: int = 0
+    """How many reverse proxies stand in front (CDDGIS_PROXIES): their X-Forwarded-For/-Proto
+    are trusted that many hops deep, so sign-in throttling sees the client's address rather than
+    the proxy's (which would lock everyone out together)."""
+    max_upload_mb: int = 50
+    """The largest file the staff workspace and the import API accept (CDDGIS_MAX_UPLOAD_MB)."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -100,4 +138,10 @@ class Settings:
             basemap_pmtiles=pmtiles,
             statement_timeout_ms=statement_timeout_ms,
             idle_in_transaction_timeout_ms=idle_timeout_ms,
+            secret_key=env.get("CDDGIS_SECRET_KEY") or None,
+            session_hours=_int_setting(env, "CDDGIS_SESSION_HOURS", 8, minimum=1),
+            cookie_secure=env.get("CDDGIS_COOKIE_SECURE", "1").strip().lower()
+            not in ("0", "false", "no", "off"),
+            max_upload_mb=_int_setting(env, "CDDGIS_MAX_UPLOAD_MB", 50, minimum=1),
+            proxies=_int_setting(env, "CDDGIS_PROXIES", 0),
         )

@@ -27,8 +27,13 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.config["TRUSTED_HOSTS"] = (None if "*" in settings.allowed_hosts
                                    else list(settings.allowed_hosts))
     app.extensions["cddgis.engine"] = web_engine(settings, database_url)
+    if settings.proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from web import compress, cors, errors, params, security
+        n = settings.proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+
+    from web import auth, compress, cors, errors, params, security
     from web.api import api
     from web.choropleth_page import choropleth
     from web.dashboard import dashboard
@@ -40,6 +45,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     compress.init_app(app)
     errors.init_app(app)
     security.init_app(app)
+    auth.init_app(app)
     cors.init_app(app)
     app.before_request(params.reject_control_characters)  # NUL & co.: 400/404, in one place
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 3600  # vendored assets change only with releases
@@ -48,6 +54,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.register_blueprint(tour)
     app.register_blueprint(choropleth)
     app.register_blueprint(api, url_prefix="/api")
+    auth.csrf.exempt(api)  # API writes take bearer tokens only, never cookies (web/auth.py)
     app.register_blueprint(indicators_api, url_prefix="/api")
     app.register_blueprint(tiles, url_prefix="/api")
     app.register_blueprint(dashboard)

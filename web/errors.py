@@ -27,16 +27,22 @@ def wants_json() -> bool:
     return request.path.startswith("/api")
 
 
-def answer(status: int, code: str, message: str) -> ResponseReturnValue:
+def answer(status: int, code: str, message: str,
+           problems: list[str] | None = None) -> ResponseReturnValue:
     if wants_json():
-        return jsonify(code=code, description=message), status
-    return render_template("error.html", status=status, message=message), status
+        body: dict[str, object] = {"code": code, "description": message}
+        if problems:
+            body["problems"] = problems
+        headers = {"WWW-Authenticate": 'Bearer realm="cddgis"'} if status == 401 else {}
+        return jsonify(body), status, headers
+    return render_template("error.html", status=status, message=message,
+                           problems=problems or []), status
 
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(CddgisError)
     def domain_error(exc: CddgisError) -> ResponseReturnValue:
-        return answer(exc.status, exc.code, exc.message)
+        return answer(exc.status, exc.code, exc.message, getattr(exc, "problems", None))
 
     @app.errorhandler(DBAPIError)
     def database_error(exc: DBAPIError) -> ResponseReturnValue:

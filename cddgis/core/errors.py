@@ -38,6 +38,38 @@ class Conflict(CddgisError):
     code = "Conflict"
 
 
+class Unauthorized(CddgisError):
+    """No valid credentials (API token or session) for something that needs them."""
+
+    status = 401
+    code = "Unauthorized"
+
+
+class Forbidden(CddgisError):
+    """Signed in, but the account's scope does not cover this layer, province or action."""
+
+    status = 403
+    code = "Forbidden"
+
+
+class PreconditionFailed(CddgisError):
+    """``If-Match`` names a version that is no longer current: someone changed it first."""
+
+    status = 412
+    code = "PreconditionFailed"
+
+
+class Unprocessable(CddgisError):
+    """The content is well-formed but invalid for the layer; ``problems`` lists why."""
+
+    status = 422
+    code = "InvalidContent"
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
+
+
 class Unavailable(CddgisError):
     """A service we depend on (the database) is not answering; the request may be retried."""
 

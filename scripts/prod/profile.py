@@ -437,7 +437,8 @@ def _start_apps(cfg: Config, runner: Runner, app_db: Database, bouncer_port: int
     for i in range(1, cfg.apps + 1):
         port = _free_port()
         env = {**base_env, "DATABASE_URL": url, "HOST": "127.0.0.1", "PORT": str(port),
-               "HOME": str(cfg.dir / "home"), "PYTHONDONTWRITEBYTECODE": "1"}
+               "HOME": str(cfg.dir / "home"), "PYTHONDONTWRITEBYTECODE": "1",
+               "CDDGIS_PROXIES": "1"}  # nginx in front: the client's address is X-Forwarded-For
         pid = runner.spawn([str(VENV_BIN / "cddgis"), "serve", "--workers", str(cfg.workers),
                             "--threads", str(cfg.threads),
                             "--timeout", str(_after_statement(cfg.statement_timeout_ms, 10)),

@@ -1,0 +1,31 @@
+"""Helpers for the staff workspace tests: accounts, a signed-in test client, CSRF tokens."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import Engine
+
+from gis import accounts
+
+PASSWORD = "correct horse battery"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    found = _CSRF.search(html)
+    assert found, "the page has no CSRF token field"
+    return found.group(1)
+
+
+def add_account(engine: Engine, name: str, **options: Any) -> accounts.Account:
+    options.setdefault("role", "editor")
+    return accounts.create_account(engine, name, password=PASSWORD, **options)
+
+
+def sign_in(client: Any, name: str, password: str = PASSWORD) -> Any:
+    """Signs in through the real form (GET for the token, POST); returns the POST response."""
+    page = client.get("/staff/sign-in")
+    return client.post("/staff/sign-in", data={"name": name, "password": password,
+                                              "csrf_token": csrf_token(page.text)})

@@ -1,0 +1,247 @@
+"""Staff accounts: the CLI, sign-in with CSRF, throttling shared by app processes, sessions that
+end on expiry, sign-out and password change, and API tokens (issue 11)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import Engine, text
+
+from gis import accounts
+from gis.cluster import ClusterInfo
+from gis.db import engine_for
+from gis.settings import Settings
+from tests.staff import PASSWORD, add_account, csrf_token, sign_in
+from web import create_app
+
+DB = "cddgis_test_accounts"
+
+
+@pytest.fixture(scope="module")
+def owner_engine(copy_database: Callable[..., str]) -> Engine:
+    return engine_for(copy_database(DB, empty=True))
+
+
+@pytest.fixture(scope="module")
+def staff_app(settings: Settings, cluster: ClusterInfo, owner_engine: Engine):
+    app = create_app(settings, database_url=cluster.url(database=DB, role="app"))
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def fresh(owner_engine: Engine) -> Engine:
+    """No accounts and no recorded failures before each test."""
+    with owner_engine.begin() as conn:
+        conn.execute(text("TRUNCATE accounts, api_tokens, sign_in_failures CASCADE"))
+    return owner_engine
+
+
+def _cli(cluster: ClusterInfo, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    env = {**os.environ, "CDDGIS_OWNER_DATABASE_URL": cluster.url(database=DB, role="owner"),
+           "DATABASE_URL": cluster.url(database=DB, role="app")}
+    return subprocess.run([sys.executable, "-m", "cddgis.cli", "users", *args], input=stdin,
+                          capture_output=True, text=True, env=env, check=False)
+
+
+def test_cli_adds_lists_disables_and_issues_tokens(cluster: ClusterInfo, fresh: Engine) -> None:
+    added = _cli(cluster, "add", "Admin.One", "--role", "admin", "--password-stdin",
+                 stdin=PASSWORD + "\n")
+    assert added.returncode == 0, added.stderr
+    editor = _cli(cluster, "add", "cm-office", "--role", "editor", "--province", "50",
+                  "--layer", "khok-nong-na", "--approve", "--password-stdin",
+                  stdin=PASSWORD + "\n")
+    assert editor.returncode == 0, editor.stderr
+    listed = _cli(cluster, "list").stdout
+    assert "admin.one" in listed and "cm-office" in listed and "50" in listed
+    assert "khok-nong-na" in listed and "approve" in listed
+
+    # The password is hashed with argon2id, never stored as given.
+    with fresh.connect() as conn:
+        stored = conn.execute(text("SELECT password_hash FROM accounts WHERE name='admin.one'")
+                              ).scalar_one()
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+
+    token = _cli(cluster, "token", "cm-office", "--label", "sync").stdout.strip()
+    assert token.startswith("cddgis_")
+    assert accounts.account_for_token(fresh, token).name == "cm-office"
+    with fresh.connect() as conn:
+        digest = conn.execute(text("SELECT token_sha256 FROM api_tokens")).scalar_one()
+    assert digest == hashlib.sha256(token.encode()).hexdigest()  # only the hash is kept
+
+    assert _cli(cluster, "disable", "cm-office").returncode == 0
+    assert accounts.account_for_token(fresh, token) is None  # a disabled account's token dies
+
+
+def test_cli_refuses_bad_input_and_changes_nothing(cluster: ClusterInfo, fresh: Engine) -> None:
+    no_stdin = _cli(cluster, "add", "someone", "--role", "editor")
+    assert no_stdin.returncode == 2 and "--password-stdin" in no_stdin.stderr
+    short = _cli(cluster, "add", "someone", "--role", "editor", "--password-stdin",
+                 stdin="short\n")
+    assert short.returncode == 2 and "10" in short.stderr
+    bad_name = _cli(cluster, "add", "ผู้ใช้ หนึ่ง", "--role", "editor", "--password-stdin",
+                    stdin=PASSWORD + "\n")
+    assert bad_name.returncode == 2 and "a-z" in bad_name.stderr
+    assert _cli(cluster, "add", "twice", "--role", "editor", "--password-stdin",
+                stdin=PASSWORD + "\n").returncode == 0
+    again = _cli(cluster, "add", "TWICE", "--role", "admin", "--password-stdin",
+                 stdin=PASSWORD + "\n")
+    assert again.returncode == 2 and "already exists" in again.stderr
+    assert [a.name for a in accounts.list_accounts(fresh)] == ["twice"]
+    missing = _cli(cluster, "passwd", "nobody", "--password-stdin", stdin=PASSWORD + "\n")
+    assert missing.returncode == 2 and "no account" in missing.stderr
+
+
+def test_sign_in_sign_out_and_pages_need_it(staff_app, fresh: Engine) -> None:
+    add_account(fresh, "officer", provinces=["50"], display_name="สพจ.เชียงใหม่")
+    client = staff_app.test_client()
+    home = client.get("/staff/")
+    assert home.status_code == 302 and "/staff/sign-in?next=/staff/" in home.headers["Location"]
+
+    answer = sign_in(client, "Officer")  # names are case-insensitive
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/staff/")
+    cookie = answer.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
+    page = client.get("/staff/")
+    assert page.status_code == 200 and "สพจ.เชียงใหม่" in page.text
+    assert page.headers["Cache-Control"] == "no-store"
+
+    out = client.post("/staff/sign-out", data={"csrf_token": csrf_token(page.text)})
+    assert out.status_code == 302
+    assert client.get("/staff/").status_code == 302
+
+
+def test_wrong_password_unknown_name_and_csrf(staff_app, fresh: Engine) -> None:
+    add_account(fresh, "officer")
+    client = staff_app.test_client()
+    wrong = sign_in(client, "officer", "not the password")
+    unknown = sign_in(client, "nobody", PASSWORD)
+    for answer in (wrong, unknown):  # one message: it must not tell which names exist
+        assert answer.status_code == 401
+        assert "ชื่อบัญชีหรือรหัสผ่านไม่ถูกต้อง" in answer.text and "password is wrong" in answer.text
+
+    missing = client.post("/staff/sign-in", data={"name": "officer", "password": PASSWORD})
+    forged = client.post("/staff/sign-in", data={"name": "officer", "password": PASSWORD,
+                                                 "csrf_token": "forged"})
+    for answer in (missing, forged):
+        assert answer.status_code == 400 and "reload the page" in answer.text
+    assert client.get("/staff/").status_code == 302  # nobody signed in
+
+
+def test_lock_out_is_shared_by_app_processes(settings: Settings, cluster: ClusterInfo,
+                                             staff_app, fresh: Engine) -> None:
+    add_account(fresh, "officer")
+    other_process = create_app(settings, database_url=cluster.url(database=DB, role="app"))
+    first, second = staff_app.test_client(), other_process.test_client()
+    for client in (first, second, first, second, first):
+        assert sign_in(client, "officer", "guess guess guess").status_code == 401
+    locked = sign_in(second, "officer")  # the right password, on the other process
+    assert locked.status_code == 401 and "wait 15 minutes" in locked.text
+    with fresh.begin() as conn:  # the window passes
+        conn.execute(text("UPDATE sign_in_failures SET at = at - interval '16 minutes'"))
+    assert sign_in(second, "officer").status_code == 302
+
+
+def test_next_cannot_leave_the_site(staff_app, fresh: Engine) -> None:
+    add_account(fresh, "officer")
+    client = staff_app.test_client()
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
+        page = client.get("/staff/sign-in")
+        answer = client.post("/staff/sign-in?next=" + target, data={
+            "name": "officer", "password": PASSWORD, "csrf_token": csrf_token(page.text)})
+        assert answer.headers["Location"] == "/staff/", target
+
+
+def test_expired_session_and_password_change_end_sessions(staff_app, fresh: Engine) -> None:
+    account = add_account(fresh, "officer")
+    client = staff_app.test_client()
+    sign_in(client, "officer")
+
+    # A cookie signed by the app itself, but issued longer ago than the session lifetime.
+    serializer = SecureCookieSessionInterface().get_signing_serializer(staff_app)
+    lifetime = staff_app.permanent_session_lifetime
+
+    class Past(type(serializer.make_signer(None))):  # type: ignore[misc]
+        def get_timestamp(self) -> int:
+            return int((datetime.now(UTC) - lifetime - timedelta(minutes=1))
+                       .timestamp())
+
+    serializer.signer = Past
+    old = serializer.dumps({"account": account.id, "epoch": 0, "_permanent": True})
+    stale = staff_app.test_client()
+    stale.set_cookie("cddgis_session", old)
+    assert stale.get("/staff/").status_code == 302
+
+    # Changing the password ends the other sessions, not this one.
+    other = staff_app.test_client()
+    sign_in(other, "officer")
+    form = client.get("/staff/password")
+    changed = client.post("/staff/password", data={
+        "current": PASSWORD, "new": "a brand new secret", "again": "a brand new secret",
+        "csrf_token": csrf_token(form.text)})
+    assert changed.status_code == 302
+    assert client.get("/staff/").status_code == 200
+    assert other.get("/staff/").status_code == 302
+    mismatch = client.post("/staff/password", data={
+        "current": "a brand new secret", "new": "another secret 1", "again": "another secret 2",
+        "csrf_token": csrf_token(client.get("/staff/password").text)})
+    assert mismatch.status_code == 400 and "differ" in mismatch.text
+
+
+def test_tokens_revoke_and_scope_rules(fresh: Engine) -> None:
+    add_account(fresh, "cm", provinces=["50"], layers=["khok-nong-na"], can_approve=True)
+    token = accounts.issue_token(fresh, "cm")
+    account = accounts.account_for_token(fresh, token)
+    assert account is not None
+    assert account.may_edit("khok-nong-na", "50")
+    assert not account.may_edit("khok-nong-na", "10")  # another province
+    assert not account.may_edit("otop-villages", "50")  # another layer
+    assert account.may_approve("khok-nong-na", "50") and not account.may_see_personal(
+        "khok-nong-na")
+    assert accounts.account_for_token(fresh, token + "x") is None
+    assert accounts.account_for_token(fresh, "Bearer " + token) is None
+    (tid,) = [t["id"] for t in accounts.list_tokens(fresh, "cm")]
+    accounts.revoke_token(fresh, "cm", tid)
+    assert accounts.account_for_token(fresh, token) is None
+
+
+def _failure_addresses(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(text("SELECT address FROM sign_in_failures ORDER BY id"))
+                    .scalars())
+
+
+def test_throttle_counts_the_client_behind_a_trusted_proxy(settings: Settings,
+                                                           cluster: ClusterInfo,
+                                                           fresh: Engine) -> None:
+    """Behind nginx every request comes from 127.0.0.1: counting that would lock everyone out
+    together. With CDDGIS_PROXIES=1 the client's address is X-Forwarded-For; without it, a
+    forged header is not believed."""
+    from dataclasses import replace
+
+    forwarded = {"X-Forwarded-For": "203.0.113.7"}
+    for proxies, expected in ((0, "127.0.0.1"), (1, "203.0.113.7")):
+        app = create_app(replace(settings, proxies=proxies),
+                         database_url=cluster.url(database=DB, role="app"))
+        client = app.test_client()
+        page = client.get("/staff/sign-in")
+        client.post("/staff/sign-in", headers=forwarded, data={
+            "name": "x", "password": "wrong password", "csrf_token": csrf_token(page.text)})
+        assert _failure_addresses(fresh)[-1] == expected
+
+
+def test_compose_and_production_set_the_secret_and_the_proxy() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    compose = (root / "docker-compose.yml").read_text()
+    assert "CDDGIS_SECRET_KEY: ${CDDGIS_SECRET_KEY:?" in compose  # replicas must share it
+    assert 'CDDGIS_PROXIES: "1"' in compose
+    assert '"CDDGIS_PROXIES": "1"' in (root / "scripts/prod/profile.py").read_text()
