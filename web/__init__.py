@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
                                    else list(settings.allowed_hosts))
     app.extensions["cddgis.engine"] = web_engine(settings, database_url)
 
-    from web import auth, compress, cors, errors, params, security
+    from web import auth, compress, cors, errors, params, security, staff_uploads
     from web.api import api
     from web.choropleth_page import choropleth
     from web.dashboard import dashboard
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     errors.init_app(app)
     security.init_app(app)
     auth.init_app(app)
+    staff_uploads.init_app(app)  # after auth: its blueprint is under /staff
     cors.init_app(app)
     app.before_request(params.reject_control_characters)  # NUL & co.: 400/404, in one place
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 3600  # vendored assets change only with releases
