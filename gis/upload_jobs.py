@@ -9,6 +9,7 @@ outside the uploader's provinces are errors naming the province, in the check an
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from cddgis.core.errors import BadParameter, Conflict, Forbidden, NotFound
 from cddgis.core.readers import FileProblem, sniff
 from cddgis.core.schema import Layer
 from gis.layer_store import PostgisLayerStore, PostgisLayerWriter
+from layers import importer
 from layers.importer import Carried, Existing, FeatureRow, ImportRefused, ImportReport, RowResult
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,9 @@ STALE_MINUTES = 15
 """A running job whose row has not moved for this long lost its process (a restart): shown as
 failed. The worker touches the row every batch of 2,000 rows, far more often than this."""
 MAX_ROWS_SHOWN = 500
+IMPORTER_SCOPES = "allowed_provinces" in inspect.signature(importer.import_file).parameters
+"""Whether the importer checks provinces itself (engineer staffapi's option). Until it does,
+``_ScopedWriter`` applies the same rule to the rows about to be written; after, it finds none."""
 STATUS_ORDER = "CASE r->>'status' WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END"
 
 
@@ -183,6 +188,7 @@ def report_json(report: ImportReport) -> dict[str, Any]:
         "mode": report.mode, "encoding": report.encoding, "committed": report.committed,
         "inserted": report.inserted, "updated": report.updated,
         "import_id": report.import_id, "counts": report.counts(),
+        "pending": getattr(report, "pending", 0),  # rows waiting for review (staffapi's writer)
         "file_problems": report.file_problems, "file_notes": report.file_notes,
         "rows": [{"row": r.row, "key": r.key, "status": r.status, "errors": r.errors,
                   "warnings": r.warnings, "changes": r.changes,
@@ -192,14 +198,13 @@ def report_json(report: ImportReport) -> dict[str, Any]:
 
 
 def out_of_scope_message(province_code: str, account: Account) -> str:
-    """The error of a row lying outside the account's provinces, naming the province."""
+    """The error of a row lying outside the account's provinces, naming the province (the same
+    words as the importer's ``allowed_provinces`` check, which the API uses)."""
     province = geothai.province(province_code)
-    name_th = province.name_th if province else province_code
-    name_en = province.name_en if province else province_code
-    allowed = ", ".join(sorted(account.provinces or ()))
-    return (f"จุดอยู่ในจังหวัด{name_th} ({province_code}) นอกจังหวัดที่บัญชีนี้ดูแล ({allowed}) / "
-            f"the point lies in {name_en} ({province_code}), outside this account's provinces "
-            f"({allowed})")
+    name = province.name_th if province else province_code
+    allowed = ", ".join(sorted(account.provinces or ())) or "-"
+    return (f"จุดอยู่ในจังหวัด{name} ({province_code}) นอกจังหวัดที่บัญชีนี้ดูแล / the point lies in "
+            f"province {name} ({province_code}), outside this account's provinces ({allowed})")
 
 
 class OutOfScope(RuntimeError):
@@ -256,6 +261,9 @@ class _JobStore(PostgisLayerStore):
 
     def __init__(self, engine: Engine, job_id: int, account: Account, *, all_or_nothing: bool):
         super().__init__(engine)
+        # The PostGIS store records the account on the import and its changes, and stages
+        # rows for review where the layer asks for it, when it knows the account.
+        self.account = account
         self.job_id, self.all_or_nothing = job_id, all_or_nothing
         self.scope = _Scope(account)
 
@@ -281,6 +289,12 @@ class _JobStore(PostgisLayerStore):
         return _ScopedWriter(inner, self.scope, all_or_nothing=self.all_or_nothing)
 
 
+def _scope(account: Account) -> dict[str, Any]:
+    if IMPORTER_SCOPES and not account.is_admin and account.provinces is not None:
+        return {"allowed_provinces": account.provinces}
+    return {}
+
+
 def _finish(engine: Engine, job_id: int, sets: str, params: dict[str, Any],
             expect: str) -> bool:
     """Moves the job on from ``expect`` (a cancelled job stays cancelled)."""
@@ -297,9 +311,7 @@ def run_check(engine: Engine, job_id: int, path: Path, layer: Layer, account: Ac
         return  # cancelled before it started
     try:
         store = _JobStore(engine, job_id, account, all_or_nothing=False)
-        from layers.importer import import_file
-
-        report = import_file(store, layer, path, dry_run=True)
+        report = importer.import_file(store, layer, path, dry_run=True, **_scope(account))
     except (ImportRefused, OSError) as exc:
         _finish(engine, job_id, "status = 'failed', message = :m", {"m": str(exc)}, "checking")
         return
@@ -344,9 +356,8 @@ def run_commit(engine: Engine, job_id: int, path: Path, layer: Layer, account: A
     """The commit, in a worker thread; the file is deleted when it is done."""
     try:
         store = _JobStore(engine, job_id, account, all_or_nothing=mode == "all-or-nothing")
-        from layers.importer import import_file
-
-        report = import_file(store, layer, path, valid_only=mode == "valid-only")
+        report = importer.import_file(store, layer, path, valid_only=mode == "valid-only",
+                                      **_scope(account))
     except Exception as exc:
         log.exception("committing upload %s failed", job_id)
         _finish(engine, job_id, "status = 'not_committed', message = :m",

@@ -134,7 +134,7 @@ def test_officer_uploads_reads_report_and_map_and_commits(
             "(rows) => rows.map((r) => r.dataset.status)")
         assert statuses == ["error", "error", "ok"]
         table = page.locator("#report-table tbody").inner_text()
-        assert "กรุงเทพมหานคร" in table and "Bangkok" in table and "(10)" in table
+        assert "จังหวัดกรุงเทพมหานคร (10)" in table and "outside this account's provinces" in table
         assert "budget_year" in table or "ปีงบประมาณ" in table
         # The filter shows one status at a time.
         with new_view(page):
@@ -174,7 +174,7 @@ def test_officer_uploads_reads_report_and_map_and_commits(
         with new_view(page):
             page.click("[data-filter=error]")
         errors = page.locator("#report-table tbody").inner_text()
-        assert "LC-CM-1" in errors and "เชียงใหม่" in errors and "Chiang Mai" in errors
+        assert "LC-CM-1" in errors and "province เชียงใหม่ (50), outside" in errors
         expect(page.locator("#count-ok")).to_have_text("1")
     finally:
         context.close()

@@ -198,6 +198,7 @@ def _job_json(job: dict[str, Any]) -> dict[str, Any]:
         "commit_mode": job["commit_mode"], "commit_counts": commit.get("counts"),
         "commit_problems": commit.get("file_problems", []),
         "committed": commit.get("committed"), "import_id": job["import_id"],
+        "pending": commit.get("pending", 0),
     }
 
 

@@ -59,6 +59,9 @@
     result.hidden = !["committed", "not_committed"].includes(j.status);
     if (j.status === "committed" && j.commit_counts) {
       result.textContent = `นำเข้าแล้ว: เพิ่ม ${num(j.commit_counts.inserted)} แก้ไข ${num(j.commit_counts.updated)} รายการ (การนำเข้า #${j.import_id}) · committed: ${num(j.commit_counts.inserted)} inserted, ${num(j.commit_counts.updated)} updated`;
+      if (j.pending) {
+        result.textContent += ` · รออนุมัติ ${num(j.pending)} รายการ ยังไม่เผยแพร่ · ${num(j.pending)} waiting for approval, not public yet`;
+      }
     } else if (j.status === "not_committed") {
       result.textContent = "ไม่ได้นำเข้า ข้อมูลในระบบไม่เปลี่ยนแปลง · not committed: the layer is unchanged";
     }
