@@ -384,3 +384,74 @@ def test_admin_pages(staff_app, fresh: Engine) -> None:
                                                         "password": PASSWORD,
                                                         "again": PASSWORD})
     assert missing.status_code == 400 and "reload the page" in missing.text
+
+
+# ---- formats, progress, stale jobs ----------------------------------------------------------
+
+def test_thai_windows_csv_and_xlsx_upload(staff_app, fresh: Engine, tmp_path: Path) -> None:
+    """The upload reads what the importer reads: a TIS-620/cp874 CSV and an XLSX workbook."""
+    from openpyxl import Workbook
+
+    add_account(fresh, "cm-officer", provinces=["50"], layers=[LAYER])
+    client = staff_app.test_client()
+    sign_in(client, "cm-officer")
+    cp874 = _write(tmp_path, "windows.csv", MIXED.encode("cp874"))
+    status = _settled(client, _upload(client, cp874).headers["Location"])
+    assert status["encoding"] in ("cp874", "tis-620") and status["counts"]["total"] == 3
+    book = Workbook()
+    sheet = book.active
+    for line in MIXED.strip().split("\n"):
+        sheet.append(line.split(","))
+    book.save(tmp_path / "centres.xlsx")
+    status = _settled(client, _upload(client, tmp_path / "centres.xlsx").headers["Location"])
+    assert status["counts"] == {"total": 3, "ok": 1, "warning": 0, "error": 2,
+                                "inserted": 1, "updated": 0}, status
+
+
+def test_progress_is_reported_while_others_are_answered(staff_app, fresh: Engine,
+                                                        tmp_path: Path) -> None:
+    """A 20,000-row file is checked in the background: polls see its rows counted up while
+    other requests are answered, and it ends checked with every row reported."""
+    add_account(fresh, "boss", role="admin")
+    client, other = staff_app.test_client(), staff_app.test_client()
+    sign_in(client, "boss")
+    lines = [HEADER]
+    for i in range(20_000):
+        lines.append(f"LC-{i:05d},ศูนย์ {i},2564,{16.0 + (i % 100) * 0.03:.4f},"
+                     f"{100.0 + (i // 100) * 0.01:.4f}\n")
+    path = _write(tmp_path, "big.csv", "".join(lines))
+    started = time.monotonic()
+    job_url = _upload(client, path).headers["Location"]
+    seen: list[tuple[str, int]] = []
+    deadline = time.monotonic() + 300
+    while True:
+        status = client.get(job_url + "/status").get_json()
+        seen.append((status["status"], status["rows_done"]))
+        if status["status"] not in ("queued", "checking"):
+            break
+        assert other.get("/api/health").status_code == 200  # nobody waits for the check
+        assert time.monotonic() < deadline
+    took = time.monotonic() - started
+    assert status["status"] == "checked" and status["counts"]["total"] == 20_000, status
+    assert status["rows_estimate"] == 20_000
+    partial = [n for s, n in seen if s == "checking" and 0 < n < 20_000]
+    assert partial, seen[:5]  # progress came in between, batch by batch
+    print(f"20,000 rows checked in {took:.1f} s; {len(seen)} polls answered meanwhile")
+
+
+def test_a_job_whose_process_died_shows_failed(staff_app, fresh: Engine) -> None:
+    account = add_account(fresh, "cm-officer", provinces=["50"], layers=[LAYER])
+    with fresh.begin() as conn:
+        job_id = conn.execute(text("""
+            INSERT INTO upload_jobs (account_id, layer, file_name, stored_name, file_kind,
+                                     size_bytes, status, updated_at)
+            VALUES (:a, :l, 'x.csv', 'gone/x.csv', 'csv', 1, 'checking',
+                    now() - interval '20 minutes') RETURNING id
+        """), {"a": account.id, "l": LAYER}).scalar_one()
+    client = staff_app.test_client()
+    sign_in(client, "cm-officer")
+    assert client.get(f"/staff/upload/{job_id}/status").get_json()["status"] == "failed"
+    form = client.get(f"/staff/upload/{job_id}")
+    cancelled = client.post(f"/staff/upload/{job_id}/cancel",
+                            data={"csrf_token": csrf_token(form.text)})
+    assert cancelled.status_code == 303
