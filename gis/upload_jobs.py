@@ -227,6 +227,10 @@ class _ScopedWriter:
     def __init__(self, inner: PostgisLayerWriter, scope: _Scope, *, all_or_nothing: bool):
         self.inner, self.scope, self.all_or_nothing = inner, scope, all_or_nothing
         self.by_key: dict[str, RowResult] = {}
+        # Behind PgBouncer every server connection starts with the web's statement timeout
+        # (its connect_query): an import's own transaction lifts it, for itself only.
+        inner.conn.execute(text("SET LOCAL statement_timeout = 0"))
+        inner.conn.execute(text("SET LOCAL idle_in_transaction_session_timeout = '10min'"))
 
     def write(self, rows: list[FeatureRow]) -> dict[str, Existing]:
         scope = self.scope
