@@ -278,3 +278,30 @@ def revoke_token(engine: Engine, name: str, token_id: int) -> None:
         """), {"id": token_id, "account": account.id}).rowcount
     if not done:
         raise NotFound(f"ไม่พบโทเคน {token_id} / no token {token_id} for {name!r}")
+
+
+def layer_approvals(engine: Engine) -> dict[str, bool]:
+    """layer id -> whether its changes wait for approval (layers without a row: no)."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT layer, requires_approval FROM layer_settings")).all()
+    return {layer: required for layer, required in rows}
+
+
+def set_requires_approval(engine: Engine, layer: str, required: bool) -> None:
+    """Whether editors' changes to ``layer`` wait for an approver (issue 11, review)."""
+    with engine.begin() as conn:
+        conn.execute(text("""
+            INSERT INTO layer_settings (layer, requires_approval) VALUES (:layer, :required)
+            ON CONFLICT (layer) DO UPDATE SET requires_approval = EXCLUDED.requires_approval,
+                                              updated_at = now()
+        """), {"layer": layer, "required": required})
+
+
+def token_counts(engine: Engine) -> dict[int, int]:
+    """account id -> how many live (unrevoked) API tokens it has, for the admin list."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("""
+            SELECT account_id, count(*) FROM api_tokens WHERE revoked_at IS NULL
+            GROUP BY account_id
+        """)).all()
+    return {account_id: n for account_id, n in rows}

@@ -391,3 +391,46 @@ class PersonalDataView(Base):
     layer: Mapped[str] = mapped_column(String)
     feature_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
     context: Mapped[str] = mapped_column(Text)
+
+
+UPLOAD_STATUSES = ("queued", "checking", "checked", "failed", "committing", "committed",
+                   "not_committed", "cancelled")
+
+
+class UploadJob(Base):
+    """A file uploaded in the staff workspace (0010_uploads): checked, then committed or
+    cancelled, each in a background thread that keeps its progress and report here."""
+
+    __tablename__ = "upload_jobs"
+    __table_args__ = (
+        CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in UPLOAD_STATUSES) + ")",
+                        name="ck_upload_jobs_status"),
+        CheckConstraint("commit_mode IN ('all-or-nothing', 'valid-only')",
+                        name="ck_upload_jobs_commit_mode"),
+        Index("ix_upload_jobs_account_created", "account_id", "created_at"),
+        Index("ix_upload_jobs_check_import_id", "check_import_id"),
+        Index("ix_upload_jobs_import_id", "import_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    layer: Mapped[str] = mapped_column(String)
+    file_name: Mapped[str] = mapped_column(Text)
+    """The name the uploader's file had (shown, never used as a path)."""
+    stored_name: Mapped[str] = mapped_column(Text)
+    """The file under ``state_dir/uploads`` while it is needed (deleted once committed)."""
+    file_kind: Mapped[str] = mapped_column(String)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String, server_default="queued")
+    rows_done: Mapped[int] = mapped_column(Integer, server_default="0")
+    rows_estimate: Mapped[int | None] = mapped_column(Integer)
+    report: Mapped[dict | None] = mapped_column(JSONB)
+    """The dry run's report, row by row (layers.importer.ImportReport as JSON)."""
+    check_import_id: Mapped[int | None] = mapped_column(ForeignKey("layer_imports.id"))
+    commit_mode: Mapped[str | None] = mapped_column(String)
+    commit_report: Mapped[dict | None] = mapped_column(JSONB)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("layer_imports.id"))
+    message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())

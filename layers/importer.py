@@ -161,6 +161,8 @@ class RowResult:
     warnings: list[str] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
     """What an update changes in the stored feature (reported, not a finding)."""
+    point: tuple[float, float] | None = None
+    """Where the row lies (lon, lat) when its coordinates could be read: reports draw it."""
 
     @property
     def status(self) -> str:
@@ -543,6 +545,7 @@ class _Checker:
         result.key = str(key) if key is not None else None
         given = _given_codes(raw, self.special, result)
         point = _coordinates(self.geometry, record, raw, self.special, self.crs, result)
+        result.point = point
         feature = None
         if result.key is not None and point is not None:
             name = values.get(layer.name_field)

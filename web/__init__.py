@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         n = settings.proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
-    from web import auth, compress, cors, errors, params, security
+    from web import auth, compress, cors, errors, params, security, staff_uploads
     from web.api import api
     from web.choropleth_page import choropleth
     from web.dashboard import dashboard
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     errors.init_app(app)
     security.init_app(app)
     auth.init_app(app)
+    staff_uploads.init_app(app)  # after auth: its blueprint is under /staff
     cors.init_app(app)
     app.before_request(params.reject_control_characters)  # NUL & co.: 400/404, in one place
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 3600  # vendored assets change only with releases

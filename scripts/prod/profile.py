@@ -50,6 +50,8 @@ class Config:
     idle_timeout_ms: int
     client_timeout: str
     max_body: str
+    max_upload: str
+    """Uploads of the staff workspace and the import API (CDDGIS_MAX_UPLOAD_MB, as the app)."""
     microcache: str
     conn_per_ip: int
     pool: int | None
@@ -75,6 +77,7 @@ class Config:
             idle_timeout_ms=int(env.get("CDDGIS_IDLE_IN_TRANSACTION_TIMEOUT_MS", "60000")),
             client_timeout=env.get("CDDGIS_CLIENT_TIMEOUT", "10s"),
             max_body=env.get("CDDGIS_MAX_BODY", "1m"),
+            max_upload=f"{max(1, int(env.get('CDDGIS_MAX_UPLOAD_MB', '50')))}m",
             microcache=env.get("CDDGIS_MICROCACHE", "5s"),
             conn_per_ip=int(env.get("CDDGIS_CONN_PER_IP", "256")),
             pool=int(pool) if pool else None,
@@ -279,7 +282,7 @@ def pool_size(cfg: Config, owner: Database) -> tuple[int, int, str]:
 def nginx_conf(*, work_dir: Path | str, access_log: Path | str, error_log: Path | str,
                listen: str, upstreams: list[str], client_timeout: str, max_body: str,
                conn_per_ip: int, statement_timeout_ms: int, microcache: str,
-               brotli: bool) -> str:
+               brotli: bool, max_upload: str = "50m") -> str:
     """nginx.conf from scripts/prod/nginx.conf.in."""
     modules = "\n".join(f"load_module {NGINX_MODULES_DIR / m};" for m in BROTLI_MODULES)
     brotli_conf = ("    brotli on;\n    brotli_comp_level 5;\n    brotli_min_length 1024;\n"
@@ -293,6 +296,7 @@ def nginx_conf(*, work_dir: Path | str, access_log: Path | str, error_log: Path 
         "LOAD_MODULES": modules if brotli else "# brotli: Debian's nginx module is absent",
         "BROTLI": brotli_conf if brotli else "", "DIR": work_dir, "ACCESS_LOG": access_log,
         "ERROR_LOG": error_log, "CLIENT_TIMEOUT": client_timeout, "MAX_BODY": max_body,
+        "MAX_UPLOAD": max_upload,
         "CONN_PER_IP": conn_per_ip,
         "UPSTREAMS": "\n".join(f"        server {u} max_fails=3 fail_timeout=5s;"
                                for u in upstreams),
@@ -462,7 +466,7 @@ def _start_nginx(cfg: Config, runner: Runner, app_ports: list[int],
         work_dir=cfg.dir, access_log=cfg.dir / "nginx-access.log",
         error_log=cfg.dir / "nginx-error.log", listen=f"{cfg.host}:{cfg.port}",
         upstreams=[f"127.0.0.1:{p}" for p in app_ports], client_timeout=cfg.client_timeout,
-        max_body=cfg.max_body, conn_per_ip=cfg.conn_per_ip,
+        max_body=cfg.max_body, max_upload=cfg.max_upload, conn_per_ip=cfg.conn_per_ip,
         statement_timeout_ms=cfg.statement_timeout_ms, microcache=cfg.microcache,
         brotli=all((NGINX_MODULES_DIR / m).exists() for m in BROTLI_MODULES)))
     runner.own(conf, 0o600)

@@ -6,7 +6,7 @@ forgets it without a filter of its own) and keeps its last state in ``feature_ch
 which it can be restored with the same id.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-25
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from gis.migrate import grant_app_writes
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

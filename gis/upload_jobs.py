@@ -1,0 +1,434 @@
+"""Uploads from the staff workspace: the ``upload_jobs`` table, and the background check and
+commit of an uploaded file through the importer (issue 11).
+
+A worker thread checks (dry run) and later commits the file with ``gis.layer_store``'s importer,
+on an engine without the web statement timeout, and writes its progress and report into the
+job's row: any app process can answer a poll, and the report outlives the file. Rows that lie
+outside the uploader's provinces are errors naming the province, in the check and the commit.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geothai
+from sqlalchemy import Engine, text
+
+from cddgis.core.accounts import Account
+from cddgis.core.errors import BadParameter, Conflict, Forbidden, NotFound
+from cddgis.core.readers import FileProblem, sniff
+from cddgis.core.schema import Layer
+from gis.layer_store import PostgisLayerStore, PostgisLayerWriter
+from layers import importer
+from layers.importer import Carried, Existing, FeatureRow, ImportRefused, ImportReport, RowResult
+
+log = logging.getLogger(__name__)
+
+# The file endings the upload form takes, and what the importer must find inside.
+KINDS: dict[str, str] = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx",
+                         ".geojson": "geojson", ".json": "geojson", ".zip": "shapefile-zip",
+                         ".gpkg": "gpkg"}
+KIND_NAMES = "CSV, XLSX, GeoJSON, Shapefile (.zip), GeoPackage (.gpkg)"
+RUNNING = ("queued", "checking", "committing")
+STALE_MINUTES = 15
+"""A running job whose row has not moved for this long lost its process (a restart): shown as
+failed. The worker touches the row every batch of 2,000 rows, far more often than this."""
+MAX_ROWS_SHOWN = 500
+IMPORTER_SCOPES = "allowed_provinces" in inspect.signature(importer.import_file).parameters
+"""Whether the importer checks provinces itself (engineer staffapi's option). Until it does,
+``_ScopedWriter`` applies the same rule to the rows about to be written; after, it finds none."""
+STATUS_ORDER = "CASE r->>'status' WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END"
+
+
+def file_kind(file_name: str, path: Path) -> str:
+    """The importer's kind of an uploaded file, or BadParameter naming what is wrong with it:
+    an ending the form does not take, or content that is not what the ending says."""
+    suffix = Path(file_name).suffix.lower()
+    expected = KINDS.get(suffix)
+    if expected is None:
+        shown = suffix or "(ไม่มีนามสกุล / no ending)"
+        raise BadParameter(
+            f"ไม่รับไฟล์ชนิด {shown} ({file_name}) ใช้ได้เฉพาะ {KIND_NAMES} / files of type "
+            f"{shown} ({file_name}) are not accepted: upload {KIND_NAMES}")
+    try:
+        found = sniff(path)
+    except FileProblem as exc:
+        raise BadParameter(f"อ่านไฟล์ {file_name} ไม่ได้ / {file_name} cannot be read: {exc}"
+                           ) from exc
+    if found != expected:
+        raise BadParameter(
+            f"ไฟล์ {file_name} มีนามสกุล {suffix} แต่เนื้อหาเป็น {found} / {file_name} is named "
+            f"{suffix} but its content is {found}: save it in the format its name says")
+    return found
+
+
+def estimate_rows(path: Path, kind: str) -> int | None:
+    """About how many data rows a CSV has (its line count), for a progress bar; None for the
+    other formats, whose row count costs as much as reading them."""
+    if kind != "csv":
+        return None
+    lines = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            lines += chunk.count(b"\n")
+    return max(lines - 1, 1)
+
+
+def create_job(engine: Engine, account: Account, layer: str, *, file_name: str,
+               stored_name: str, kind: str, size: int, rows_estimate: int | None) -> int:
+    with engine.begin() as conn:
+        return conn.execute(text("""
+            INSERT INTO upload_jobs (account_id, layer, file_name, stored_name, file_kind,
+                                     size_bytes, rows_estimate)
+            VALUES (:account, :layer, :file_name, :stored, :kind, :size, :estimate)
+            RETURNING id
+        """), {"account": account.id, "layer": layer, "file_name": file_name[:255],
+               "stored": stored_name, "kind": kind, "size": size,
+               "estimate": rows_estimate}).scalar_one()
+
+
+_JOB = f"""
+    SELECT j.id, j.account_id, a.name AS account_name, j.layer, j.file_name, j.stored_name,
+           j.file_kind, j.size_bytes, j.rows_done, j.rows_estimate, j.check_import_id,
+           j.commit_mode, j.import_id, j.message, j.created_at, j.updated_at,
+           CASE WHEN j.status IN ('queued', 'checking', 'committing')
+                 AND j.updated_at < now() - interval '{STALE_MINUTES} minutes'
+                THEN 'failed' ELSE j.status END AS status,
+           j.report - 'rows' AS summary,
+           j.commit_report - 'rows' AS commit_summary
+    FROM upload_jobs j JOIN accounts a ON a.id = j.account_id
+"""
+
+
+def get_job(engine: Engine, job_id: int) -> dict[str, Any] | None:
+    """The job without its rows (``summary``: the check's counts, problems and notes)."""
+    with engine.connect() as conn:
+        row = conn.execute(text(_JOB + " WHERE j.id = :id"), {"id": job_id}).mappings().first()
+    return dict(row) if row else None
+
+
+def job_for(engine: Engine, account: Account, job_id: int) -> dict[str, Any]:
+    """The job if this account may see it (its own; an administrator: any), else 404/403."""
+    job = get_job(engine, job_id)
+    if job is None:
+        raise NotFound(f"ไม่พบการอัปโหลด {job_id} / no upload {job_id}")
+    if job["account_id"] != account.id and not account.is_admin:
+        raise Forbidden(f"การอัปโหลด {job_id} เป็นของบัญชีอื่น / upload {job_id} belongs to "
+                        "another account")
+    return job
+
+
+def recent_jobs(engine: Engine, account: Account, limit: int = 10) -> list[dict[str, Any]]:
+    """The account's latest uploads, for the upload page."""
+    with engine.connect() as conn:
+        rows = conn.execute(text(_JOB + " WHERE j.account_id = :account "
+                                 "ORDER BY j.id DESC LIMIT :limit"),
+                            {"account": account.id, "limit": limit}).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def report_rows(engine: Engine, job_id: int, *, status: str | None, offset: int = 0,
+                limit: int = MAX_ROWS_SHOWN, commit: bool = False) -> tuple[list[dict], int]:
+    """Rows of the report, errors first then warnings then ok (each in file order), optionally
+    of one status; and how many there are."""
+    column = "commit_report" if commit else "report"
+    with engine.connect() as conn:
+        rows = conn.execute(text(f"""
+            SELECT r, count(*) OVER () AS n
+            FROM upload_jobs j, jsonb_array_elements(j.{column}->'rows') WITH ORDINALITY AS e(r, i)
+            WHERE j.id = :id AND (CAST(:status AS text) IS NULL OR r->>'status' = :status)
+            ORDER BY {STATUS_ORDER}, i
+            OFFSET :offset LIMIT :limit
+        """), {"id": job_id, "status": status, "offset": offset, "limit": limit}).all()
+    return [r for r, _ in rows], (rows[0].n if rows else 0)
+
+
+def report_points(engine: Engine, job_id: int) -> list[list[Any]]:
+    """[lon, lat, status, row] of every row whose coordinates could be read, for the map."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("""
+            SELECT r->'point'->>0, r->'point'->>1, r->>'status', r->'row'
+            FROM upload_jobs j, jsonb_array_elements(j.report->'rows') AS e(r)
+            WHERE j.id = :id AND jsonb_typeof(r->'point') = 'array'
+        """), {"id": job_id}).all()
+    return [[float(x), float(y), s, n] for x, y, s, n in rows]
+
+
+def all_report_rows(engine: Engine, job_id: int, *, commit: bool = False) -> dict[str, Any]:
+    """The whole report (for the CSV download)."""
+    column = "commit_report" if commit else "report"
+    with engine.connect() as conn:
+        report = conn.execute(text(f"SELECT {column} FROM upload_jobs WHERE id = :id"),
+                              {"id": job_id}).scalar_one_or_none()
+    return report or {}
+
+
+def report_csv_rows(report: dict[str, Any]) -> Iterator[list[object]]:
+    """The report as ``ImportReport.write_csv`` writes it: header, file problems and notes, then
+    one line per row (the caller neutralises formulas)."""
+    yield ["row", "key", "status", "reasons"]
+    for problem in report.get("file_problems", []):
+        yield ["file", "", "error", problem]
+    for note in report.get("file_notes", []):
+        yield ["file", "", "note", note]
+    for r in report.get("rows", []):
+        yield [r["row"], r.get("key") or "", r["status"],
+               "; ".join(r.get("errors", []) + r.get("warnings", []) + r.get("changes", []))]
+
+
+def report_json(report: ImportReport) -> dict[str, Any]:
+    return {
+        "layer": report.layer, "source_file": report.source_file, "sha256": report.sha256,
+        "mode": report.mode, "encoding": report.encoding, "committed": report.committed,
+        "inserted": report.inserted, "updated": report.updated,
+        "import_id": report.import_id, "counts": report.counts(),
+        "pending": getattr(report, "pending", 0),  # rows waiting for review (staffapi's writer)
+        "file_problems": report.file_problems, "file_notes": report.file_notes,
+        "rows": [{"row": r.row, "key": r.key, "status": r.status, "errors": r.errors,
+                  "warnings": r.warnings, "changes": r.changes,
+                  "point": [round(r.point[0], 6), round(r.point[1], 6)] if r.point else None}
+                 for r in report.rows],
+    }
+
+
+def out_of_scope_message(province_code: str, account: Account) -> str:
+    """The error of a row lying outside the account's provinces, naming the province (the same
+    words as the importer's ``allowed_provinces`` check, which the API uses)."""
+    province = geothai.province(province_code)
+    name = province.name_th if province else province_code
+    allowed = ", ".join(sorted(account.provinces or ())) or "-"
+    return (f"จุดอยู่ในจังหวัด{name} ({province_code}) นอกจังหวัดที่บัญชีนี้ดูแล / the point lies in "
+            f"province {name} ({province_code}), outside this account's provinces ({allowed})")
+
+
+class OutOfScope(RuntimeError):
+    """An all-or-nothing commit met rows outside the account's provinces: nothing is written."""
+
+
+@dataclass
+class _Scope:
+    account: Account
+    report: ImportReport | None = None
+    seen: int = 0
+    found: int = 0
+
+
+class _ScopedWriter:
+    """The importer's writer, minus the rows outside the account's provinces, which become row
+    errors naming the province. The importer counted errors before writing, so an all-or-nothing
+    commit that meets such a row raises (the importer rolls back and reports it)."""
+
+    def __init__(self, inner: PostgisLayerWriter, scope: _Scope, *, all_or_nothing: bool):
+        self.inner, self.scope, self.all_or_nothing = inner, scope, all_or_nothing
+        self.by_key: dict[str, RowResult] = {}
+        # Behind PgBouncer every server connection starts with the web's statement timeout
+        # (its connect_query): an import's own transaction lifts it, for itself only.
+        inner.conn.execute(text("SET LOCAL statement_timeout = 0"))
+        inner.conn.execute(text("SET LOCAL idle_in_transaction_session_timeout = '10min'"))
+
+    def write(self, rows: list[FeatureRow]) -> dict[str, Existing]:
+        scope = self.scope
+        assert scope.report is not None
+        for result in scope.report.rows[scope.seen:]:
+            if result.key is not None and not result.errors:
+                self.by_key.setdefault(result.key, result)
+        scope.seen = len(scope.report.rows)
+        kept = []
+        for feature in rows:
+            code = feature.placement.province_code if feature.placement else None
+            if code is not None and not scope.account.covers_province(code):
+                self.by_key[feature.key].errors.append(out_of_scope_message(code, scope.account))
+                scope.found += 1
+            else:
+                kept.append(feature)
+        if self.all_or_nothing and scope.found:
+            raise OutOfScope(f"{scope.found} แถวอยู่นอกจังหวัดที่ดูแล / {scope.found} row(s) lie "
+                             "outside this account's provinces")
+        return self.inner.write(kept)
+
+    def finish(self, report: ImportReport, *, commit: bool) -> tuple[int, int, int]:
+        # Who imported it, in the import's own transaction.
+        self.inner.conn.execute(text("UPDATE layer_imports SET account_id = :a WHERE id = :id"),
+                                {"a": self.scope.account.id, "id": self.inner.import_id})
+        return self.inner.finish(report, commit=commit)
+
+
+class _JobStore(PostgisLayerStore):
+    """The PostGIS store, plus the job's progress (rows checked so far), the account on every
+    import record and the province scope."""
+
+    def __init__(self, engine: Engine, job_id: int, account: Account, *, all_or_nothing: bool):
+        super().__init__(engine)
+        # The PostGIS store records the account on the import and its changes, and stages
+        # rows for review where the layer asks for it, when it knows the account.
+        self.account = account
+        self.job_id, self.all_or_nothing = job_id, all_or_nothing
+        self.scope = _Scope(account)
+
+    def locate(self, points: list[tuple[float, float]]) -> list[Any]:
+        if self.scope.report is not None:  # a batch has just been read: say how far we are
+            with self.engine.begin() as conn:
+                conn.execute(text("UPDATE upload_jobs SET rows_done = :n, updated_at = now() "
+                                  "WHERE id = :id"),
+                             {"n": len(self.scope.report.rows), "id": self.job_id})
+        return super().locate(points)
+
+    def record(self, report: ImportReport, *, sample: bool, message: str) -> int:
+        import_id = super().record(report, sample=sample, message=message)
+        with self.engine.begin() as conn:
+            conn.execute(text("UPDATE layer_imports SET account_id = :a WHERE id = :id"),
+                         {"a": self.scope.account.id, "id": import_id})
+        return import_id
+
+    def begin(self, report: ImportReport, *, source_path: str, sample: bool,
+              carried: Carried) -> Any:
+        self.scope.report = report
+        inner = super().begin(report, source_path=source_path, sample=sample, carried=carried)
+        return _ScopedWriter(inner, self.scope, all_or_nothing=self.all_or_nothing)
+
+
+def _scope(account: Account) -> dict[str, Any]:
+    if IMPORTER_SCOPES and not account.is_admin and account.provinces is not None:
+        return {"allowed_provinces": account.provinces}
+    return {}
+
+
+def _finish(engine: Engine, job_id: int, sets: str, params: dict[str, Any],
+            expect: str) -> bool:
+    """Moves the job on from ``expect`` (a cancelled job stays cancelled)."""
+    with engine.begin() as conn:
+        return bool(conn.execute(text(
+            f"UPDATE upload_jobs SET {sets}, updated_at = now() "
+            "WHERE id = :id AND status = :expect"),
+            {**params, "id": job_id, "expect": expect}).rowcount)
+
+
+def run_check(engine: Engine, job_id: int, path: Path, layer: Layer, account: Account) -> None:
+    """The dry run of an uploaded file, in a worker thread: report and counts into the job."""
+    if not _finish(engine, job_id, "status = 'checking'", {}, "queued"):
+        return  # cancelled before it started
+    try:
+        store = _JobStore(engine, job_id, account, all_or_nothing=False)
+        report = importer.import_file(store, layer, path, dry_run=True, **_scope(account))
+    except (ImportRefused, OSError) as exc:
+        _finish(engine, job_id, "status = 'failed', message = :m", {"m": str(exc)}, "checking")
+        return
+    except Exception as exc:  # the job must not stay "checking" for ever
+        log.exception("checking upload %s failed", job_id)
+        _finish(engine, job_id, "status = 'failed', message = :m",
+                {"m": f"การตรวจล้มเหลว / the check failed: {exc}"}, "checking")
+        return
+    _finish(engine, job_id,
+            "status = 'checked', report = CAST(:r AS jsonb), check_import_id = :i, "
+            "rows_done = :n",
+            {"r": json.dumps(report_json(report), ensure_ascii=False), "i": report.import_id,
+             "n": len(report.rows)}, "checking")
+
+
+def claim_commit(engine: Engine, account: Account, job_id: int, mode: str) -> dict[str, Any]:
+    """Marks a checked job as committing (once: a second click or a second tab is refused)."""
+    if mode not in ("all-or-nothing", "valid-only"):
+        raise BadParameter("mode must be all-or-nothing or valid-only")
+    job = job_for(engine, account, job_id)
+    if job["account_id"] != account.id:
+        raise Forbidden(f"การอัปโหลด {job_id} เป็นของบัญชีอื่น / upload {job_id} belongs to "
+                        "another account: only its uploader commits it")
+    if not account.covers_layer(job["layer"]):
+        raise Forbidden(f"บัญชีนี้ไม่ได้ดูแลชั้นข้อมูล {job['layer']} / this account does not "
+                        f"edit {job['layer']}")
+    summary = job["summary"] or {}
+    if mode == "all-or-nothing" and (summary.get("counts", {}).get("error")
+                                     or summary.get("file_problems")):
+        raise Conflict("มีแถวที่ผิดพลาด นำเข้าทั้งหมดไม่ได้ เลือก 'นำเข้าเฉพาะแถวที่ถูกต้อง' หรือแก้ไฟล์ / "
+                       "the file has rows with errors: commit the valid rows only, or fix the "
+                       "file and upload it again")
+    if not _finish(engine, job_id, "status = 'committing', commit_mode = :mode, rows_done = 0",
+                   {"mode": mode}, "checked"):
+        raise Conflict(f"การอัปโหลดนี้อยู่ในสถานะ {job['status']} นำเข้าไม่ได้ / this upload is "
+                       f"{job['status']} and cannot be committed")
+    return job
+
+
+def run_commit(engine: Engine, job_id: int, path: Path, layer: Layer, account: Account,
+               mode: str) -> None:
+    """The commit, in a worker thread; the file is deleted when it is done."""
+    try:
+        store = _JobStore(engine, job_id, account, all_or_nothing=mode == "all-or-nothing")
+        report = importer.import_file(store, layer, path, valid_only=mode == "valid-only",
+                                      **_scope(account))
+    except Exception as exc:
+        log.exception("committing upload %s failed", job_id)
+        _finish(engine, job_id, "status = 'not_committed', message = :m",
+                {"m": f"การนำเข้าล้มเหลว ไม่มีการเปลี่ยนแปลง / the commit failed, nothing changed: "
+                      f"{exc}"}, "committing")
+        return
+    finally:
+        path.unlink(missing_ok=True)
+    _finish(engine, job_id,
+            "status = :s, commit_report = CAST(:r AS jsonb), import_id = :i, rows_done = :n",
+            {"s": "committed" if report.committed else "not_committed",
+             "r": json.dumps(report_json(report), ensure_ascii=False), "i": report.import_id,
+             "n": len(report.rows)}, "committing")
+
+
+def cancel(engine: Engine, account: Account, job_id: int) -> dict[str, Any]:
+    """Cancels a job that has not been committed; its file is the caller's to delete."""
+    job = job_for(engine, account, job_id)
+    if job["account_id"] != account.id and not account.is_admin:
+        raise Forbidden(f"upload {job_id} belongs to another account")
+    with engine.begin() as conn:
+        done = conn.execute(text("""
+            UPDATE upload_jobs SET status = 'cancelled', updated_at = now()
+            WHERE id = :id AND status IN ('queued', 'checking', 'checked', 'failed')
+        """), {"id": job_id}).rowcount
+    if not done:
+        raise Conflict(f"การอัปโหลดนี้อยู่ในสถานะ {job['status']} ยกเลิกไม่ได้ / this upload is "
+                       f"{job['status']} and cannot be cancelled")
+    return job
+
+
+def history(engine: Engine, account: Account, *, before: int | None = None,
+            limit: int = 100) -> list[dict[str, Any]]:
+    """Imports newest first: who, what, when, counts, committed, and the upload that holds the
+    report. An administrator, or an editor of every province, sees all imports of the layers
+    they cover; an editor of some provinces sees their own (others' reports name rows of other
+    provinces)."""
+    sees_all = account.is_admin or account.provinces is None
+    with engine.connect() as conn:
+        rows = conn.execute(text("""
+            SELECT i.id, i.layer, i.source_file, i.mode, i.committed, i.sample, i.rows_total,
+                   i.rows_ok, i.rows_warning, i.rows_error, i.inserted, i.updated, i.message,
+                   i.imported_at, a.name AS account_name,
+                   coalesce(c.id, d.id) AS job_id, c.id IS NOT NULL AS is_commit
+            FROM layer_imports i
+            LEFT JOIN accounts a ON a.id = i.account_id
+            LEFT JOIN upload_jobs c ON c.import_id = i.id
+            LEFT JOIN upload_jobs d ON d.check_import_id = i.id
+            WHERE (CAST(:before AS int) IS NULL OR i.id < :before)
+              AND (:all OR i.account_id = :account)
+              AND (CAST(:layers AS text[]) IS NULL OR i.layer = ANY(:layers))
+            ORDER BY i.id DESC LIMIT :limit
+        """), {"before": before, "all": sees_all, "account": account.id, "limit": limit,
+               "layers": None if account.layers is None or account.is_admin
+               else sorted(account.layers)}).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def import_report(engine: Engine, account: Account, import_id: int) -> dict[str, Any]:
+    """The stored report of an import made by an upload, if this account may see it."""
+    visible = [r for r in history(engine, account, before=import_id + 1, limit=1)
+               if r["id"] == import_id]
+    if not visible:
+        raise NotFound(f"ไม่พบการนำเข้า {import_id} / no import {import_id} you may see")
+    row = visible[0]
+    if row["job_id"] is None:
+        raise NotFound(f"การนำเข้า {import_id} ไม่มีรายงานที่เก็บไว้ (นำเข้าจากบรรทัดคำสั่ง) / import "
+                       f"{import_id} has no stored report (made from the command line: use "
+                       "its --report file)")
+    return all_report_rows(engine, row["job_id"], commit=row["is_commit"])

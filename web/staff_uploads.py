@@ -1,0 +1,423 @@
+"""The staff workspace's uploads, import history and administration (issue 11).
+
+``/staff/upload``: an officer chooses a layer in their scope and a file; the file is saved under
+the state directory and checked by a worker thread (``gis.upload_jobs``) while the page polls;
+the dry-run report (every row ok / warning / error, errors first, on a map by status) then leads
+to a commit (all or nothing, or the valid rows only) or a cancel. ``/staff/imports`` lists every
+import with its counts and report. ``/staff/admin/…`` manages accounts, API tokens and which
+layers need approval.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import secrets
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import geothai
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from sqlalchemy import Engine
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from cddgis.core.accounts import ROLES, Account
+from cddgis.core.errors import BadParameter, CddgisError, Forbidden, NotFound
+from cddgis.core.values import safe_row
+from gis import accounts as store
+from gis import upload_jobs as jobs
+from gis.db import engine_for
+from layers.definitions import LAYERS
+from web import engine, settings
+from web.auth import admin_only, current_account, signed_in
+
+staff_uploads = Blueprint("staff_uploads", __name__)
+
+BANGKOK = ZoneInfo("Asia/Bangkok")
+WORKERS = 2
+"""Uploads checked or committed at once per app process; more wait in the queue (``queued``),
+so a burst of uploads never takes the CPU from the people browsing the map."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
+STATUS_TEXT = {
+    "queued": "รอคิว / queued", "checking": "กำลังตรวจ / checking",
+    "checked": "ตรวจแล้ว / checked", "failed": "ล้มเหลว / failed",
+    "committing": "กำลังนำเข้า / committing", "committed": "นำเข้าแล้ว / committed",
+    "not_committed": "ไม่ได้นำเข้า / not committed", "cancelled": "ยกเลิกแล้ว / cancelled",
+}
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["cddgis.upload_workers"] = ThreadPoolExecutor(
+        max_workers=WORKERS, thread_name_prefix="cddgis-upload")
+    app.add_template_filter(be_time, "be_time")
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc: RequestEntityTooLarge) -> ResponseReturnValue:
+        from web.errors import answer
+
+        limit = settings().max_upload_mb
+        return answer(413, "PayloadTooLarge",
+                      f"ไฟล์ใหญ่เกิน {limit} MB ที่ระบบรับได้ แบ่งไฟล์เป็นส่วน ๆ แล้วอัปโหลดทีละส่วน / the "
+                      f"file is larger than the {limit} MB limit (CDDGIS_MAX_UPLOAD_MB): split it "
+                      "and upload the parts one by one")
+
+    app.register_blueprint(staff_uploads, url_prefix="/staff")
+
+
+def be_time(value: datetime | None) -> str:
+    """A time as Thai offices write it: day/month/B.E. year, Bangkok time."""
+    if value is None:
+        return ""
+    local = value.astimezone(BANGKOK)
+    return f"{local.day}/{local.month}/{local.year + 543} {local:%H:%M}"
+
+
+def _account() -> Account:
+    account = current_account()
+    assert account is not None  # @signed_in ran first
+    return account
+
+
+def _import_engine() -> Engine:
+    """The app's database role without the web statement timeout: an import of a large file is
+    long, legitimate work (the same URL, so the same least-privileged role)."""
+    url = engine().url.render_as_string(hide_password=False)
+    return engine_for(url)
+
+
+def _uploads_dir() -> Path:
+    return settings().state_dir / "uploads"
+
+
+def _safe_file_name(name: str) -> str:
+    """The uploader's file name, kept for reports (Thai included) but never a path."""
+    base = _CONTROL.sub("_", name.replace("\\", "/").rsplit("/", 1)[-1]).strip(" .")
+    return base[-120:] or "upload"
+
+
+def _layers_in_scope(account: Account) -> list[dict[str, str]]:
+    return [{"id": layer.id, "title_th": layer.title_th, "title_en": layer.title_en}
+            for layer in LAYERS.values() if account.covers_layer(layer.id)]
+
+
+def _submit(fn: Any, *args: Any) -> None:
+    current_app.extensions["cddgis.upload_workers"].submit(fn, *args)
+
+
+def _job_path(job: dict[str, Any]) -> Path:
+    return _uploads_dir() / job["stored_name"]
+
+
+def _remove_upload(job: dict[str, Any]) -> None:
+    shutil.rmtree(_job_path(job).parent, ignore_errors=True)
+
+
+# ---- upload ---------------------------------------------------------------------------------
+
+@staff_uploads.route("/upload", methods=["GET", "POST"])
+@signed_in
+def upload() -> ResponseReturnValue:
+    account = _account()
+    layers = _layers_in_scope(account)
+    if request.method == "GET":
+        return render_template("staff/upload.html", account=account, layers=layers,
+                               recent=jobs.recent_jobs(engine(), account),
+                               status_text=STATUS_TEXT,
+                               max_mb=settings().max_upload_mb)
+    layer_id = request.form.get("layer", "")
+    chosen = LAYERS.get(layer_id)
+    try:
+        if chosen is None:
+            raise BadParameter(f"ไม่มีชั้นข้อมูล {layer_id!r} / there is no layer {layer_id!r}")
+        if not account.covers_layer(chosen.id):
+            raise Forbidden(f"บัญชีนี้ไม่ได้ดูแลชั้นข้อมูล {chosen.title_th} / this account does not "
+                            f"edit the layer {chosen.id}")
+        sent = request.files.get("file")
+        if sent is None or not sent.filename:
+            raise BadParameter("เลือกไฟล์ที่จะอัปโหลด / choose a file to upload")
+        name = _safe_file_name(sent.filename)
+        folder = _uploads_dir() / secrets.token_hex(12)
+        folder.mkdir(parents=True, mode=0o700)
+        path = folder / name
+        sent.save(path)
+        try:
+            kind = jobs.file_kind(name, path)
+        except BadParameter:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+    except (BadParameter, Forbidden) as refused:
+        return render_template("staff/upload.html", account=account, layers=layers,
+                               recent=[], status_text=STATUS_TEXT, max_mb=settings().max_upload_mb,
+                               error=refused.message,
+                               chosen=layer_id), refused.status
+    job_id = jobs.create_job(engine(), account, chosen.id, file_name=name,
+                             stored_name=f"{folder.name}/{name}", kind=kind,
+                             size=path.stat().st_size,
+                             rows_estimate=jobs.estimate_rows(path, kind))
+    _submit(jobs.run_check, _import_engine(), job_id, path, chosen, account)
+    return redirect(url_for("staff_uploads.job_page", job_id=job_id), 303)
+
+
+@staff_uploads.get("/upload/<int:job_id>")
+@signed_in
+def job_page(job_id: int) -> ResponseReturnValue:
+    account = _account()
+    job = jobs.job_for(engine(), account, job_id)
+    return render_template("staff/upload_job.html", account=account, job=job,
+                           layer=LAYERS.get(job["layer"]), status_text=STATUS_TEXT,
+                           map_config={"tiles": settings().tile_url or "",
+                                       "attribution": settings().tile_attribution or ""})
+
+
+def _job_json(job: dict[str, Any]) -> dict[str, Any]:
+    summary = job["summary"] or {}
+    commit = job["commit_summary"] or {}
+    return {
+        "id": job["id"], "status": job["status"], "status_text": STATUS_TEXT[job["status"]],
+        "layer": job["layer"], "file_name": job["file_name"], "rows_done": job["rows_done"],
+        "rows_estimate": job["rows_estimate"], "message": job["message"],
+        "counts": summary.get("counts"), "file_problems": summary.get("file_problems", []),
+        "file_notes": summary.get("file_notes", []), "encoding": summary.get("encoding"),
+        "would_insert": summary.get("inserted"), "would_update": summary.get("updated"),
+        "commit_mode": job["commit_mode"], "commit_counts": commit.get("counts"),
+        "commit_problems": commit.get("file_problems", []),
+        "committed": commit.get("committed"), "import_id": job["import_id"],
+        "pending": commit.get("pending", 0),
+    }
+
+
+@staff_uploads.get("/upload/<int:job_id>/status")
+@signed_in
+def job_status(job_id: int) -> ResponseReturnValue:
+    return jsonify(_job_json(jobs.job_for(engine(), _account(), job_id)))
+
+
+@staff_uploads.get("/upload/<int:job_id>/rows")
+@signed_in
+def job_rows(job_id: int) -> ResponseReturnValue:
+    jobs.job_for(engine(), _account(), job_id)
+    status = request.args.get("status") or None
+    if status not in (None, "error", "warning", "ok"):
+        raise BadParameter("status must be error, warning or ok")
+    try:
+        offset = max(0, int(request.args.get("offset", "0")))
+    except ValueError as exc:
+        raise BadParameter("offset must be a whole number") from exc
+    commit = request.args.get("report") == "commit"
+    rows, total = jobs.report_rows(engine(), job_id, status=status, offset=offset,
+                                   commit=commit)
+    return jsonify(rows=rows, total=total, offset=offset, limit=jobs.MAX_ROWS_SHOWN)
+
+
+@staff_uploads.get("/upload/<int:job_id>/points")
+@signed_in
+def job_points(job_id: int) -> ResponseReturnValue:
+    jobs.job_for(engine(), _account(), job_id)
+    return jsonify(points=jobs.report_points(engine(), job_id))
+
+
+@staff_uploads.post("/upload/<int:job_id>/commit")
+@signed_in
+def job_commit(job_id: int) -> ResponseReturnValue:
+    account = _account()
+    mode = request.form.get("mode", "")
+    job = jobs.claim_commit(engine(), account, job_id, mode)
+    layer = LAYERS[job["layer"]]
+    _submit(_commit_then_clean, _import_engine(), job, layer, account, mode,
+            _job_path(job))
+    return redirect(url_for("staff_uploads.job_page", job_id=job_id), 303)
+
+
+def _commit_then_clean(import_engine: Engine, job: dict[str, Any], layer: Any,
+                       account: Account, mode: str, path: Path) -> None:
+    try:
+        jobs.run_commit(import_engine, job["id"], path, layer, account, mode)
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+@staff_uploads.post("/upload/<int:job_id>/cancel")
+@signed_in
+def job_cancel(job_id: int) -> ResponseReturnValue:
+    job = jobs.cancel(engine(), _account(), job_id)
+    _remove_upload(job)
+    return redirect(url_for("staff_uploads.job_page", job_id=job_id), 303)
+
+
+def _csv(rows: Any, name: str) -> Response:
+    out = io.StringIO()
+    # Reasons quote the file's own cells: a formula there must not run in Excel.
+    csv.writer(out).writerows(safe_row(list(row)) for row in rows)
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@staff_uploads.get("/upload/<int:job_id>/report.csv")
+@signed_in
+def job_report_csv(job_id: int) -> ResponseReturnValue:
+    jobs.job_for(engine(), _account(), job_id)
+    commit = request.args.get("report") == "commit"
+    report = jobs.all_report_rows(engine(), job_id, commit=commit)
+    if not report:
+        raise NotFound("ยังไม่มีรายงาน / there is no report yet")
+    return _csv(jobs.report_csv_rows(report),
+                f"upload-{job_id}-{'commit' if commit else 'check'}-report.csv")
+
+
+# ---- import history -------------------------------------------------------------------------
+
+@staff_uploads.get("/imports")
+@signed_in
+def imports() -> ResponseReturnValue:
+    account = _account()
+    try:
+        before = int(request.args["before"]) if request.args.get("before") else None
+    except ValueError as exc:
+        raise BadParameter("before must be an import number") from exc
+    rows = jobs.history(engine(), account, before=before, limit=100)
+    older = rows[-1]["id"] if len(rows) == 100 else None
+    return render_template("staff/imports.html", account=account, rows=rows, older=older,
+                           layers=LAYERS)
+
+
+@staff_uploads.get("/imports/<int:import_id>/report.csv")
+@signed_in
+def import_report_csv(import_id: int) -> ResponseReturnValue:
+    report = jobs.import_report(engine(), _account(), import_id)
+    return _csv(jobs.report_csv_rows(report), f"import-{import_id}-report.csv")
+
+
+# ---- administration -------------------------------------------------------------------------
+
+def _province_choices() -> list[dict[str, str]]:
+    return [{"code": p.code, "name_th": p.name_th, "name_en": p.name_en}
+            for p in sorted(geothai.provinces(), key=lambda p: p.code)]
+
+
+def _admin_page(status: int = 200, **extra: Any) -> ResponseReturnValue:
+    accounts = store.list_accounts(engine())
+    return render_template("staff/admin_accounts.html", account=_account(),
+                           accounts=accounts, tokens=store.token_counts(engine()),
+                           provinces=_province_choices(), layers=LAYERS, roles=ROLES,
+                           **extra), status
+
+
+@staff_uploads.get("/admin/accounts")
+@admin_only
+def admin_accounts() -> ResponseReturnValue:
+    return _admin_page(done=request.args.get("done"))
+
+
+@staff_uploads.post("/admin/accounts")
+@admin_only
+def admin_add_account() -> ResponseReturnValue:
+    form = request.form
+    provinces = form.getlist("provinces")
+    layers = form.getlist("layers")
+    try:
+        unknown = [p for p in provinces if not geothai.province(p)]
+        unknown += [la for la in layers if la not in LAYERS]
+        if unknown:
+            raise BadParameter(f"ไม่รู้จัก {', '.join(unknown)} / unknown province or layer: "
+                               f"{', '.join(unknown)}")
+        if form.get("password", "") != form.get("again", ""):
+            raise BadParameter("รหัสผ่านสองช่องไม่ตรงกัน / the two passwords differ")
+        added = store.create_account(
+            engine(), form.get("name", "")[:64], role=form.get("role", ""),
+            password=form.get("password", "")[:1024], provinces=provinces, layers=layers,
+            can_approve=bool(form.get("approve")), can_personal=bool(form.get("personal")),
+            display_name=(form.get("display_name") or "").strip()[:200] or None)
+    except CddgisError as refused:
+        return _admin_page(refused.status if refused.status < 500 else 400,
+                           error=refused.message, form=form)
+    return redirect(url_for("staff_uploads.admin_account", name=added.name, done="added"), 303)
+
+
+def _target(name: str) -> Account:
+    return store.require_account(engine(), name)
+
+
+@staff_uploads.get("/admin/accounts/<name>")
+@admin_only
+def admin_account(name: str, *, token: str | None = None, error: str | None = None,
+                  status: int = 200) -> ResponseReturnValue:
+    target = _target(name)
+    return render_template("staff/admin_account.html", account=_account(), target=target,
+                           tokens=store.list_tokens(engine(), target.name), token=token,
+                           error=error, done=request.args.get("done")), status
+
+
+@staff_uploads.post("/admin/accounts/<name>/disabled")
+@admin_only
+def admin_set_disabled(name: str) -> ResponseReturnValue:
+    target = _target(name)
+    disable = request.form.get("disabled") == "1"
+    if disable and target.id == _account().id:
+        raise Forbidden("ระงับบัญชีของตัวเองไม่ได้ / you cannot disable your own account")
+    store.update_account(engine(), target.name, disabled=disable)
+    return redirect(url_for("staff_uploads.admin_account", name=target.name,
+                            done="disabled" if disable else "enabled"), 303)
+
+
+@staff_uploads.post("/admin/accounts/<name>/password")
+@admin_only
+def admin_reset_password(name: str) -> ResponseReturnValue:
+    target = _target(name)
+    new, again = request.form.get("new", "")[:1024], request.form.get("again", "")[:1024]
+    try:
+        if new != again:
+            raise BadParameter("รหัสผ่านสองช่องไม่ตรงกัน / the two passwords differ")
+        store.set_password(engine(), target.name, new)
+    except BadParameter as bad:
+        return admin_account(target.name, error=bad.message, status=400)
+    return redirect(url_for("staff_uploads.admin_account", name=target.name, done="password"),
+                    303)
+
+
+@staff_uploads.post("/admin/accounts/<name>/tokens")
+@admin_only
+def admin_issue_token(name: str) -> ResponseReturnValue:
+    target = _target(name)
+    label = (request.form.get("label") or "").strip()[:100] or None
+    token = store.issue_token(engine(), target.name, label=label)
+    # Shown in this answer only (no redirect, no-store): only its hash is kept.
+    return admin_account(target.name, token=token)
+
+
+@staff_uploads.post("/admin/accounts/<name>/tokens/<int:token_id>/revoke")
+@admin_only
+def admin_revoke_token(name: str, token_id: int) -> ResponseReturnValue:
+    target = _target(name)
+    store.revoke_token(engine(), target.name, token_id)
+    return redirect(url_for("staff_uploads.admin_account", name=target.name, done="revoked"),
+                    303)
+
+
+@staff_uploads.route("/admin/layers", methods=["GET", "POST"])
+@admin_only
+def admin_layers() -> ResponseReturnValue:
+    if request.method == "POST":
+        layer = request.form.get("layer", "")
+        if layer not in LAYERS:
+            raise BadParameter(f"ไม่มีชั้นข้อมูล {layer!r} / there is no layer {layer!r}")
+        store.set_requires_approval(engine(), layer, request.form.get("requires_approval") == "1")
+        return redirect(url_for("staff_uploads.admin_layers", done=layer), 303)
+    return render_template("staff/admin_layers.html", account=_account(), layers=LAYERS,
+                           approvals=store.layer_approvals(engine()),
+                           done=request.args.get("done"))
