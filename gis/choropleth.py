@@ -135,8 +135,8 @@ def classify(values: list[float | None], method: str, k: int, scheme: str,
             classifier = cls(present, k=k)
     lo, hi = float(present.min()), float(present.max())
     bins = _tidy([float(b) for b in classifier.bins], lo, hi)
-    both_sides = (centre is not None and scheme in DIVERGING and lo < centre < hi)
-    if both_sides and centre not in bins:
+    both_sides = centre is not None and scheme in DIVERGING and lo < centre < hi
+    if centre is not None and both_sides and centre not in bins:
         bins = sorted([*bins, float(centre)])
     if bins != [float(b) for b in classifier.bins]:
         classifier = mapclassify.UserDefined(present, bins)
