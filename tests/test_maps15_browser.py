@@ -333,6 +333,7 @@ def test_png_export_carries_the_map_and_its_legend(page: Page, live_server: str,
     background = pixels[2, image.width // 2]
     differs = float((pixels != background).any(axis=2).mean())
     assert differs > 0.2, differs  # the provinces were drawn, not only an empty frame
+    assert page.evaluate("() => window.__cspViolations") == [] and page.js_errors == []
 
 
 def test_indicator_csv_carries_year_unit_and_source(page: Page, live_server: str) -> None:
