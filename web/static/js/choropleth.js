@@ -24,7 +24,6 @@
   let sortKey = "rank";
   let sortDir = "asc";
   let activeCode = null;  // the row that takes Tab (one tab stop for the whole table)
-  const TABLE_PARAMS = ["sort", "q"];
   // What the form says with nothing in the URL: Back to a URL without a field means its default.
   const defaults = Object.fromEntries([...form.elements].filter((i) => i.name)
     .map((i) => [i.name, i.value]));
