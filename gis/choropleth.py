@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import mapclassify
@@ -34,21 +34,64 @@ class ClassificationError(BadParameter):
 @dataclass(frozen=True)
 class Classes:
     method: str
-    bins: list[float]       # upper bound of each class
+    bins: list[float]       # upper bound of each class, increasing; the last is the maximum
     lower: float            # lower bound of the first class (the minimum)
     colors: list[str]
     counts: list[int]
     classes: list[int | None]  # per value; None for no data
     no_data: int
+    notes: list[str] = field(default_factory=list)  # per class, e.g. "−1 SD – +1 SD"
+    diverging: bool = False  # colours centred on 0: a change with gains and losses
 
     def legend(self) -> list[dict[str, object]]:
         lowers = [self.lower, *self.bins[:-1]]
-        return [{"lower": lo, "upper": hi, "count": n, "color": c}
-                for lo, hi, n, c in zip(lowers, self.bins, self.counts, self.colors, strict=True)]
+        notes = self.notes or [""] * len(self.bins)
+        out: list[dict[str, object]] = []
+        for lo, hi, n, c, note in zip(lowers, self.bins, self.counts, self.colors, notes,
+                                      strict=True):
+            item: dict[str, object] = {"lower": lo, "upper": hi, "count": n, "color": c}
+            if note:
+                item["note"] = note
+            out.append(item)
+        return out
+
+
+def _tidy(bins: list[float], lo: float, hi: float) -> list[float]:
+    """Upper bounds that increase and lie within the data: a bound below the minimum would make
+    an empty class whose range runs backwards (std_mean's mean − 2 SD on skewed data gave
+    "13,497.2 – 11,124.66 (0)"), and every bound past the maximum collapses into the maximum."""
+    inside = sorted({float(b) for b in bins if lo <= b < hi})
+    return [*inside, float(hi)]
+
+
+def _ramp(scheme: str, n: int) -> list[str]:
+    """``n`` colours of a ColorBrewer scheme (ColorBrewer has none for fewer than 3)."""
+    colors = color_brewer(scheme, max(n, 3))
+    if n < 3:  # the darkest of a sequential scheme; a diverging one's two ends
+        colors = colors[-n:] if scheme in SEQUENTIAL else [colors[0], colors[-1]][:n]
+    return colors[:n]
+
+
+def _sd_notes(bins: list[float], mean: float, sd: float) -> list[str]:
+    """Each class's place in standard deviations from the mean, from its bounds."""
+    def edge(value: float) -> str:
+        return "" if sd == 0 else f"{(value - mean) / sd:+.1f} SD".replace("-", "−")
+    notes = []
+    lowers = [None, *bins[:-1]]
+    for i, (lo, hi) in enumerate(zip(lowers, bins, strict=True)):
+        last = i == len(bins) - 1
+        left = "ต่ำสุด min" if lo is None else edge(lo)
+        right = "สูงสุด max" if last else edge(hi)
+        notes.append(f"{left} – {right}")
+    return notes
 
 
 def classify(values: list[float | None], method: str, k: int, scheme: str,
-             breaks: list[float] | None = None) -> Classes:
+             breaks: list[float] | None = None, centre: float | None = None) -> Classes:
+    """Classes, colours and counts. ``centre`` (0 for a change between years) centres a
+    diverging scheme on it when values fall on both sides; when they all fall on one side, the
+    colours are that side's half of the scheme (light at the centre), so small gains never look
+    like losses."""
     if method not in METHODS:
         raise ClassificationError(f"method must be one of {', '.join(METHODS)}")
     if scheme not in SEQUENTIAL + DIVERGING:
@@ -90,16 +133,29 @@ def classify(values: list[float | None], method: str, k: int, scheme: str,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "Numba not installed": expected, and handled
             classifier = cls(present, k=k)
-    bins = [float(b) for b in classifier.bins]
+    lo, hi = float(present.min()), float(present.max())
+    bins = _tidy([float(b) for b in classifier.bins], lo, hi)
+    both_sides = centre is not None and scheme in DIVERGING and lo < centre < hi
+    if centre is not None and both_sides and centre not in bins:
+        bins = sorted([*bins, float(centre)])
+    if bins != [float(b) for b in classifier.bins]:
+        classifier = mapclassify.UserDefined(present, bins)
+        bins = [float(b) for b in classifier.bins]
     counts = [int(c) for c in classifier.counts]
     n = len(bins)
-    colors = color_brewer(scheme, max(n, 3))
-    if n < 3:
-        colors = colors[-n:] if scheme in SEQUENTIAL else colors[:n]
-    colors = colors[:n]
+    if centre is not None and scheme in DIVERGING:
+        below = sum(1 for b in bins if b <= centre) if both_sides else (n if hi <= centre else 0)
+        above = n - below
+        half = max(below, above)
+        ramp = _ramp(scheme, 2 * half)
+        colors = ramp[half - below:half] + ramp[half:half + above]
+    else:
+        colors = _ramp(scheme, n)
+    notes = (_sd_notes(bins, float(present.mean()), float(present.std()))
+             if method == "std_mean" else [])
     it = iter(int(c) for c in classifier.yb)
     classes = [None if v is None else next(it) for v in values]
-    return Classes(method, bins, float(present.min()), colors, counts, classes, no_data)
+    return Classes(method, bins, lo, colors, counts, classes, no_data, notes, both_sides)
 
 
 def ranks(values: list[float | None]) -> list[int | None]:

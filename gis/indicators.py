@@ -50,6 +50,8 @@ class AreaValue:
     name_th: str
     name_en: str
     value: float | None
+    district_th: str | None = None  # the parents' names: 795 subdistrict names repeat
+    province_th: str | None = None
 
 
 def _computed(has_population: bool) -> list[Indicator]:
@@ -102,7 +104,8 @@ def _areas_sql(level: str, scope: dict[str, str | None]) -> tuple[str, dict[str,
                    if scope.get("region") in (None, r.code)]
         values = ", ".join(f"('{r.code}', '{r.name_th}', '{r.name_en}')" for r in regions)
         return f"""
-            SELECT r.code, r.name_th, r.name_en, sum(p.area_km2) AS area_km2
+            SELECT r.code, r.name_th, r.name_en, sum(p.area_km2) AS area_km2,
+                   NULL::text AS district_th, NULL::text AS province_th
             FROM (VALUES {values}) AS r(code, name_th, name_en)
             JOIN provinces p ON p.region = r.code
             GROUP BY r.code, r.name_th, r.name_en
@@ -122,9 +125,18 @@ def _areas_sql(level: str, scope: dict[str, str | None]) -> tuple[str, dict[str,
                 value = code
             clauses.append(f"{column} = :{parent}")
             params[parent] = value
+    parents = {
+        "province": ("NULL::text", "NULL::text", ""),
+        "district": ("NULL::text", "pp.name_th",
+                     "LEFT JOIN provinces pp ON pp.code = a.province_code"),
+        "subdistrict": ("dd.name_th", "pp.name_th",
+                        "LEFT JOIN districts dd ON dd.code = a.district_code "
+                        "LEFT JOIN provinces pp ON pp.code = a.province_code"),
+    }[level]
     return f"""
-        SELECT a.code, a.name_th, a.name_en, a.area_km2
-        FROM {AREA_TABLE[level]} a WHERE {" AND ".join(clauses)}
+        SELECT a.code, a.name_th, a.name_en, a.area_km2,
+               {parents[0]} AS district_th, {parents[1]} AS province_th
+        FROM {AREA_TABLE[level]} a {parents[2]} WHERE {" AND ".join(clauses)}
     """, params
 
 
@@ -161,7 +173,8 @@ def values(engine: Engine, indicator: Indicator, level: str, scope: dict[str, st
                        ON pop.code = a.code
             """
         sql = f"""
-            SELECT a.code, a.name_th, a.name_en, {value} AS value
+            SELECT a.code, a.name_th, a.name_en, {value} AS value,
+                   a.district_th, a.province_th
             FROM ({areas}) a
             LEFT JOIN (SELECT {column} AS code, count(*) AS count FROM layer_features
                        WHERE layer = :layer GROUP BY 1) n ON n.code = a.code
@@ -172,7 +185,7 @@ def values(engine: Engine, indicator: Indicator, level: str, scope: dict[str, st
     else:
         year = year if year is not None else (indicator.years[-1] if indicator.years else None)
         sql = f"""
-            SELECT a.code, a.name_th, a.name_en, v.value
+            SELECT a.code, a.name_th, a.name_en, v.value, a.district_th, a.province_th
             FROM ({areas}) a
             LEFT JOIN indicator_values v ON v.area_code = a.code AND v.indicator_id = :id
                  AND coalesce(v.year, 0) = coalesce(CAST(:year AS int), 0)
@@ -181,4 +194,5 @@ def values(engine: Engine, indicator: Indicator, level: str, scope: dict[str, st
         params = {**params, "id": indicator.id, "year": year}
     with engine.connect() as conn:
         rows = conn.execute(text(sql), params).all()
-    return [AreaValue(c, th, en, None if v is None else float(v)) for c, th, en, v in rows]
+    return [AreaValue(c, th, en, None if v is None else float(v), d, p)
+            for c, th, en, v, d, p in rows]

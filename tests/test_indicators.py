@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
 import re
 from collections.abc import Callable
@@ -127,7 +129,10 @@ def _count(engine: Engine, sql: str) -> int:
     ("quantiles", lambda y: mapclassify.Quantiles(y, k=5)),
     ("equal_interval", lambda y: mapclassify.EqualInterval(y, k=5)),
     ("fisher_jenks", lambda y: mapclassify.FisherJenks(y, k=5)),
-    ("std_mean", lambda y: mapclassify.StdMean(y)),
+    # StdMean's mean ± 2 SD can lie outside the data: those bounds would make empty classes
+    # whose ranges run backwards, so the classes keep only the bounds inside the data (issue 15).
+    ("std_mean", lambda y: mapclassify.UserDefined(
+        y, [*(b for b in mapclassify.StdMean(y).bins if y.min() <= b < y.max()), y.max()])),
     ("manual", lambda y: mapclassify.UserDefined(y, [20000, 30000, float(y.max())])),
 ])
 def test_classes_are_mapclassify_s(client: FlaskClient, method: str,
@@ -141,6 +146,7 @@ def test_classes_are_mapclassify_s(client: FlaskClient, method: str,
     legend = body["classification"]["legend"]
     assert [c["count"] for c in legend] == list(expected.counts)
     assert legend[0]["lower"] == pytest.approx(y.min())
+    assert all(c["lower"] <= c["upper"] for c in legend)  # ascending, never reversed
     assert len({c["color"] for c in legend}) == len(legend)
 
 
@@ -178,8 +184,13 @@ def test_catalogue_and_csv(client: FlaskClient) -> None:
     assert "DGA" in catalogue["nso-household-income"]["licence"]
     response = client.get("/api/indicators/nso-household-income/values?level=province&f=csv")
     lines = response.get_data(as_text=True).lstrip("\ufeff").splitlines()
-    assert lines[0] == "code,name_th,name_en,value,rank" and len(lines) == 78
+    # Each row says its year, unit and source (issue 15): a CSV passed on alone says what it is.
+    assert lines[0] == "code,name_th,name_en,value,rank,year_be,indicator,unit,source,licence"
+    assert len(lines) == 78
     assert lines[1].startswith("10,กรุงเทพมหานคร,Bangkok,")
+    row = next(csv.DictReader(io.StringIO("\n".join(lines))))
+    assert row["year_be"] == "2558" and row["unit"] == catalogue["nso-household-income"]["unit"]
+    assert "NSO" in row["source"] or "สำนักงานสถิติ" in row["source"]
 
 
 @pytest.mark.parametrize(("query", "message"), [

@@ -43,6 +43,44 @@ def page() -> ResponseReturnValue:
         methods=METHOD_LABELS, sequential=ch.SEQUENTIAL, diverging=ch.DIVERGING)
 
 
+def number(x: float | None, signed: bool = False, digits: int | None = None) -> str:
+    """A number as the pages write it (common.js formatNumber): thousands separators, decimals
+    only where they carry meaning, 3 significant digits below 1 (a rate of 0.0021 per km² is
+    not "0.00"), and + or − on a change."""
+    if x is None:
+        return "—"
+    a = abs(x)
+    if a == 0:
+        text = "0"
+    elif digits is not None:
+        text = f"{x:,.0f}" if a >= 10 ** digits else _significant(x, digits)
+    elif a >= 1000:
+        text = f"{x:,.0f}"
+    elif a >= 10:
+        text = f"{x:,.1f}".rstrip("0").rstrip(".")
+    elif a >= 1:
+        text = f"{x:,.2f}".rstrip("0").rstrip(".")
+    else:
+        text = _significant(x, 3)
+    text = text.replace("-", "\u2212")
+    return f"+{text}" if signed and x > 0 else text
+
+
+def _significant(x: float, digits: int) -> str:
+    text = f"{float(f'{x:.{digits}g}'):,.{max(0, digits + 8)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def bounds(values: list[float], signed: bool = False) -> list[str]:
+    """Labels for class bounds that tell neighbours apart (never "0 – 0")."""
+    distinct = len(set(values))
+    for digits in (None, 3, 4, 5, 6, 8, 10):
+        labels = [number(v, signed, digits) for v in values]
+        if len(set(labels)) == distinct:
+            return labels
+    return [repr(v) for v in values]
+
+
 def _inline_assets(html: str) -> str:
     """Puts the vendored Leaflet JS and CSS inside the page, so the file works on its own."""
     for tag, path, wrap in (
@@ -53,6 +91,14 @@ def _inline_assets(html: str) -> str:
         html = html.replace(tag.format(static_url(path)),
                             wrap.format((STATIC / path).read_text(encoding="utf-8")))
     return html
+
+
+def _legend_labels(body: dict[str, Any]) -> list[str]:
+    legend = body["classification"]["legend"]
+    labels = bounds([b for c in legend for b in (c["lower"], c["upper"])],
+                    body["measure"] == "change")
+    return [f"{labels[2 * i]} – {labels[2 * i + 1]}" + (f" ({c['note']})" if c.get("note") else "")
+            for i, c in enumerate(legend)]
 
 
 @choropleth.get("/choropleth/export.html")
@@ -73,7 +119,8 @@ def export() -> ResponseReturnValue:
         # Folium's GeoJsonTooltip puts these in with innerHTML: escape them here.
         feature["properties"].update({
             "name_th": escape(v.get("name_th", "")),
-            "shown": "ไม่มีข้อมูล / no data" if value is None else escape(f"{value:,.2f} {unit}"),
+            "shown": "ไม่มีข้อมูล / no data" if value is None else escape(
+                f"{number(value, body['measure'] == 'change')} {unit}"),
             "color": v.get("color", ch.NO_DATA_COLOR)})
     fmap = base_map(settings())
     layer = folium.GeoJson(
@@ -90,7 +137,8 @@ def export() -> ResponseReturnValue:
                                             if body.get("compare") else "")
     root: Any = fmap.get_root()  # a branca Figure (typed as a plain Element)
     root.html.add_child(folium.Element(
-        render_template("choropleth_legend.html", body=body, title=title)))
+        render_template("choropleth_legend.html", body=body, title=title,
+                        labels=_legend_labels(body))))
     rendered = render(fmap)
     html = render_template("choropleth_export.html", fmap=rendered, title=title)
     name = f"{indicator['id']}-{body['level']}-{body.get('year') or 'all'}.html"

@@ -108,23 +108,41 @@ def compute_values(indicator_id: str, allowed: set[str] = VALUE_PARAMS,
         "measure": "change" if compare is not None else "value",
         **{k: v for k, v in scope.items() if v},
     }
-    records = [{"code": r.code, "name_th": r.name_th, "name_en": r.name_en, "value": v,
-                "rank": rank} for r, v, rank in zip(rows, numbers, ranks, strict=True)]
+    records: list[dict[str, object]] = []
+    for r, v, rank in zip(rows, numbers, ranks, strict=True):
+        record: dict[str, object] = {"code": r.code, "name_th": r.name_th, "name_en": r.name_en,
+                                     "value": v, "rank": rank}
+        if level in ("district", "subdistrict"):
+            record["province_th"] = r.province_th
+        if level == "subdistrict":
+            record["district_th"] = r.district_th
+        records.append(record)
     method = request.args.get("classify")
     if method:
         k = int_param("k", 5, 2, 9)
         scheme = request.args.get("scheme", "RdBu" if compare is not None else "YlOrRd")
         breaks = breaks_param()
-        classes = ch.classify(numbers, method, k, scheme, breaks)
+        centre = 0.0 if compare is not None else None  # a change: gains and losses meet at 0
+        classes = ch.classify(numbers, method, k, scheme, breaks, centre)
         for record, cls in zip(records, classes.classes, strict=True):
             record["class"] = cls
             record["color"] = ch.NO_DATA_COLOR if cls is None else classes.colors[cls]
         body["classification"] = {"method": method, "k": len(classes.bins), "scheme": scheme,
                                   "bins": classes.bins, "legend": classes.legend(),
+                                  "diverging": classes.diverging, "centre": centre,
+                                  "signs": _signs(numbers),
                                   "no_data": {"count": classes.no_data,
                                               "color": ch.NO_DATA_COLOR}}
     body["values"] = records
     return indicator, body
+
+
+def _signs(numbers: list[float | None]) -> str:
+    """"+" when every value is ≥ 0, "−" when every one is ≤ 0, "±" when both occur."""
+    present = [n for n in numbers if n is not None]
+    if all(n >= 0 for n in present):
+        return "+"
+    return "−" if all(n <= 0 for n in present) else "±"
 
 
 def _change(value: float | None, before: float | None) -> float | None:
@@ -138,17 +156,28 @@ def values(indicator_id: str) -> ResponseReturnValue:
     if fmt == "json":
         return jsonify(body)
     classified = "classification" in body
+    levelled = body["level"] in ("district", "subdistrict")
     out = io.StringIO()
     out.write("\ufeff")  # Excel reads Thai as UTF-8 only with the BOM
     writer = csv.writer(out)
-    writer.writerow(["code", "name_th", "name_en", body["measure"], "rank"]
-                    + (["class"] if classified else []))
+    # Every row carries its year, unit and source: a CSV passed on alone still says what it is.
+    writer.writerow(["code", "name_th", "name_en"]
+                    + (["district_th"] if body["level"] == "subdistrict" else [])
+                    + (["province_th"] if levelled else [])
+                    + [body["measure"], "rank"] + (["class"] if classified else [])
+                    + ["year_be"] + (["compare_year_be"] if body["compare"] else [])
+                    + ["indicator", "unit", "source", "licence"])
     records = body["values"]
     assert isinstance(records, list)
     for r in records:
-        writer.writerow(safe_row([r["code"], r["name_th"], r["name_en"],
-                                  "" if r["value"] is None else r["value"], r["rank"] or ""]
-                                 + ([r.get("class", "")] if classified else [])))
+        writer.writerow(safe_row(
+            [r["code"], r["name_th"], r["name_en"]]
+            + ([r.get("district_th") or ""] if body["level"] == "subdistrict" else [])
+            + ([r.get("province_th") or ""] if levelled else [])
+            + ["" if r["value"] is None else r["value"], r["rank"] or ""]
+            + ([r.get("class", "")] if classified else [])
+            + [body["year"] or ""] + ([body["compare"]] if body["compare"] else [])
+            + [indicator.title_th, indicator.unit, indicator.source, indicator.licence]))
     name = f"{indicator.id}-{body['level']}-{body['year'] or 'all'}.csv"
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,9 +1,11 @@
 // Choropleth explorer for planners: indicator, year (or change between years), level and area,
 // classification (computed on the server with mapclassify), legend with counts, hover details,
-// click to drill down, sortable table, CSV and standalone HTML downloads. The URL keeps it all.
+// click to drill down, a table (sort both ways, search, keyboard), CSV, standalone HTML and PNG
+// downloads, a copy-link button. The URL keeps it all, and Back walks back up a drill-down.
 (function () {
   "use strict";
-  const { getJSON, esc, busy, current, ready, failed } = window.cddgisCommon;
+  const { getJSON, esc, busy, current, ready, failed, formatNumber, formatBounds, formatYear,
+          copyLinkButton } = window.cddgisCommon;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
@@ -14,10 +16,17 @@
     { blank: { districts: "ทั้งจังหวัด — Whole province" } });
   const byId = Object.fromEntries(cfg.indicators.map((i) => [i.id, i]));
   const LEVELS = ["region", "province", "district", "subdistrict"];
-  const fmt = new Intl.NumberFormat("th-TH", { maximumFractionDigits: 2 });
   let layer = null;
   let rows = [];
+  let shown = null;  // the last values body drawn (legend, table, PNG)
+  // The table's own state, kept in the URL with the form's (`sort=value-desc`, `q=`).
+  const SORTS = { rank: "asc", name: "asc", district: "asc", province: "asc", value: "desc" };
   let sortKey = "rank";
+  let sortDir = "asc";
+  let activeCode = null;  // the row that takes Tab (one tab stop for the whole table)
+  // What the form says with nothing in the URL: Back to a URL without a field means its default.
+  const defaults = Object.fromEntries([...form.elements].filter((i) => i.name)
+    .map((i) => [i.name, i.value]));
 
   // ---- the form -----------------------------------------------------------------------------
   function indicator() { return byId[el("c-indicator").value]; }
@@ -25,12 +34,12 @@
   function fillYears(keepYear, keepCompare) {
     const years = indicator().years;
     const yearSel = el("c-year"), cmpSel = el("c-compare");
-    yearSel.innerHTML = years.length ? years.map((y) => `<option value="${y}">${y}</option>`).reverse().join("")
+    yearSel.innerHTML = years.length ? years.map((y) => `<option value="${y}">${formatYear(y)}</option>`).reverse().join("")
                                      : '<option value="">—</option>';
     yearSel.disabled = !years.length;
     yearSel.value = years.includes(Number(keepYear)) ? keepYear : (years.length ? String(years[years.length - 1]) : "");
     cmpSel.innerHTML = '<option value="">ไม่เทียบ — none</option>' +
-      years.map((y) => `<option value="${y}">${y}</option>`).join("");
+      years.map((y) => `<option value="${y}">${formatYear(y)}</option>`).join("");
     cmpSel.disabled = years.length < 2;
     cmpSel.value = years.includes(Number(keepCompare)) && keepCompare !== yearSel.value ? keepCompare : "";
   }
@@ -51,27 +60,76 @@
     return p;
   }
 
+  // The whole view for the address bar and the permalink: the form and the table's sort/search.
+  function pageState() {
+    const p = state();
+    if (sortKey !== "rank" || sortDir !== "asc") p.set("sort", `${sortKey}-${sortDir}`);
+    if (el("table-search").value.trim()) p.set("q", el("table-search").value.trim());
+    return p;
+  }
+
   async function readUrl() {
     const q = new URLSearchParams(location.search);
-    if (q.get("indicator") && byId[q.get("indicator")]) el("c-indicator").value = q.get("indicator");
+    el("c-indicator").value = q.get("indicator") && byId[q.get("indicator")] ? q.get("indicator") : defaults.indicator;
     fillYears(q.get("year"), q.get("compare"));
     fillLevels(q.get("level") || "province");
+    // A field the URL leaves out takes its default: Back from a drill-down must not keep the
+    // province it drilled into (issue 15).
     for (const name of ["region", "province", "classify", "k", "scheme", "breaks"]) {
       const input = form.elements[name];
-      if (q.has(name)) input.value = q.get(name);
+      input.value = q.has(name) ? q.get(name) : defaults[name];
     }
+    const [key, dir] = (q.get("sort") || "").split("-");
+    sortKey = SORTS[key] ? key : "rank";
+    sortDir = dir === "asc" || dir === "desc" ? dir : SORTS[sortKey];
+    el("table-search").value = q.get("q") || "";
     areaChain.showRegion(el("c-region").value);
     await areaChain.districts(el("c-province").value, q.get("district"));
     el("breaks-row").hidden = el("c-method").value !== "manual";
   }
 
-  // ---- drawing ------------------------------------------------------------------------------
+  // ---- legend, title and table --------------------------------------------------------------
+  const isChange = (body) => body.measure === "change";
+  // A value as shown everywhere on the page: Thai digits grouping, significant digits for small
+  // rates, and the sign of a change.
+  function valueText(value, body) {
+    return formatNumber(value, { signed: isChange(body) });
+  }
+
+  function titleText(body) {
+    const i = body.indicator;
+    const when = isChange(body) ? `เปลี่ยนแปลง พ.ศ. ${formatYear(body.compare)}→${formatYear(body.year)}`
+      : body.year ? `พ.ศ. ${formatYear(body.year)}` : "";
+    const where = [el("c-district").selectedOptions[0], el("c-province").selectedOptions[0],
+                   el("c-region").selectedOptions[0]]
+      .find((o) => o && o.value);
+    return [`${i.title_th}`, when, where ? where.textContent.split(" — ")[0] : ""].filter(Boolean).join(" · ");
+  }
+
+  function legendTitle(body) {
+    const unit = body.indicator.unit;
+    if (!isChange(body)) return unit;
+    const c = body.classification;
+    const signs = { "+": "เพิ่มขึ้นทุกพื้นที่ — every area rose", "−": "ลดลงทุกพื้นที่ — every area fell",
+                    "±": "เพิ่ม (+) และลด (−) — rises and falls, centred on 0" }[c.signs] || "";
+    return `เปลี่ยนแปลง (${unit}) · ${signs}`;
+  }
+
+  // Legend rows: [colour, label, count, kind]; shared by the on-map legend and the PNG.
+  function legendRows(body) {
+    const c = body.classification;
+    const bounds = c.legend.flatMap((x) => [x.lower, x.upper]);
+    const labels = formatBounds(bounds, { signed: isChange(body) });
+    const out = c.legend.map((x, i) => [x.color, `${labels[2 * i]} – ${labels[2 * i + 1]}` +
+                                        (x.note ? ` (${x.note})` : ""), x.count, "data-class"]);
+    if (c.no_data.count) out.push([c.no_data.color, "ไม่มีข้อมูล — no data", c.no_data.count, "data-nodata"]);
+    return out;
+  }
+
   function legend(body) {
     const c = body.classification;
-    const unit = body.indicator.unit;
-    const title = body.measure === "change" ? `เปลี่ยนแปลง ${body.compare}→${body.year} (${unit})` : unit;
     // Built through the DOM: the CSP allows no style="" in markup.
-    function row(kind, color, label, count) {
+    function row([color, label, count, kind]) {
       const div = document.createElement("div");
       div.className = "row";
       div.setAttribute(kind, "");
@@ -85,58 +143,198 @@
       text.textContent = label;
       const n = document.createElement("span");
       n.className = "muted";
-      n.textContent = `(${count})`;
+      n.textContent = `(${formatNumber(count)})`;
       div.append(swatch, text, n);
       return div;
     }
-    const items = c.legend.map((x) =>
-      row("data-class", x.color, `${fmt.format(x.lower)} – ${fmt.format(x.upper)}`, x.count));
-    if (c.no_data.count) items.push(row("data-nodata", c.no_data.color, "ไม่มีข้อมูล — no data", c.no_data.count));
     const h3 = document.createElement("h3");
-    h3.textContent = title;
-    el("legend").replaceChildren(h3, ...items);
+    h3.textContent = legendTitle(body);
+    el("legend").replaceChildren(h3, ...legendRows(body).map(row));
     el("legend").dataset.method = c.method;
     el("legend").dataset.classes = c.legend.length;
+    el("legend").dataset.diverging = String(Boolean(c.diverging));
+    el("map-title").textContent = titleText(body);
+  }
+
+  // The on-map control that holds the title and legend (moved there from the panel).
+  const legendControl = L.control({ position: "bottomright" });
+  legendControl.onAdd = () => {
+    const box = el("map-legend");
+    L.DomEvent.disableClickPropagation(box);
+    L.DomEvent.disableScrollPropagation(box);
+    box.classList.add("leaflet-control");
+    return box;
+  };
+  legendControl.addTo(map);
+
+  function columns(level) {
+    return [
+      ["rank", "อันดับ", "Rank", "num"],
+      ["name", "พื้นที่", "Area", ""],
+      ...(level === "subdistrict" ? [["district", "อำเภอ", "District", ""]] : []),
+      ...(level === "subdistrict" || level === "district" ? [["province", "จังหวัด", "Province", ""]] : []),
+      ["value", "ค่า", "Value", "num"],
+    ];
+  }
+
+  function renderHead(cols) {
+    const tr = document.createElement("tr");
+    for (const [key, th, en, cls] of cols) {
+      const cell = document.createElement("th");
+      cell.scope = "col";
+      cell.dataset.sort = key;
+      if (cls) cell.className = cls;
+      cell.setAttribute("aria-sort", key === sortKey ? (sortDir === "asc" ? "ascending" : "descending") : "none");
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "sort";
+      const en_ = document.createElement("span");
+      en_.className = "en";
+      en_.textContent = en;
+      const arrow = document.createElement("span");
+      arrow.className = "arrow";
+      arrow.setAttribute("aria-hidden", "true");
+      arrow.textContent = key === sortKey ? (sortDir === "asc" ? " ▲" : " ▼") : "";
+      b.append(`${th} `, en_, arrow);
+      b.addEventListener("click", () => {
+        if (sortKey === key) sortDir = sortDir === "asc" ? "desc" : "asc";
+        else { sortKey = key; sortDir = SORTS[key]; }
+        renderTable();
+        writeState();
+        el("ctable").querySelector(`th[data-sort="${key}"] button`).focus();
+      });
+      cell.appendChild(b);
+      tr.appendChild(cell);
+    }
+    el("ctable").tHead.replaceChildren(tr);
+  }
+
+  const FIELD = { name: "name_th", district: "district_th", province: "province_th" };
+  function compareRows(a, b) {
+    const dir = sortDir === "asc" ? 1 : -1;
+    if (FIELD[sortKey]) {
+      return dir * (a[FIELD[sortKey]] || "").localeCompare(b[FIELD[sortKey]] || "", "th") ||
+             a.code.localeCompare(b.code);
+    }
+    const av = a[sortKey], bv = b[sortKey];
+    if (av == null && bv == null) return a.code.localeCompare(b.code);
+    if (av == null) return 1;  // no data last, either way
+    if (bv == null) return -1;
+    return dir * (av - bv) || a.code.localeCompare(b.code);
+  }
+
+  function matches(r, words) {
+    const hay = [r.code, r.name_th, r.name_en, r.district_th, r.province_th].filter(Boolean)
+      .join(" ").toLowerCase();
+    return words.every((w) => hay.includes(w));
   }
 
   function renderTable() {
-    const sorted = [...rows].sort((a, b) => {
-      if (sortKey === "name") return a.name_th.localeCompare(b.name_th, "th");
-      const av = a[sortKey], bv = b[sortKey];
-      if (av == null) return 1;
-      if (bv == null) return -1;
-      return sortKey === "value" ? bv - av : av - bv;
-    });
+    const level = shown ? shown.level : el("c-level").value;
+    const cols = columns(level);
+    renderHead(cols);
+    const words = el("table-search").value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+    const visible = rows.filter((r) => matches(r, words)).sort(compareRows);
+    if (!visible.some((r) => r.code === activeCode)) activeCode = visible.length ? visible[0].code : null;
     const body = document.createElement("tbody");
-    for (const r of sorted) {
+    for (const r of visible) {
       const tr = document.createElement("tr");
       tr.dataset.code = r.code;
-      for (const [text, cls] of [[r.rank ?? "–", "num"], [r.name_th, ""],
-                                 [r.value == null ? "ไม่มีข้อมูล" : fmt.format(r.value), "num"]]) {
-        const td = document.createElement("td");
-        td.textContent = text;
+      tr.tabIndex = r.code === activeCode ? 0 : -1;
+      const cells = { rank: r.rank == null ? "–" : formatNumber(r.rank), name: r.name_th,
+                      district: r.district_th || "", province: r.province_th || "",
+                      value: r.value == null ? "ไม่มีข้อมูล" : valueText(r.value, shown) };
+      for (const [key, , , cls] of cols) {
+        const td = document.createElement(key === "name" ? "th" : "td");
+        if (key === "name") {
+          td.scope = "row";
+          td.textContent = r.name_th;
+          if (r.name_en) {
+            const en = document.createElement("span");
+            en.className = "en";
+            en.textContent = ` ${r.name_en}`;
+            td.appendChild(en);
+          }
+        } else {
+          td.textContent = cells[key];
+        }
+        td.dataset.col = key;
         if (cls) td.className = cls;
         tr.appendChild(td);
       }
-      tr.addEventListener("click", () => drill(r.code));
       body.appendChild(tr);
     }
     el("ctable").replaceChild(body, el("ctable").tBodies[0]);
-    for (const th of el("ctable").tHead.querySelectorAll("th")) {
-      th.classList.toggle("sorted", th.dataset.sort === sortKey);
+    el("table-note").textContent = words.length ?
+      `พบ ${formatNumber(visible.length)} จาก ${formatNumber(rows.length)} พื้นที่ — ${visible.length} of ${rows.length} areas` :
+      `${formatNumber(rows.length)} พื้นที่ — areas`;
+  }
+
+  // One tab stop for the table: arrow keys move between rows, Enter (or Space) zooms to the row.
+  function focusRow(tr) {
+    if (!tr) return;
+    for (const other of el("ctable").tBodies[0].querySelectorAll("tr[tabindex='0']")) other.tabIndex = -1;
+    tr.tabIndex = 0;
+    activeCode = tr.dataset.code;
+    tr.focus();
+  }
+  el("ctable").addEventListener("keydown", (e) => {
+    const tr = e.target.closest("tbody tr");
+    if (!tr) return;
+    const all = [...el("ctable").tBodies[0].rows];
+    const i = all.indexOf(tr);
+    const to = { ArrowDown: i + 1, ArrowUp: i - 1, Home: 0, End: all.length - 1,
+                 PageDown: i + 10, PageUp: i - 10 }[e.key];
+    if (to !== undefined) {
+      e.preventDefault();
+      focusRow(all[Math.max(0, Math.min(all.length - 1, to))]);
+    } else if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      drill(tr.dataset.code);
     }
+  });
+  el("ctable").addEventListener("click", (e) => {
+    const tr = e.target.closest("tbody tr");
+    if (tr) { focusRow(tr); drill(tr.dataset.code); }
+  });
+  let searchTimer = null;
+  el("table-search").addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => { renderTable(); writeState(); }, 150);
+  });
+
+  // The address bar and permalink follow the table too (no new history entry for it).
+  function writeState() {
+    history.replaceState(null, "", `${location.pathname}?${pageState()}`);
+    el("permalink").href = location.href;
   }
 
   function nextLevel(level) { return LEVELS[LEVELS.indexOf(level) + 1]; }
 
-  function drill(code) {
+  // Down to the area's children; at the deepest level there is, the map zooms to the area.
+  async function drill(code) {
     const level = el("c-level").value;
     const next = nextLevel(level);
     if (!next || !indicator().levels.includes(next)) {
-      el("status").textContent = "ตัวชี้วัดนี้มีข้อมูลถึงระดับนี้เท่านั้น — this indicator goes no deeper";
+      const collection = { province: "provinces", district: "districts", subdistrict: "subdistricts" }[level];
+      if (!collection) {
+        el("status").textContent = "ตัวชี้วัดนี้มีข้อมูลถึงระดับนี้เท่านั้น — this indicator goes no deeper";
+        return;
+      }
+      const mine = busy();
+      try {
+        const feature = await getJSON(`${api}/collections/${collection}/items/${encodeURIComponent(code)}?lod=1`);
+        if (!current(mine)) return;
+        map.fitBounds(L.geoJSON(feature).getBounds(), { animate: false, padding: [20, 20] });
+        map.getContainer().dataset.zoomed = code;
+        ready(mine);
+      } catch (err) {
+        if (failed(mine)) el("status").textContent = `โหลดไม่สำเร็จ — ${err.message}`;
+      }
       return;
     }
-    const q = state();
+    const q = pageState();
+    q.delete("q");  // the search was for this level's names
     q.set("level", next);
     if (level === "region") { q.set("region", code); q.delete("province"); q.delete("district"); }
     if (level === "province") { q.set("province", code); q.delete("district"); }
@@ -162,8 +360,7 @@
     for (const k of ["level", "region", "province", "district"]) if (q.get(k)) scope.set(k, q.get(k));
     const valuesQuery = new URLSearchParams(q);
     valuesQuery.delete("indicator");
-    history.replaceState(null, "", `${location.pathname}?${q}`);
-    el("permalink").href = location.href;
+    writeState();
     try {
       const [geo, body] = await Promise.all([
         getJSON(`${api}/choropleth/areas?${scope}`),
@@ -183,7 +380,7 @@
         },
         onEachFeature: (f, lyr) => {
           const v = byCode[f.properties.code] || {};
-          const value = v.value == null ? "ไม่มีข้อมูล — no data" : `${fmt.format(v.value)} ${unit}`;
+          const value = v.value == null ? "ไม่มีข้อมูล — no data" : `${valueText(v.value, body)} ${unit}`;
           lyr.bindTooltip(`<strong>${esc(v.name_th || f.properties.name_th)}</strong> ${esc(v.name_en || "")}<br>` +
                           `${esc(value)}${v.rank ? `<br>อันดับ ${v.rank} / ${body.values.length}` : ""}`,
                           { sticky: true });
@@ -194,6 +391,7 @@
         map.invalidateSize();
         map.fitBounds(layer.getBounds(), { animate: false });
       }
+      shown = body;
       legend(body);
       renderTable();
       const csv = new URLSearchParams(valuesQuery);
@@ -238,9 +436,11 @@
     if (name === "district" || name === "level") fit = true;
     update(fit);
   });
-  for (const th of el("ctable").tHead.querySelectorAll("th[data-sort]")) {
-    th.addEventListener("click", () => { sortKey = th.dataset.sort; renderTable(); });
-  }
+  copyLinkButton(el("copy-link"));
+  el("png-export").addEventListener("click", () => {
+    if (shown) window.cddgisMapPng.download(map, titleText(shown), legendTitle(shown), legendRows(shown),
+      el("source").textContent, `${shown.indicator.id}-${shown.level}-${shown.year || "all"}.png`);
+  });
   window.addEventListener("popstate", reload);
   reload();
 })();

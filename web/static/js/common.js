@@ -37,6 +37,87 @@ window.cddgisCommon = (function () {
     }
   }
 
+  // ---- numbers and dates the Thai way (th-TH; years in the Buddhist Era) -----------------------
+  const formats = new Map();
+  function nf(options) {
+    const key = JSON.stringify(options);
+    if (!formats.has(key)) {
+      formats.set(key, new Intl.NumberFormat("th-TH", { numberingSystem: "latn", ...options }));
+    }
+    return formats.get(key);
+  }
+  // Thousands separators; decimals only where they carry meaning. Small values keep significant
+  // digits (0.00214, never "0"): per-km² and per-1,000 rates are mostly below 1. `digits` asks for
+  // that many significant digits whatever the size; `signed` writes + and − (a change).
+  function formatNumber(x, { digits = null, signed = false } = {}) {
+    if (x == null || Number.isNaN(Number(x))) return "—";
+    const v = Number(x);
+    const a = Math.abs(v);
+    const sign = signed ? { signDisplay: "exceptZero" } : {};
+    let options;
+    if (a === 0) options = { maximumFractionDigits: 0 };
+    else if (digits) {
+      options = a >= 10 ** digits ? { maximumFractionDigits: 0 } : { maximumSignificantDigits: digits };
+    } else if (a >= 1000) options = { maximumFractionDigits: 0 };
+    else if (a >= 10) options = { maximumFractionDigits: 1 };
+    else if (a >= 1) options = { maximumFractionDigits: 2 };
+    else options = { maximumSignificantDigits: 3 };
+    return nf({ ...options, ...sign }).format(v).replace(/^-/, "\u2212");
+  }
+  // Labels for class bounds that tell neighbours apart: more significant digits until bounds that
+  // differ read differently (a legend must never say "0 – 0").
+  function formatBounds(values, options = {}) {
+    const distinct = new Set(values.map(Number)).size;
+    for (const digits of [null, 3, 4, 5, 6, 8, 10]) {
+      const labels = values.map((v) => formatNumber(v, { ...options, digits }));
+      if (new Set(labels).size === distinct) return labels;
+    }
+    return values.map((v) => formatNumber(v, { ...options, digits: 15 }));
+  }
+  // A year of the Buddhist Era: never "2,563". A Gregorian year (below 2400) becomes B.E.
+  function formatYear(y) {
+    if (y == null || y === "") return "";
+    const n = Number(y);
+    if (!Number.isFinite(n)) return String(y);
+    return String(n < 2400 ? n + 543 : n);
+  }
+  // A date as Thais write it, in the Buddhist Era: "25 พฤศจิกายน 2569".
+  function formatDateBE(value, { time = false } = {}) {
+    if (value == null || value === "") return "";
+    const d = value instanceof Date ? value : new Date(value);
+    if (Number.isNaN(d.getTime())) return String(value);
+    return d.toLocaleString("th-TH-u-ca-buddhist-nu-latn", {
+      year: "numeric", month: "long", day: "numeric",
+      ...(time ? { hour: "2-digit", minute: "2-digit" } : {}),
+    });
+  }
+
+  // ---- a copy-link button (officers share views) ----------------------------------------------
+  // Copies what `url()` gives (the page's own address by default) and says so next to it.
+  function copyLinkButton(button, url = () => location.href) {
+    const note = document.createElement("span");
+    note.className = "copy-note";
+    note.setAttribute("role", "status");
+    button.after(note);
+    button.addEventListener("click", async () => {
+      const text = url();
+      try {
+        await navigator.clipboard.writeText(text);
+        note.textContent = "คัดลอกลิงก์แล้ว — Link copied";
+      } catch (err) {
+        // No clipboard (an http address that is not this machine): select it for Ctrl+C.
+        const input = document.createElement("input");
+        input.value = text;
+        input.readOnly = true;
+        input.className = "copy-fallback";
+        input.setAttribute("aria-label", "ลิงก์ — Link");
+        note.replaceChildren(input);
+        input.select();
+      }
+      button.dataset.copied = text;
+    });
+  }
+
   // ---- the page's one readiness signal ----------------------------------------------------
   // <body data-state="loading|ready|error" data-view="N">: N numbers the loads, so a test (or a
   // screen reader script) can tell a *new* "ready" from the previous view's. A page calls busy()
@@ -60,5 +141,6 @@ window.cddgisCommon = (function () {
     document.body.dataset.state = "error";
     return true;
   }
-  return { getJSON, esc, tip, iconBox, filterProvinces, busy, current, ready, failed };
+  return { getJSON, esc, tip, iconBox, filterProvinces, busy, current, ready, failed,
+           formatNumber, formatBounds, formatYear, formatDateBE, copyLinkButton };
 })();

@@ -11,27 +11,12 @@
   const LEVEL_TH = { province: "จังหวัด", district: "อำเภอ", subdistrict: "ตำบล", village: "หมู่บ้าน" };
   const charts = [];
 
-  // ---- numbers the Thai way ------------------------------------------------------------------
-  const formats = new Map();
-  function fmt(options) {
-    const key = JSON.stringify(options);
-    if (!formats.has(key)) {
-      formats.set(key, new Intl.NumberFormat("th-TH", { numberingSystem: "latn", ...options }));
-    }
-    return formats.get(key);
-  }
-  // Thousands separators; decimals only where they carry meaning (small rates keep 3 digits).
-  function num(x) {
-    if (x == null || Number.isNaN(x)) return "—";
-    const a = Math.abs(x);
-    if (a === 0) return "0";
-    if (a >= 1000) return fmt({ maximumFractionDigits: 0 }).format(x);
-    if (a >= 10) return fmt({ maximumFractionDigits: 1 }).format(x);
-    if (a >= 1) return fmt({ maximumFractionDigits: 2 }).format(x);
-    return fmt({ maximumSignificantDigits: 3 }).format(x);
-  }
+  // ---- numbers the Thai way (common.js: thousands separators, decimals only where they carry
+  // meaning, small rates to 3 significant digits; B.E. years without a separator) ------------------
+  const { formatNumber, formatYear } = window.cddgisCommon;
+  const num = (x) => formatNumber(x);
   const pct = (x) => (x == null ? "—" : `${num(x * 100)} %`);
-  const year = (y) => (y == null ? "" : String(y)); // B.E., never "2,564"
+  const year = (y) => formatYear(y); // B.E., never "2,564"
 
   // ---- small DOM helpers -----------------------------------------------------------------------
   function el(tag, attrs = {}, ...children) {

@@ -4,7 +4,8 @@
 // Nothing is embedded in the page: every view loads only what it needs from /api.
 (function () {
   "use strict";
-  const { getJSON, esc, tip, iconBox, busy, current, ready, failed } = window.cddgisCommon;
+  const { getJSON, esc, tip, iconBox, busy, current, ready, failed, formatNumber, formatYear,
+          formatDateBE, copyLinkButton } = window.cddgisCommon;
   const areas = window.cddgisAreas;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
@@ -18,7 +19,7 @@
   const AREAS = ["region", "province", "district", "subdistrict"];
   const areaChain = areas.chain(api, { region: el("f-region"), province: el("f-province"),
                                        district: el("f-district"), subdistrict: el("f-subdistrict") });
-  const fmt = new Intl.NumberFormat("th-TH");
+  const fmt = { format: (x) => formatNumber(x) };
   const drawn = L.layerGroup().addTo(map);
   const markers = new Map();  // feature id -> marker, for the table
   const gridLayers = new Map();  // layer id -> { url, layer }: the vector-tile grid drawn now
@@ -67,7 +68,11 @@
     }
     if (q.has("z") && q.has("c")) {
       const [lat, lng] = q.get("c").split(",").map(Number);
-      if (Number.isFinite(lat) && Number.isFinite(lng)) map.setView([lat, lng], Number(q.get("z")));
+      // No animation: an animated zoom ends after the first view was read and drawn, so that
+      // view (and the URL and permalink written from it) was the country's on 3 loads in 12.
+      if (Number.isFinite(lat) && Number.isFinite(lng)) {
+        map.setView([lat, lng], Number(q.get("z")), { animate: false });
+      }
     } else if (area.province) {
       await zoomToArea();
     }
@@ -101,11 +106,8 @@
     if (value === null || value === undefined || value === "") return null;
     if (field.type === "enum") return field.choices[value] || String(value);
     if (field.type === "bool") return value ? "ใช่ (yes)" : "ไม่ใช่ (no)";
-    if (field.type === "date") {
-      const d = new Date(value);
-      return Number.isNaN(d.getTime()) ? String(value) :
-        d.toLocaleDateString("th-TH", { year: "numeric", month: "long", day: "numeric" });
-    }
+    if (field.type === "year_be") return formatYear(value);  // a B.E. year: 2563, never "2,563"
+    if (field.type === "date") return formatDateBE(value);
     if (typeof value === "number") return fmt.format(value);
     return String(value);
   }
@@ -346,6 +348,7 @@
     }
     soon();
   });
+  copyLinkButton(el("copy-link"));
   const switcher = document.getElementById("layer-switcher");
   if (switcher) switcher.addEventListener("change", soon);
   const first = busy();

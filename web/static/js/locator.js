@@ -1,8 +1,10 @@
 // Learning-center locator: from a point (map click, typed coordinates, the browser's location or
-// a place name), list the nearest N centers with their ground distance, and show them.
+// a place name), list the nearest N centers with their ground distance, and show them. The URL
+// keeps the point, the layer and every filter (how many, province, "only …"), so a link or the
+// copy-link button gives a colleague the same list.
 (function () {
   "use strict";
-  const { getJSON, tip, busy, current, ready, failed } = window.cddgisCommon;
+  const { getJSON, tip, busy, current, ready, failed, formatNumber, copyLinkButton } = window.cddgisCommon;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
@@ -29,12 +31,30 @@
     return p;
   }
 
+  // The page's state in its address: point, layer and filters (n, province, ready=true, …).
+  function writeUrl() {
+    const p = new URLSearchParams();
+    if (origin) p.set("at", `${origin.lat.toFixed(5)},${origin.lon.toFixed(5)}`);
+    p.set("layer", layer().id);
+    if (el("count-n").value !== el("count-n").options[0].value) p.set("n", el("count-n").value);
+    if (el("l-province").value) p.set("province", el("l-province").value);
+    for (const box of onlyBoxes(layer().id)) if (box.checked) p.set(box.name, "true");
+    history.replaceState(null, "", `${location.pathname}?${p}`);
+  }
+
+  function readUrl(q) {
+    if (q.get("layer") && byId[q.get("layer")]) {
+      document.querySelector(`input[name=layer][value="${CSS.escape(q.get("layer"))}"]`).checked = true;
+    }
+    const n = el("count-n");
+    if ([...n.options].some((o) => o.value === q.get("n"))) n.value = q.get("n");
+    const province = el("l-province");
+    if ([...province.options].some((o) => o.value && o.value === q.get("province"))) province.value = q.get("province");
+    for (const box of onlyBoxes(layer().id)) box.checked = q.get(box.name) === "true";
+  }
+
   function setOrigin(lon, lat, label) {
     origin = { lon, lat, label };
-    const p = new URLSearchParams(location.search);
-    p.set("at", `${lat.toFixed(5)},${lon.toFixed(5)}`);
-    p.set("layer", layer().id);
-    history.replaceState(null, "", `${location.pathname}?${p}`);
     update();
   }
 
@@ -48,7 +68,7 @@
     name.textContent = p[l.name_field] || f.id;
     const dist = document.createElement("span");
     dist.className = "distance";
-    dist.textContent = ` ${p.distance_km.toFixed(2)} กม. (km)`;
+    dist.textContent = ` ${formatNumber(p.distance_km)} กม. (km)`;
     const where = document.createElement("div");
     where.className = "muted";
     where.textContent = p.place || [p.subdistrict_th, p.district_th, p.province_th].filter(Boolean).join(" ");
@@ -75,6 +95,7 @@
   async function update() {
     const mine = busy();
     showOnlyFilters();
+    writeUrl();
     if (!origin) { ready(mine); return; }
     const l = layer();
     try {
@@ -149,12 +170,11 @@
   el("print").addEventListener("click", () => window.print());
   map.on("click", (e) => setOrigin(e.latlng.lng, e.latlng.lat, "จุดที่คลิก / clicked point"));
 
+  copyLinkButton(el("copy-link"));
   const q = new URLSearchParams(location.search);
-  if (q.get("layer") && byId[q.get("layer")]) {
-    document.querySelector(`input[name=layer][value="${q.get("layer")}"]`).checked = true;
-  }
+  readUrl(q);
   showOnlyFilters();
   const at = COORDS.exec(q.get("at") || "");
   if (at) setOrigin(Number(at[2]), Number(at[1]), "ลิงก์ / link");
-  else ready(busy());
+  else update();
 })();
