@@ -310,6 +310,11 @@ def test_import_records_history_and_scope(owner: Engine, app_engine: Engine,
         "version"] == 2
     with pytest.raises(Forbidden):
         import_file(app_engine, KNN, path, account=people["other-layer"])
+    # Lamphun's officer may not take Chiang Mai's plot by importing its key at a Lamphun point.
+    taken = import_file(app_engine, KNN, _csv(tmp_path, [("IM-1", "5", LAMPHUN)]),
+                        account=people["lp"])
+    assert not taken.committed and "already stored in province" in taken.rows[0].errors[0]
+    assert "เชียงใหม่" in taken.rows[0].errors[0]
 
 
 def test_import_by_an_editor_waits_for_review(owner: Engine, app_engine: Engine,
