@@ -286,6 +286,17 @@ class PostgisLayerStore:
             """), {"layer": layer, "keys": keys}).all()
         return {key: province for key, province in rows}
 
+    def awaiting_review(self, layer: str, keys: list[str]) -> dict[str, int]:
+        if not keys:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("""
+                SELECT feature_key, min(id) FROM feature_changes
+                WHERE status = 'pending' AND layer = :layer AND feature_key = ANY(:keys)
+                GROUP BY feature_key
+            """), {"layer": layer, "keys": keys}).all()
+        return {key: change_id for key, change_id in rows}
+
     def begin(self, report: ImportReport, *, source_path: str, sample: bool,
               carried: Carried) -> PostgisLayerWriter:
         return PostgisLayerWriter(self.engine, report, source_path=source_path, sample=sample,

@@ -147,6 +147,10 @@ class LayerStore(Protocol):
         """key -> the province the stored feature with that key lies in (keys stored only)."""
         ...
 
+    def awaiting_review(self, layer: str, keys: list[str]) -> dict[str, int]:
+        """key -> the id of a change of that feature waiting for review (keys waiting only)."""
+        ...
+
     def begin(self, report: ImportReport, *, source_path: str, sample: bool,
               carried: Carried) -> LayerWriter:
         """Opens the transaction the import writes in."""
@@ -527,6 +531,7 @@ class _Checker:
         _check_places(self.store, checked, self.allowed_provinces)
         if self.allowed_provinces is not None:
             self._stored_elsewhere(checked)
+        self._awaiting_review(checked)
         self._duplicates(checked)
         return [(result, feature) for result, feature, _ in checked]
 
@@ -585,6 +590,19 @@ class _Checker:
                     f"{self.layer.key_field} {feature.key!r} มีอยู่แล้วในจังหวัด{name} ({where}) นอก"
                     f"จังหวัดที่บัญชีนี้ดูแล / {feature.key!r} is already stored in province "
                     f"{name} ({where}), outside this account's provinces")
+
+    def _awaiting_review(self, checked: list[tuple[RowResult, FeatureRow | None, tuple | None]],
+                         ) -> None:
+        """A feature with a change waiting for review takes no other change until it is
+        decided, from a file either."""
+        waiting = self.store.awaiting_review(
+            self.layer.id, [f.key for _, f, _ in checked if f is not None])
+        for result, feature, _ in checked:
+            if feature is not None and feature.key in waiting:
+                result.errors.append(
+                    f"{feature.key!r} มีการแก้ไขรออนุมัติ (#{waiting[feature.key]}) / has a change "
+                    f"waiting for review (#{waiting[feature.key]}); import it again once that "
+                    "is approved or rejected")
 
     def _duplicates(self, checked: list[tuple[RowResult, FeatureRow | None, tuple | None]],
                     ) -> None:
