@@ -308,6 +308,12 @@ def test_import_records_history_and_scope(owner: Engine, app_engine: Engine,
     assert log[0]["before"]["properties"]["plot_size_rai"] == 2.0
     assert log[0]["after"]["properties"]["plot_size_rai"] == 5.0 and log[0]["after"][
         "version"] == 2
+    # The same file again changes nothing: no new version, no history entry.
+    same = import_file(app_engine, KNN, _csv(tmp_path, [("IM-1", "5", CHIANG_MAI)]),
+                       account=people["cm"])
+    assert same.committed
+    assert len(changes.history(app_engine, people["cm"], KNN, fid)) == 2
+    assert changes.feature_for_staff(app_engine, people["cm"], KNN, fid)["version"] == 2
     with pytest.raises(Forbidden):
         import_file(app_engine, KNN, path, account=people["other-layer"])
     # Lamphun's officer may not take Chiang Mai's plot by importing its key at a Lamphun point.
