@@ -260,10 +260,19 @@ def test_personal_fields_need_the_right_and_every_view_is_logged(
     # Editing public fields without the right keeps the personal value.
     changes.update_feature(app_engine, people["cm"], KNN, created.feature_id,
                            {"plot_size_rai": "4"}, expected_version=1)
+    renamed = changes.update_feature(app_engine, people["owner"], KNN, created.feature_id,
+                                     {"owner_name": "นางสมศรี ใจดี"}, expected_version=2)
+    # Reverting that without the right keeps the name as it is (writing it needs the right).
+    changes.revert_feature(app_engine, people["cm"], KNN, created.feature_id,
+                           renamed.change_id, expected_version=3)
+    with owner.connect() as conn:
+        assert conn.execute(text("SELECT personal FROM layer_features WHERE id = :id"),
+                            {"id": created.feature_id}).scalar_one() == {
+            "owner_name": "นางสมศรี ใจดี"}
     with owner.begin() as conn:
         conn.execute(text("DELETE FROM personal_data_views"))
     shown = changes.feature_for_staff(app_engine, people["owner"], KNN, created.feature_id)
-    assert shown["personal"] == {"owner_name": "นายสมชาย ใจดี"}
+    assert shown["personal"] == {"owner_name": "นางสมศรี ใจดี"}
     changes.history(app_engine, people["owner"], KNN, created.feature_id)
     with owner.connect() as conn:
         logged = conn.execute(text("""
