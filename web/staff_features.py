@@ -43,12 +43,12 @@ STALE = "ไม่สามารถบันทึก: มีผู้แก้
 
 @staff_features.app_template_filter("thai_time")
 def thai_time(value: object) -> str:
-    """A moment as Thai officers read it: Bangkok time, Buddhist-Era year (25 พ.ย. 2569 17:20 น.)."""
+    """A moment as Thai officers read it: Bangkok time, B.E. year (25 พ.ย. 2569 17:20 น.)."""
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            return value
+            return str(value)
     if not isinstance(value, datetime):
         return "" if value is None else str(value)
     local = value.astimezone(BANGKOK)
@@ -206,7 +206,8 @@ def _diff(layer: Layer, before: dict[str, Any] | None, after: dict[str, Any] | N
 def _history(layer: Layer, account: Account, feature_id: int) -> list[dict[str, Any]]:
     entries = []
     for change in changes.history(engine(), account, layer, feature_id):
-        entries.append({**change, "kind_label": KINDS.get(change.get("kind", ""), change.get("kind")),
+        entries.append({**change,
+                        "kind_label": KINDS.get(change.get("kind", ""), change.get("kind")),
                         "status_label": STATUSES.get(change.get("status", ""),
                                                      change.get("status")),
                         "diff": _diff(layer, change.get("before"), change.get("after"))})
