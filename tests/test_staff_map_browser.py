@@ -23,8 +23,9 @@ from gis.layer_store import import_file
 from gis.settings import Settings
 from layers.definitions import LAYERS
 from tests.pagestate import wait_ready
-from tests.staff import PASSWORD, add_account
+from tests.staff import PASSWORD, add_account, sign_in
 from web import create_app
+from web.staff_features import thai_time
 
 DB = "cddgis_test_staff_map"
 LC = LAYERS["learning-centers"]
@@ -37,8 +38,13 @@ ROWS = [
     ["LC-CM-BOTH", "ศูนย์เรียนรู้ศรีภูมิ", 2565, "ใช่", "053333333", 18.7960, 98.9900],
     ["LC-CM-WAIT", "ศูนย์เรียนรู้สุเทพ", 2565, "ไม่ใช่", "053444444", 18.8030, 98.9560],
     ["LC-CM-GONE", "ศูนย์เรียนรู้หายยา", 2563, "ใช่", "053555555", 18.7780, 98.9830],
+    ["LC-CM-BACK", "ศูนย์เรียนรู้วัดเกต", 2564, "ใช่", "053777777", 18.7900, 99.0050],
     ["LC-LP-OWN", "ศูนย์เรียนรู้ลำพูน", 2564, "ใช่", "053666666", 18.5790, 99.0087],
 ]
+KNN = LAYERS["khok-nong-na"]
+PLOT_HEADER = ["รหัสแปลง", "ขนาดแปลง (ไร่)", "ชื่อเจ้าของแปลง", "ระดับโมเดล", "ปีงบประมาณ", "ละติจูด",
+               "ลองจิจูด"]
+PLOT = ["KNN-CM-1", 3, "นางสาวมาลี ใจงาม", "HLM", 2564, 18.8100, 98.9700]
 LAMPHUN = (99.0087, 18.5790)
 
 
@@ -53,17 +59,29 @@ def owner_engine(copy_database: Callable[..., str], tmp_path_factory: pytest.Tem
         writer.writerows(ROWS)
     report = import_file(engine, LC, path)
     assert report.committed, report.summary()
+    plots = path.with_name("plots.csv")
+    with plots.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows([PLOT_HEADER, PLOT])
+    assert import_file(engine, KNN, plots).committed
     add_account(engine, "cm-officer", provinces=["50"], layers=[LC.id])
     add_account(engine, "cm-second", provinces=["50"], layers=[LC.id])
     add_account(engine, "lp-officer", provinces=["51"], layers=[LC.id])
     add_account(engine, "cm-approver", provinces=["50"], layers=[LC.id], can_approve=True)
+    add_account(engine, "cm-plots", provinces=["50"], layers=[KNN.id])
+    add_account(engine, "cm-plots-pdpa", provinces=["50"], layers=[KNN.id], can_personal=True)
     return engine
 
 
 @pytest.fixture(scope="module")
-def base(settings: Settings, cluster: ClusterInfo, owner_engine: Engine) -> Iterator[str]:
+def staff_app(settings: Settings, cluster: ClusterInfo, owner_engine: Engine) -> Any:
     app = create_app(settings, database_url=cluster.url(database=DB, role="app"))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture(scope="module")
+def base(staff_app: Any) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, staff_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
@@ -299,3 +317,54 @@ def test_add_by_click_retire_and_restore(open_as: Callable[[str], Page], base: s
     assert feature_id(owner_engine, "LC-CM-GONE") == gone
     kinds = page.locator("#history li").evaluate_all("(items) => items.map((i) => i.dataset.kind)")
     assert kinds[:2] == ["restore", "retire"]
+
+
+def test_restore_an_earlier_version_is_a_new_change(
+        open_as: Callable[[str], Page], base: str, owner_engine: Engine) -> None:
+    page = open_as("cm-officer")
+    open_feature(page, base, "LC-CM-BACK", owner_engine)
+    page.fill("#f-name", "ศูนย์เรียนรู้วัดเกตการาม")
+    save(page)
+    expect(page.locator("#saved")).to_be_visible()
+    page.fill("#f-name", "ชื่อที่พิมพ์ผิด")
+    save(page)
+    expect(page.locator("#history li")).to_have_count(2)
+    # The older edit's version comes back, as a third change; the typo stays in the history.
+    page.locator("#history li").nth(1).locator("button.revert").click()
+    expect(page.locator("#saved")).to_be_visible()
+    expect(page.locator("#history li")).to_have_count(3)
+    expect(page.locator("#history li").first).to_have_attribute("data-kind", "revert")
+    assert properties(owner_engine, "LC-CM-BACK")["name"] == "ศูนย์เรียนรู้วัดเกตการาม"
+    expect(page.locator("#f-name")).to_have_value("ศูนย์เรียนรู้วัดเกตการาม")
+
+
+def test_personal_fields_only_with_the_right_and_every_view_logged(
+        staff_app: Any, owner_engine: Engine) -> None:
+    plot = feature_id(owner_engine, "KNN-CM-1")
+    url = f"/staff/layers/{KNN.id}/{plot}"
+    with owner_engine.connect() as conn:
+        views_before = conn.execute(text("SELECT count(*) FROM personal_data_views")).scalar_one()
+    plain = staff_app.test_client()
+    sign_in(plain, "cm-plots")
+    page = plain.get(url)
+    assert page.status_code == 200 and "KNN-CM-1" in page.text
+    assert "มาลี" not in page.text and 'name="owner_name"' not in page.text
+    allowed = staff_app.test_client()
+    sign_in(allowed, "cm-plots-pdpa")
+    page = allowed.get(url)
+    assert page.status_code == 200 and "นางสาวมาลี ใจงาม" in page.text
+    assert 'name="owner_name"' in page.text
+    with owner_engine.connect() as conn:
+        logged = conn.execute(text("""
+            SELECT a.name, v.layer, v.feature_ids FROM personal_data_views v
+            JOIN accounts a ON a.id = v.account_id ORDER BY v.id""")).all()
+    assert len(logged) > views_before
+    assert ("cm-plots-pdpa", KNN.id, [plot]) in [tuple(r) for r in logged]
+    assert all(r[0] == "cm-plots-pdpa" for r in logged)
+
+
+def test_times_are_bangkok_time_in_buddhist_era_years() -> None:
+    from datetime import UTC, datetime
+
+    assert thai_time(datetime(2026, 11, 25, 10, 20, tzinfo=UTC)) == "25 พ.ย. 2569 17:20 น."
+    assert thai_time("2026-12-31T18:30:00+00:00") == "1 ม.ค. 2570 01:30 น."
