@@ -12,6 +12,8 @@ from typing import Any
 from psycopg2.extras import execute_values
 from sqlalchemy import Connection, Engine, text
 
+from cddgis.core.accounts import Account
+from cddgis.core.errors import Forbidden
 from cddgis.core.schema import Layer
 from layers import importer
 from layers.importer import Carried, Existing, FeatureRow, ImportReport, Placement
@@ -85,16 +87,17 @@ def namesakes_nearby(engine: Engine, layer: str, rows: list[tuple[str, str, floa
 
 def record_import(conn: Connection, *, layer: str, source_file: str, sha256: str, mode: str,
                   committed: bool, sample: bool, counts: dict[str, int],
-                  message: str | None) -> int:
+                  message: str | None, account: Account | None = None) -> int:
     return conn.execute(text("""
         INSERT INTO layer_imports (layer, source_file, file_sha256, mode, committed, sample,
                                    rows_total, rows_ok, rows_warning, rows_error, inserted,
-                                   updated, message)
+                                   updated, message, account_id)
         VALUES (:layer, :source_file, :sha256, :mode, :committed, :sample, :total, :ok,
-                :warning, :error, :inserted, :updated, :message)
+                :warning, :error, :inserted, :updated, :message, :account)
         RETURNING id
     """), {"layer": layer, "source_file": source_file, "sha256": sha256, "mode": mode,
            "committed": committed, "sample": sample, "message": message,
+           "account": account.id if account else None,
            **{k: counts.get(k, 0) for k in ("total", "ok", "warning", "error", "inserted",
                                              "updated")}}).scalar_one()
 
@@ -102,17 +105,6 @@ def record_import(conn: Connection, *, layer: str, source_file: str, sha256: str
 def _text_array(cur: Any, names: frozenset[str]) -> str:
     """A literal text[] of declared field names (mogrified, never pasted)."""
     return cur.mogrify("CAST(%s AS text[])", (sorted(names),)).decode()
-
-
-def existing_features(conn: Connection, layer: str, keys: list[str]) -> dict[str, Existing]:
-    """The stored state of the features with these keys (what an update would change)."""
-    if not keys:
-        return {}
-    rows = conn.execute(text("""
-        SELECT key, properties, personal, ST_X(geom), ST_Y(geom) FROM layer_features
-        WHERE layer = :layer AND key = ANY(:keys)
-    """), {"layer": layer, "keys": keys}).all()
-    return {key: Existing(props, personal, x, y) for key, props, personal, x, y in rows}
 
 
 def upsert_features(conn: Connection, layer: str, rows: list[FeatureRow], *, import_id: int,
@@ -161,7 +153,7 @@ def upsert_features(conn: Connection, layer: str, rows: list[FeatureRow], *, imp
                 subdistrict_code = EXCLUDED.subdistrict_code, region = EXCLUDED.region,
                 geom = EXCLUDED.geom, sample = f.sample OR EXCLUDED.sample,
                 source_file = EXCLUDED.source_file, import_id = EXCLUDED.import_id,
-                updated_at = now()
+                updated_at = now(), version = f.version + 1
             RETURNING (xmax = 0) AS inserted
         """
         results = execute_values(cur, sql, values, page_size=1000, fetch=True)
@@ -171,26 +163,72 @@ def upsert_features(conn: Connection, layer: str, rows: list[FeatureRow], *, imp
 
 class PostgisLayerWriter:
     """One import's transaction: batches are upserted as they come, then all of it is committed
-    with the import's record, or rolled back (a refused import, a dry run)."""
+    with the import's record, or rolled back (a refused import, a dry run).
+
+    Every feature written gets an ``import`` change in ``feature_changes`` (before/after, the
+    account; "cli" without one) — except sample loads, which are not CDD's data. When the layer
+    asks for review and the account may not approve a row's province, the row is staged: its
+    upsert runs in a savepoint to learn the resulting snapshot, is rolled back, and the change
+    is stored pending, applied only by ``gis.changes.decide``.
+    """
 
     def __init__(self, engine: Engine, report: ImportReport, *, source_path: str, sample: bool,
-                 carried: Carried):
+                 carried: Carried, account: Account | None = None):
+        from gis import changes
+
         self.conn = engine.connect()
         self.transaction = self.conn.begin()
         self.report, self.sample, self.carried = report, sample, carried
-        self.inserted = self.updated = 0
+        self.account = account
+        self.inserted = self.updated = self.pending = 0
+        self.history = not sample
+        self.review = account is not None and changes.requires_approval(self.conn, report.layer)
         self.import_id = record_import(
             self.conn, layer=report.layer, source_file=source_path, sha256=report.sha256,
-            mode=report.mode, committed=True, sample=sample, counts={}, message=None)
+            mode=report.mode, committed=True, sample=sample, counts={}, message=None,
+            account=account)
 
-    def write(self, rows: list[FeatureRow]) -> dict[str, Existing]:
-        before = existing_features(self.conn, self.report.layer, [r.key for r in rows])
-        inserted, updated = upsert_features(
+    def _staged(self, row: FeatureRow, old: dict | None) -> bool:
+        if not self.review or self.account is None:
+            return False
+        layer = self.report.layer
+        provinces = {row.placement.province_code if row.placement else None}
+        if old is not None:
+            provinces.add(old["province_code"])
+        return not all(self.account.may_approve(layer, p) for p in provinces)
+
+    def _upsert(self, rows: list[FeatureRow]) -> tuple[int, int]:
+        return upsert_features(
             self.conn, self.report.layer, rows, import_id=self.import_id,
             source_file=self.report.source_file, sample=self.sample, carried=self.carried)
+
+    def write(self, rows: list[FeatureRow]) -> dict[str, Existing]:
+        from gis import changes
+
+        layer = self.report.layer
+        before = changes.snapshots_by_key(self.conn, layer, [r.key for r in rows])
+        existing = {key: Existing(s["properties"], s["personal"], s["lon"], s["lat"])
+                    for key, s in before.items()}
+        staged = [r for r in rows if self._staged(r, before.get(r.key))]
+        published = [r for r in rows if not self._staged(r, before.get(r.key))]
+        inserted, updated = self._upsert(published)
         self.inserted += inserted
         self.updated += updated
-        return before
+        if self.history and published:
+            after = changes.snapshots_by_key(self.conn, layer, [r.key for r in published])
+            changes.record_import(self.conn, account=self.account, layer=layer,
+                                  import_id=self.import_id, before=dict(before),
+                                  after=list(after.values()), pending=False)
+        if staged:
+            savepoint = self.conn.begin_nested()
+            self._upsert(staged)
+            after = changes.snapshots_by_key(self.conn, layer, [r.key for r in staged])
+            savepoint.rollback()
+            changes.record_import(self.conn, account=self.account, layer=layer,
+                                  import_id=self.import_id, before=dict(before),
+                                  after=list(after.values()), pending=True)
+            self.pending += len(after)
+        return existing
 
     def finish(self, report: ImportReport, *, commit: bool) -> tuple[int, int, int]:
         try:
@@ -203,6 +241,7 @@ class PostgisLayerWriter:
                     WHERE id = :id
                 """), {**counts, "id": self.import_id})
                 self.transaction.commit()
+                report.pending = self.pending
             else:
                 self.transaction.rollback()
         finally:
@@ -219,8 +258,9 @@ def layer_count(engine: Engine, layer: str) -> int:
 class PostgisLayerStore:
     """The importer's database side, over one engine."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, account: Account | None = None):
         self.engine = engine
+        self.account = account
 
     def locate(self, points: list[tuple[float, float]]) -> list[Placement | None]:
         return locate(self.engine, points)
@@ -234,14 +274,26 @@ class PostgisLayerStore:
             return record_import(
                 conn, layer=report.layer, source_file=report.source_file, sha256=report.sha256,
                 mode=report.mode, committed=False, sample=sample, counts=report.counts(),
-                message=message)
+                message=message, account=self.account)
 
     def begin(self, report: ImportReport, *, source_path: str, sample: bool,
               carried: Carried) -> PostgisLayerWriter:
         return PostgisLayerWriter(self.engine, report, source_path=source_path, sample=sample,
-                                  carried=carried)
+                                  carried=carried, account=self.account)
 
 
-def import_file(engine: Engine, layer: Layer, path: Path, **options: Any) -> ImportReport:
-    """``layers.importer.import_file`` against this database (options as there)."""
-    return importer.import_file(PostgisLayerStore(engine), layer, path, **options)
+def import_file(engine: Engine, layer: Layer, path: Path, *, account: Account | None = None,
+                **options: Any) -> ImportReport:
+    """``layers.importer.import_file`` against this database (options as there).
+
+    With an ``account`` (the workspace, the API): the layer must be in its scope, rows outside
+    its provinces are errors naming the province, the import and its changes record who made
+    them, and where the layer asks for review the account's unapprovable rows wait as pending.
+    """
+    if account is not None:
+        if account.disabled or not account.covers_layer(layer.id):
+            raise Forbidden(f"ชั้นข้อมูล {layer.title_th} ไม่อยู่ในขอบเขตของบัญชี {account.name} / "
+                            f"layer {layer.id} is outside the layers of account {account.name}")
+        if not account.is_admin:
+            options.setdefault("allowed_provinces", account.provinces)
+    return importer.import_file(PostgisLayerStore(engine, account), layer, path, **options)

@@ -181,6 +181,8 @@ class ImportReport:
     updated: int = 0
     import_id: int | None = None
     encoding: str | None = None
+    pending: int = 0
+    """Rows staged for review (the layer asks for approval), applied only when approved."""
 
     def counts(self) -> dict[str, int]:
         by: dict[str, int] = defaultdict(int)
@@ -211,6 +213,9 @@ class ImportReport:
         if self.committed:
             lines.append(f"  {self.inserted} inserted, {self.updated} updated "
                          f"(import #{self.import_id})")
+            if self.pending:
+                lines.append(f"  {self.pending} waiting for review / รออนุมัติ {self.pending} "
+                             "รายการ")
         elif self.mode == "dry-run":
             changed = sum(1 for r in self.rows if r.changes)
             lines.append(f"  would insert {self.inserted}, would update {self.updated} "
@@ -374,8 +379,11 @@ def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 def import_file(store: LayerStore, layer: Layer, path: Path, *, dry_run: bool = False,
                 valid_only: bool = False, sample: bool = False, crs: str | None = None,
-                ) -> ImportReport:
+                allowed_provinces: frozenset[str] | None = None) -> ImportReport:
     """Checks every row of ``path`` and, unless refused, upserts it into the layer.
+
+    ``allowed_provinces`` (an officer's scope; None = all): a row whose point lies in another
+    province is an error naming that province.
 
     The file is read row by row and checked and written in batches inside one transaction,
     so memory holds one batch and a verdict per row, not the file. A dry run writes too, then
@@ -422,7 +430,8 @@ def import_file(store: LayerStore, layer: Layer, path: Path, *, dry_run: bool = 
         public=frozenset(f.name for f in layer.public_fields if f.name in fields),
         personal=frozenset(f.name for f in layer.personal_fields if f.name in fields),
         name=layer.name_field in fields, given=any(r in special for r in AREA_ROLES))
-    checker = _Checker(store, layer, report, fields, special, crs, table.geometry)
+    checker = _Checker(store, layer, report, fields, special, crs, table.geometry,
+                       allowed_provinces)
     writer = store.begin(report, source_path=str(path), sample=sample, carried=carried)
     committed = False
     try:
@@ -502,15 +511,16 @@ class _Checker:
 
     def __init__(self, store: LayerStore, layer: Layer, report: ImportReport,
                  fields: dict[str, str], special: dict[str, str], crs: str | None,
-                 geometry: bool):
+                 geometry: bool, allowed_provinces: frozenset[str] | None = None):
         self.store, self.layer, self.report = store, layer, report
+        self.allowed_provinces = allowed_provinces
         self.fields, self.special, self.crs, self.geometry = fields, special, crs, geometry
         self.seen_key: dict[str, int] = {}
         self.names = _NameGrid(layer.namesake_radius_m)
 
     def check(self, batch: list[Record]) -> list[tuple[RowResult, FeatureRow | None]]:
         checked = [self._row(record) for record in batch]
-        _check_places(self.store, checked)
+        _check_places(self.store, checked, self.allowed_provinces)
         self._duplicates(checked)
         return [(result, feature) for result, feature, _ in checked]
 
@@ -619,7 +629,8 @@ class _NameGrid:
 
 
 def _check_places(store: LayerStore,
-                  checked: list[tuple[RowResult, FeatureRow | None, tuple | None]]) -> None:
+                  checked: list[tuple[RowResult, FeatureRow | None, tuple | None]],
+                  allowed_provinces: frozenset[str] | None = None) -> None:
     located = [(result, feature, point) for result, feature, point in checked
                if point is not None]
     placements = store.locate([point for _, _, point in located])
@@ -635,6 +646,13 @@ def _check_places(store: LayerStore,
             result.warnings.append(f"point lies {place.distance_m:,.0f} m outside the mapped "
                                    f"coastline; placed in the nearest subdistrict "
                                    f"{place.name_th} ({place.subdistrict_code})")
+        if allowed_provinces is not None and place.province_code not in allowed_provinces:
+            name = _area_name("province", place.province_code)
+            result.errors.append(
+                f"จุดอยู่ในจังหวัด{name} ({place.province_code}) นอกจังหวัดที่บัญชีนี้ดูแล / the point "
+                f"lies in province {name} ({place.province_code}), outside this account's "
+                f"provinces ({', '.join(sorted(allowed_provinces)) or '-'})")
+            continue
         if feature is None:
             continue
         feature.placement = place
