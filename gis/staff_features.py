@@ -105,22 +105,6 @@ def retired_in_scope(engine: Engine, layer: str, provinces: frozenset[str] | Non
             for r in rows]
 
 
-def retired_snapshot(engine: Engine, layer: str, feature_id: int) -> dict[str, Any] | None:
-    """The snapshot a retired feature had (its retire's ``before``), or None if it is not
-    retired (live, or never existed)."""
-    with engine.connect() as conn:
-        row = conn.execute(text("""
-            SELECT c.kind, c.before FROM feature_changes c
-            WHERE c.layer = :layer AND c.feature_id = :id AND c.status = 'published'
-            ORDER BY c.id DESC LIMIT 1
-        """), {"layer": layer, "id": feature_id}).one_or_none()
-        live = conn.execute(text("SELECT 1 FROM layer_features WHERE id = :id AND layer = :layer"),
-                            {"id": feature_id, "layer": layer}).one_or_none()
-    if row is None or row[0] != "retire" or live is not None or not row[1]:
-        return None
-    return dict(row[1])
-
-
 def scope_extent(engine: Engine, layer: str, provinces: frozenset[str] | None,
                  ) -> list[list[float]] | None:
     """[[south, west], [north, east]] of the account's provinces (the whole country when
@@ -157,12 +141,3 @@ def place_names(engine: Engine, province: str | None, district: str | None,
             "subdistrict_en")
     return dict(zip(keys, row, strict=True))
 
-
-def feature_province(engine: Engine, layer: str, feature_id: int) -> tuple[bool, str | None]:
-    """(exists, province code) of a live feature, to check scope before anything is read
-    (personal fields included); (False, None) when there is no such live feature."""
-    with engine.connect() as conn:
-        row = conn.execute(text("""
-            SELECT province_code FROM layer_features WHERE id = :id AND layer = :layer
-        """), {"id": feature_id, "layer": layer}).one_or_none()
-    return (row is not None, row[0] if row is not None else None)

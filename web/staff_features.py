@@ -78,14 +78,6 @@ def _scope(account: Account) -> frozenset[str] | None:
     return None if account.is_admin else account.provinces
 
 
-def _province_refused(province: str | None) -> Forbidden:
-    names = store.place_names(engine(), province, None, None)
-    where = f"{names['province_th'] or '-'} ({province or '?'})"
-    where_en = f"{names['province_en'] or '-'} ({province or '?'})"
-    return Forbidden(f"จุดนี้อยู่ในจังหวัด{where} นอกขอบเขตของบัญชีนี้ / this feature lies in "
-                     f"{where_en}, outside this account's provinces")
-
-
 def _show(f: Field, value: object) -> str:
     """A stored value as the form shows it (and as the importer reads it back)."""
     if value is None:
@@ -137,10 +129,11 @@ def _problems_by_field(layer: Layer, problems: list[str]) -> tuple[dict[str, lis
     by_field: dict[str, list[str]] = {}
     rest: list[str] = []
     labels = sorted(((label, f.name) for f in layer.fields
-                     for label in (f.name, f.label_th, f.label_en)), key=lambda p: -len(p[0]))
+                     for label in (f"{f.label_th} / {f.label_en} ({f.name})", f.name, f.label_th,
+                                   f.label_en)), key=lambda p: -len(p[0]))
     for problem in problems:
         for label, name in labels:
-            if problem.startswith(label) or problem.startswith(f"{name}:"):
+            if problem.startswith(label):
                 by_field.setdefault(name, []).append(problem)
                 break
         else:
@@ -227,20 +220,8 @@ def _feature_page(layer: Layer, account: Account, feature_id: int, *,
     refused as stale merges the person's changes into what was saved first, so neither write is
     lost. ``keep_base``: a save refused for another reason keeps the base it was made against.
     """
-    exists, province = store.feature_province(engine(), layer.id, feature_id)
-    retired = None
-    if exists:
-        if not account.may_edit(layer.id, province):
-            raise _province_refused(province)
-        snapshot = changes.feature_for_staff(engine(), account, layer, feature_id)
-    else:
-        retired = store.retired_snapshot(engine(), layer.id, feature_id)
-        if retired is None:
-            raise NotFound(f"ไม่มีจุดหมายเลข {feature_id} ในชั้นข้อมูลนี้ / no feature {feature_id} "
-                           "in this layer")
-        if not account.may_edit(layer.id, retired.get("province_code")):
-            raise _province_refused(retired.get("province_code"))
-        snapshot = retired
+    snapshot = changes.feature_for_staff(engine(), account, layer, feature_id)  # scope, PDPA log
+    retired = snapshot if snapshot.get("retired") else None
     place = store.place_names(engine(), snapshot.get("province_code"),
                               snapshot.get("district_code"), snapshot.get("subdistrict_code"))
     history = _history(layer, account, feature_id)
@@ -387,9 +368,6 @@ def feature(layer_id: str, feature_id: int) -> ResponseReturnValue:
     layer = _layer(layer_id)
     if request.method == "GET":
         return _feature_page(layer, account, feature_id)
-    exists, province = store.feature_province(engine(), layer.id, feature_id)
-    if exists and not account.may_edit(layer.id, province):
-        raise _province_refused(province)
     try:
         lon, lat = _read_point(required=False)
         result = changes.update_feature(engine(), account, layer, feature_id,
@@ -405,9 +383,6 @@ def _action(layer_id: str, feature_id: int, act: str) -> ResponseReturnValue:
     """Retire, restore or revert, then back to the feature page (or it again, with why not)."""
     account = _account()
     layer = _layer(layer_id)
-    exists, province = store.feature_province(engine(), layer.id, feature_id)
-    if exists and not account.may_edit(layer.id, province):
-        raise _province_refused(province)
     try:
         if act == "retire":
             result = changes.retire_feature(engine(), account, layer, feature_id,
