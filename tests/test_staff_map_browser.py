@@ -22,6 +22,7 @@ from gis.db import engine_for
 from gis.layer_store import import_file
 from gis.settings import Settings
 from layers.definitions import LAYERS
+from tests.conftest import CSP_LISTENER
 from tests.pagestate import wait_ready
 from tests.staff import PASSWORD, add_account, sign_in
 from web import create_app
@@ -103,15 +104,20 @@ def properties(engine: Engine, key: str) -> dict[str, Any]:
 @pytest.fixture
 def open_as(browser: Any, base: str) -> Iterator[Callable[[str], Page]]:
     """Signed-in pages in contexts of their own (one per person), closed after the test."""
-    contexts = []
+    contexts, pages = [], []
+    refusals: list[str] = []
 
     def open_page(name: str) -> Page:
         context = browser.new_context(locale="th-TH", viewport={"width": 1280, "height": 860})
         contexts.append(context)
+        context.add_init_script(CSP_LISTENER)
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda msg: refusals.append(msg.text)
+                if "Content Security Policy" in msg.text or "Refused to" in msg.text else None)
         page.js_errors = errors  # type: ignore[attr-defined]
+        pages.append(page)
         page.goto(base + "/staff/sign-in")
         page.fill("input[name=name]", name)
         page.fill("input[name=password]", PASSWORD)
@@ -120,6 +126,11 @@ def open_as(browser: Any, base: str) -> Iterator[Callable[[str], Page]]:
         return page
 
     yield open_page
+    for page in pages:
+        assert page.js_errors == []  # type: ignore[attr-defined]
+        if not page.is_closed():
+            assert page.evaluate("() => window.__cspViolations") == []
+    assert refusals == []
     for context in contexts:
         context.close()
 
@@ -196,7 +207,6 @@ def test_officer_edits_one_feature_moves_another_and_sees_both(
     expect(page.locator("#save-message")).to_contain_text("ลำพูน")
     expect(page.locator("#f-phone")).to_have_value("053999999")
     assert properties(owner_engine, "LC-CM-MOVE")["phone"] == "053222222"
-    assert page.js_errors == []  # type: ignore[attr-defined]
 
 
 def test_officer_of_another_province_cannot_see_or_change(
