@@ -235,6 +235,13 @@ def test_officer_of_another_province_cannot_see_or_change(
         assert refused.status == 403
     assert properties(owner_engine, "LC-CM-EDIT") == before
 
+    # The session ends (signed out elsewhere): the list says so instead of failing silently.
+    page.goto(f"{base}/staff/layers/{LC.id}")
+    wait_ready(page)
+    page.context.clear_cookies()
+    page.fill("#q", "ลำพูน")
+    expect(page.locator("#status")).to_contain_text("ลงชื่อเข้าใช้อีกครั้ง")
+
 
 @pytest.fixture
 def approval(owner_engine: Engine) -> Iterator[None]:

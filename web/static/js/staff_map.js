@@ -9,13 +9,25 @@
 // <body data-state> via cddgisCommon.busy/ready/failed.
 (function () {
   "use strict";
-  const { getJSON, tip, busy, ready, failed } = window.cddgisCommon;
+  const { tip, busy, ready, failed } = window.cddgisCommon;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const staff = cfg.staff || {};
   const el = (id) => document.getElementById(id);
   const status = (text) => { const s = el("status"); if (s) s.textContent = text || ""; };
   const fmt = new Intl.NumberFormat("th-TH");
+
+  // JSON of the workspace: a session that has ended is redirected to the sign-in page, which
+  // is said as such (not as a JSON parse error).
+  async function getJSON(url) {
+    const r = await fetch(url, { headers: { Accept: "application/json" } });
+    if (r.redirected && new URL(r.url).pathname.endsWith("/sign-in")) {
+      throw new Error("หมดเวลาการลงชื่อเข้าใช้ กรุณาลงชื่อเข้าใช้อีกครั้ง / your session has ended: sign in again");
+    }
+    const body = await r.json();
+    if (!r.ok) throw new Error(body.description || r.statusText);
+    return body;
+  }
 
   function pinIcon(color) {
     const div = document.createElement("div");
