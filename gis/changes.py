@@ -20,8 +20,9 @@ Contract (as in the brief; additions only, nothing renamed):
   decided (``StaleVersion`` naming the change), so the approver rejects that one and goes on.
 - A pending creation reserves its feature id from the sequence, so the id in the result is the
   id the feature will have.
-- Extra helpers: ``feature_id_for_key``, ``requires_approval``, ``set_requires_approval``,
-  ``snapshots_by_key`` (for the importer's writer).
+- Extra helpers: ``feature_id_for_key``, ``current_version``, ``change_for_staff``,
+  ``requires_approval``, ``set_requires_approval``, ``snapshots_by_key`` (for the importer's
+  writer).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from cddgis.core.accounts import Account
 from cddgis.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from cddgis.core.schema import Layer
 from cddgis.core.values import BadValue, Converted, is_blank, parse
+from layers.definitions import LAYERS
 from layers.importer import COAST_TOLERANCE_M
 
 HIDDEN = "•••"
@@ -600,6 +602,33 @@ def history(engine: Engine, account: Account, layer: Layer,
         if show and any(_has_personal(r) for r in rows):
             _log_personal(conn, account, layer.id, [feature_id], "history")
     return [_change_dict(r, show) for r in rows]
+
+
+def change_for_staff(engine: Engine, account: Account, change_id: int) -> dict[str, Any]:
+    """One change, for its author or anyone whose scope covers where it lies."""
+    with engine.begin() as conn:
+        row = conn.execute(text(f"{_CHANGE_SELECT} WHERE c.id = :id"), {"id": change_id}).first()
+        if row is None:
+            raise NotFound(f"ไม่พบการเปลี่ยนแปลง #{change_id} / no change #{change_id}")
+        author = conn.execute(text("SELECT account_id FROM feature_changes WHERE id = :id"),
+                              {"id": change_id}).scalar_one()
+        if author != account.id:
+            layer = LAYERS.get(row.layer)
+            if layer is None:
+                raise NotFound(f"no change #{change_id}")
+            _check_provinces(account, layer, *_provinces_of(row))
+        show = account.may_see_personal(row.layer)
+        if show and _has_personal(row):
+            _log_personal(conn, account, row.layer, [row.feature_id], "change")
+    return _change_dict(row, show)
+
+
+def current_version(engine: Engine, layer: Layer, key: str) -> int | None:
+    """The live feature's version (the API's ETag), or None."""
+    with engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT version FROM layer_features WHERE layer = :layer AND key = :key"),
+            {"layer": layer.id, "key": key}).scalar_one_or_none()
 
 
 def _provinces_of(row: Any) -> set[str | None]:

@@ -276,6 +276,27 @@ class PostgisLayerStore:
                 mode=report.mode, committed=False, sample=sample, counts=report.counts(),
                 message=message, account=self.account)
 
+    def stored_provinces(self, layer: str, keys: list[str]) -> dict[str, str | None]:
+        if not keys:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("""
+                SELECT key, province_code FROM layer_features
+                WHERE layer = :layer AND key = ANY(:keys)
+            """), {"layer": layer, "keys": keys}).all()
+        return {key: province for key, province in rows}
+
+    def awaiting_review(self, layer: str, keys: list[str]) -> dict[str, int]:
+        if not keys:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("""
+                SELECT feature_key, min(id) FROM feature_changes
+                WHERE status = 'pending' AND layer = :layer AND feature_key = ANY(:keys)
+                GROUP BY feature_key
+            """), {"layer": layer, "keys": keys}).all()
+        return {key: change_id for key, change_id in rows}
+
     def begin(self, report: ImportReport, *, source_path: str, sample: bool,
               carried: Carried) -> PostgisLayerWriter:
         return PostgisLayerWriter(self.engine, report, source_path=source_path, sample=sample,

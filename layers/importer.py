@@ -143,6 +143,14 @@ class LayerStore(Protocol):
         """Records an import that wrote nothing; returns its id."""
         ...
 
+    def stored_provinces(self, layer: str, keys: list[str]) -> dict[str, str | None]:
+        """key -> the province the stored feature with that key lies in (keys stored only)."""
+        ...
+
+    def awaiting_review(self, layer: str, keys: list[str]) -> dict[str, int]:
+        """key -> the id of a change of that feature waiting for review (keys waiting only)."""
+        ...
+
     def begin(self, report: ImportReport, *, source_path: str, sample: bool,
               carried: Carried) -> LayerWriter:
         """Opens the transaction the import writes in."""
@@ -521,6 +529,9 @@ class _Checker:
     def check(self, batch: list[Record]) -> list[tuple[RowResult, FeatureRow | None]]:
         checked = [self._row(record) for record in batch]
         _check_places(self.store, checked, self.allowed_provinces)
+        if self.allowed_provinces is not None:
+            self._stored_elsewhere(checked)
+        self._awaiting_review(checked)
         self._duplicates(checked)
         return [(result, feature) for result, feature, _ in checked]
 
@@ -563,6 +574,35 @@ class _Checker:
                                  sample=flagged is not None
                                  and str(raw.get(flagged, "")).strip().lower() in TRUE_WORDS)
         return result, feature, point
+
+    def _stored_elsewhere(self, checked: list[tuple[RowResult, FeatureRow | None, tuple | None]],
+                          ) -> None:
+        """An update of a feature stored in a province outside the account's is an error too:
+        a file must not move another province's feature into one's own."""
+        allowed = self.allowed_provinces or frozenset()
+        stored = self.store.stored_provinces(
+            self.layer.id, [f.key for _, f, _ in checked if f is not None])
+        for result, feature, _ in checked:
+            where = stored.get(feature.key) if feature is not None else None
+            if feature is not None and feature.key in stored and where not in allowed:
+                name = _area_name("province", where) if where else "-"
+                result.errors.append(
+                    f"{self.layer.key_field} {feature.key!r} มีอยู่แล้วในจังหวัด{name} ({where}) นอก"
+                    f"จังหวัดที่บัญชีนี้ดูแล / {feature.key!r} is already stored in province "
+                    f"{name} ({where}), outside this account's provinces")
+
+    def _awaiting_review(self, checked: list[tuple[RowResult, FeatureRow | None, tuple | None]],
+                         ) -> None:
+        """A feature with a change waiting for review takes no other change until it is
+        decided, from a file either."""
+        waiting = self.store.awaiting_review(
+            self.layer.id, [f.key for _, f, _ in checked if f is not None])
+        for result, feature, _ in checked:
+            if feature is not None and feature.key in waiting:
+                result.errors.append(
+                    f"{feature.key!r} มีการแก้ไขรออนุมัติ (#{waiting[feature.key]}) / has a change "
+                    f"waiting for review (#{waiting[feature.key]}); import it again once that "
+                    "is approved or rejected")
 
     def _duplicates(self, checked: list[tuple[RowResult, FeatureRow | None, tuple | None]],
                     ) -> None:

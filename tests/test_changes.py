@@ -310,6 +310,11 @@ def test_import_records_history_and_scope(owner: Engine, app_engine: Engine,
         "version"] == 2
     with pytest.raises(Forbidden):
         import_file(app_engine, KNN, path, account=people["other-layer"])
+    # Lamphun's officer may not take Chiang Mai's plot by importing its key at a Lamphun point.
+    taken = import_file(app_engine, KNN, _csv(tmp_path, [("IM-1", "5", LAMPHUN)]),
+                        account=people["lp"])
+    assert not taken.committed and "already stored in province" in taken.rows[0].errors[0]
+    assert "เชียงใหม่" in taken.rows[0].errors[0]
 
 
 def test_import_by_an_editor_waits_for_review(owner: Engine, app_engine: Engine,
@@ -328,8 +333,33 @@ def test_import_by_an_editor_waits_for_review(owner: Engine, app_engine: Engine,
     staged = [c for c in changes.pending(app_engine, people["owner"])
               if c["import_id"] == report.import_id]
     assert len(staged) == 2
+    # While they wait, the same rows from another file are errors (the features are locked).
+    again = import_file(app_engine, KNN, path, account=people["owner"])
+    assert not again.committed and "waiting for review" in again.rows[0].errors[0]
     changes.decide(app_engine, people["owner"], [c["id"] for c in staged], approve=True)
     assert changes.feature_for_staff(app_engine, people["cm"], KNN, fid)["properties"][
         "plot_size_rai"] == 7.0
     new_id = changes.feature_id_for_key(app_engine, KNN, "IR-2")
     assert new_id == next(c["feature_id"] for c in staged if c["key"] == "IR-2")
+
+
+def test_decide_refuses_a_stale_change_and_decides_nothing(
+        owner: Engine, app_engine: Engine, people: dict[str, Account]) -> None:
+    first = _create(app_engine, people["cm"], "ST-1")
+    second = _create(app_engine, people["cm"], "ST-2")
+    changes.set_requires_approval(owner, KNN.id, True)
+    a = changes.update_feature(app_engine, people["cm"], KNN, first.feature_id,
+                               {"plot_size_rai": "10"}, expected_version=1)
+    b = changes.update_feature(app_engine, people["cm"], KNN, second.feature_id,
+                               {"plot_size_rai": "11"}, expected_version=1)
+    with owner.begin() as conn:  # changed behind the review's back (e.g. by hand in psql)
+        conn.execute(text("UPDATE layer_features SET version = 5 WHERE id = :id"),
+                     {"id": second.feature_id})
+    with pytest.raises(StaleVersion, match=f"change #{b.change_id} was made on version 1"):
+        changes.decide(app_engine, people["owner"], [a.change_id, b.change_id], approve=True)
+    assert {c["id"] for c in changes.pending(app_engine, people["owner"])} >= {
+        a.change_id, b.change_id}  # all or nothing: the first waits too
+    changes.decide(app_engine, people["owner"], [b.change_id], approve=False)
+    changes.decide(app_engine, people["owner"], [a.change_id], approve=True)
+    assert changes.feature_for_staff(app_engine, people["cm"], KNN, first.feature_id)[
+        "properties"]["plot_size_rai"] == 10.0

@@ -78,6 +78,8 @@ def test_every_accepted_parameter_is_documented_and_back(client: FlaskClient) ->
             continue
         if path == "/collections/{collectionId}/items":  # the shared subset, checked below
             continue
+        if "get" not in item or item["get"].get("security"):  # writes (test_api_write.py)
+            continue
         documented = {p["name"] for p in item["get"]["parameters"] if p["in"] == "query"}
         response = client.get(f"/api{_concrete(client, path)}?not_a_parameter=1")
         assert response.status_code == 400, path

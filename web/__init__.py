@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
     from web import auth, compress, cors, errors, params, security
     from web.api import api
+    from web.api_write import api_write
     from web.choropleth_page import choropleth
     from web.dashboard import dashboard
     from web.indicators_api import indicators_api
@@ -50,7 +51,10 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.register_blueprint(tour)
     app.register_blueprint(choropleth)
     app.register_blueprint(api, url_prefix="/api")
-    auth.csrf.exempt(api)  # API writes take bearer tokens only, never cookies (web/auth.py)
+    app.register_blueprint(api_write, url_prefix="/api")
+    # API writes take bearer tokens only, never cookies (web/auth.py): no CSRF token needed.
+    auth.csrf.exempt(api)
+    auth.csrf.exempt(api_write)
     app.register_blueprint(indicators_api, url_prefix="/api")
     app.register_blueprint(tiles, url_prefix="/api")
     app.register_blueprint(dashboard)

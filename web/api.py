@@ -27,6 +27,7 @@ from cddgis.core.errors import NotFound
 from cddgis.core.schema import Layer
 from cddgis.core.values import safe_row
 from gis import boundaries as bq
+from gis import changes
 from gis import crs as gcrs
 from gis import layer_queries as lq
 from gis import places as gis_places
@@ -83,6 +84,8 @@ CONFORMANCE = [
         "core", "tileset", "tilesets-list", "geodata-tilesets", "dataset-tilesets", "mvt")),
     "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
     "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
+    *(f"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/{c}" for c in (
+        "create-replace-delete", "update", "optimistic-locking-etags", "features")),
 ]
 CRS84 = gcrs.CRS84
 CSV_CHUNK = 64 * 1024
@@ -465,6 +468,10 @@ def item(collection_id: str, item_id: str) -> ResponseReturnValue:
     body = feature[:-1] + ',"links":' + json.dumps(links, ensure_ascii=False) + "}"
     response = Response(body, mimetype=GEOJSON)
     response.headers["Content-Crs"] = f"<{crs.uri}>"
+    if (written := _layer(collection_id)) is not None:  # Part 4: what If-Match names
+        version = changes.current_version(engine(), written, item_id)
+        if version is not None:
+            response.headers["ETag"] = f'"{version}"'
     return response
 
 

@@ -116,6 +116,109 @@ def _add_tiles(add: Callable[[str, list[Param], dict[str, object]], None], base:
                     "while the data under the tile is unchanged."))
 
 
+_BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+_FEATURE_IN: dict[str, object] = {"type": "object", "required": ["type", "geometry", "properties"],
+               "properties": {"type": {"type": "string", "enum": ["Feature"]},
+                              "geometry": {"type": "object"},
+                              "properties": {"type": "object"}}}
+
+
+def _write_responses(*codes: str) -> dict[str, object]:
+    """The answers of a Part 4 write, in the OGC exception JSON unless a feature."""
+    error: dict[str, object] = {
+        "content": {JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}}
+    said: dict[str, tuple[str, dict[str, object]]] = {
+        "200": ("The feature as now published (ETag: its new version)",
+                {"content": {GEOJSON: {"schema": _OBJECT}}}),
+        "201": ("Created: Location of the feature, ETag \"1\"",
+                {"content": {GEOJSON: {"schema": _OBJECT}}}),
+        "202": ("Waiting for review: Location of the change (/changes/{changeId})",
+                {"content": {JSON: {"schema": _OBJECT}}}),
+        "204": ("Retired", {}),
+        "400": ("Not JSON, or a wrong parameter", error),
+        "401": ("No valid bearer token", error),
+        "403": ("Outside the account's layers or provinces (the message names them)", error),
+        "404": ("No such collection or feature", error),
+        "405": ("Boundary collections are read-only", error),
+        "409": ("The feature is retired or has a change waiting for review", error),
+        "412": ("If-Match names an older version: someone changed the feature first", error),
+        "413": ("Larger than the upload limit (CDDGIS_MAX_UPLOAD_MB)", error),
+        "415": ("Content-Type or file type not accepted", error),
+        "422": ("Invalid for the layer: `problems` lists every reason (Thai and English)",
+                error),
+        "428": ("If-Match is missing", error),
+    }
+    return {code: {"description": said[code][0], **said[code][1]} for code in codes}
+
+
+def _write_op(operation_id: str, summary: str, tags: list[str], responses: tuple[str, ...], *,
+              path_params: list[dict[str, object]] | None = None,
+              body: dict[str, object] | None = None, if_match: bool = False,
+              description: str = "") -> dict[str, object]:
+    parameters: list[dict[str, object]] = list(path_params or [])
+    if if_match:
+        parameters.append({"name": "If-Match", "in": "header", "required": True,
+                           "description": "The ETag a GET of the feature gave, e.g. \"3\"",
+                           "schema": {"type": "string"}})
+    op: dict[str, object] = {"operationId": operation_id, "summary": summary, "tags": tags,
+                             "parameters": parameters, "security": _BEARER,
+                             "responses": _write_responses(*responses)}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": body}
+    if description:
+        op["description"] = description
+    return op
+
+
+def _add_writes(ops: dict[str, tuple[list[Param], dict[str, object]]]) -> None:
+    """OGC API - Features Part 4 on every point layer, its bulk import, and the changes it
+    answers with (``web/api_write.py``)."""
+    feature_in: dict[str, object] = {GEOJSON: {"schema": _FEATURE_IN},
+                                     JSON: {"schema": _FEATURE_IN}}
+    merge: dict[str, object] = {**feature_in, "application/merge-patch+json": {"schema": _OBJECT}}
+    for layer in LAYERS.values():
+        name, tag = layer.id.replace("-", "_"), [layer.id]
+        base = f"/collections/{layer.id}/items"
+        fid = _id_param("featureId", f"{layer.key_field} (the layer's natural key)")
+        ops[base][1]["post"] = _write_op(
+            f"create_{name}", "Add a feature (Part 4)", tag,
+            ("201", "202", "400", "401", "403", "409", "415", "422"), body=feature_in)
+        item = ops[f"{base}/{{featureId}}"][1]
+        item["put"] = _write_op(
+            f"replace_{name}", "Replace a feature's public fields and point (Part 4)", tag,
+            ("200", "202", "400", "401", "403", "404", "409", "412", "415", "422", "428"),
+            path_params=[fid], body=feature_in, if_match=True,
+            description="A public field left out is cleared; personal fields change only "
+                        "when sent (with the personal-data right).")
+        item["patch"] = _write_op(
+            f"update_{name}", "Change some fields, or move the point (Part 4)", tag,
+            ("200", "202", "400", "401", "403", "404", "409", "412", "415", "422", "428"),
+            path_params=[fid], body=merge, if_match=True,
+            description="Properties sent replace those stored (null clears one); a geometry "
+                        "moves the point and its province/district/subdistrict are derived "
+                        "again.")
+        item["delete"] = _write_op(
+            f"retire_{name}", "Retire a feature (Part 4; restorable in the workspace)", tag,
+            ("202", "204", "401", "403", "404", "409", "412", "428"), path_params=[fid],
+            if_match=True)
+        ops[f"/collections/{layer.id}/imports"] = ([], {"post": _write_op(
+            f"import_{name}", "Bulk import a file: the importer's report", tag,
+            ("200", "202", "400", "401", "403", "413", "415", "422"),
+            body={"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"},
+                               "mode": {"type": "string",
+                                        "enum": ["dry-run", "all", "valid-only"]}}}}},
+            description="mode=dry-run (default) checks and reports; all commits all or "
+                        "nothing; valid-only commits the rows without errors. Rows outside "
+                        "the account's provinces are errors naming the province.")})
+    ops["/changes/{changeId}"] = ([], {"get": _write_op(
+        "change", "One change (e.g. one waiting for review)", ["Changes"],
+        ("200", "401", "403", "404"),
+        path_params=[{"name": "changeId", "in": "path", "required": True,
+                      "description": "Change id", "schema": {"type": "integer"}}])})
+
+
 def operations() -> dict[str, tuple[list[Param], dict[str, object]]]:
     """Every path with the parameters its view accepts, and its OpenAPI path item."""
     ops: dict[str, tuple[list[Param], dict[str, object]]] = {}
@@ -170,6 +273,7 @@ def operations() -> dict[str, tuple[list[Param], dict[str, object]]]:
             add(f"{base}/clusters", cluster, _op(
                 f"clusters_{name}", f"{title}: points gathered on a grid (cddgis extension)",
                 cluster, {JSON: {"schema": _OBJECT}}, tags=tag))
+    _add_writes(ops)
     # The generic items path, with the parameters every collection accepts: clients that look
     # here rather than at a collection's own path find the same limits.
     shared = [p for p in wp.boundary_items_params()
@@ -234,11 +338,14 @@ def document() -> dict[str, object]:
             "version": "1.0.0",
             "description": ("ขอบเขตการปกครองและชั้นข้อมูลของกรมการพัฒนาชุมชน — Thailand's admin "
                             "boundaries and CDD's point layers as OGC API - Features (Parts 1, "
-                            "2 and 3), with cddgis extensions (near, radius_km, q, clusters, "
+                            "2, 3 and 4), with cddgis extensions (near, radius_km, q, clusters, "
                             "places, indicators)."),
             "license": {"name": "MIT (code); data licences per collection"},
         },
         "servers": [{"url": url_for("api.landing", _external=True).rstrip("/")}],
         "paths": {path: item for path, (_, item) in operations().items()},
-        "components": {"schemas": {"exception": _EXCEPTION, "featureCollection": _FEATURES}},
+        "components": {"schemas": {"exception": _EXCEPTION, "featureCollection": _FEATURES},
+                       "securitySchemes": {"bearer": {
+                           "type": "http", "scheme": "bearer",
+                           "description": "An API token from `cddgis users token NAME`"}}},
     }
