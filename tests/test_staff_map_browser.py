@@ -7,6 +7,7 @@ no time waits: every step waits for the data that must appear."""
 from __future__ import annotations
 
 import csv
+import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import Engine, text
 from werkzeug.serving import make_server
 
+from gis import accounts, changes
 from gis.cluster import ClusterInfo
 from gis.db import engine_for
 from gis.layer_store import import_file
@@ -24,7 +26,7 @@ from gis.settings import Settings
 from layers.definitions import LAYERS
 from tests.conftest import CSP_LISTENER
 from tests.pagestate import wait_ready
-from tests.staff import PASSWORD, add_account, sign_in
+from tests.staff import PASSWORD, add_account, csrf_token, sign_in
 from web import create_app
 from web.staff_features import thai_time
 
@@ -40,6 +42,7 @@ ROWS = [
     ["LC-CM-WAIT", "ศูนย์เรียนรู้สุเทพ", 2565, "ไม่ใช่", "053444444", 18.8030, 98.9560],
     ["LC-CM-GONE", "ศูนย์เรียนรู้หายยา", 2563, "ใช่", "053555555", 18.7780, 98.9830],
     ["LC-CM-BACK", "ศูนย์เรียนรู้วัดเกต", 2564, "ใช่", "053777777", 18.7900, 99.0050],
+    ["LC-CM-NOTE", "ศูนย์เรียนรู้ป่าแดด", 2564, "ใช่", "053888888", 18.7600, 98.9800],
     ["LC-LP-OWN", "ศูนย์เรียนรู้ลำพูน", 2564, "ใช่", "053666666", 18.5790, 99.0087],
 ]
 KNN = LAYERS["khok-nong-na"]
@@ -385,3 +388,43 @@ def test_times_are_bangkok_time_in_buddhist_era_years() -> None:
 
     assert thai_time(datetime(2026, 11, 25, 10, 20, tzinfo=UTC)) == "25 พ.ย. 2569 17:20 น."
     assert thai_time("2026-12-31T18:30:00+00:00") == "1 ม.ค. 2570 01:30 น."
+
+
+def test_control_characters_in_a_form_are_the_fields_problem_not_an_outage(
+        staff_app: Any, owner_engine: Engine) -> None:
+    client = staff_app.test_client()
+    sign_in(client, "cm-officer")
+    target = feature_id(owner_engine, "LC-CM-BACK")
+    page = client.get(f"/staff/layers/{LC.id}/{target}")
+    version = re.search(r'name="version" value="(\d+)"', page.text)
+    assert version is not None
+    before = properties(owner_engine, "LC-CM-BACK")
+    answer = client.post(f"/staff/layers/{LC.id}/{target}", data={
+        "csrf_token": csrf_token(page.text), "version": version.group(1),
+        "center_id": "LC-CM-BACK", "name": "ศูนย์\x00เรียนรู้"})
+    assert answer.status_code == 422
+    assert 'id="f-name-problem"' in answer.text and "control" in answer.text
+    assert properties(owner_engine, "LC-CM-BACK") == before
+
+    # A note with NUL: refused, the pending change stays pending.
+    officer = accounts.find_account(owner_engine, "cm-officer")
+    assert officer is not None
+    changes.set_requires_approval(owner_engine, LC.id, True)
+    try:
+        noted = feature_id(owner_engine, "LC-CM-NOTE")
+        waiting = changes.update_feature(owner_engine, officer, LC, noted, {"phone": "0811111111"},
+                                         expected_version=1)
+    finally:
+        changes.set_requires_approval(owner_engine, LC.id, False)
+    assert waiting.status == "pending"
+    approver = staff_app.test_client()
+    sign_in(approver, "cm-approver")
+    review = approver.get("/staff/review")
+    assert "LC-CM-NOTE" in review.text
+    refused = approver.post("/staff/review", data={
+        "csrf_token": csrf_token(review.text), "change_id": str(waiting.change_id),
+        "decision": "reject", "note": "ไม่\x00ผ่าน"})
+    assert refused.status_code == 400 and "control" in refused.text
+    with owner_engine.connect() as conn:
+        assert conn.execute(text("SELECT status FROM feature_changes WHERE id = :id"),
+                            {"id": waiting.change_id}).scalar_one() == "pending"

@@ -8,6 +8,7 @@ server's problems beside the fields, and on a conflict the values someone else s
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,6 +39,8 @@ KINDS = {
 }
 STATUSES = {"published": "เผยแพร่แล้ว / published", "pending": "รออนุมัติ / pending",
             "rejected": "ไม่อนุมัติ / rejected"}
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Control characters no field may hold (tab and line breaks are text)."""
 STALE = "ไม่สามารถบันทึก: มีผู้แก้ไขก่อนหน้า / someone saved first"
 
 
@@ -141,11 +144,24 @@ def _problems_by_field(layer: Layer, problems: list[str]) -> tuple[dict[str, lis
     return by_field, rest
 
 
-def _read_form(layer: Layer, account: Account) -> dict[str, str | None]:
+def _read_form(layer: Layer, account: Account, *, for_display: bool = False,
+               ) -> dict[str, str | None]:
+    """The form's values by field (blank = None). ``for_display``: control characters
+    removed, to show the form again; otherwise a field holding one (NUL, which PostgreSQL
+    refuses, and the like) is that field's problem (422), never a failed write."""
     values: dict[str, str | None] = {}
+    problems = []
     for f in _fields(layer, account):
         raw = request.form.get(f.name, "")[:f.max_length + 100].strip()
+        if CONTROL.search(raw):
+            if for_display:
+                raw = CONTROL.sub("", raw)
+            else:
+                problems.append(f"{f.label_th} / {f.label_en} ({f.name}): มีอักขระควบคุม (เช่น "
+                                "NUL) / contains control characters (such as NUL)")
         values[f.name] = raw or None
+    if problems:
+        raise Unprocessable("ข้อมูลไม่ผ่านการตรวจสอบ / the values are not valid", problems)
     return values
 
 
@@ -250,7 +266,7 @@ def _feature_page(layer: Layer, account: Account, feature_id: int, *,
 def _refused_save(layer: Layer, account: Account, feature_id: int, exc: Exception,
                   ) -> ResponseReturnValue:
     """A refused save: the form again with what was typed, and why (422/403/409)."""
-    typed = {k: v or "" for k, v in _read_form(layer, account).items()}
+    typed = {k: v or "" for k, v in _read_form(layer, account, for_display=True).items()}
     if isinstance(exc, Unprocessable):
         by_field, rest = _problems_by_field(layer, exc.problems)
         return _feature_page(layer, account, feature_id, form_values=typed, status=422,
@@ -336,7 +352,7 @@ def new_feature(layer_id: str) -> ResponseReturnValue:
     source = request.form if request.method == "POST" else request.args
     lon, lat = source.get("lon", ""), source.get("lat", "")
     if request.method == "POST":
-        typed = {k: v or "" for k, v in _read_form(layer, account).items()}
+        typed = {k: v or "" for k, v in _read_form(layer, account, for_display=True).items()}
         try:
             point_lon, point_lat = _read_point(required=True)
             assert point_lon is not None and point_lat is not None
@@ -438,6 +454,9 @@ def review() -> ResponseReturnValue:
             raise BadParameter("เลือกอย่างน้อยหนึ่งรายการ / choose at least one change")
         approve = request.form.get("decision") == "approve"
         note = request.form.get("note", "").strip()[:2000] or None
+        if note and CONTROL.search(note):
+            raise BadParameter("หมายเหตุมีอักขระควบคุม (เช่น NUL) / the note contains control "
+                               "characters (such as NUL)")
         try:
             decided = changes.decide(engine(), account, ids, approve=approve, note=note)
         except (Conflict, Forbidden, Unprocessable, BadParameter) as exc:
