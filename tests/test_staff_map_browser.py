@@ -280,6 +280,12 @@ def test_approval_publishes_a_pending_change_only_then(
     expect(approver.locator("#decided")).to_contain_text("อนุมัติ")
     expect(approver.locator("#review-list li", has_text="LC-CM-WAIT")).to_have_count(0)
     assert officer.request.get(public).json()["properties"]["name"] == "ศูนย์เรียนรู้ดอยสุเทพ"
+    officer.reload()
+    decided = officer.locator("#history li").first
+    expect(decided).to_contain_text("อนุมัติโดย")
+    expect(decided).to_contain_text("cm-approver")
+    expect(decided).to_contain_text("ตรวจแล้ว")
+    expect(officer.locator("#pending-lock")).to_have_count(0)
 
 
 def test_two_people_saving_the_same_feature_one_conflict_no_lost_write(
@@ -365,6 +371,8 @@ def test_personal_fields_only_with_the_right_and_every_view_logged(
     with owner_engine.connect() as conn:
         views_before = conn.execute(text("SELECT count(*) FROM personal_data_views")).scalar_one()
     plain = staff_app.test_client()
+    anonymous = plain.get(url)
+    assert anonymous.status_code == 302 and "/staff/sign-in" in anonymous.location
     sign_in(plain, "cm-plots")
     page = plain.get(url)
     assert page.status_code == 200 and "KNN-CM-1" in page.text
