@@ -16,6 +16,8 @@ Contract (as in the brief; additions only, nothing renamed):
 - ``feature_for_staff`` of a retired feature answers its last state with ``"retired": true``;
   every snapshot it returns carries ``"pending"`` (the id of the change waiting for review, or
   None). Without the personal-data right ``personal`` is ``{}``.
+- ``revert_feature`` by an account without the personal-data right keeps the personal fields
+  as they are (it may not write them).
 - ``decide`` runs in one transaction in ascending change id: if one change is stale, nothing is
   decided (``StaleVersion`` naming the change), so the approver rejects that one and goes on.
 - A pending creation reserves its feature id from the sequence, so the id in the result is the
@@ -513,6 +515,8 @@ def revert_feature(engine: Engine, account: Account, layer: Layer, feature_id: i
         _check_version(before, expected_version)
         after = {**target, "id": before["id"], "key": before["key"], "layer": layer.id,
                  "sample": before["sample"], "version": before["version"] + 1}
+        if not account.may_see_personal(layer.id):  # writing them needs the right too
+            after["personal"] = before["personal"]
         return _submit(conn, account, layer, "revert", before, after)
 
 
@@ -638,9 +642,14 @@ def _provinces_of(row: Any) -> set[str | None]:
 def pending(engine: Engine, account: Account) -> list[dict[str, Any]]:
     """The changes waiting for review that this account may approve, oldest first."""
     with engine.begin() as conn:
+        if not (account.is_admin or account.can_approve) or account.disabled:
+            return []
         rows = conn.execute(text(f"""
-            {_CHANGE_SELECT} WHERE c.status = 'pending' ORDER BY c.id
-        """)).all()
+            {_CHANGE_SELECT} WHERE c.status = 'pending'
+              AND (CAST(:layers AS text[]) IS NULL OR c.layer = ANY(CAST(:layers AS text[])))
+            ORDER BY c.id
+        """), {"layers": None if account.is_admin or account.layers is None
+               else sorted(account.layers)}).all()
         mine = [r for r in rows if all(account.may_approve(r.layer, p) for p in _provinces_of(r))]
         shown: dict[str, list[int]] = {}
         out = []

@@ -153,7 +153,7 @@ def upsert_features(conn: Connection, layer: str, rows: list[FeatureRow], *, imp
                 subdistrict_code = EXCLUDED.subdistrict_code, region = EXCLUDED.region,
                 geom = EXCLUDED.geom, sample = f.sample OR EXCLUDED.sample,
                 source_file = EXCLUDED.source_file, import_id = EXCLUDED.import_id,
-                updated_at = now(), version = f.version + 1
+                updated_at = now()
             RETURNING (xmax = 0) AS inserted
         """
         results = execute_values(cur, sql, values, page_size=1000, fetch=True)
@@ -214,21 +214,42 @@ class PostgisLayerWriter:
         inserted, updated = self._upsert(published)
         self.inserted += inserted
         self.updated += updated
-        if self.history and published:
-            after = changes.snapshots_by_key(self.conn, layer, [r.key for r in published])
-            changes.record_import(self.conn, account=self.account, layer=layer,
-                                  import_id=self.import_id, before=dict(before),
-                                  after=list(after.values()), pending=False)
+        if published:
+            after = self._changed(before, [r.key for r in published])
+            bumped = [s["id"] for s in after if s["key"] in before]
+            if bumped:  # a separate statement: the upsert cannot tell "changed" from "same"
+                self.conn.execute(text("""
+                    UPDATE layer_features SET version = version + 1 WHERE id = ANY(:ids)
+                """), {"ids": bumped})
+            if self.history:
+                changes.record_import(self.conn, account=self.account, layer=layer,
+                                      import_id=self.import_id, before=dict(before),
+                                      after=after, pending=False)
         if staged:
             savepoint = self.conn.begin_nested()
             self._upsert(staged)
-            after = changes.snapshots_by_key(self.conn, layer, [r.key for r in staged])
+            after = self._changed(before, [r.key for r in staged])
             savepoint.rollback()
             changes.record_import(self.conn, account=self.account, layer=layer,
                                   import_id=self.import_id, before=dict(before),
-                                  after=list(after.values()), pending=True)
+                                  after=after, pending=True)
             self.pending += len(after)
         return existing
+
+    def _changed(self, before: dict[str, dict], keys: list[str]) -> list[dict]:
+        """The snapshots of ``keys`` now, only those new or changed, with the version they
+        get. Re-importing an unchanged row changes nothing: no version, no history entry, and
+        its map tiles stay cached (the tile trigger ignores bookkeeping columns)."""
+        from gis import changes
+
+        out = []
+        for key, snap in changes.snapshots_by_key(self.conn, self.report.layer, keys).items():
+            old = before.get(key)
+            if old is None:
+                out.append(snap)
+            elif {**old, "version": 0} != {**snap, "version": 0}:
+                out.append({**snap, "version": old["version"] + 1})
+        return out
 
     def finish(self, report: ImportReport, *, commit: bool) -> tuple[int, int, int]:
         try:

@@ -260,10 +260,19 @@ def test_personal_fields_need_the_right_and_every_view_is_logged(
     # Editing public fields without the right keeps the personal value.
     changes.update_feature(app_engine, people["cm"], KNN, created.feature_id,
                            {"plot_size_rai": "4"}, expected_version=1)
+    renamed = changes.update_feature(app_engine, people["owner"], KNN, created.feature_id,
+                                     {"owner_name": "นางสมศรี ใจดี"}, expected_version=2)
+    # Reverting that without the right keeps the name as it is (writing it needs the right).
+    changes.revert_feature(app_engine, people["cm"], KNN, created.feature_id,
+                           renamed.change_id, expected_version=3)
+    with owner.connect() as conn:
+        assert conn.execute(text("SELECT personal FROM layer_features WHERE id = :id"),
+                            {"id": created.feature_id}).scalar_one() == {
+            "owner_name": "นางสมศรี ใจดี"}
     with owner.begin() as conn:
         conn.execute(text("DELETE FROM personal_data_views"))
     shown = changes.feature_for_staff(app_engine, people["owner"], KNN, created.feature_id)
-    assert shown["personal"] == {"owner_name": "นายสมชาย ใจดี"}
+    assert shown["personal"] == {"owner_name": "นางสมศรี ใจดี"}
     changes.history(app_engine, people["owner"], KNN, created.feature_id)
     with owner.connect() as conn:
         logged = conn.execute(text("""
@@ -308,6 +317,12 @@ def test_import_records_history_and_scope(owner: Engine, app_engine: Engine,
     assert log[0]["before"]["properties"]["plot_size_rai"] == 2.0
     assert log[0]["after"]["properties"]["plot_size_rai"] == 5.0 and log[0]["after"][
         "version"] == 2
+    # The same file again changes nothing: no new version, no history entry.
+    same = import_file(app_engine, KNN, _csv(tmp_path, [("IM-1", "5", CHIANG_MAI)]),
+                       account=people["cm"])
+    assert same.committed
+    assert len(changes.history(app_engine, people["cm"], KNN, fid)) == 2
+    assert changes.feature_for_staff(app_engine, people["cm"], KNN, fid)["version"] == 2
     with pytest.raises(Forbidden):
         import_file(app_engine, KNN, path, account=people["other-layer"])
     # Lamphun's officer may not take Chiang Mai's plot by importing its key at a Lamphun point.
