@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     from web.dashboard import dashboard
     from web.indicators_api import indicators_api
     from web.pages import pages
+    from web.staff_features import staff_features
     from web.tiles import tiles
     from web.tour import tour
 
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.register_blueprint(indicators_api, url_prefix="/api")
     app.register_blueprint(tiles, url_prefix="/api")
     app.register_blueprint(dashboard)
+    app.register_blueprint(staff_features, url_prefix="/staff")
 
     return app
 
