@@ -72,7 +72,7 @@ def init_app(app: Flask) -> None:
         from web.errors import answer
 
         limit = settings().max_upload_mb
-        return answer(413, "PayloadTooLarge",
+        return answer(413, "RequestEntityTooLarge",
                       f"ไฟล์ใหญ่เกิน {limit} MB ที่ระบบรับได้ แบ่งไฟล์เป็นส่วน ๆ แล้วอัปโหลดทีละส่วน / the "
                       f"file is larger than the {limit} MB limit (CDDGIS_MAX_UPLOAD_MB): split it "
                       "and upload the parts one by one")
