@@ -151,6 +151,8 @@ def tile_params(source: gt.Source, f: Param = F_TILE) -> list[Param]:
 
 def _filters(source: gt.Source, f: Param = F_TILE) -> gt.TileFilters:
     """The tile's filters from the request, after refusing what it does not take."""
+    if not request.args:  # most tiles: nothing to check or parse
+        return gt.TileFilters()
     params = tile_params(source, f)
     accept(params)
     f.choice()  # a wrong f is a 400 naming it
