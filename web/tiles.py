@@ -300,7 +300,9 @@ def _mvt_response(tile: gt.Tile) -> Response:
     """The tile with its ETag, or 304 when the client's copy is still the current one."""
     headers = {"ETag": f'"{tile.etag}"', "Cache-Control": "no-cache",
                "X-Tile-Cache": "hit" if tile.cached else "miss"}
-    if tile.etag in request.if_none_match:
+    # Weak comparison, as If-None-Match asks: a proxy that gzips the tile (nginx in the
+    # production profile) makes its ETag weak, and the client sends it back that way.
+    if request.if_none_match.contains_weak(tile.etag):
         return Response(status=304, headers=headers)
     return Response(tile.data, mimetype=MVT, headers=headers)
 

@@ -134,8 +134,8 @@
   // `draw=geojson|tiles` in the address forces one or the other (for measuring).
   const areaTiles = window.cddgisAreaTiles;
   let tiles = null;
+  const forced = new URLSearchParams(location.search).get("draw");  // read before the URL is rewritten
   function fromTiles(scope) {
-    const forced = new URLSearchParams(location.search).get("draw");
     if (!areaTiles || forced === "geojson") return false;
     if (forced === "tiles") return true;
     return scope.get("level") === "subdistrict" && !scope.get("province") && !scope.get("district");
