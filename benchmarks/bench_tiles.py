@@ -105,7 +105,11 @@ def _process(args: list[str], env: dict[str, str], ready: str, expect: str,
         yield
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:  # gunicorn finishes its keep-alive connections first; the figures are in hand
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
         log.close()
 
 
