@@ -151,6 +151,8 @@ def tile_params(source: gt.Source, f: Param = F_TILE) -> list[Param]:
 
 def _filters(source: gt.Source, f: Param = F_TILE) -> gt.TileFilters:
     """The tile's filters from the request, after refusing what it does not take."""
+    if not request.args:  # most tiles: nothing to check or parse
+        return gt.TileFilters()
     params = tile_params(source, f)
     accept(params)
     f.choice()  # a wrong f is a 400 naming it
@@ -298,7 +300,9 @@ def _mvt_response(tile: gt.Tile) -> Response:
     """The tile with its ETag, or 304 when the client's copy is still the current one."""
     headers = {"ETag": f'"{tile.etag}"', "Cache-Control": "no-cache",
                "X-Tile-Cache": "hit" if tile.cached else "miss"}
-    if tile.etag in request.if_none_match:
+    # Weak comparison, as If-None-Match asks: a proxy that gzips the tile (nginx in the
+    # production profile) makes its ETag weak, and the client sends it back that way.
+    if request.if_none_match.contains_weak(tile.etag):
         return Response(status=304, headers=headers)
     return Response(tile.data, mimetype=MVT, headers=headers)
 

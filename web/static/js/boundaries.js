@@ -58,10 +58,38 @@
     history[push ? "pushState" : "replaceState"](s, "", url);
   }
 
-  function draw(selected, children, childLevel) {
+  // The children's outlines can be drawn from vector tiles (`draw=tiles` in the address), but
+  // are drawn from the GeoJSON by default: the drop-downs, the count and the fit need those
+  // same features anyway, so tiles only added requests (docs/benchmarks.md, "The boundaries
+  // explorer from tiles?"). The option stays for measuring.
+  const fromTiles = new URLSearchParams(location.search).get("draw") === "tiles" &&
+    Boolean(window.cddgisAreaTiles);
+  let tiles = null;
+  const PARENT = { province: "region", district: "province", subdistrict: "district" };
+
+  function drawTiles(childLevel, state) {
+    if (tiles) { tiles.remove(); tiles = null; }
+    if (!childLevel) return;
+    const params = new URLSearchParams();
+    const parent = PARENT[childLevel];
+    if (state[parent]) params.set(parent, state[parent]);
+    tiles = window.cddgisAreaTiles(map, {
+      api, collection: `${childLevel}s`, params, className: "cddgis-child-tiles",
+      fill: () => ({ color: "#60a5fa", opacity: 0.12 }),
+      line: { color: "#1d4ed8", width: 1 },
+      tooltip: (p) => `${esc(p.name_th)}<br><span class="en">${esc(p.name_en)}</span>`,
+      click: (p) => choose(childLevel, p.code),
+    });
+  }
+
+  function draw(selected, children, childLevel, state) {
     map.removeLayer(drawn);
     drawn = L.featureGroup();
-    if (children) {
+    if (fromTiles) {
+      drawTiles(childLevel, state);
+      // Fitted to the children as before; their outlines come from the tiles.
+      if (children) L.geoJSON(children, { style: { opacity: 0, fillOpacity: 0 }, interactive: false }).addTo(drawn);
+    } else if (children) {
       L.geoJSON(children, {
         style: { className: "cddgis-child", color: "#1d4ed8", weight: 1, fillColor: "#60a5fa",
                  fillOpacity: 0.12 },
@@ -82,9 +110,31 @@
       }).addTo(drawn);
     }
     drawn.addTo(map);
-    const bounds = drawn.getBounds();
-    // No animation: the view is settled when the page says it is ready.
-    if (bounds.isValid()) map.fitBounds(bounds, { padding: [16, 16], animate: false });
+    fitTo(drawn.getBounds());
+  }
+
+  // Fitting the map to the area. On a phone the map sits under the panel, and the page can
+  // still reflow after the fit (the panel filling, the Thai font arriving): Leaflet keeps the
+  // size it measured, so the area ended up off-centre or cut (issue 15: 5 of 12 deep links).
+  // The size is measured afresh before each fit, and the map is fitted again whenever its box
+  // changes size, until the user moves the map.
+  let fitted = null;  // the bounds the view was last fitted to, while the user has not moved it
+  let fitting = false;
+  function fitTo(bounds) {
+    if (!bounds || !bounds.isValid()) { fitted = null; return; }
+    fitted = bounds;
+    fitting = true;
+    try {
+      map.invalidateSize({ pan: false });
+      // No animation: the view is settled when the page says it is ready.
+      map.fitBounds(bounds, { padding: [16, 16], animate: false });
+    } finally {
+      fitting = false;
+    }
+  }
+  map.on("movestart zoomstart", () => { if (!fitting) fitted = null; });
+  if (window.ResizeObserver) {
+    new ResizeObserver(() => { if (fitted) fitTo(fitted); }).observe(map.getContainer());
   }
 
   function showInfo(level, feature, childCount) {
@@ -155,8 +205,9 @@
         childLevel = "province";
       }
       if (!current(mine)) return;  // a newer choice won the race
-      draw(selected, children, childLevel);
+      // The panel first: on a phone it sits above the map, and its height is the map's.
       showInfo(level, selected, children ? children.numberMatched : 0);
+      draw(selected, children, childLevel, state);
       writeState(state, push);
       els.status.textContent = "";
       ready(mine);

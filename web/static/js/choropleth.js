@@ -309,6 +309,59 @@
     el("permalink").href = location.href;
   }
 
+  // The nationwide (or regional) subdistrict map is drawn from vector tiles: 7,425 areas as
+  // SVG paths took longer to draw and to redraw after every pan and zoom than the same areas
+  // on a few canvases (docs/benchmarks.md, "Nationwide subdistrict choropleth"). Smaller sets
+  // (provinces, districts, one province's subdistricts) stay GeoJSON, which is faster there.
+  // `draw=geojson|tiles` in the address forces one or the other (for measuring).
+  const areaTiles = window.cddgisAreaTiles;
+  let tiles = null;
+  const forced = new URLSearchParams(location.search).get("draw");  // read before the URL is rewritten
+  function fromTiles(scope) {
+    if (!areaTiles || forced === "geojson") return false;
+    if (forced === "tiles") return true;
+    return scope.get("level") === "subdistrict" && !scope.get("province") && !scope.get("district");
+  }
+
+  function removeAreas() {
+    if (layer) { map.removeLayer(layer); layer = null; }
+    if (tiles) { tiles.remove(); tiles = null; }
+  }
+
+  function tooltipHtml(v, props, body) {
+    const value = v.value == null ? "ไม่มีข้อมูล — no data" : `${valueText(v.value, body)} ${body.indicator.unit}`;
+    return `<strong>${esc(v.name_th || props.name_th)}</strong> ${esc(v.name_en || "")}<br>` +
+           `${esc(value)}${v.rank ? `<br>อันดับ ${v.rank} / ${body.values.length}` : ""}`;
+  }
+
+  const THAILAND = L.latLngBounds([5.61, 97.34], [20.47, 105.64]);
+  async function drawTiles(body, byCode, scope, fit) {
+    let bounds = THAILAND;
+    if (fit && scope.get("region")) {
+      // The region's outline from its provinces (a small, cached answer).
+      const provinces = await getJSON(`${api}/choropleth/areas?level=province&region=${encodeURIComponent(scope.get("region"))}`);
+      bounds = L.geoJSON(provinces).getBounds();
+    }
+    removeAreas();
+    const params = new URLSearchParams();
+    for (const k of ["region", "province", "district"]) if (scope.get(k)) params.set(k, scope.get(k));
+    const level = scope.get("level");
+    tiles = areaTiles(map, {
+      api, collection: `${level}s`, params, className: "cddgis-choropleth-tiles",
+      fill: (p) => {
+        const v = byCode[p.code];
+        return { color: v ? v.color : "#d1d5db", opacity: v && v.value != null ? 0.85 : 0.5 };
+      },
+      line: { color: "#ffffff", width: 0.6 },
+      tooltip: (p) => tooltipHtml(byCode[p.code] || {}, p, body),
+      click: (p) => drill(p.code),
+    });
+    if (fit) {
+      map.invalidateSize();
+      map.fitBounds(bounds, { animate: false });
+    }
+  }
+
   function nextLevel(level) { return LEVELS[LEVELS.indexOf(level) + 1]; }
 
   // Down to the area's children; at the deepest level there is, the map zooms to the area.
@@ -362,14 +415,19 @@
     valuesQuery.delete("indicator");
     writeState();
     try {
+      const tiled = fromTiles(scope);
       const [geo, body] = await Promise.all([
-        getJSON(`${api}/choropleth/areas?${scope}`),
+        tiled ? null : getJSON(`${api}/choropleth/areas?${scope}`),
         getJSON(`${api}/indicators/${encodeURIComponent(q.get("indicator"))}/values?${valuesQuery}`),
       ]);
       if (!current(mine)) return;
       const byCode = Object.fromEntries(body.values.map((v) => [v.code, v]));
       rows = body.values;
-      if (layer) map.removeLayer(layer);
+      if (tiled) {
+        await drawTiles(body, byCode, scope, fit);
+        if (!current(mine)) return;
+      } else {
+      removeAreas();
       const unit = body.indicator.unit;
       layer = L.geoJSON(geo, {
         style: (f) => {
@@ -390,6 +448,7 @@
       if (fit && layer.getBounds().isValid()) {
         map.invalidateSize();
         map.fitBounds(layer.getBounds(), { animate: false });
+      }
       }
       shown = body;
       legend(body);
