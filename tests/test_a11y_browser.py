@@ -67,7 +67,8 @@ def every_page(village_id: str) -> list[str]:
             "/tour", f"/tour/{village_id}", "/locator", "/dashboard?province=50",
             "/api", "/api/conformance", "/api/collections", "/api/collections/provinces",
             "/api/collections/provinces/queryables", "/api/collections/districts/items?province=50",
-            "/api/collections/provinces/items/50", "/api/openapi?f=html", "/no-such-page"]
+            "/api/collections/provinces/items/50", "/api/openapi?f=html", "/no-such-page",
+            "/staff/sign-in"]
 
 
 def _open(page: Page, url: str) -> None:
@@ -160,7 +161,10 @@ def test_subdistrict_map_is_one_tab_stop(browser: Browser, live_server: str) -> 
     context = _context(browser, DESKTOP, "th")
     page = context.new_page()
     try:
-        page.goto(f"{live_server}/choropleth?indicator=osm-poi-count&level=subdistrict")
+        # Drawn as SVG (draw=geojson), the worst case: one path per subdistrict. The default
+        # nationwide drawing is from tiles, on canvases that take no focus at all.
+        page.goto(f"{live_server}/choropleth?indicator=osm-poi-count&level=subdistrict"
+                  "&draw=geojson")
         wait_ready(page, timeout=60_000)
         assert page.locator("path.area").count() > 7000
         the_map = page.locator(".folium-map")

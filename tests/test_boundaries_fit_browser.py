@@ -35,6 +35,17 @@ LINKS = [("district", "districts", "5001"), ("province", "provinces", "50"),
          ("province", "provinces", "73"), ("district", "districts", "9011")]
 
 
+class _Holder:
+    """A route handler that keeps the route (Playwright passes the request too when the
+    handler takes two parameters, so a default-argument lambda would keep the request)."""
+
+    def __init__(self, held: list[Route]):
+        self.held = held
+
+    def __call__(self, route: Route) -> None:
+        self.held.append(route)
+
+
 def test_phone_deep_links_fit_their_area_every_time(browser, live_server: str) -> None:
     misses, errors = [], []
     for attempt in range(2):
@@ -47,7 +58,7 @@ def test_phone_deep_links_fit_their_area_every_time(browser, live_server: str) -
             # The Thai font arrives late (as on a slow phone network): held back until the
             # page has drawn its area, then let through; the page reflows under the map.
             held: list[Route] = []
-            phone.route("**/*.woff2", lambda route, held=held: held.append(route))
+            phone.route("**/*.woff2", _Holder(held))
             phone.goto(f"{live_server}/boundaries?{level}={code}", wait_until="domcontentloaded")
             wait_ready(phone)
             for route in held:
