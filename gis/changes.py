@@ -443,16 +443,24 @@ def create_feature(engine: Engine, account: Account, layer: Layer,
         return _submit(conn, account, layer, "create", None, after)
 
 
+def _changeable(conn: Connection, account: Account, layer: Layer, feature_id: int,
+                expected_version: int) -> dict[str, Any]:
+    """The live feature, if this account may change it now: in scope, not waiting for review,
+    and still at the version the change was made against."""
+    before = _existing(conn, layer, feature_id)
+    _check_provinces(account, layer, before["province_code"])
+    _not_pending(conn, layer.id, before["key"])
+    _check_version(before, expected_version)
+    return before
+
+
 def update_feature(engine: Engine, account: Account, layer: Layer, feature_id: int,
                    values: dict[str, Any], *, expected_version: int,
                    lon: float | None = None, lat: float | None = None) -> ChangeResult:
     """Changes the fields in ``values`` (others kept); with lon/lat, moves the point too."""
     _check_layer(account, layer)
     with engine.begin() as conn:
-        before = _existing(conn, layer, feature_id)
-        _check_provinces(account, layer, before["province_code"])
-        _not_pending(conn, layer.id, before["key"])
-        _check_version(before, expected_version)
+        before = _changeable(conn, account, layer, feature_id, expected_version)
         properties, personal = _validated(account, layer, values, before, creating=False)
         after = {**before, "name": _name(layer, properties), "properties": properties,
                  "personal": personal, "version": before["version"] + 1}
@@ -471,10 +479,7 @@ def retire_feature(engine: Engine, account: Account, layer: Layer, feature_id: i
     """Removes the feature from the live layer; its last state stays in the history."""
     _check_layer(account, layer)
     with engine.begin() as conn:
-        before = _existing(conn, layer, feature_id)
-        _check_provinces(account, layer, before["province_code"])
-        _not_pending(conn, layer.id, before["key"])
-        _check_version(before, expected_version)
+        before = _changeable(conn, account, layer, feature_id, expected_version)
         return _submit(conn, account, layer, "retire", before, None)
 
 

@@ -9,15 +9,12 @@ outside the uploader's provinces are errors naming the province, in the check an
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import geothai
 from sqlalchemy import Engine, text
 
 from cddgis.core.accounts import Account
@@ -26,7 +23,7 @@ from cddgis.core.readers import FileProblem, sniff
 from cddgis.core.schema import Layer
 from gis.layer_store import PostgisLayerStore, PostgisLayerWriter
 from layers import importer
-from layers.importer import Carried, Existing, FeatureRow, ImportRefused, ImportReport, RowResult
+from layers.importer import Carried, ImportRefused, ImportReport
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +37,6 @@ STALE_MINUTES = 15
 """A running job whose row has not moved for this long lost its process (a restart): shown as
 failed. The worker touches the row every batch of 2,000 rows, far more often than this."""
 MAX_ROWS_SHOWN = 500
-IMPORTER_SCOPES = "allowed_provinces" in inspect.signature(importer.import_file).parameters
-"""Whether the importer checks provinces itself (engineer staffapi's option). Until it does,
-``_ScopedWriter`` applies the same rule to the rows about to be written; after, it finds none."""
 STATUS_ORDER = "CASE r->>'status' WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END"
 
 
@@ -197,104 +191,38 @@ def report_json(report: ImportReport) -> dict[str, Any]:
     }
 
 
-def out_of_scope_message(province_code: str, account: Account) -> str:
-    """The error of a row lying outside the account's provinces, naming the province (the same
-    words as the importer's ``allowed_provinces`` check, which the API uses)."""
-    province = geothai.province(province_code)
-    name = province.name_th if province else province_code
-    allowed = ", ".join(sorted(account.provinces or ())) or "-"
-    return (f"จุดอยู่ในจังหวัด{name} ({province_code}) นอกจังหวัดที่บัญชีนี้ดูแล / the point lies in "
-            f"province {name} ({province_code}), outside this account's provinces ({allowed})")
-
-
-class OutOfScope(RuntimeError):
-    """An all-or-nothing commit met rows outside the account's provinces: nothing is written."""
-
-
-@dataclass
-class _Scope:
-    account: Account
-    report: ImportReport | None = None
-    seen: int = 0
-    found: int = 0
-
-
-class _ScopedWriter:
-    """The importer's writer, minus the rows outside the account's provinces, which become row
-    errors naming the province. The importer counted errors before writing, so an all-or-nothing
-    commit that meets such a row raises (the importer rolls back and reports it)."""
-
-    def __init__(self, inner: PostgisLayerWriter, scope: _Scope, *, all_or_nothing: bool):
-        self.inner, self.scope, self.all_or_nothing = inner, scope, all_or_nothing
-        self.by_key: dict[str, RowResult] = {}
-        # Behind PgBouncer every server connection starts with the web's statement timeout
-        # (its connect_query): an import's own transaction lifts it, for itself only.
-        inner.conn.execute(text("SET LOCAL statement_timeout = 0"))
-        inner.conn.execute(text("SET LOCAL idle_in_transaction_session_timeout = '10min'"))
-
-    def write(self, rows: list[FeatureRow]) -> dict[str, Existing]:
-        scope = self.scope
-        assert scope.report is not None
-        for result in scope.report.rows[scope.seen:]:
-            if result.key is not None and not result.errors:
-                self.by_key.setdefault(result.key, result)
-        scope.seen = len(scope.report.rows)
-        kept = []
-        for feature in rows:
-            code = feature.placement.province_code if feature.placement else None
-            if code is not None and not scope.account.covers_province(code):
-                self.by_key[feature.key].errors.append(out_of_scope_message(code, scope.account))
-                scope.found += 1
-            else:
-                kept.append(feature)
-        if self.all_or_nothing and scope.found:
-            raise OutOfScope(f"{scope.found} แถวอยู่นอกจังหวัดที่ดูแล / {scope.found} row(s) lie "
-                             "outside this account's provinces")
-        return self.inner.write(kept)
-
-    def finish(self, report: ImportReport, *, commit: bool) -> tuple[int, int, int]:
-        # Who imported it, in the import's own transaction.
-        self.inner.conn.execute(text("UPDATE layer_imports SET account_id = :a WHERE id = :id"),
-                                {"a": self.scope.account.id, "id": self.inner.import_id})
-        return self.inner.finish(report, commit=commit)
-
-
 class _JobStore(PostgisLayerStore):
-    """The PostGIS store, plus the job's progress (rows checked so far), the account on every
-    import record and the province scope."""
+    """The PostGIS store (which records the account on the import and its changes, and stages
+    rows for review where the layer asks for it), plus the job's progress (rows read so far).
+    Rows outside the account's provinces are the importer's own errors (``allowed_provinces``),
+    as in the API."""
 
-    def __init__(self, engine: Engine, job_id: int, account: Account, *, all_or_nothing: bool):
-        super().__init__(engine)
-        # The PostGIS store records the account on the import and its changes, and stages
-        # rows for review where the layer asks for it, when it knows the account.
-        self.account = account
-        self.job_id, self.all_or_nothing = job_id, all_or_nothing
-        self.scope = _Scope(account)
+    def __init__(self, engine: Engine, job_id: int, account: Account):
+        super().__init__(engine, account)
+        self.job_id = job_id
+        self.report: ImportReport | None = None
 
     def locate(self, points: list[tuple[float, float]]) -> list[Any]:
-        if self.scope.report is not None:  # a batch has just been read: say how far we are
+        if self.report is not None:  # a batch has just been read: say how far we are
             with self.engine.begin() as conn:
                 conn.execute(text("UPDATE upload_jobs SET rows_done = :n, updated_at = now() "
                                   "WHERE id = :id"),
-                             {"n": len(self.scope.report.rows), "id": self.job_id})
+                             {"n": len(self.report.rows), "id": self.job_id})
         return super().locate(points)
 
-    def record(self, report: ImportReport, *, sample: bool, message: str) -> int:
-        import_id = super().record(report, sample=sample, message=message)
-        with self.engine.begin() as conn:
-            conn.execute(text("UPDATE layer_imports SET account_id = :a WHERE id = :id"),
-                         {"a": self.scope.account.id, "id": import_id})
-        return import_id
-
     def begin(self, report: ImportReport, *, source_path: str, sample: bool,
-              carried: Carried) -> Any:
-        self.scope.report = report
-        inner = super().begin(report, source_path=source_path, sample=sample, carried=carried)
-        return _ScopedWriter(inner, self.scope, all_or_nothing=self.all_or_nothing)
+              carried: Carried) -> PostgisLayerWriter:
+        self.report = report
+        writer = super().begin(report, source_path=source_path, sample=sample, carried=carried)
+        # Behind PgBouncer every server connection starts with the web's statement timeout
+        # (its connect_query): an import's own transaction lifts it, for itself only.
+        writer.conn.execute(text("SET LOCAL statement_timeout = 0"))
+        writer.conn.execute(text("SET LOCAL idle_in_transaction_session_timeout = '10min'"))
+        return writer
 
 
 def _scope(account: Account) -> dict[str, Any]:
-    if IMPORTER_SCOPES and not account.is_admin and account.provinces is not None:
+    if not account.is_admin and account.provinces is not None:
         return {"allowed_provinces": account.provinces}
     return {}
 
@@ -314,7 +242,7 @@ def run_check(engine: Engine, job_id: int, path: Path, layer: Layer, account: Ac
     if not _finish(engine, job_id, "status = 'checking'", {}, "queued"):
         return  # cancelled before it started
     try:
-        store = _JobStore(engine, job_id, account, all_or_nothing=False)
+        store = _JobStore(engine, job_id, account)
         report = importer.import_file(store, layer, path, dry_run=True, **_scope(account))
     except (ImportRefused, OSError) as exc:
         _finish(engine, job_id, "status = 'failed', message = :m", {"m": str(exc)}, "checking")
@@ -359,7 +287,7 @@ def run_commit(engine: Engine, job_id: int, path: Path, layer: Layer, account: A
                mode: str) -> None:
     """The commit, in a worker thread; the file is deleted when it is done."""
     try:
-        store = _JobStore(engine, job_id, account, all_or_nothing=mode == "all-or-nothing")
+        store = _JobStore(engine, job_id, account)
         report = importer.import_file(store, layer, path, valid_only=mode == "valid-only",
                                       **_scope(account))
     except Exception as exc:

@@ -23,11 +23,13 @@ from flask.typing import ResponseReturnValue
 
 from cddgis.core.errors import (
     BadParameter,
-    CddgisError,
     Forbidden,
+    MethodNotAllowed,
     NotFound,
     PreconditionFailed,
+    PreconditionRequired,
     Unprocessable,
+    UnsupportedMediaType,
 )
 from cddgis.core.readers import EXPECTED
 from cddgis.core.schema import Layer
@@ -49,23 +51,6 @@ DERIVED = frozenset({"id", "province_code", "district_code", "subdistrict_code",
 """Properties the read API adds (where the point lies, the sample flag): a client may send a
 feature back as it got it, and these are ignored — the server derives them again."""
 IMPORT_MODES = {"dry-run": {"dry_run": True}, "all": {}, "valid-only": {"valid_only": True}}
-
-
-class PreconditionRequired(CddgisError):
-    """A write without ``If-Match``: the client must say which version it changes."""
-
-    status = 428
-    code = "PreconditionRequired"
-
-
-class UnsupportedMediaType(CddgisError):
-    status = 415
-    code = "UnsupportedMediaType"
-
-
-class MethodNotAllowed(CddgisError):
-    status = 405
-    code = "MethodNotAllowed"
 
 
 def _layer(collection_id: str) -> Layer:

@@ -12,7 +12,7 @@ from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from psycopg2 import errors as pg_errors
 from sqlalchemy.exc import DBAPIError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from cddgis.core.errors import CddgisError
 
@@ -52,6 +52,15 @@ def init_app(app: Flask) -> None:
             return answer(504, "QueryTimeout", TOO_SLOW.format(seconds=seconds))
         app.logger.error("database error: %s", exc)
         return answer(503, "ServiceUnavailable", UNAVAILABLE)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc: RequestEntityTooLarge) -> ResponseReturnValue:
+        # The body limit (MAX_CONTENT_LENGTH) is the upload limit: say which and what to do.
+        limit = app.extensions["cddgis.settings"].max_upload_mb
+        return answer(413, "RequestEntityTooLarge",
+                      f"ไฟล์ใหญ่เกิน {limit} MB ที่ระบบรับได้ แบ่งไฟล์เป็นส่วน ๆ แล้วอัปโหลดทีละส่วน / the "
+                      f"file is larger than the {limit} MB limit (CDDGIS_MAX_UPLOAD_MB): split it "
+                      "and upload the parts one by one")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:

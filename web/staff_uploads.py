@@ -35,7 +35,6 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Engine
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from cddgis.core.accounts import ROLES, Account
 from cddgis.core.errors import BadParameter, CddgisError, Forbidden, NotFound
@@ -66,16 +65,6 @@ def init_app(app: Flask) -> None:
     app.extensions["cddgis.upload_workers"] = ThreadPoolExecutor(
         max_workers=WORKERS, thread_name_prefix="cddgis-upload")
     app.add_template_filter(be_time, "be_time")
-
-    @app.errorhandler(RequestEntityTooLarge)
-    def too_large(exc: RequestEntityTooLarge) -> ResponseReturnValue:
-        from web.errors import answer
-
-        limit = settings().max_upload_mb
-        return answer(413, "RequestEntityTooLarge",
-                      f"ไฟล์ใหญ่เกิน {limit} MB ที่ระบบรับได้ แบ่งไฟล์เป็นส่วน ๆ แล้วอัปโหลดทีละส่วน / the "
-                      f"file is larger than the {limit} MB limit (CDDGIS_MAX_UPLOAD_MB): split it "
-                      "and upload the parts one by one")
 
     app.register_blueprint(staff_uploads, url_prefix="/staff")
 

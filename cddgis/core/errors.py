@@ -59,6 +59,27 @@ class PreconditionFailed(CddgisError):
     code = "PreconditionFailed"
 
 
+class PreconditionRequired(CddgisError):
+    """A write without ``If-Match``: the client must say which version it changes."""
+
+    status = 428
+    code = "PreconditionRequired"
+
+
+class MethodNotAllowed(CddgisError):
+    """The resource exists but cannot be changed this way (e.g. a boundary collection)."""
+
+    status = 405
+    code = "MethodNotAllowed"
+
+
+class UnsupportedMediaType(CddgisError):
+    """A request body (or uploaded file) of a type the endpoint does not read."""
+
+    status = 415
+    code = "UnsupportedMediaType"
+
+
 class Unprocessable(CddgisError):
     """The content is well-formed but invalid for the layer; ``problems`` lists why."""
 
