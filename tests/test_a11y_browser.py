@@ -314,3 +314,14 @@ def test_online_the_osm_basemap_stays(page: Page, osm_server: str) -> None:
     expect(page.locator(".folium-map")).to_have_attribute("data-basemap", "raster")
     expect(page.locator(".leaflet-control-attribution")).to_contain_text("OpenStreetMap")
     assert page.locator(".basemap-note").count() == 0
+
+
+def test_map_credit_links_are_underlined_on_folium_pages(page: Page, live_server: str) -> None:
+    """Folium pages load leaflet.css after app.css, and Leaflet's own rule takes the underline
+    off the credit links; axe flagged it (link-in-text-block) whenever the credits held text."""
+    for path in ("/locator", "/boundaries", "/choropleth"):
+        page.goto(f"{live_server}{path}")
+        wait_ready(page)
+        decoration = page.evaluate("""() => getComputedStyle(
+            document.querySelector('.leaflet-control-attribution a')).textDecorationLine""")
+        assert decoration == "underline", (path, decoration)
