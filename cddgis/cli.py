@@ -208,7 +208,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if not args.no_migrate:  # replicas behind the proxy start with --no-migrate
         upgrade(_database_url(settings, "owner"))
     # The web app connects as the least-privileged role: it cannot change the schema.
-    app = create_app(settings, database_url=_database_url(settings, "app"))
+    app_url = _database_url(settings, "app")
+    app = create_app(settings, database_url=app_url)
+    _forget_stale_tiles(app_url)
     if args.dev:
         app.run(host=settings.host, port=settings.port, debug=True)
         return 0
@@ -235,6 +237,20 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"cddgis is serving on http://{settings.host}:{settings.port}/")
     _Server().run()
     return 0
+
+
+def _forget_stale_tiles(url: str) -> None:
+    """Cached tiles made under another declaration or version of the code are never served
+    (their fingerprint is not asked for); they are deleted at start, so they take no room."""
+    from gis import boundaries, tiles
+    from gis.db import engine_for
+    from layers.definitions import LAYERS
+
+    sources: list[tiles.Source] = [*boundaries.COLLECTIONS.values(), *LAYERS.values(),
+                                   tuple(LAYERS.values())]
+    forgotten = tiles.forget_other_fingerprints(engine_for(url), sources)
+    if forgotten:
+        print(f"Deleted {forgotten:,} cached tiles of an earlier layer declaration or version.")
 
 
 def _read_password(args: argparse.Namespace) -> str:

@@ -248,14 +248,18 @@ class Indicator(Base):
 
 
 class TileCache(Base):
-    """A built vector tile; triggers (0007) delete it when the data under it changes."""
+    """A built vector tile; triggers (0007, 0011) delete it when the data under it changes.
+    Unlogged: a cache needs no write-ahead log (emptied after a crash, rebuilt on demand)."""
 
     __tablename__ = "tile_cache"
     __table_args__ = (
         Index("ix_tile_cache_collection_envelope", "collection", "envelope",
               postgresql_using="gist"),
+        {"prefixes": ["UNLOGGED"]},
     )
     collection: Mapped[str] = mapped_column(String, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String, primary_key=True)
+    """What code and declaration put in the tile (gis/tiles.py ``fingerprint``)."""
     params: Mapped[str] = mapped_column(Text, primary_key=True)
     z: Mapped[int] = mapped_column(Integer, primary_key=True)
     x: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -266,6 +270,15 @@ class TileCache(Base):
     etag: Mapped[str] = mapped_column(String)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                  server_default=func.now())
+
+
+class TileVersion(Base):
+    """A collection's data version, raised by the tile-cache triggers (0011) on every write
+    that changes its tiles; versioned tile URLs are built from it."""
+
+    __tablename__ = "tile_versions"
+    collection: Mapped[str] = mapped_column(String, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, server_default="1")
 
 
 # A plain table, not a mapped class: its key is (indicator, area, year) with year possibly NULL,

@@ -104,6 +104,9 @@ class Tile:
     etag: str
     cached: bool
     """True when it came from ``tile_cache``."""
+    version: str = ""
+    """The tileset's version when the tile was looked up (``version_token``): the tile holds
+    the data of that version or a newer one, never an older one."""
 
 
 def lonlat_to_tile(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -159,6 +162,7 @@ def _boundary_sql(collection: bq.BoundaryCollection, filters: TileFilters, z: in
                    t.code::bigint AS fid, t.code, t.name_th, t.name_en, {parents}t.region
             FROM {collection.table} t, tile
             WHERE t.geom && tile.env4326 AND {where}
+            OFFSET 0  -- a fence: else ST_AsMVTGeom runs twice a row (filter and output)
         ) mvt WHERE mvt.geom IS NOT NULL
     """, params
 
@@ -175,19 +179,6 @@ def _layer_where(layer: Layer, filters: TileFilters) -> tuple[str, dict[str, obj
     return lq._where(layer, lq.LayerQuery(
         region=filters.region, province=filters.province, district=filters.district,
         subdistrict=filters.subdistrict, choices=filters.choices, ranges=filters.ranges))
-
-
-def _points_sql(layer: Layer, filters: TileFilters) -> tuple[str, dict[str, object]]:
-    where, params = _layer_where(layer, filters)
-    return f"""
-        {_ENVELOPE}
-        SELECT ST_AsMVT(mvt, :layer_name, {EXTENT}, 'geom') FROM (
-            SELECT ST_AsMVTGeom(ST_Transform(f.geom, 3857), tile.env, {EXTENT}, {BUFFER}, true)
-                   AS geom, {_public_properties(layer)} AS properties
-            FROM layer_features f, tile
-            WHERE f.geom && tile.env4326 AND {where}
-        ) mvt WHERE mvt.geom IS NOT NULL
-    """, params
 
 
 def _grid_sql(layer: Layer, filters: TileFilters) -> tuple[str, dict[str, object]]:
@@ -227,28 +218,50 @@ class Store:
     its bytes never travel back to the server as a parameter."""
 
     collection: str
+    fingerprint: str
     params: str
+    lock_names: tuple[str, ...]
 
     def bind(self) -> dict[str, object]:
-        return {"s_collection": self.collection, "s_params": self.params}
+        return {"s_collection": self.collection, "s_fingerprint": self.fingerprint,
+                "s_params": self.params, "cls": _LOCK_CLASS,
+                "lock_names": list(self.lock_names)}
 
 
 _ETAG_SQL = "left(encode(sha256(b.bytes), 'hex'), 32)"  # = etag_of()
 
 
+# A builder may store a tile only while it holds the collections' advisory lock shared (the
+# invalidation triggers take it exclusively until their transaction ends; not got: a write is in
+# flight, and the tile is served without being stored). The lock is taken by a statement of its
+# own in the builder's transaction, so the build that follows takes its snapshot after it and
+# sees every writer that held the lock. Sent together with the build in one round trip: several
+# statements in one query string are one (implicit) transaction, so no BEGIN or COMMIT travels.
+# The cache is disposable, so its commit need not wait for the disk.
+_LOCKED = """
+    SET LOCAL synchronous_commit TO off;
+    SELECT set_config('cddgis.tile_store', coalesce(bool_and(
+               pg_try_advisory_xact_lock_shared(hashtext(:cls), hashtext(name))), false)::text,
+           true)
+    FROM unnest(CAST(:lock_names AS text[])) AS name;
+"""
+_MAY_STORE = "current_setting('cddgis.tile_store', true) = 'true'"
+
+
 def _storing(select: str, store: Store | None, keep_if: str) -> str:
     """``select`` (which yields ``data``, maybe more) run once; when ``keep_if`` holds of its
-    row, the tile is inserted into the cache by the same statement."""
+    row and the lock is held, the tile is inserted into the cache by the same statement."""
     if store is None:
         return select
-    return f"""
+    return f"""{_LOCKED}
         WITH built AS MATERIALIZED ({select}),
         stored AS (
-            INSERT INTO tile_cache (collection, params, z, x, y, envelope, data, etag)
-            SELECT :s_collection, :s_params, :tz, :tx, :ty,
+            INSERT INTO tile_cache (collection, fingerprint, params, z, x, y, envelope, data,
+                                    etag)
+            SELECT :s_collection, :s_fingerprint, :s_params, :tz, :tx, :ty,
                    {_margin_envelope(":tz", ":tx", ":ty")}, b.bytes, {_ETAG_SQL}
             FROM (SELECT coalesce(built.data, ''::bytea) AS bytes, built.* FROM built) b
-            WHERE {keep_if}
+            WHERE {_MAY_STORE} AND {keep_if}
             ON CONFLICT DO NOTHING
         )
         SELECT * FROM built
@@ -315,12 +328,12 @@ def _run(db: _Db, sql: str, params: dict[str, object], name: str, z: int, x: int
     return bytes(data or b"")
 
 
-def _capped_points(db: _Db, layer: Layer, filters: TileFilters, z: int, x: int,
-                   y: int, cap: int, budget: int, store: Store | None) -> bytes | None:
-    """The tile of points, or None when the margin envelope holds ``cap`` points or more (one
-    statement: the count and the tile share one index scan)."""
+def _capped_sql(layer: Layer, filters: TileFilters) -> tuple[str, dict[str, object]]:
+    """The tile of points and whether the margin envelope holds ``:cap`` points or more (then
+    the tile is NULL: a grid is made instead). One statement: the count and the tile share one
+    index scan."""
     where, params = _layer_where(layer, filters)
-    select = f"""
+    return f"""
         {_ENVELOPE},
         points AS MATERIALIZED (
             SELECT ST_AsMVTGeom(ST_Transform(f.geom, 3857), tile.env, {EXTENT}, {BUFFER}, true)
@@ -335,7 +348,13 @@ def _capped_points(db: _Db, layer: Layer, filters: TileFilters, z: int, x: int,
                    FROM points mvt WHERE mvt.geom IS NOT NULL) END AS data,
                verdict.too_many
         FROM verdict
-    """
+    """, params
+
+
+def _capped_points(db: _Db, layer: Layer, filters: TileFilters, z: int, x: int,
+                   y: int, cap: int, budget: int, store: Store | None) -> bytes | None:
+    """The tile of points, or None when the margin envelope holds ``cap`` points or more."""
+    select, params = _capped_sql(layer, filters)
     data, too_many = db.row(_storing(
         select, store, "NOT b.too_many AND length(b.bytes) <= :budget"), {
         **params, "tz": z, "tx": x, "ty": y, "margin": MARGIN, "cap": cap, "budget": budget,
@@ -376,7 +395,8 @@ def build_boundary_tile(db: _Db, collection: bq.BoundaryCollection,
 def statement(source: bq.BoundaryCollection | Layer, filters: TileFilters, z: int, x: int,
               y: int) -> tuple[str, dict[str, object]]:
     """The one ST_AsMVT statement a tile usually takes (a grid below ``POINTS_FROM_ZOOM``,
-    else the points), with its parameters: what benchmarks time as the floor."""
+    else the points, capped), with its parameters: what benchmarks time as the floor, and
+    part of the tileset's ``fingerprint``."""
     extra: dict[str, object] = {"tz": z, "tx": x, "ty": y, "margin": MARGIN,
                                 "layer_name": source.id}
     if isinstance(source, bq.BoundaryCollection):
@@ -385,7 +405,8 @@ def statement(source: bq.BoundaryCollection | Layer, filters: TileFilters, z: in
         sql, params = _grid_sql(source, filters)
         extra["cell"] = CLUSTER_CELL
     else:
-        sql, params = _points_sql(source, filters)
+        sql, params = _capped_sql(source, filters)
+        extra["cap"] = MAX_POINTS_PER_TILE + 1
     return sql, {**params, **extra}
 
 
@@ -407,41 +428,121 @@ def _lock_names(source: Source) -> list[str]:
 
 
 def _build(db: _Db, source: Source, filters: TileFilters, z: int, x: int, y: int,
-           store: Store | None) -> bytes:
-    """The tile's bytes; stored in the cache by the statement that made them when ``store``
-    is given (the all-layers tile, made of several, is stored by the caller)."""
+           store: Store) -> bytes:
+    """The tile's bytes, stored in the cache by the statement that made them (the all-layers
+    tile, made of several, by a statement of its own in the same transaction)."""
     if isinstance(source, bq.BoundaryCollection):
         return build_boundary_tile(db, source, filters, z, x, y, store)
+    if not isinstance(source, tuple):
+        return build_layer_tile(db, source, filters, z, x, y, store=store)
+    # One MVT layer per collection; MVT tiles concatenate into one tile.
+    db.row(f"BEGIN ISOLATION LEVEL READ COMMITTED; {_LOCKED}", store.bind())
+    db.in_transaction = True
+    budget = BYTE_BUDGET // max(1, len(source))
+    data = b"".join(build_layer_tile(db, layer, filters, z, x, y, budget) for layer in source)
+    db.row(f"""
+        INSERT INTO tile_cache (collection, fingerprint, params, z, x, y, envelope, data, etag)
+        SELECT :s_collection, :s_fingerprint, :s_params, :tz, :tx, :ty,
+               {_margin_envelope(":tz", ":tx", ":ty")}, :data, :etag
+        WHERE {_MAY_STORE}
+        ON CONFLICT DO NOTHING
+    """, {**store.bind(), "tz": z, "tx": x, "ty": y, "margin": MARGIN, "data": data,
+          "etag": etag_of(data)}, fetch=False)
+    db.row("COMMIT", {}, fetch=False)
+    db.in_transaction = False
+    return data
+
+
+# -- versions: what a versioned tile URL carries ----------------------------------------------
+
+TILE_FORMAT = "2"
+"""Raise it when a change outside the tile statements alters what a tile holds (the statements'
+own text is part of ``fingerprint`` already): the tiles cached before, and every versioned URL,
+are then new."""
+
+
+def version_names(source: Source | str) -> list[str]:
+    """The rows of ``tile_versions`` a tileset's content depends on."""
+    if source == BASEMAP:
+        return ["provinces", "districts", "subdistricts", "villages"]
     if isinstance(source, tuple):
-        # One MVT layer per collection; MVT tiles concatenate into one tile.
-        budget = BYTE_BUDGET // max(1, len(source))
-        data = b"".join(build_layer_tile(db, layer, filters, z, x, y, budget)
-                        for layer in source)
-        if store is not None:
-            db.row(f"""
-                INSERT INTO tile_cache (collection, params, z, x, y, envelope, data, etag)
-                VALUES (:s_collection, :s_params, :tz, :tx, :ty,
-                        {_margin_envelope(":tz", ":tx", ":ty")}, :data, :etag)
-                ON CONFLICT DO NOTHING
-            """, {**store.bind(), "tz": z, "tx": x, "ty": y, "margin": MARGIN, "data": data,
-                  "etag": etag_of(data)}, fetch=False)
-        return data
-    return build_layer_tile(db, source, filters, z, x, y, store=store)
+        return sorted(layer.id for layer in source)
+    assert not isinstance(source, str)
+    return [source.id]
 
 
-_LOOKUP = """
-    SELECT data, etag FROM tile_cache
-    WHERE collection = :collection AND params = :params AND z = :z AND x = :x AND y = :y
-"""
-# Shared with other builders; the invalidation triggers take it exclusively until their
-# transaction ends. Not got: a write is in flight, so the tile is served without being stored.
-# The cache is disposable, so its commit need not wait for the disk (a crash forgets a tile or
-# two; any later commit flushes this one with it). BEGIN travels with it: one round trip.
-_BEGIN_AND_LOCK = """
-    BEGIN ISOLATION LEVEL READ COMMITTED;
-    SET LOCAL synchronous_commit TO off;
-    SELECT bool_and(pg_try_advisory_xact_lock_shared(hashtext(:cls), hashtext(name)))
-    FROM unnest(CAST(:names AS text[])) AS name
+_FINGERPRINTS: dict[int, tuple[object, str]] = {}
+
+
+def fingerprint(source: Source | str) -> str:
+    """What code and declaration put in a tileset's tiles: the tile statements at the zooms
+    where they differ (level of detail, grid or points, which public fields) and the limits.
+    Part of the cache key, so a tile cached before a field became personal, or before an
+    upgrade changed the statements, is never served again; and part of the version.
+
+    Kept per object (a declaration is not hashable; the entry holds the object, so its id is
+    not reused while the entry lives)."""
+    known = _FINGERPRINTS.get(id(source))
+    if known is not None and known[0] is source:
+        return known[1]
+    fp = _fingerprint(source)
+    _FINGERPRINTS[id(source)] = (source, fp)
+    return fp
+
+
+def _fingerprint(source: Source | str) -> str:
+    if source == BASEMAP:
+        items: list[bq.BoundaryCollection | Layer] = [bq.COLLECTIONS[c] for c in version_names(
+            BASEMAP)[:3]]
+        extra = [build_basemap_names_sql(z) for z in range(0, MAX_ZOOM + 1, 2)]
+    else:
+        assert not isinstance(source, str)
+        items, extra = list(source) if isinstance(source, tuple) else [source], []
+    texts = [TILE_FORMAT, *extra, *(str(v) for v in (
+        EXTENT, BUFFER, BYTE_BUDGET, POINTS_FROM_ZOOM, CLUSTER_CELL, DENSE_CELL,
+        MAX_POINTS_PER_TILE))]
+    for item in items:
+        for z in (0, 6, 8, 10, 14):
+            sql, params = statement(item, TileFilters(), z, 0, 0)
+            texts.append(sql + repr(sorted((k, v) for k, v in params.items()
+                                           if k not in ("tz", "tx", "ty"))))
+    return hashlib.sha256("\x1f".join(texts).encode()).hexdigest()[:10]
+
+
+def version_token(total: int, source: Source | str) -> str:
+    """``v`` of a tile URL: the sum of the tileset's data versions (it rises with every write
+    that changes a tile) and its fingerprint."""
+    return f"{total}-{fingerprint(source)}"
+
+
+_VERSION = ("(SELECT coalesce(sum(version), 0) FROM tile_versions "
+            "WHERE collection = ANY(CAST(:version_names AS text[])))")
+
+
+def current_version(engine: Engine, source: Source | str) -> str:
+    """The tileset's version now (for TileJSON, and the pages' tile URLs)."""
+    with _Db.of(engine) as db:
+        total = db.row(f"SELECT {_VERSION}", {"version_names": version_names(source)})[0]
+    return version_token(int(total), source)
+
+
+def current_versions(engine: Engine, sources: dict[str, Source | str]) -> dict[str, str]:
+    """Several tilesets' versions in one statement (a map page needs a few)."""
+    with _Db.of(engine) as db:
+        rows = db.row("SELECT coalesce(json_object_agg(collection, version), '{}') "
+                      "FROM tile_versions", {})[0]
+    return {name: version_token(sum(int(rows.get(n, 0)) for n in version_names(source)),
+                                source) for name, source in sources.items()}
+
+
+# -- the cache ------------------------------------------------------------------------------
+
+# The tile if cached, and the tileset's version; one statement, so they agree.
+_LOOKUP = f"""
+    SELECT c.data, c.etag, {_VERSION}
+    FROM (SELECT 1) one LEFT JOIN tile_cache c
+      ON c.collection = :collection AND c.fingerprint = :fingerprint AND c.params = :params
+     AND c.z = :z AND c.x = :x AND c.y = :y
 """
 
 
@@ -451,22 +552,34 @@ def get_tile(engine: Engine, source: Source, filters: TileFilters, z: int, x: in
 
     Tiles are small and asked for by the hundred, so this path talks to the driver directly
     (measured: SQLAlchemy's per-statement work and isolation switching were ~40 % of a cached
-    tile's database time): a hit is one statement in autocommit; a miss is BEGIN with the lock
-    (one round trip), the statement that builds and stores the tile, and COMMIT. The build
-    must start after the lock is held, so that its snapshot sees every writer that held it."""
-    collection, params = cache_collection(source), filters.key()
-    key = {"collection": collection, "params": params, "z": z, "x": x, "y": y}
+    tile's database time): a hit is one statement in autocommit; a miss is one more round trip
+    (the lock, then the statement that builds and stores the tile, as one implicit
+    transaction). The version is read with the lookup, before any build: the tile is of that
+    version or a newer one."""
+    collection, params, fp = cache_collection(source), filters.key(), fingerprint(source)
     with _Db.of(engine) as db:
-        row = db.row(_LOOKUP, key)
-        if row is not None:
-            return Tile(bytes(row[0]), row[1], cached=True)
-        db.in_transaction = True
-        locked = db.row(_BEGIN_AND_LOCK, {"cls": _LOCK_CLASS, "names": _lock_names(source)})[0]
+        data, etag, total = db.row(_LOOKUP, {
+            "collection": collection, "fingerprint": fp, "params": params, "z": z, "x": x,
+            "y": y, "version_names": version_names(source)})
+        version = version_token(int(total), source)
+        if data is not None:
+            return Tile(bytes(data), etag, cached=True, version=version)
         data = _build(db, source, filters, z, x, y,
-                      Store(collection, params) if locked else None)
-        db.row("COMMIT", {}, fetch=False)
-        db.in_transaction = False
-    return Tile(data, etag_of(data), cached=False)
+                      Store(collection, fp, params, tuple(_lock_names(source))))
+    return Tile(data, etag_of(data), cached=False, version=version)
+
+
+def forget_other_fingerprints(engine: Engine, sources: list[Source]) -> int:
+    """Deletes the cached tiles of ``sources`` made under another fingerprint (an earlier
+    declaration or version of the code): never served again, so only taking room."""
+    keep = [(cache_collection(s), fingerprint(s)) for s in sources]
+    with engine.begin() as conn:
+        return conn.execute(text("""
+            DELETE FROM tile_cache c WHERE NOT EXISTS (
+                SELECT 1 FROM unnest(CAST(:collections AS text[]), CAST(:fps AS text[]))
+                    AS k(collection, fingerprint)
+                WHERE k.collection = c.collection AND k.fingerprint = c.fingerprint)
+        """), {"collections": [k[0] for k in keep], "fps": [k[1] for k in keep]}).rowcount
 
 
 def clear_cache(engine: Engine, collection: str | None = None) -> int:
@@ -515,12 +628,8 @@ def basemap_layers(z: int) -> list[bq.BoundaryCollection]:
     return [bq.COLLECTIONS[n] for n in names]
 
 
-def build_basemap_names(engine: Engine, z: int, x: int, y: int) -> bytes:
-    """Two MVT layers: ``labels`` (one point per named area, inside the area: ``name_th``,
-    ``name_en``, ``level``) and ``villages`` (``name_th``) from zoom ``BASEMAP_VILLAGES_FROM``.
-
-    A label point is kept only in the tile that holds it (no margin), so a name is drawn once;
-    the renderer lets it run across the tile edge."""
+def build_basemap_names_sql(z: int) -> str:
+    """The statement of ``build_basemap_names`` at zoom ``z`` ('' when nothing is named)."""
     parts = [f"""
         SELECT ST_PointOnSurface(t.{geom}) AS pt, t.name_th, t.name_en, '{c}' AS level
         FROM {bq.COLLECTIONS[c].table} t, tile WHERE t.geom && tile.env4326
@@ -530,6 +639,7 @@ def build_basemap_names(engine: Engine, z: int, x: int, y: int) -> bytes:
             SELECT ST_AsMVTGeom(ST_Transform(a.pt, 3857), tile.env, {EXTENT}, 0, true) AS geom,
                    a.name_th, a.name_en, a.level
             FROM ({' UNION ALL '.join(parts)}) a, tile
+            OFFSET 0  -- computed once a row (see _boundary_sql)
         ) l WHERE l.geom IS NOT NULL
     """] if parts else []
     if z >= BASEMAP_VILLAGES_FROM:
@@ -542,17 +652,30 @@ def build_basemap_names(engine: Engine, z: int, x: int, y: int) -> bytes:
             ) v WHERE v.geom IS NOT NULL
         """)
     if not sql:
-        return b""
+        return ""
     select = " || ".join(f"coalesce(({s}), ''::bytea)" for s in sql)
-    with engine.connect() as conn:
-        data = conn.execute(text(f"{_ENVELOPE} SELECT {select}"),
-                            {"tz": z, "tx": x, "ty": y, "margin": MARGIN}).scalar()
+    return f"{_ENVELOPE} SELECT {select}"
+
+
+def build_basemap_names(engine: Engine, z: int, x: int, y: int) -> bytes:
+    """Two MVT layers: ``labels`` (one point per named area, inside the area: ``name_th``,
+    ``name_en``, ``level``) and ``villages`` (``name_th``) from zoom ``BASEMAP_VILLAGES_FROM``.
+
+    A label point is kept only in the tile that holds it (no margin), so a name is drawn once;
+    the renderer lets it run across the tile edge."""
+    sql = build_basemap_names_sql(z)
+    if not sql:
+        return b""
+    with _Db.of(engine) as db:
+        data = db.row(sql, {"tz": z, "tx": x, "ty": y, "margin": MARGIN})[0]
     return bytes(data or b"")
 
 
 def get_basemap_tile(engine: Engine, z: int, x: int, y: int) -> Tile:
     """The basemap tile: the boundary collections' own (cached, never stale) tiles for the
-    lines, and the names built now (small: a few hundred points at most)."""
+    lines, and the names built now (small: a few hundred points at most). The version is read
+    first, so the tile is of that version or a newer one."""
+    version = current_version(engine, BASEMAP)
     parts = [get_tile(engine, c, TileFilters(), z, x, y) for c in basemap_layers(z)]
     data = b"".join(p.data for p in parts) + build_basemap_names(engine, z, x, y)
-    return Tile(data, etag_of(data), cached=all(p.cached for p in parts))
+    return Tile(data, etag_of(data), cached=all(p.cached for p in parts), version=version)

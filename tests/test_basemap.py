@@ -5,6 +5,7 @@ requests; ``CDDGIS_TILES`` chooses between them."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,7 +88,8 @@ def test_bad_basemap_tile_addresses(client: FlaskClient, path: str, status: int)
 
 def test_tilejson(client: FlaskClient) -> None:
     doc = client.get(f"{BASEMAP}/tilejson.json").get_json()
-    assert doc["tiles"][0].endswith("/api/basemap/tiles/WebMercatorQuad/{z}/{x}/{y}")
+    assert re.search(r"/api/basemap/tiles/WebMercatorQuad/\{z\}/\{x\}/\{y\}"
+                     r"\?v=[0-9]+-[0-9a-f]{10}$", doc["tiles"][0]), doc["tiles"]
     assert {v["id"] for v in doc["vector_layers"]} == {
         "provinces", "districts", "subdistricts", "labels", "villages"}
 

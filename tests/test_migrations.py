@@ -36,6 +36,12 @@ def _catalog(engine: Engine) -> dict[str, list[tuple]]:
             JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = 'public' AND c.relname NOT IN {_NOT_OURS} ORDER BY 1, 2""",
         "extensions": "SELECT extname FROM pg_extension ORDER BY 1",
+        # Logged or not (tile_cache is UNLOGGED: a cache needs no write-ahead log).
+        "persistence": f"""
+            SELECT c.relname, c.relpersistence FROM pg_class c
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname NOT IN {_NOT_OURS}
+            ORDER BY 1""",
     }
     with engine.connect() as conn:
         return {k: [tuple(r) for r in conn.execute(text(q))] for k, q in queries.items()}

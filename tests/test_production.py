@@ -197,6 +197,56 @@ def test_api_response_is_served_from_the_proxy_cache_on_the_second_request(
     assert _get(items).headers["x-cache-status"] == "HIT"
 
 
+def test_versioned_tiles_come_from_the_proxy_cache_and_a_write_gives_new_urls(
+        production: Profile, db_url: str) -> None:
+    """A tile URL with the tileset's version (as TileJSON gives it) is kept by nginx and served
+    without the app; a plain tile URL never is (it is revalidated by ETag). A write changes
+    the version, so the next TileJSON names new URLs, which show the write."""
+    tilejson_url = (f"{production.base}/api/collections/khok-nong-na/tiles/WebMercatorQuad/"
+                    "tilejson.json")
+
+    def template() -> str:
+        answer = _get(tilejson_url)
+        assert answer.status == 200 and answer.headers["cache-control"] == "no-cache"
+        assert answer.headers["x-cache-status"] != "HIT"
+        return str(json.loads(answer.body)["tiles"][0])
+
+    tile = "12/3191/1889"  # central Bangkok: where the write below goes
+    lon, lat = 100.5018, 13.7563
+    before = template().replace("{z}/{x}/{y}", tile)
+    assert before.startswith(production.base) and "?v=" in before
+    first = _get(before)
+    assert first.status == 200 and first.headers["x-cache-status"] in ("MISS", "EXPIRED")
+    assert first.headers["cache-control"] == "public, max-age=31536000, immutable"
+    second = _get(before)
+    assert second.headers["x-cache-status"] == "HIT" and second.body == first.body
+    plain = before.split("?")[0]
+    assert [_get(plain).headers["x-cache-status"] for _ in range(2)] == ["MISS", "MISS"]
+
+    url = make_url(db_url)
+    conn = psycopg2.connect(host=url.host, port=url.port, dbname=url.database,
+                            user=url.username, password=url.password)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("""
+                INSERT INTO layer_features (layer, key, name, properties, geom)
+                VALUES ('khok-nong-na', 'PROD-VERSION', 'PROD-VERSION',
+                        '{"plot_id": "PROD-VERSION"}', ST_SetSRID(ST_MakePoint(%s, %s), 4326))
+            """, (lon, lat))
+        after = template().replace("{z}/{x}/{y}", tile)
+        assert after != before
+        fresh = _get(after)
+        assert fresh.headers["x-cache-status"] == "MISS" and b"PROD-VERSION" in fresh.body
+        assert _get(after).headers["x-cache-status"] == "HIT"
+        # What the proxy kept under the old URL is the old version's tile, by its name.
+        assert _get(before).body == first.body
+    finally:
+        with conn.cursor() as cur:
+            cur.execute("DELETE FROM layer_features WHERE key = 'PROD-VERSION'")
+        conn.close()
+
+
 def test_health_is_never_cached(production: Profile) -> None:
     for _ in range(2):
         answer = _get(f"{production.base}/api/health")

@@ -6,6 +6,7 @@ write (an import, raw SQL, a boundary reload) can never leave stale.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import re
@@ -181,13 +182,14 @@ def test_tile_matrix_set_tilesets_and_tilejson(client: FlaskClient) -> None:
         assert doc["layers"][0]["id"] == collection
         tilejson = client.get(f"{TMS.format(c=collection)}/tilejson.json").get_json()
         assert tilejson["tilejson"] == "3.0.0"
-        assert tilejson["tiles"][0].endswith(
-            f"{collection}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}")
+        assert re.search(f"{collection}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}"
+                         r"\?v=[0-9]+-[0-9a-f]{10}$", tilejson["tiles"][0]), tilejson["tiles"]
         assert tilejson["vector_layers"][0]["id"] == collection
     knn = client.get(f"{TMS.format(c=KNN.id)}/tilejson.json?province=50&model_level=CLM")
     layer = knn.get_json()["vector_layers"][0]
     assert "owner_name" not in layer["fields"] and "plot_size_rai" in layer["fields"]
-    assert knn.get_json()["tiles"][0].endswith("{y}?province=50&model_level=CLM")
+    assert re.search(r"\{y\}\?province=50&model_level=CLM&v=[0-9]+-[0-9a-f]{10}$",
+                     knn.get_json()["tiles"][0])
     everything = client.get("/api/tiles/WebMercatorQuad/tilejson.json").get_json()
     assert [v["id"] for v in everything["vector_layers"]] == list(LAYERS)
     assert "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt" in client.get(
@@ -211,6 +213,9 @@ def test_tile_matrix_set_tilesets_and_tilejson(client: FlaskClient) -> None:
     (tile_url(KNN.id, 0, 0, 0, "?model_level=XYZ"), 400, "model_level"),
     (tile_url(KNN.id, 0, 0, 0, "?region=west"), 400, "region"),
     (tile_url(KNN.id, 0, 0, 0, "?f=json"), 400, "f must be one of mvt"),
+    (tile_url(KNN.id, 0, 0, 0, "?v=latest"), 400, "v must be a tile version"),
+    (tile_url("provinces", 0, 0, 0, "?province=50&v=12"), 400, "v must be a tile version"),
+    ("/api/basemap/tiles/WebMercatorQuad/0/0/0?v=1-x", 400, "v must be a tile version"),
 ])
 def test_bad_tile_requests_say_what_is_wrong(client: FlaskClient, path: str, status: int,
                                              says: str) -> None:
@@ -393,6 +398,111 @@ def test_boundary_reload_clears_its_collections(own: tuple[Engine, FlaskClient],
                                  "('provinces', 'districts', 'subdistricts')")).scalar_one()
     assert left == 0
     assert b"Chiang Mai (renamed)" not in client.get(urls[0]).data
+
+
+def _version(client: FlaskClient, tilejson_url: str) -> str:
+    response = client.get(tilejson_url)
+    assert response.headers["Cache-Control"] == "no-cache"  # it names the version: ask again
+    template = response.get_json()["tiles"][0]
+    found = re.search(r"[?&]v=([0-9]+-[0-9a-f]{10})$", template)
+    assert found, template
+    return found.group(1)
+
+
+def test_a_versioned_tile_is_immutable_and_a_write_gives_new_urls(
+        own: tuple[Engine, FlaskClient]) -> None:
+    """A tile asked for with the tileset's current version may be kept a year (a proxy or CDN
+    keeps it without asking); a write that changes a tile changes the version of exactly the
+    tilesets it touched, so the URLs the next client reads are new; the old URL then answers
+    the current tile, revalidated (never kept) — so nothing kept is ever shown as current."""
+    engine, client = own
+    knn_json = f"{TMS.format(c=KNN.id)}/tilejson.json"
+    versions = {
+        "knn": lambda: _version(client, knn_json),
+        "subdistricts": lambda: _version(client, f"{TMS.format(c='subdistricts')}/tilejson.json"),
+        "all": lambda: _version(client, "/api/tiles/WebMercatorQuad/tilejson.json"),
+        "basemap": lambda: _version(client, "/api/basemap/tiles/WebMercatorQuad/tilejson.json"),
+    }
+    before = {name: read() for name, read in versions.items()}
+    lon, lat = 100.5018, 13.7563  # Bangkok
+    x, y = gt.lonlat_to_tile(lon, lat, 11)
+    url = tile_url(KNN.id, 11, x, y)
+
+    kept = client.get(f"{url}?v={before['knn']}")
+    assert kept.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert client.get(url).headers["Cache-Control"] == "no-cache"
+    stranger = client.get(f"{url}?v=1-0123456789")  # well-formed, not the current version
+    assert stranger.status_code == 200 and stranger.headers["Cache-Control"] == "no-cache"
+    assert stranger.data == kept.data
+    # The basemap's own tiles the same way.
+    basemap = client.get(f"/api/basemap/tiles/WebMercatorQuad/6/49/29?v={before['basemap']}")
+    assert basemap.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+
+    # A change that no tile shows (bookkeeping only) keeps every version.
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE layer_features SET updated_at = now() WHERE layer = :l"),
+                     {"l": KNN.id})
+    assert {name: read() for name, read in versions.items()} == before
+
+    with engine.begin() as conn:
+        conn.execute(text("""
+            INSERT INTO layer_features (layer, key, name, properties, geom)
+            VALUES (:l, 'VER1', 'VER1', '{"plot_id": "VERSIONED"}',
+                    ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
+        """), {"l": KNN.id, "lon": lon, "lat": lat})
+    after = {name: read() for name, read in versions.items()}
+    assert after["knn"] != before["knn"] and after["all"] != before["all"]
+    assert after["subdistricts"] == before["subdistricts"]
+    assert after["basemap"] == before["basemap"]
+    fresh = client.get(f"{url}?v={after['knn']}")
+    assert b"VERSIONED" in fresh.data
+    assert fresh.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    old_url = client.get(f"{url}?v={before['knn']}")
+    assert b"VERSIONED" in old_url.data and old_url.headers["Cache-Control"] == "no-cache"
+
+    # Villages are in the basemap only; a boundary table is its own collection and the basemap.
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE villages SET name_th = name_th WHERE id = (SELECT min(id) "
+                          "FROM villages)"))
+        conn.execute(text("DELETE FROM layer_features WHERE key = 'VER1'"))
+    assert versions["basemap"]() != after["basemap"]
+    assert versions["subdistricts"]() == before["subdistricts"]
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE subdistricts SET name_en = name_en WHERE code = '500101'"))
+    assert versions["subdistricts"]() != before["subdistricts"]
+
+
+def test_a_field_made_personal_is_never_served_from_the_cache(
+        own: tuple[Engine, FlaskClient]) -> None:
+    """The cache is keyed by what the declaration puts in a tile: once a field is declared
+    personal, a tile cached while it was public is not served again (before: it was, with the
+    field in it, until something under the tile changed), and ``cddgis serve`` deletes it."""
+    engine, _ = own
+    lon, lat = 100.5018, 13.7563
+    with engine.begin() as conn:
+        conn.execute(text("""
+            INSERT INTO layer_features (layer, key, name, properties, geom)
+            VALUES (:l, 'PDPA1', 'PDPA1', '{"plot_id": "PDPA1", "plot_size_rai": 7}',
+                    ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
+        """), {"l": KNN.id, "lon": lon, "lat": lat})
+    x, y = gt.lonlat_to_tile(lon, lat, 12)
+    public = gt.get_tile(engine, KNN, gt.TileFilters(), 12, x, y)
+    assert b"plot_size_rai" in public.data
+    assert gt.get_tile(engine, KNN, gt.TileFilters(), 12, x, y).cached
+    made_personal = dataclasses.replace(KNN, fields=tuple(
+        dataclasses.replace(f, personal=True) if f.name == "plot_size_rai" else f
+        for f in KNN.fields))
+    assert gt.fingerprint(made_personal) != gt.fingerprint(KNN)
+    now = gt.get_tile(engine, made_personal, gt.TileFilters(), 12, x, y)
+    assert not now.cached and b"PDPA1" in now.data and b"plot_size_rai" not in now.data
+    assert now.version != public.version  # so a proxy's copy is not asked for either
+    assert gt.forget_other_fingerprints(engine, [made_personal]) >= 1
+    with engine.connect() as conn:
+        assert conn.execute(text(
+            "SELECT count(*) FROM tile_cache WHERE collection = :l AND fingerprint = :f"),
+            {"l": KNN.id, "f": gt.fingerprint(KNN)}).scalar_one() == 0
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM layer_features WHERE key = 'PDPA1'"))
 
 
 # -- the byte budget at 1,000,000 points ---------------------------------------------------

@@ -113,7 +113,9 @@ def _add_tiles(add: Callable[[str, list[Param], dict[str, object]], None], base:
         {wt.MVT: {"schema": {"type": "string", "format": "binary"}}}, tags=tags,
         path_params=[_TMS, *_TILE_ADDRESS],
         description="ETag is a hash of the content; ask again with If-None-Match for a 304 "
-                    "while the data under the tile is unchanged."))
+                    "while the data under the tile is unchanged. With `v` (the tileset's "
+                    "current version, as TileJSON's tile URL carries it) the tile may be kept "
+                    "a year: a write that changes a tile changes the version."))
 
 
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
@@ -296,8 +298,9 @@ def operations() -> dict[str, tuple[list[Param], dict[str, object]]]:
     add("/basemap/tiles/{tileMatrixSetId}/tilejson.json", [], _op(
         "basemapTilejson", "The offline basemap from cddgis's own data: TileJSON", [], json_,
         tags=["Tiles"], path_params=[_TMS]))
-    add("/basemap/tiles/{tileMatrixSetId}/{tileMatrix}/{tileCol}/{tileRow}", [], _op(
-        "basemapTile", "The offline basemap: boundary lines, area and village names (MVT)", [],
+    add("/basemap/tiles/{tileMatrixSetId}/{tileMatrix}/{tileCol}/{tileRow}", [wt.VERSION], _op(
+        "basemapTile", "The offline basemap: boundary lines, area and village names (MVT)",
+        [wt.VERSION],
         {wt.MVT: {"schema": {"type": "string", "format": "binary"}}}, tags=["Tiles"],
         path_params=[_TMS, *_TILE_ADDRESS]))
     summary = dashboard.SUMMARY_PARAMS

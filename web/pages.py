@@ -8,7 +8,9 @@ from flask import Blueprint, abort, render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from cddgis.core.schema import Field, Layer
+from gis import boundaries as bq
 from gis import layer_queries as lq
+from gis import tiles as gt
 from layers.definitions import LAYERS
 from web import engine, settings
 from web.choices import area_choices
@@ -18,17 +20,29 @@ pages = Blueprint("pages", __name__)
 
 
 @pages.app_context_processor
-def basemap_config() -> dict[str, object]:
-    """What basemap.js needs (every map page): the offline basemap's tiles, a local PMTiles
-    file if the operator set one, and whether ours is the base (no raster basemap)."""
+def map_tiles_context() -> dict[str, object]:
+    """``map_tiles()`` for map_page.html (called there only, so other pages ask nothing)."""
+    return {"map_tiles": map_tiles}
+
+
+def map_tiles() -> dict[str, object]:
+    """What a map page's scripts need of the tiles: basemap.js the offline basemap's tiles, a
+    local PMTiles file if the operator set one, and whether ours is the base (no raster
+    basemap); every script the current version of each tileset (``tileVersions``), which
+    its tile URLs carry, so a proxy may keep those tiles (web/tiles.py)."""
     s = settings()
+    sources: dict[str, gt.Source | str] = {
+        **{c.id: c for c in bq.COLLECTIONS.values()}, **{layer.id: layer for layer in
+                                                        LAYERS.values()},
+        gt.BASEMAP: gt.BASEMAP}
+    versions = gt.current_versions(engine(), sources)
     tiles = url_for("tiles.basemap_tile", tms="WebMercatorQuad", z=0, x=0, y=0)
     return {"basemap": {
-        "tiles": tiles.removesuffix("/0/0/0") + "/{z}/{x}/{y}",
+        "tiles": tiles.removesuffix("/0/0/0") + f"/{{z}}/{{x}}/{{y}}?v={versions[gt.BASEMAP]}",
         "pmtiles": url_for("tiles.basemap_pmtiles") if s.basemap_pmtiles else None,
         "attribution": s.tile_attribution,
         "on": s.tile_url is None,
-    }}
+    }, "tileVersions": versions}
 
 
 @pages.get("/")

@@ -2,8 +2,11 @@
 
 ไทล์เวกเตอร์ตามมาตรฐาน OGC API - Tiles — tile matrix sets, tileset lists and metadata, TileJSON
 3.0.0, and the tiles themselves (``application/vnd.mapbox-vector-tile``) with an ETag (a hash of
-the content) and ``Cache-Control: no-cache``: a client keeps a tile and asks again with
-If-None-Match, and gets 304 while the data under the tile is unchanged. The path is
+the content). Two ways to keep a tile, both never stale: asked for plainly it is
+``Cache-Control: no-cache`` (a client asks again with If-None-Match and gets 304 while the data
+under the tile is unchanged); asked for with the tileset's current version (``?v=``, as the
+tile URLs in TileJSON and on the map pages carry it) it is ``immutable`` for a year, since a
+write that changes a tile changes the version and so the URLs. The path is
 ``{z}/{x}/{y}`` (column before row, as TileJSON and most tile clients use). An empty tile is a
 200 with an empty body (a valid MVT with no layers), so clients need no special case.
 """
@@ -37,6 +40,13 @@ REL_TILESETS = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
 F_TILE = Param("f", "Output format: mvt (Mapbox Vector Tile), the only one.", enum=("mvt",),
                default="mvt")
 F_DOC = Param("f", "Output format: json, the only one.", enum=("json",), default="json")
+VERSION = Param(
+    "v", "The tileset's version, as the tile URL in TileJSON and the tileset document carries "
+    "it (it changes with every write that changes a tile). With the current version the tile "
+    "is answered `Cache-Control: public, max-age=31536000, immutable`, so a caching proxy keeps "
+    "it without asking again; with any other it is the current tile, revalidated by ETag.",
+    pattern=r"^[0-9]{1,19}-[0-9a-f]{10}$", max_length=30, example="42-3fa9c1d20b")
+IMMUTABLE = "public, max-age=31536000, immutable"
 # Web Mercator: the square the tile matrices cut, and the scale of z=0 (OGC 2D TMS annex).
 HALF_WORLD = 20037508.3427892
 SCALE_Z0 = 559082264.028717
@@ -142,17 +152,33 @@ def tile_params(source: gt.Source, f: Param = F_TILE) -> list[Param]:
     """The query parameters a tile (or its tileset documents, with ``F_DOC``) takes, as on
     items: the area, and a layer's attribute filters. Declared once: the OpenAPI document is
     made from the same list (``web/openapi.py``)."""
+    version = [VERSION] if f is F_TILE else []
     if isinstance(source, bq.BoundaryCollection):
-        return [wp.REGION, wp.PROVINCE, wp.DISTRICT, f]
+        return [wp.REGION, wp.PROVINCE, wp.DISTRICT, *version, f]
     if isinstance(source, Layer):
-        return [wp.REGION, wp.PROVINCE, wp.DISTRICT, wp.SUBDISTRICT, *wp.field_params(source), f]
-    return [wp.REGION, wp.PROVINCE, wp.DISTRICT, wp.SUBDISTRICT, f]
+        return [wp.REGION, wp.PROVINCE, wp.DISTRICT, wp.SUBDISTRICT, *wp.field_params(source),
+                *version, f]
+    return [wp.REGION, wp.PROVINCE, wp.DISTRICT, wp.SUBDISTRICT, *version, f]
+
+
+def asked_version() -> str | None:
+    """``v`` of a tile request (None without one); 400 naming it when it is not a version."""
+    raw = request.args.get("v")
+    if raw is None:
+        return None
+    if not _VERSION_RE.fullmatch(raw):
+        raise BadParameter(f"v must be a tile version as the tile URL in TileJSON gives it "
+                           f"(e.g. {VERSION.example}); got {raw[:40]!r}")
+    return raw
+
+
+_VERSION_RE = re.compile(VERSION.pattern.strip("^$") if VERSION.pattern else "")
 
 
 def _filters(source: gt.Source, f: Param = F_TILE) -> gt.TileFilters:
     """The tile's filters from the request, after refusing what it does not take."""
-    if not request.args:  # most tiles: nothing to check or parse
-        return gt.TileFilters()
+    if not request.args or (f is F_TILE and request.args.keys() == {"v"}):
+        return gt.TileFilters()  # most tiles: nothing to check or parse
     params = tile_params(source, f)
     accept(params)
     f.choice()  # a wrong f is a 400 naming it
@@ -167,18 +193,28 @@ def _filters(source: gt.Source, f: Param = F_TILE) -> gt.TileFilters:
     return gt.TileFilters(region=region_param(), **codes, choices=choices, ranges=ranges)
 
 
-def _query() -> str:
-    """The request's filters, to carry into the links and tile URLs."""
-    args = {k: v for k, v in request.args.items() if k != "f"}
+def _query(**more: str) -> str:
+    """The request's filters (and ``more``), to carry into the links and tile URLs."""
+    args = {**{k: v for k, v in request.args.items() if k != "f"}, **more}
     return f"?{urlencode(args)}" if args else ""
 
 
 def _tile_template(source: gt.Source) -> str:
+    """The tile URL with the tileset's current version: a client that reads it again after a
+    write gets new URLs, so what a proxy kept under the old ones is never shown as current."""
     if isinstance(source, tuple):
         base = url_for("tiles.dataset_tileset", tms=TMS_ID, _external=True)
     else:
         base = url_for("tiles.tileset", collection_id=source.id, tms=TMS_ID, _external=True)
-    return f"{base}/{{z}}/{{x}}/{{y}}{_query()}"
+    version = gt.current_version(engine(), source)
+    return f"{base}/{{z}}/{{x}}/{{y}}{_query(v=version)}"
+
+
+def _versioned_doc(doc: dict[str, object]) -> Response:
+    """A document that carries tile URLs with a version: asked again every time."""
+    response = jsonify(doc)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 def _tilejson_url(source: gt.Source) -> str:
@@ -240,7 +276,7 @@ def tileset(collection_id: str, tms: str) -> ResponseReturnValue:
     source = _source(collection_id)
     _check_tms(tms)
     _filters(source, F_DOC)
-    return jsonify(_tileset_doc(source, request.url))
+    return _versioned_doc(_tileset_doc(source, request.url))
 
 
 def _tilejson(source: gt.Source) -> dict[str, object]:
@@ -267,7 +303,7 @@ def tilejson(collection_id: str, tms: str) -> ResponseReturnValue:
     source = _source(collection_id)
     _check_tms(tms)
     _filters(source, F_DOC)
-    return jsonify(_tilejson(source))
+    return _versioned_doc(_tilejson(source))
 
 
 # -- tiles -----------------------------------------------------------------------------------
@@ -296,9 +332,11 @@ def tile_address(z_raw: str, x_raw: str, y_raw: str) -> tuple[int, int, int]:
     return z, x, y
 
 
-def _mvt_response(tile: gt.Tile) -> Response:
-    """The tile with its ETag, or 304 when the client's copy is still the current one."""
-    headers = {"ETag": f'"{tile.etag}"', "Cache-Control": "no-cache",
+def _mvt_response(tile: gt.Tile, version: str | None) -> Response:
+    """The tile with its ETag, or 304 when the client's copy is still the current one; kept a
+    year when asked for with the tileset's current version (the URL then names the data)."""
+    headers = {"ETag": f'"{tile.etag}"',
+               "Cache-Control": IMMUTABLE if version == tile.version else "no-cache",
                "X-Tile-Cache": "hit" if tile.cached else "miss"}
     # Weak comparison, as If-None-Match asks: a proxy that gzips the tile (nginx in the
     # production profile) makes its ETag weak, and the client sends it back that way.
@@ -309,7 +347,8 @@ def _mvt_response(tile: gt.Tile) -> Response:
 
 def _tile_response(source: gt.Source, z_raw: str, x_raw: str, y_raw: str) -> Response:
     z, x, y = tile_address(z_raw, x_raw, y_raw)
-    return _mvt_response(gt.get_tile(engine(), source, _filters(source), z, x, y))
+    filters, version = _filters(source), asked_version()
+    return _mvt_response(gt.get_tile(engine(), source, filters, z, x, y), version)
 
 
 @tiles.get("/collections/<collection_id>/tiles/<tms>/<z>/<x>/<y>")
@@ -340,14 +379,14 @@ def dataset_tilesets() -> ResponseReturnValue:
 def dataset_tileset(tms: str) -> ResponseReturnValue:
     _check_tms(tms)
     _filters(_all_layers(), F_DOC)
-    return jsonify(_tileset_doc(_all_layers(), request.url))
+    return _versioned_doc(_tileset_doc(_all_layers(), request.url))
 
 
 @tiles.get("/tiles/<tms>/tilejson.json")
 def dataset_tilejson(tms: str) -> ResponseReturnValue:
     _check_tms(tms)
     _filters(_all_layers(), F_DOC)
-    return jsonify(_tilejson(_all_layers()))
+    return _versioned_doc(_tilejson(_all_layers()))
 
 
 @tiles.get("/tiles/<tms>/<z>/<x>/<y>")
@@ -369,11 +408,12 @@ def basemap_tilejson(tms: str) -> ResponseReturnValue:
     _check_tms(tms)
     accept([])
     base = url_for("tiles.basemap_tile", tms=TMS_ID, z=0, x=0, y=0, _external=True)
-    template = base.removesuffix("/0/0/0") + "/{z}/{x}/{y}"
+    version = gt.current_version(engine(), gt.BASEMAP)
+    template = base.removesuffix("/0/0/0") + f"/{{z}}/{{x}}/{{y}}?v={version}"
     layers = [("provinces", 0), ("districts", gt.BASEMAP_DISTRICTS_FROM),
               ("subdistricts", gt.BASEMAP_SUBDISTRICTS_FROM), ("labels", 4),
               ("villages", gt.BASEMAP_VILLAGES_FROM)]
-    return jsonify({
+    return _versioned_doc({
         "tilejson": "3.0.0", "name": "cddgis basemap / แผนที่ฐาน cddgis", "scheme": "xyz",
         "tiles": [template], "minzoom": 0, "maxzoom": gt.MAX_ZOOM,
         "bounds": [97.34, 5.61, 105.64, 20.47], "center": [100.5, 13.5, 6],
@@ -388,9 +428,10 @@ def basemap_tile(tms: str, z: str, x: str, y: str) -> ResponseReturnValue:
     """A basemap tile: boundary lines by zoom (from the cached collection tiles), area names
     as label points, village names zoomed in."""
     _check_tms(tms)
-    accept([])
+    accept([VERSION])
     zi, xi, yi = tile_address(z, x, y)
-    return _mvt_response(gt.get_basemap_tile(engine(), zi, xi, yi))
+    version = asked_version()
+    return _mvt_response(gt.get_basemap_tile(engine(), zi, xi, yi), version)
 
 
 @tiles.get("/basemap/basemap.pmtiles")

@@ -3,7 +3,8 @@
 // the page gives each area's look by its DOPA code (a choropleth's class colour, the explorer's
 // outline), so restyling needs no new request. Thousands of areas paint on a few canvases
 // instead of thousands of SVG paths, and a pan or zoom fetches only the tiles not yet seen
-// (the server caches them; the browser revalidates them by ETag).
+// (the server caches them; their URLs carry the tileset's version, so the browser and a proxy
+// keep them).
 // Hover and click find the area under the pointer in the tiles themselves (point in polygon),
 // with the same tooltip and click as the GeoJSON drawing they replace.
 (function () {
@@ -15,8 +16,7 @@
   // fill(props) -> {color, opacity} or null (not filled), line {color, width},
   // tooltip(props) -> HTML (escaped by the caller) or "", click(props), className.
   window.cddgisAreaTiles = function (map, opts) {
-    const qs = opts.params && opts.params.toString();
-    const url = `${opts.api}/collections/${opts.collection}/tiles/WebMercatorQuad/{z}/{x}/{y}${qs ? "?" + qs : ""}`;
+    const url = window.cddgisCommon.tileUrl(opts.api, opts.collection, opts.params);
     let hovered = null;
     const fill = (f) => opts.fill ? opts.fill(f.props) : null;
     const paintRules = [

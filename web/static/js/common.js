@@ -141,6 +141,17 @@ window.cddgisCommon = (function () {
     document.body.dataset.state = "error";
     return true;
   }
+  // A collection's tile URL template, with these filters and the tileset's version as the
+  // page was served (window.CDDGIS.tileVersions): such a URL names the data, so the proxy and
+  // the browser keep its tiles; a write gives the next page load new URLs.
+  function tileUrl(api, collection, params) {
+    const p = new URLSearchParams(params || "");
+    const versions = (window.CDDGIS && window.CDDGIS.tileVersions) || {};
+    if (versions[collection]) p.set("v", versions[collection]);
+    const qs = p.toString();
+    return `${api.replace(/\/$/, "")}/collections/${encodeURIComponent(collection)}` +
+      `/tiles/WebMercatorQuad/{z}/{x}/{y}${qs ? "?" + qs : ""}`;
+  }
   return { getJSON, esc, tip, iconBox, filterProvinces, busy, current, ready, failed,
-           formatNumber, formatBounds, formatYear, formatDateBE, copyLinkButton };
+           formatNumber, formatBounds, formatYear, formatDateBE, copyLinkButton, tileUrl };
 })();

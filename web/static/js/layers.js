@@ -5,7 +5,7 @@
 (function () {
   "use strict";
   const { getJSON, esc, tip, iconBox, busy, current, ready, failed, formatNumber, formatYear,
-          formatDateBE, copyLinkButton } = window.cddgisCommon;
+          formatDateBE, copyLinkButton, tileUrl } = window.cddgisCommon;
   const areas = window.cddgisAreas;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
@@ -207,14 +207,13 @@
   // ---- the grid of counts, from vector tiles (protomaps-leaflet draws them on a canvas) ------
   // A tile below zoom 8 holds one point per grid cell with its `count`: a circle sized by it and
   // the count as text. The tiles take the same filters as the items, so the grid is what the
-  // counts say; the server caches them and the browser revalidates them by ETag.
+  // counts say; the server caches them, and their versioned URLs let the browser keep them.
   const P = window.protomapsL;
   const gridLayer = window.cddgisGridLayer;
   // Shows the grids of `ids` with these filters (none when zoomed in); a grid whose filters did
   // not change is kept as it is, so panning only fetches the new tiles.
   function showGrids(ids, filters) {
-    const wanted = new Map(ids.map((id) => [id,
-      `${api}/collections/${id}/tiles/WebMercatorQuad/{z}/{x}/{y}${filters.toString() ? "?" + filters : ""}`]));
+    const wanted = new Map(ids.map((id) => [id, tileUrl(api, id, filters)]));
     for (const [id, g] of gridLayers) {
       if (wanted.get(id) !== g.url) { map.removeLayer(g.layer); gridLayers.delete(id); }
     }

@@ -5,7 +5,8 @@
 // server-side clusters. The page holds no village data of its own.
 (function () {
   "use strict";
-  const { getJSON, tip, iconBox, filterProvinces, busy, current, ready, failed } = window.cddgisCommon;
+  const { getJSON, tip, iconBox, filterProvinces, busy, current, ready, failed,
+          tileUrl } = window.cddgisCommon;
   const cfg = window.CDDGIS;
   const map = window[cfg.mapName];
   const api = cfg.api.replace(/\/$/, "");
@@ -58,8 +59,7 @@
 
   // The grid of counts for these filters (null: none); kept while its filters are the same.
   function showGrid(filters) {
-    const url = filters &&
-      `${api}/collections/${LAYER}/tiles/WebMercatorQuad/{z}/{x}/{y}${filters.toString() ? "?" + filters : ""}`;
+    const url = filters && tileUrl(api, LAYER, filters);
     if (grid && grid.url === url) return;
     if (grid) { map.removeLayer(grid.layer); grid = null; }
     if (url) grid = { url, layer: window.cddgisGridLayer(LAYER, "#0369a1", url).addTo(map) };
