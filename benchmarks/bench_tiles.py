@@ -1,16 +1,27 @@
-"""Vector tile time and bytes: cddgis (cold and cached) beside tipg on the same PostGIS, and the
-raw ST_AsMVT statement as the floor; and the largest tile of a 1,000,000-point layer.
+"""Vector tile time and bytes: cddgis (cold, cached in the app, kept by the proxy) beside tipg on
+the same PostGIS, and the raw ST_AsMVT statement as the floor; and the largest tile of a
+1,000,000-point layer.
 
 Loads the boundaries and the sample layers into ``cddgis_bench``, installs tipg into its own
 virtualenv under ``benchmarks/out/tipg-venv`` (never into the project) and starts it with
 uvicorn on 127.0.0.1, pointed at the same database through views that hold what cddgis serves
 (the subdistricts' public columns and full geometry; the Khok Nong Na plots without the
-personal column). Then, in one interleaved run, for each tile (z=6, 10 and 14 over Bangkok and
-Chiang Mai; subdistricts and the plots) and each round: cddgis with its tile cache cleared,
-cddgis again (cached), tipg, and the statement cddgis runs, on a plain psycopg2 cursor.
-cddgis runs as in production (``cddgis serve``: gunicorn, 1 worker, 4 threads) and tipg under
-uvicorn (1 worker); a trivial request to each (``/api/conformance``, tipg's ``/conformance``)
-gives the HTTP floor. Medians over the rounds. Run from the repository root:
+personal column). cddgis runs as in production: nginx with the production configuration
+(scripts/prod/nginx.conf.in) in front of ``cddgis serve`` (gunicorn, 1 worker, 4 threads);
+tipg under uvicorn (1 worker). Clients keep their connections open, as browsers and QGIS do.
+
+In one interleaved run, for each tile (z=6, 10 and 14 over Bangkok and Chiang Mai;
+subdistricts and the plots) and each round:
+
+- *cold*: the collection's version raised and its cached tiles deleted (a write just
+  happened), then the tile at its new versioned URL through nginx: nothing cached anywhere;
+- *cold, app direct*: the same, asked of gunicorn without nginx;
+- *kept by the proxy*: the same versioned URL again (nginx answers from its cache);
+- *cached in the app*: the plain URL (no version: nginx passes it on; the app's tile cache);
+- tipg; and the statement cddgis runs, on a plain psycopg2 cursor (*raw*).
+
+A trivial request to each server (``/api/conformance`` past nginx's cache, tipg's
+``/conformance``) gives the HTTP floor. Medians over the rounds. Run from the repository root:
 
     .venv/bin/python -m benchmarks.bench_tiles [--rounds 15] [--points 1000000]
 """
@@ -18,8 +29,11 @@ gives the HTTP floor. Medians over the rounds. Run from the repository root:
 from __future__ import annotations
 
 import argparse
+import http.client
+import importlib.util
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -29,6 +43,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, make_url, text
 from sqlalchemy.dialects import postgresql
@@ -142,12 +157,57 @@ def tipg_served(url: str) -> Iterator[str]:
         yield base
 
 
-def fetch(url: str) -> tuple[float, bytes, str]:
+_CONNECTIONS: dict[str, http.client.HTTPConnection] = {}
+
+
+def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[float, bytes, str]:
+    """ms, body, and where the answer came from (``proxy`` from nginx's cache, else the app's
+    X-Tile-Cache). One kept-alive connection per server, as map clients keep theirs."""
+    parts = urlsplit(url)
+    connection = _CONNECTIONS.get(parts.netloc)
+    if connection is None:
+        connection = _CONNECTIONS[parts.netloc] = http.client.HTTPConnection(
+            parts.netloc, timeout=60)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
     started = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=60) as response:
-        body = response.read()
-        cache = response.headers.get("X-Tile-Cache", "")
-    return (time.perf_counter() - started) * 1000, body, cache
+    connection.request("GET", path, headers=headers or {})
+    response = connection.getresponse()
+    body = response.read()
+    elapsed = (time.perf_counter() - started) * 1000
+    assert response.status == 200, (url, response.status, body[:200])
+    source = ("proxy" if response.headers.get("X-Cache-Status") == "HIT"
+              else response.headers.get("X-Tile-Cache", ""))
+    return elapsed, body, source
+
+
+@contextmanager
+def nginx_in_front(app_base: str) -> Iterator[str]:
+    """nginx with the production configuration (scripts/prod/nginx.conf.in), proxying to the
+    app at ``app_base``, on a free loopback port; its cache starts empty."""
+    spec = importlib.util.spec_from_file_location(
+        "cddgis_prod_profile", Path(__file__).parent.parent / "scripts" / "prod" / "profile.py")
+    assert spec and spec.loader
+    profile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(profile)
+    work = OUT / "nginx"
+    shutil.rmtree(work, ignore_errors=True)
+    for sub in ("nginx/cache", "nginx/client_body", "nginx/proxy", "nginx/fastcgi",
+                "nginx/uwsgi", "nginx/scgi"):
+        (work / sub).mkdir(parents=True)
+    for path in [work, *work.rglob("*")]:
+        path.chmod(0o777)  # nginx's workers may run as another user (root starts them)
+    port = _free_port()
+    conf = work / "nginx.conf"
+    conf.write_text(profile.nginx_conf(
+        work_dir=work, access_log=work / "access.log", error_log=work / "error.log",
+        listen=f"127.0.0.1:{port}", upstreams=[app_base.removeprefix("http://")],
+        client_timeout="10s", max_body="1m", conn_per_ip=256, statement_timeout_ms=30_000,
+        microcache="5s", brotli=False))
+    base = f"http://127.0.0.1:{port}"
+    with _process(["nginx", "-p", f"{work}/", "-c", str(conf), "-e", str(work / "error.log"),
+                   "-g", "daemon off;"], dict(os.environ), f"{base}/api/health", '"ok"',
+                  "nginx"):
+        yield base
 
 
 def raw_ms(engine: Engine, source: bq.BoundaryCollection | Layer, z: int, x: int,
@@ -214,30 +274,45 @@ def main() -> None:
     }
     cases = [(name, place, z, *gt.lonlat_to_tile(lon, lat, z))
              for name in sources for place, (lon, lat) in PLACES.items() for z in ZOOMS]
-    samples: dict[tuple, dict[str, list[float]]] = {
-        c: {"cold": [], "cached": [], "tipg": [], "raw": [], "floor_cddgis": [],
-            "floor_tipg": []} for c in cases}
+    keys = ("cold", "cold_direct", "proxy", "app_cache", "tipg", "raw", "floor_cddgis",
+            "floor_tipg")
+    samples: dict[tuple, dict[str, list[float]]] = {c: {k: [] for k in keys} for c in cases}
     sizes: dict[tuple, dict[str, int]] = {}
-    with cddgis_served(url) as base, tipg_served(url) as tipg:
-        for round_no in range(args.rounds + 1):  # round 0 warms both servers up
+    bypass = {"X-Cddgis-Cache-Bypass": "1"}  # honoured from loopback only
+
+    def written(name: str, source: bq.BoundaryCollection | Layer) -> str:
+        """As after a write to the collection: a new version, its cached tiles gone."""
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE tile_versions SET version = version + 1 "
+                              "WHERE collection = :c"), {"c": name})
+        gt.clear_cache(engine, name)
+        return gt.current_version(engine, source)
+
+    with cddgis_served(url) as app, nginx_in_front(app) as proxy, tipg_served(url) as tipg:
+        for round_no in range(args.rounds + 1):  # round 0 warms every server up
             for case in cases:
                 name, _, z, x, y = case
                 source, tipg_id = sources[name]
-                gt.clear_cache(engine, name)
-                ours = f"{base}/api/collections/{name}/tiles/WebMercatorQuad/{z}/{x}/{y}"
-                cold, body, state = fetch(ours)
+                path = f"/api/collections/{name}/tiles/WebMercatorQuad/{z}/{x}/{y}"
+                direct, _, state = fetch(f"{app}{path}?v={written(name, source)}")
                 assert state == "miss", state
-                cached, again, state = fetch(ours)
-                assert state == "hit" and again == body
+                versioned = f"{proxy}{path}?v={written(name, source)}"
+                cold, body, state = fetch(versioned)
+                assert state == "miss", state
+                kept, again, state = fetch(versioned)
+                assert state == "proxy" and again == body, state
+                app_cache, plain, state = fetch(f"{proxy}{path}")
+                assert state == "hit" and plain == body, state
                 theirs, tipg_body, _ = fetch(
                     f"{tipg}/collections/{tipg_id}/tiles/WebMercatorQuad/{z}/{x}/{y}")
                 floor, raw_bytes = raw_ms(engine, source, z, x, y)
-                http_ours = fetch(f"{base}/api/conformance")[0]
+                http_ours = fetch(f"{proxy}/api/conformance", bypass)[0]
                 http_theirs = fetch(f"{tipg}/conformance")[0]
                 if round_no:
-                    for key, value in (("cold", cold), ("cached", cached), ("tipg", theirs),
-                                       ("raw", floor), ("floor_cddgis", http_ours),
-                                       ("floor_tipg", http_theirs)):
+                    for key, value in (("cold", cold), ("cold_direct", direct),
+                                       ("proxy", kept), ("app_cache", app_cache),
+                                       ("tipg", theirs), ("raw", floor),
+                                       ("floor_cddgis", http_ours), ("floor_tipg", http_theirs)):
                         samples[case][key].append(value)
                 sizes[case] = {"cddgis": len(body), "tipg": len(tipg_body), "raw": raw_bytes}
     big = million_points(engine, args.points)
@@ -249,30 +324,33 @@ def main() -> None:
         rows.append({"collection": name, "place": place, "tile": f"{z}/{x}/{y}", **m,
                      **{f"{k}_bytes": v for k, v in sizes[case].items()},
                      "tipg_over_cold": m["tipg"] / m["cold"],
-                     "cold_over_cached": m["cold"] / m["cached"],
-                     "tipg_over_cached": m["tipg"] / m["cached"],
+                     "tipg_over_proxy": m["tipg"] / m["proxy"],
+                     "tipg_over_app_cache": m["tipg"] / m["app_cache"],
                      "cold_over_raw": m["cold"] / m["raw"],
+                     "cold_direct_over_raw": m["cold_direct"] / m["raw"],
+                     "proxy_over_raw": m["proxy"] / m["raw"],
                      # What no server can beat: the statement plus a trivial request's HTTP.
                      "raw_plus_floor": m["raw"] + m["floor_cddgis"],
-                     "cold_over_raw_plus_floor": m["cold"] / (m["raw"] + m["floor_cddgis"]),
-                     "cached_over_floor": m["cached"] / m["floor_cddgis"]})
+                     "cold_over_raw_plus_floor": m["cold"] / (m["raw"] + m["floor_cddgis"])})
     floors = {k: statistics.median(v for c in cases for v in samples[c][k])
               for k in ("floor_cddgis", "floor_tipg")}
-    print(f"{os.cpu_count()} cores; {args.rounds} rounds, medians in ms; cddgis serve (gunicorn, "
-          f"1 worker, 4 threads), tipg {tipg_version()} (uvicorn, 1 worker); HTTP floor (a "
-          f"trivial request): cddgis {floors['floor_cddgis']:.1f} ms, tipg "
-          f"{floors['floor_tipg']:.1f} ms")
-    print("| collection | place | z/x/y | cddgis cold | cddgis cached | tipg | raw ST_AsMVT "
-          "| raw + HTTP floor | cddgis bytes | tipg bytes | tipg ÷ cold | tipg ÷ cached "
-          "| cold ÷ raw | cold ÷ (raw + floor) | cached ÷ floor |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print(f"{os.cpu_count()} cores; {args.rounds} rounds, medians in ms; nginx → cddgis serve "
+          f"(gunicorn, 1 worker, 4 threads), tipg {tipg_version()} (uvicorn, 1 worker); "
+          f"kept-alive connections; HTTP floor (a trivial request): cddgis "
+          f"{floors['floor_cddgis']:.2f} ms (through nginx), tipg {floors['floor_tipg']:.2f} ms")
+    print("| collection | place | z/x/y | cddgis cold | cold, app direct | kept by the proxy "
+          "| cached in the app | tipg | raw ST_AsMVT | cddgis bytes | tipg bytes | tipg ÷ cold "
+          "| tipg ÷ proxy | tipg ÷ app cache | cold ÷ raw | app direct ÷ raw | proxy ÷ raw "
+          "| cold ÷ (raw + floor) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['collection']} | {r['place']} | {r['tile']} | {r['cold']:.1f} "
-              f"| {r['cached']:.1f} | {r['tipg']:.1f} | {r['raw']:.1f} "
-              f"| {r['raw_plus_floor']:.1f} "
+        print(f"| {r['collection']} | {r['place']} | {r['tile']} | {r['cold']:.2f} "
+              f"| {r['cold_direct']:.2f} | {r['proxy']:.2f} | {r['app_cache']:.2f} "
+              f"| {r['tipg']:.2f} | {r['raw']:.2f} "
               f"| {r['cddgis_bytes']:,} | {r['tipg_bytes']:,} | {r['tipg_over_cold']:.1f}× "
-              f"| {r['tipg_over_cached']:.1f}× | {r['cold_over_raw']:.1f}× "
-              f"| {r['cold_over_raw_plus_floor']:.1f}× | {r['cached_over_floor']:.1f}× |")
+              f"| {r['tipg_over_proxy']:.1f}× | {r['tipg_over_app_cache']:.1f}× "
+              f"| {r['cold_over_raw']:.1f}× | {r['cold_direct_over_raw']:.1f}× "
+              f"| {r['proxy_over_raw']:.2f}× | {r['cold_over_raw_plus_floor']:.1f}× |")
     print(f"{big['points']:,} synthetic points, z=0..6 over Thailand and one dense tile per zoom "
           f"to z=10: largest tile {big['largest_tile_bytes']:,} bytes (budget "
           f"{gt.BYTE_BUDGET:,}), slowest cold tile {big['slowest_cold_s']:.2f} s")

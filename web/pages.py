@@ -21,8 +21,9 @@ pages = Blueprint("pages", __name__)
 
 @pages.app_context_processor
 def map_tiles_context() -> dict[str, object]:
-    """``map_tiles()`` for map_page.html (called there only, so other pages ask nothing)."""
-    return {"map_tiles": map_tiles}
+    """``map_config(page)`` for map_page.html (called there only, so other pages ask nothing):
+    the page's own settings with what the tiles need."""
+    return {"map_config": lambda page: {**page, **map_tiles()}}
 
 
 def map_tiles() -> dict[str, object]:
