@@ -188,6 +188,7 @@ def nginx_in_front(app_base: str) -> Iterator[str]:
         "cddgis_prod_profile", Path(__file__).parent.parent / "scripts" / "prod" / "profile.py")
     assert spec and spec.loader
     profile = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = profile  # its dataclasses look their module up
     spec.loader.exec_module(profile)
     work = OUT / "nginx"
     shutil.rmtree(work, ignore_errors=True)
