@@ -206,6 +206,25 @@ def test_invalid_content(api, tokens: dict[str, str]) -> None:
     assert api.get(f"{ITEMS}/API-3").status_code == 404  # none of it was written
 
 
+def test_control_characters_are_a_problem_naming_the_field(api, tokens: dict[str, str]) -> None:
+    """A NUL (which PostgreSQL cannot store in text) or another control character in a value is
+    a 422 naming the field, in a POST and a PATCH alike; before, the NUL reached the database
+    and the answer was a 500."""
+    cm = tokens["cm-officer"]
+    bad = _post(api, cm, _feature("API-NUL", village_name="บ้าน\x00ใหม่"))
+    assert bad.status_code == 422, bad.get_data(as_text=True)
+    assert any("village_name" in p and "U+0000" in p for p in bad.get_json()["problems"])
+    assert api.get(f"{ITEMS}/API-NUL").status_code == 404
+    made = _post(api, cm, _feature("API-NUL"))
+    assert made.status_code == 201
+    patch = api.patch(f"{ITEMS}/API-NUL", data=json.dumps({"properties": {
+        "village_name": "bell\x07"}}), content_type="application/merge-patch+json",
+        headers=_bearer(cm, **{"If-Match": made.headers["ETag"]}))
+    assert patch.status_code == 422 and "U+0007" in " ".join(patch.get_json()["problems"])
+    kept = _post(api, cm, _feature("API-NUL2", village_name="บ้านใหม่\tหมู่ 2\nซอย 3"))
+    assert kept.status_code == 201  # tab and line breaks are text, not control junk
+
+
 def test_personal_fields_stay_out_of_public_answers(api, owner: Engine,
                                                     tokens: dict[str, str]) -> None:
     created = _post(api, tokens["knn-owner"], _feature("API-4", owner_name="นางสาวข ใจงาม"))

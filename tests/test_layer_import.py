@@ -226,6 +226,24 @@ def test_missing_value_bad_number_bad_choice_long_text(tmp_path: Path, db: Engin
     assert "9999 is above the largest allowed (500)" in reasons(report, 6)
 
 
+def test_control_characters_are_row_errors_and_nothing_is_written(tmp_path: Path,
+                                                                  db: Engine) -> None:
+    """A NUL byte in a CSV cell past the file's first bytes (or any other control character
+    but tab and line breaks) is an error naming the row and the column; PostgreSQL cannot store
+    NUL in text, and before, the import failed in the database, not in the report. (GDAL reads
+    a GeoJSON "\u0000" as the end of the string, so GIS files never bring one.)"""
+    # 60 good rows first: a NUL in the first 4 kB makes the file "not a text file" instead.
+    rows = [plot(f"N{i}", CHIANG_MAI) for i in range(60)]
+    rows += [plot("NUL", CHIANG_MAI, owner="นาย\x00สมชาย"),
+             plot("ESC", CHIANG_MAI, owner="นาย\x1bสมชาย"), plot("N99", CHIANG_MAI)]
+    path = write_csv(tmp_path / "nul.csv", rows)
+    assert path.read_bytes().index(b"\x00") > 4096
+    report = refused(db, path)
+    assert "ชื่อเจ้าของแปลง" in reasons(report, 62) and "U+0000" in reasons(report, 62)
+    assert "U+001B" in reasons(report, 63)
+    assert report.rows[0].status == "ok"
+
+
 def test_empty_and_header_only_files(tmp_path: Path, db: Engine) -> None:
     (tmp_path / "empty.csv").write_bytes(b"")
     assert refused(db, tmp_path / "empty.csv").file_problems == ["empty.csv is empty"]

@@ -135,6 +135,17 @@ def test_wrong_password_unknown_name_and_csrf(staff_app, fresh: Engine) -> None:
     assert client.get("/staff/").status_code == 302  # nobody signed in
 
 
+def test_nul_in_a_form_is_a_400_naming_the_field(staff_app, fresh: Engine) -> None:
+    """PostgreSQL cannot store or compare text with NUL; before, a NUL in the sign-in name
+    reached the database and the answer was a 503 saying the database was unreachable."""
+    add_account(fresh, "officer")
+    client = staff_app.test_client()
+    answer = sign_in(client, "officer\x00", PASSWORD)
+    assert answer.status_code == 400, answer.text
+    assert "name" in answer.text and "NUL" in answer.text
+    assert sign_in(client, "officer", PASSWORD).status_code == 302  # nothing else changed
+
+
 def test_lock_out_is_shared_by_app_processes(settings: Settings, cluster: ClusterInfo,
                                              staff_app, fresh: Engine) -> None:
     add_account(fresh, "officer")

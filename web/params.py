@@ -108,6 +108,13 @@ def reject_control_characters() -> None:
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str) and CONTROL.search(value):
             raise NotFound(f"no {name} {value!r}: ids never contain control characters")
+    # Forms (the staff pages) may hold tabs and line breaks, but never a NUL; other control
+    # characters in a field's value are that field's own error (cddgis.core.values.parse).
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for name, value in request.form.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                raise BadParameter(f"ช่อง {name!r} มีอักขระ NUL ซึ่งใช้ไม่ได้ / the form field "
+                                   f"{name!r} must not contain NUL characters")
 
 
 def format_param(allowed: tuple[str, ...] = ("json", "geojson")) -> str:

@@ -111,8 +111,18 @@ def _date(raw: object) -> tuple[date, str | None]:
         raise BadValue(f"{str(raw)!r} is not a real date") from exc
 
 
+# Control characters other than tab and line breaks: PostgreSQL cannot store NUL in text at
+# all, and the others are copy-and-paste debris no one can see or type.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def parse(f: Field, raw: object) -> object:
     """The typed value of a non-blank cell. Raises BadValue, or Converted with a note."""
+    if isinstance(raw, str) and (control := _CONTROL.search(raw)):
+        code = f"U+{ord(control.group()):04X}"
+        raise BadValue(f"มีอักขระควบคุม {code} ที่ตำแหน่ง {control.start() + 1} ซึ่งบันทึกไม่ได้ "
+                       f"ลบออกแล้วลองใหม่ / contains the control character {code} at position "
+                       f"{control.start() + 1}, which cannot be stored: remove it")
     if f.type == "text":
         text = str(raw).strip()
         if len(text) > f.max_length:
