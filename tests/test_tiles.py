@@ -21,6 +21,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
 from cddgis.core.schema import Field, Layer
+from gis import layer_queries as lq
 from gis import tiles as gt
 from gis.boundary_store import load_boundaries
 from gis.cluster import ClusterInfo
@@ -470,6 +471,36 @@ def test_a_versioned_tile_is_immutable_and_a_write_gives_new_urls(
     with engine.begin() as conn:
         conn.execute(text("UPDATE subdistricts SET name_en = name_en WHERE code = '500101'"))
     assert versions["subdistricts"]() != before["subdistricts"]
+
+
+def test_layer_summaries_are_kept_only_while_the_data_versions_stay(
+        own: tuple[Engine, FlaskClient]) -> None:
+    """The per-layer counts and extents (most pages, /api/collections) are kept per process
+    under the layers' data versions: a write shows at once, whoever makes it (raw SQL here)."""
+    engine, client = own
+
+    def matched() -> int:
+        doc = client.get(f"/api/collections/{KNN.id}/items?limit=1").get_json()
+        return int(doc["numberMatched"])
+
+    before, before_api = lq.layer_summary(engine).get(KNN.id, {"count": 0}), matched()
+    with engine.begin() as conn:
+        conn.execute(text("""
+            INSERT INTO layer_features (layer, key, name, properties, geom)
+            VALUES (:l, 'SUM1', 'SUM1', '{"plot_id": "SUM1"}',
+                    ST_SetSRID(ST_MakePoint(105.5, 15.2), 4326))
+        """), {"l": KNN.id})
+    after = lq.layer_summary(engine)[KNN.id]
+    assert after["count"] == int(str(before["count"])) + 1
+    assert after["bbox"][2] == 105.5  # type: ignore[index]
+    collection = client.get(f"/api/collections/{KNN.id}").get_json()
+    assert collection["extent"]["spatial"]["bbox"][0][2] == 105.5
+    assert matched() == before_api + 1
+    after["count"] = -1  # a caller's change stays its own
+    assert lq.layer_summary(engine)[KNN.id]["count"] == int(str(before["count"])) + 1
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM layer_features WHERE key = 'SUM1'"))
+    assert lq.layer_summary(engine).get(KNN.id, {"count": 0})["count"] == before["count"]
 
 
 def test_a_field_made_personal_is_never_served_from_the_cache(
