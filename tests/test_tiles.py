@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 import math
 import re
 import shutil
@@ -315,6 +316,18 @@ def _state(client: FlaskClient, urls: list[str]) -> dict[str, tuple[str, str]]:
     return out
 
 
+def _raw_insert(engine: Engine, key: str, properties: dict[str, object], lon: float,
+                lat: float) -> None:
+    """A plot written by raw SQL (no importer): the triggers must see it all the same."""
+    with engine.begin() as conn:
+        conn.execute(text("""
+            INSERT INTO layer_features (layer, key, name, properties, geom)
+            VALUES (:l, :key, :key, CAST(:properties AS jsonb),
+                    ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
+        """), {"l": KNN.id, "key": key, "properties": json.dumps(properties), "lon": lon,
+               "lat": lat})
+
+
 def test_import_that_moves_one_point_changes_exactly_its_tiles(
         own: tuple[Engine, FlaskClient], tmp_path: Path) -> None:
     engine, client = own
@@ -347,12 +360,7 @@ def test_raw_sql_and_a_write_in_flight_never_leave_a_stale_tile(
         own: tuple[Engine, FlaskClient]) -> None:
     engine, client = own
     lon, lat = 100.5018, 13.7563  # Bangkok
-    with engine.begin() as conn:
-        conn.execute(text("""
-            INSERT INTO layer_features (layer, key, name, properties, geom)
-            VALUES (:l, 'RAW1', 'RAW1', '{"plot_id": "FIRST"}',
-                    ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
-        """), {"l": KNN.id, "lon": lon, "lat": lat})
+    _raw_insert(engine, "RAW1", {"plot_id": "FIRST"}, lon, lat)
     x, y = gt.lonlat_to_tile(lon, lat, 11)
     url = tile_url(KNN.id, 11, x, y)
     assert b"FIRST" in client.get(url).data
@@ -445,12 +453,7 @@ def test_a_versioned_tile_is_immutable_and_a_write_gives_new_urls(
                      {"l": KNN.id})
     assert {name: read() for name, read in versions.items()} == before
 
-    with engine.begin() as conn:
-        conn.execute(text("""
-            INSERT INTO layer_features (layer, key, name, properties, geom)
-            VALUES (:l, 'VER1', 'VER1', '{"plot_id": "VERSIONED"}',
-                    ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
-        """), {"l": KNN.id, "lon": lon, "lat": lat})
+    _raw_insert(engine, "VER1", {"plot_id": "VERSIONED"}, lon, lat)
     after = {name: read() for name, read in versions.items()}
     assert after["knn"] != before["knn"] and after["all"] != before["all"]
     assert after["subdistricts"] == before["subdistricts"]
@@ -484,12 +487,7 @@ def test_layer_summaries_are_kept_only_while_the_data_versions_stay(
         return int(doc["numberMatched"])
 
     before, before_api = lq.layer_summary(engine).get(KNN.id, {"count": 0}), matched()
-    with engine.begin() as conn:
-        conn.execute(text("""
-            INSERT INTO layer_features (layer, key, name, properties, geom)
-            VALUES (:l, 'SUM1', 'SUM1', '{"plot_id": "SUM1"}',
-                    ST_SetSRID(ST_MakePoint(105.5, 15.2), 4326))
-        """), {"l": KNN.id})
+    _raw_insert(engine, "SUM1", {"plot_id": "SUM1"}, 105.5, 15.2)
     after = lq.layer_summary(engine)[KNN.id]
     assert after["count"] == int(str(before["count"])) + 1
     assert after["bbox"][2] == 105.5  # type: ignore[index]
@@ -510,12 +508,7 @@ def test_a_field_made_personal_is_never_served_from_the_cache(
     field in it, until something under the tile changed), and ``cddgis serve`` deletes it."""
     engine, _ = own
     lon, lat = 100.5018, 13.7563
-    with engine.begin() as conn:
-        conn.execute(text("""
-            INSERT INTO layer_features (layer, key, name, properties, geom)
-            VALUES (:l, 'PDPA1', 'PDPA1', '{"plot_id": "PDPA1", "plot_size_rai": 7}',
-                    ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
-        """), {"l": KNN.id, "lon": lon, "lat": lat})
+    _raw_insert(engine, "PDPA1", {"plot_id": "PDPA1", "plot_size_rai": 7}, lon, lat)
     x, y = gt.lonlat_to_tile(lon, lat, 12)
     public = gt.get_tile(engine, KNN, gt.TileFilters(), 12, x, y)
     assert b"plot_size_rai" in public.data
