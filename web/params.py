@@ -108,9 +108,11 @@ def reject_control_characters() -> None:
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str) and CONTROL.search(value):
             raise NotFound(f"no {name} {value!r}: ids never contain control characters")
-    # Forms (the staff pages) may hold tabs and line breaks, but never a NUL; other control
-    # characters in a field's value are that field's own error (cddgis.core.values.parse).
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    # Forms (the staff pages) may hold tabs and line breaks, but never a NUL. The feature
+    # forms check their own fields, answering 422 with the field's problem beside it
+    # (web/staff_features.py); every other form gets a 400 naming the field.
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data") \
+            and request.blueprint != "staff_features":
         for name, value in request.form.items(multi=True):
             if "\x00" in name or "\x00" in value:
                 raise BadParameter(f"ช่อง {name!r} มีอักขระ NUL ซึ่งใช้ไม่ได้ / the form field "
