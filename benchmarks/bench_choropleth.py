@@ -26,7 +26,7 @@ from pathlib import Path
 import folium
 import geopandas as gpd
 
-from benchmarks.common import bench_database, bench_settings, served
+from benchmarks.common import bench_database, bench_settings, response_sizes, served
 from gis.indicator_store import load_catalog
 
 INDICATOR = "osm-poi-count"
@@ -104,13 +104,7 @@ def browser_run(browser, base: str, mode: str, path: str = PAGE, svg: str = "pat
     page.wait_for_function(DRAWN, arg=[mode, svg, least], timeout=60_000)
     drawn = time.perf_counter() - started
     page.wait_for_load_state("networkidle")
-    sizes = []
-    for response in responses:
-        try:
-            body = response.body()
-        except Exception:  # redirects and aborted requests have no body
-            continue
-        sizes.append((response.url, len(body), response.request.sizes()["responseBodySize"]))
+    sizes = response_sizes(responses)
     data = [s for s in sizes if "/api/" in s[0] and "/api/basemap/" not in s[0]]
     redraw = page.evaluate(REDRAW, [mode])
     context.close()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page
 
-from benchmarks.common import bench_database, bench_settings, served
+from benchmarks.common import bench_database, bench_settings, response_sizes, served
 from gis.samples import load_samples
 
 VIEWS = {
@@ -54,13 +54,7 @@ def measure(page: Page, url: str) -> dict[str, float]:
     page.wait_for_function(DRAWN, timeout=60_000)
     drawn = time.perf_counter() - started
     page.wait_for_load_state("networkidle")
-    sizes: list[tuple[str, int, int]] = []  # url, body bytes, bytes on the wire
-    for response in responses:
-        try:
-            body = response.body()
-        except Exception:  # redirects and aborted requests have no body
-            continue
-        sizes.append((response.url, len(body), response.request.sizes()["responseBodySize"]))
+    sizes = response_sizes(responses)  # url, body bytes, bytes on the wire
     html = next(s for s in sizes if "/layers/" in s[0] and "/api/" not in s[0])
     api = [s for s in sizes if "/api/" in s[0]]
     return {

@@ -6,6 +6,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Engine
 from werkzeug.serving import make_server
@@ -45,6 +46,18 @@ def served(settings: Settings, url: str) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
+
+
+def response_sizes(responses: list[Any]) -> list[tuple[str, int, int]]:
+    """(url, body bytes, bytes on the wire) of each Playwright response that has a body."""
+    sizes = []
+    for response in responses:
+        try:
+            body = response.body()
+        except Exception:  # redirects and aborted requests have no body
+            continue
+        sizes.append((response.url, len(body), response.request.sizes()["responseBodySize"]))
+    return sizes
 
 
 def p95(values: list[float]) -> float:

@@ -5,13 +5,11 @@ app served over HTTP, and headless Chromium. Nothing is mocked; a missing servic
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from werkzeug.serving import make_server
 
 from boundaries.load import LoadReport
 from gis.boundary_store import load_boundaries
@@ -24,6 +22,7 @@ from gis.settings import Settings
 from gis.village_store import load_villages
 from indicators.tables import TableReport
 from layers.importer import ImportReport
+from tests.serving import served
 from web import create_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -140,11 +139,8 @@ def client(app):
 
 @pytest.fixture(scope="session")
 def live_server(app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with served(app) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,8 @@ a <script> tag with the file's text, as ``add_script_tag(path=…)`` makes, is r
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +17,10 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
-from werkzeug.serving import make_server
 
 from gis.settings import Settings
 from tests.pagestate import wait_ready
-from web import create_app
+from tests.serving import app_with, served
 
 pytestmark = pytest.mark.browser
 
@@ -257,17 +254,10 @@ def test_api_answers_a_browser_in_html_and_clients_in_json(page: Page,
 @pytest.fixture(scope="module")
 def osm_server(app: Flask) -> Iterator[str]:
     """The app with the default basemap, OpenStreetMap (the tests' own app draws none)."""
-    settings = dataclasses.replace(app.extensions["cddgis.settings"],
-                                   tile_url=Settings.from_env({}).tile_url,
-                                   tile_attribution=Settings.from_env({}).tile_attribution)
-    other = create_app(settings, database_url=app.extensions["cddgis.engine"].url.render_as_string(
-        hide_password=False))
-    other.config["TESTING"] = True
-    server = make_server("127.0.0.1", 0, other, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    defaults = Settings.from_env({})
+    with served(app_with(app, tile_url=defaults.tile_url,
+                         tile_attribution=defaults.tile_attribution)) as base:
+        yield base
 
 
 def test_offline_the_osm_basemap_falls_back_to_ours(page: Page, osm_server: str) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -15,13 +14,13 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 from sqlalchemy import Engine, text
-from werkzeug.serving import make_server
 
 from gis import accounts, changes
 from gis.cluster import ClusterInfo
 from gis.db import engine_for
 from gis.settings import Settings
 from layers.definitions import LAYERS
+from tests.serving import served
 from tests.staff import add_account
 from web import create_app
 
@@ -70,11 +69,8 @@ def no_review(owner: Engine) -> None:
 
 @pytest.fixture(scope="module")
 def live(write_app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, write_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with served(write_app) as base:
+        yield base
 
 
 def _bearer(token: str, **more: str) -> dict[str, str]:

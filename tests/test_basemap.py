@@ -4,9 +4,7 @@ requests; ``CDDGIS_TILES`` chooses between them."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,12 +13,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
-from werkzeug.serving import make_server
 
 from gis import tiles as gt
 from gis.settings import Settings
+from tests.serving import app_with, served
 from tests.test_tiles import MVT, ogr_read, tiles_over
-from web import create_app
 
 BASEMAP = "/api/basemap/tiles/WebMercatorQuad"
 CHIANG_MAI = (98.99, 18.79)
@@ -130,21 +127,13 @@ def pmtiles_file(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def pmtiles_app(app: Flask, pmtiles_file: Path) -> Flask:
     """The app as an operator runs it with ``CDDGIS_TILES=pmtiles:/path`` (same database)."""
-    settings = dataclasses.replace(app.extensions["cddgis.settings"],
-                                   basemap_pmtiles=pmtiles_file)
-    other = create_app(settings, database_url=app.extensions["cddgis.engine"].url.render_as_string(
-        hide_password=False))
-    other.config["TESTING"] = True
-    return other
+    return app_with(app, basemap_pmtiles=pmtiles_file)
 
 
 @pytest.fixture(scope="session")
 def pmtiles_server(pmtiles_app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, pmtiles_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with served(pmtiles_app) as base:
+        yield base
 
 
 # -- CDDGIS_TILES ---------------------------------------------------------------------------

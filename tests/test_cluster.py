@@ -9,7 +9,6 @@ import os
 import shutil
 import socket
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -17,11 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from gis.cluster import LocalCluster, create_database
 from gis.migrate import upgrade
 from gis.settings import Settings
+from tests.serving import served as serving
 from web import create_app
 
 
@@ -48,11 +47,8 @@ def own_cluster() -> Iterator[tuple[LocalCluster, Settings]]:
 def served(own_cluster: tuple[LocalCluster, Settings]) -> Iterator[str]:
     """The app on that cluster, served over HTTP in a thread (as conftest's live_server)."""
     _, settings = own_cluster
-    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(create_app(settings)) as base:
+        yield base
 
 
 def _status(url: str) -> int:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import re
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import Engine, text
-from werkzeug.serving import make_server
 
 from gis import accounts, changes
 from gis.cluster import ClusterInfo
@@ -26,6 +24,7 @@ from gis.settings import Settings
 from layers.definitions import LAYERS
 from tests.conftest import CSP_LISTENER
 from tests.pagestate import wait_ready
+from tests.serving import served
 from tests.staff import PASSWORD, add_account, csrf_token, sign_in
 from web import create_app
 from web.staff_features import thai_time
@@ -85,11 +84,8 @@ def staff_app(settings: Settings, cluster: ClusterInfo, owner_engine: Engine) ->
 
 @pytest.fixture(scope="module")
 def base(staff_app: Any) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, staff_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with served(staff_app) as url:
+        yield url
 
 
 def feature_id(engine: Engine, key: str) -> int:

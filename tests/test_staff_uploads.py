@@ -5,7 +5,6 @@ browser uploads a file, reads the report and its map and commits; HTTP tests for
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +12,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import Engine, text
-from werkzeug.serving import make_server
 
 from gis import accounts
 from gis.cluster import ClusterInfo
@@ -21,6 +19,7 @@ from gis.db import engine_for
 from gis.settings import Settings
 from tests.conftest import _open_page
 from tests.pagestate import new_view, wait_ready
+from tests.serving import served
 from tests.staff import PASSWORD, add_account, csrf_token, sign_in
 from web import create_app
 
@@ -47,11 +46,8 @@ def staff_app(settings: Settings, cluster: ClusterInfo, owner_engine: Engine):
 
 @pytest.fixture(scope="module")
 def server(staff_app) -> Iterator[str]:
-    srv = make_server("127.0.0.1", 0, staff_app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
+    with served(staff_app) as base:
+        yield base
 
 
 @pytest.fixture

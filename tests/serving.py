@@ -1,0 +1,37 @@
+"""The app served over real HTTP on a free loopback port, in a thread, for tests that need a
+server (browsers, urllib, GDAL): one way of doing it for every test module."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask
+from werkzeug.serving import make_server
+
+from web import create_app
+
+
+@contextmanager
+def served(app: Flask) -> Iterator[str]:
+    """``app`` on 127.0.0.1 until the block ends; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+def app_with(app: Flask, **changes: Any) -> Flask:
+    """Another app on the same database as ``app``, with these settings changed (as an
+    operator would set them in the environment)."""
+    settings = dataclasses.replace(app.extensions["cddgis.settings"], **changes)
+    other = create_app(settings, database_url=app.extensions["cddgis.engine"].url.render_as_string(
+        hide_password=False))
+    other.config["TESTING"] = True
+    return other
