@@ -248,7 +248,11 @@ def _forget_stale_tiles(url: str) -> None:
 
     sources: list[tiles.Source] = [*boundaries.COLLECTIONS.values(), *LAYERS.values(),
                                    tuple(LAYERS.values())]
-    forgotten = tiles.forget_other_fingerprints(engine_for(url), sources)
+    engine = engine_for(url)
+    forgotten = tiles.forget_other_fingerprints(engine, sources)
+    # The gunicorn master forks its workers next: it keeps no connection for them to inherit
+    # (gis.db also gives every forked child fresh pools).
+    engine.dispose()
     if forgotten:
         print(f"Deleted {forgotten:,} cached tiles of an earlier layer declaration or version.")
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import weakref
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event, exc, make_url
 
 from gis.cluster import LocalCluster, recorded_port
 from gis.settings import Settings
@@ -13,6 +16,38 @@ from gis.settings import Settings
 
 class DatabaseNotConfigured(RuntimeError):
     """Neither DATABASE_URL nor a local cluster is there to connect to."""
+
+
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+"""Every engine this process made, so a forked child can drop the pools it inherited."""
+
+
+def _forget_inherited_pools() -> None:
+    """In a forked child (a gunicorn worker, a job process): every engine starts a new, empty
+    pool, leaving the parent's sockets to the parent (``close=False``). Without this, two
+    workers share one PostgreSQL session through an inherited socket, and one worker's COMMIT
+    can commit another's open transaction — a dry run's rows included (issue 25, item 0)."""
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_pools)
+
+
+def _guard_against_fork(engine: Engine) -> None:
+    """SQLAlchemy's recipe for pools and forks, behind the fork hook: a connection made in
+    another process is never handed out here (it is discarded and a new one made), whatever
+    way this process was started."""
+    @event.listens_for(engine, "connect")
+    def _remember_pid(dbapi_connection: Any, record: Any) -> None:
+        record.info["pid"] = os.getpid()
+
+    @event.listens_for(engine, "checkout")
+    def _refuse_foreign(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if record.info.get("pid") != os.getpid():
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise exc.DisconnectionError(
+                "connection made in another process: a new one is opened")
 
 
 def _normalise(url: str) -> str:
@@ -59,8 +94,12 @@ def engine_for(url: str, *, statement_timeout_ms: int = 0,
                        f"{int(idle_in_transaction_timeout_ms)}")
     if options:
         connect_args["options"] = " ".join(options)
+    # hide_parameters: a failed statement's parameters (a plot owner's name, say) never reach
+    # an exception's text, and so never a log line or an answer.
     engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
-                           connect_args=connect_args)
+                           connect_args=connect_args, hide_parameters=True)
+    _guard_against_fork(engine)
+    _ENGINES.add(engine)
     if cluster_file is not None:
         @event.listens_for(engine, "do_connect")
         def _current_port(dialect: object, record: object, cargs: object,

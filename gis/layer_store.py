@@ -255,7 +255,11 @@ class PostgisLayerWriter:
         return out
 
     def finish(self, report: ImportReport, *, commit: bool) -> tuple[int, int, int]:
+        """Commits or rolls back; a dry run is always rolled back (and, should anything
+        commit its transaction, the database refuses: migration 0012)."""
         try:
+            if commit and report.mode == "dry-run":
+                raise ValueError("a dry run is never committed")
             if commit:
                 counts = {**report.counts(), "inserted": self.inserted, "updated": self.updated}
                 self.conn.execute(text("""

@@ -144,6 +144,30 @@ class LayerImport(Base):
     """Who imported it from the staff workspace or the API; NULL for the command line."""
 
 
+# A dry run can never commit (issue 25, item 0; migration 0012): an import's writer records its
+# import first, in the import's transaction, and a dry run's open record (mode 'dry-run',
+# committed) makes PostgreSQL refuse that transaction's COMMIT, whoever sends it.
+DRY_RUN_GUARD_FUNCTION = """
+    CREATE FUNCTION layer_imports_dry_run_never_commits() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.mode = 'dry-run' AND NEW.committed THEN
+            RAISE EXCEPTION USING
+                MESSAGE = 'a dry run is never committed (import ' || NEW.id || ')',
+                HINT = 'cddgis: the transaction of a dry run must roll back';
+        END IF;
+        RETURN NULL;
+    END $$
+"""
+DRY_RUN_GUARD_TRIGGER = """
+    CREATE CONSTRAINT TRIGGER dry_run_never_commits
+    AFTER INSERT OR UPDATE ON layer_imports
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION layer_imports_dry_run_never_commits()
+"""
+event.listen(LayerImport.__table__, "after_create", DDL(DRY_RUN_GUARD_FUNCTION))
+event.listen(LayerImport.__table__, "after_create", DDL(DRY_RUN_GUARD_TRIGGER))
+
 class LayerFeature(Base):
     """A point of one of the CDD layers. ``personal`` holds PDPA data: never in public output."""
 

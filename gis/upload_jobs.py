@@ -23,7 +23,7 @@ from cddgis.core.readers import FileProblem, sniff
 from cddgis.core.schema import Layer
 from gis.layer_store import PostgisLayerStore, PostgisLayerWriter
 from layers import importer
-from layers.importer import Carried, ImportRefused, ImportReport
+from layers.importer import Carried, ImportCancelled, ImportRefused, ImportReport
 
 log = logging.getLogger(__name__)
 
@@ -203,11 +203,16 @@ class _JobStore(PostgisLayerStore):
         self.report: ImportReport | None = None
 
     def locate(self, points: list[tuple[float, float]]) -> list[Any]:
-        if self.report is not None:  # a batch has just been read: say how far we are
+        """Each batch is located first: say how far we are, and stop if the clerk has
+        cancelled (the import's transaction is then rolled back)."""
+        if self.report is not None:
             with self.engine.begin() as conn:
-                conn.execute(text("UPDATE upload_jobs SET rows_done = :n, updated_at = now() "
-                                  "WHERE id = :id"),
-                             {"n": len(self.report.rows), "id": self.job_id})
+                running = conn.execute(text(
+                    "UPDATE upload_jobs SET rows_done = :n, updated_at = now() "
+                    "WHERE id = :id AND status IN ('checking', 'committing') RETURNING id"),
+                    {"n": len(self.report.rows), "id": self.job_id}).first()
+            if running is None:
+                raise ImportCancelled(f"upload {self.job_id} was cancelled")
         return super().locate(points)
 
     def begin(self, report: ImportReport, *, source_path: str, sample: bool,
@@ -244,6 +249,8 @@ def run_check(engine: Engine, job_id: int, path: Path, layer: Layer, account: Ac
     try:
         store = _JobStore(engine, job_id, account)
         report = importer.import_file(store, layer, path, dry_run=True, **_scope(account))
+    except ImportCancelled:
+        return  # the job stays cancelled; the check's transaction was rolled back
     except (ImportRefused, OSError) as exc:
         _finish(engine, job_id, "status = 'failed', message = :m", {"m": str(exc)}, "checking")
         return

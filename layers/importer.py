@@ -161,6 +161,11 @@ class ImportRefused(RuntimeError):
     """The file cannot be imported at all (unreadable, wrong columns); nothing was written."""
 
 
+class ImportCancelled(RuntimeError):
+    """The import was cancelled while it ran (a clerk's Cancel): its transaction is rolled
+    back and the cancellation reaches the caller, which decides what to record."""
+
+
 @dataclass(slots=True)
 class RowResult:
     row: int
@@ -464,6 +469,10 @@ def import_file(store: LayerStore, layer: Layer, path: Path, *, dry_run: bool = 
             report.import_id, report.inserted, report.updated = writer.finish(report,
                                                                               commit=True)
             committed = True
+    except ImportCancelled:
+        writer.finish(report, commit=False)
+        report.inserted = report.updated = 0
+        raise
     except FileProblem as exc:  # the file broke part-way (bad CSV quoting, wrong encoding)
         writer.finish(report, commit=False)
         report.inserted = report.updated = 0

@@ -1,0 +1,257 @@
+"""No database connection crosses a fork, and a dry run never leaves a row (issue 25, item 0).
+
+`cddgis serve` once opened a connection in the gunicorn master; both workers inherited its
+socket, so one worker's COMMIT committed the other's dry run into the public layer. These tests
+fork as gunicorn does, make the database refuse to commit a dry run, cancel a running check,
+and run real uploads on `cddgis serve --workers 2`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from gis import upload_jobs as jobs
+from gis.cluster import ClusterInfo
+from gis.db import engine_for
+from gis.layer_store import PostgisLayerStore, locate
+from gis.settings import Settings
+from layers.definitions import LAYERS
+from layers.importer import Carried, FeatureRow, ImportReport
+from tests.staff import PASSWORD, add_account, csrf_token
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYER = "learning-centers"
+HEADER = "รหัสศูนย์,ชื่อศูนย์,ปีงบประมาณ,ละติจูด,ลองจิจูด\n"
+
+
+def _rows(prefix: str, count: int) -> str:
+    """``count`` learning centres around Chiang Mai city (province 50), keys ``prefix-N``."""
+    return HEADER + "".join(
+        f"{prefix}-{i},ศูนย์ {prefix} {i},2564,{18.70 + (i % 300) * 0.001:.4f},"
+        f"{98.90 + (i // 300) * 0.001:.4f}\n" for i in range(count))
+
+
+def _backend_pid(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+
+def test_a_forked_child_never_uses_its_parents_connection(db_url: str) -> None:
+    engine = engine_for(db_url)
+    parent = _backend_pid(engine)  # the connection is back in the pool: a fork inherits it
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe and exits
+        try:
+            answer = str(_backend_pid(engine))
+        except BaseException as exc:  # any failure is the parent's to report
+            answer = f"error: {exc!r}"
+        os.write(write, answer.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        answer = pipe.read()
+    os.waitpid(child, 0)
+    assert answer.isdigit(), answer
+    assert int(answer) != parent, "the child used the PostgreSQL session its parent pooled"
+    assert _backend_pid(engine) == parent, "the parent lost its own pooled connection"
+
+
+@pytest.fixture(scope="module")
+def owner_engine(copy_database: Callable[..., str]) -> Engine:
+    return engine_for(copy_database("cddgis_test_forks"))
+
+
+@pytest.fixture
+def fresh(owner_engine: Engine) -> Engine:
+    with owner_engine.begin() as conn:
+        conn.execute(text("TRUNCATE accounts, api_tokens, sign_in_failures, upload_jobs, "
+                          "feature_changes, layer_settings, layer_imports CASCADE"))
+        conn.execute(text("DELETE FROM layer_features WHERE layer = :l"), {"l": LAYER})
+    return owner_engine
+
+
+def _count(engine: Engine, like: str = "%") -> int:
+    with engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT count(*) FROM layer_features WHERE layer = :l AND key LIKE :k"),
+            {"l": LAYER, "k": like}).scalar_one()
+
+
+def test_the_database_refuses_to_commit_a_dry_run(fresh: Engine) -> None:
+    """What the other worker's COMMIT did: commit a dry run's open transaction. PostgreSQL
+    refuses it (migration 0012) and nothing the dry run wrote stays."""
+    report = ImportReport(layer=LAYER, source_file="check.csv", sha256="", mode="dry-run",
+                          file_problems=[], rows=[])
+    carried = Carried(public=frozenset({"budget_year"}), personal=frozenset(), name=True,
+                      given=False)
+    writer = PostgisLayerStore(fresh).begin(report, source_path="check.csv", sample=False,
+                                            carried=carried)
+    place = locate(fresh, [(98.99, 18.79)])[0]
+    writer.write([FeatureRow("DRY-1", "ศูนย์ทดลอง", {"budget_year": 2564}, {}, 98.99, 18.79,
+                             (None, None, None), place)])
+    with pytest.raises(DBAPIError, match="a dry run is never committed"):
+        writer.transaction.commit()
+    writer.conn.close()
+    assert _count(fresh) == 0
+    with fresh.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM layer_imports")).scalar_one() == 0
+    with pytest.raises(ValueError, match="never committed"):  # nor through the writer's API
+        PostgisLayerStore(fresh).begin(report, source_path="check.csv", sample=False,
+                                       carried=carried).finish(report, commit=True)
+
+
+def test_cancel_stops_a_running_check(fresh: Engine, tmp_path: Path) -> None:
+    """The check is held at its next progress report (a row lock on its job), cancelled, and
+    must stop there: it does not read the rest of the file, and writes nothing."""
+    account = add_account(fresh, "cancel-officer", provinces=["50"], layers=[LAYER])
+    path = tmp_path / "big.csv"
+    path.write_text(_rows("CANCEL", 20_000), encoding="utf-8")
+    job = jobs.create_job(fresh, account, LAYER, file_name="big.csv", stored_name="x/big.csv",
+                          kind="csv", size=path.stat().st_size, rows_estimate=20_000)
+    check = threading.Thread(target=jobs.run_check,
+                             args=(fresh, job, path, LAYERS[LAYER], account))
+    check.start()
+    with fresh.connect() as watch:  # wait for the state to change, not for time
+        while watch.execute(text("SELECT status FROM upload_jobs WHERE id = :id"),
+                            {"id": job}).scalar_one() == "queued":
+            watch.rollback()
+            time.sleep(0.01)
+    # Hold the check at its next progress report (it updates this row each batch), cancel.
+    locker = fresh.connect()
+    holding = locker.begin()
+    locker.execute(text("SELECT 1 FROM upload_jobs WHERE id = :id FOR UPDATE"), {"id": job})
+    locker.execute(text("UPDATE upload_jobs SET status = 'cancelled' WHERE id = :id"),
+                   {"id": job})
+    holding.commit()
+    locker.close()
+    check.join(timeout=120)
+    assert not check.is_alive(), "the check went on after Cancel"
+    got = jobs.get_job(fresh, job)
+    assert got is not None
+    assert got["status"] == "cancelled"
+    assert got["rows_done"] <= 2 * 2_000, got["rows_done"]  # stopped within a batch or two
+    assert _count(fresh) == 0
+
+
+# ---- `cddgis serve --workers 2`, as `make run` serves ----------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def two_workers(owner_engine: Engine, cluster: ClusterInfo, settings: Settings,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real CLI on a free port with two gunicorn workers (four threads each)."""
+    port = _free_port()
+    owner_url = owner_engine.url.render_as_string(hide_password=False)
+    env = {**os.environ, "DATABASE_URL": cluster.url(database="cddgis_test_forks", role="app"),
+           "CDDGIS_OWNER_DATABASE_URL": owner_url, "PORT": str(port), "HOST": "127.0.0.1",
+           "CDDGIS_TILES": "none", "CDDGIS_COOKIE_SECURE": "0",
+           "CDDGIS_STATE_DIR": str(tmp_path_factory.mktemp("serve-state"))}
+    log = tmp_path_factory.mktemp("serve-log") / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "cddgis"), "serve", "--workers", "2",
+             "--threads", "4", "--no-access-log"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        while True:  # until it answers (or has died)
+            assert server.poll() is None, log.read_text()
+            try:
+                if requests.get(base + "/api/health", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def _signed_in(base: str, name: str) -> requests.Session:
+    session = requests.Session()
+    page = session.get(base + "/staff/sign-in", timeout=30)
+    answer = session.post(base + "/staff/sign-in", timeout=30, data={
+        "name": name, "password": PASSWORD, "csrf_token": csrf_token(page.text)})
+    assert answer.ok and "/staff/sign-in" not in answer.url, answer.text[:500]
+    return session
+
+
+def _upload(session: requests.Session, base: str, name: str, content: str) -> int:
+    form = session.get(base + "/staff/upload", timeout=30)
+    answer = session.post(base + "/staff/upload", timeout=60, data={
+        "layer": LAYER, "csrf_token": csrf_token(form.text)},
+        files={"file": (name, content.encode("utf-8"), "text/csv")})
+    assert answer.ok, answer.text[:500]
+    found = re.search(r"/staff/upload/(\d+)$", answer.url)
+    assert found, answer.url
+    return int(found.group(1))
+
+
+def _settled(session: requests.Session, base: str, job: int, waiting: tuple[str, ...]) -> dict:
+    """The job's status once it has left ``waiting`` (polled: it changes when the work ends)."""
+    while True:
+        status = session.get(f"{base}/staff/upload/{job}/status", timeout=30).json()
+        if status["status"] not in waiting:
+            return status
+        time.sleep(0.1)
+
+
+def _commit(session: requests.Session, base: str, job: int) -> dict:
+    page = session.get(f"{base}/staff/upload/{job}", timeout=30)
+    answer = session.post(f"{base}/staff/upload/{job}/commit", timeout=30, data={
+        "mode": "all-or-nothing", "csrf_token": csrf_token(page.text)})
+    assert answer.ok, answer.text[:500]
+    return _settled(session, base, job, ("committing",))
+
+
+def test_dry_runs_and_commits_on_two_workers_leave_exactly_the_committed_rows(
+        fresh: Engine, two_workers: str) -> None:
+    base = two_workers
+    add_account(fresh, "fork-officer", provinces=["50"], layers=[LAYER])
+    session = _signed_in(base, "fork-officer")
+    big = [_upload(session, base, f"check-{n}.csv", _rows(f"DRY{n}", 6_000)) for n in range(2)]
+
+    def small_commit(n: int) -> dict:
+        own = _signed_in(base, "fork-officer")
+        job = _upload(own, base, f"small-{n}.csv", _rows(f"OK{n}", 40))
+        checked = _settled(own, base, job, ("queued", "checking"))
+        assert checked["status"] == "checked", checked
+        return _commit(own, base, job)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        committed = list(pool.map(small_commit, range(6)))
+    assert [c["status"] for c in committed] == ["committed"] * 6, committed
+    for job in big:
+        checked = _settled(session, base, job, ("queued", "checking"))
+        assert checked["status"] == "checked", checked
+        assert checked["would_insert"] == 6_000
+    for job in big:  # Cancel after a check: nothing of it is in the layer
+        page = session.get(f"{base}/staff/upload/{job}", timeout=30)
+        assert session.post(f"{base}/staff/upload/{job}/cancel", timeout=30, data={
+            "csrf_token": csrf_token(page.text)}).ok
+    assert _count(fresh, "DRY%") == 0, "a dry run left rows in the public layer"
+    assert _count(fresh, "OK%") == 6 * 40
+    with fresh.connect() as conn:
+        leaked = conn.execute(text("SELECT count(*) FROM layer_imports "
+                                   "WHERE mode = 'dry-run' AND committed")).scalar_one()
+    assert leaked == 0
