@@ -12,6 +12,8 @@ from typing import Any
 from psycopg2.extras import execute_values
 from sqlalchemy import Connection
 
+from gis.errors import translated
+
 
 def insert_values(conn: Connection, sql: str, rows: Sequence[Sequence[Any]], *,
                   page_size: int = 1000, fetch: bool = False) -> list[tuple[Any, ...]]:
@@ -19,6 +21,7 @@ def insert_values(conn: Connection, sql: str, rows: Sequence[Sequence[Any]], *,
     raw: Any = conn.connection.dbapi_connection
     cursor = raw.cursor()
     try:
-        return execute_values(cursor, sql, rows, page_size=page_size, fetch=fetch) or []
+        with translated(conn.engine):
+            return execute_values(cursor, sql, rows, page_size=page_size, fetch=fetch) or []
     finally:
         cursor.close()

@@ -43,6 +43,7 @@ from cddgis.core.accounts import Account
 from cddgis.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from cddgis.core.schema import Layer
 from cddgis.core.values import BadValue, Converted, is_blank, parse
+from gis.errors import translated
 from gis.search import index_names
 from layers.definitions import LAYERS
 from layers.importer import COAST_TOLERANCE_M
@@ -729,7 +730,7 @@ def record_import(conn: Connection, *, account: Account | None, layer: str, impo
             None if old is None else json.dumps(old, ensure_ascii=False),
             json.dumps(snap, ensure_ascii=False), snap["province_code"], import_id))
     raw: Any = conn.connection.dbapi_connection
-    with raw.cursor() as cur:
+    with translated(conn.engine), raw.cursor() as cur:
         execute_values(cur, """
             INSERT INTO feature_changes (layer, feature_id, feature_key, kind, status,
                 account_id, actor, base_version, before, after, province_code, import_id)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, exc, make_url
 
 from gis.cluster import LocalCluster, recorded_port
+from gis.errors import translate_errors
 from gis.settings import Settings
 
 
@@ -99,6 +100,7 @@ def engine_for(url: str, *, statement_timeout_ms: int = 0,
     engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
                            connect_args=connect_args, hide_parameters=True)
     _guard_against_fork(engine)
+    translate_errors(engine, statement_timeout_ms)
     _ENGINES.add(engine)
     if cluster_file is not None:
         @event.listens_for(engine, "do_connect")

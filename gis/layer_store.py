@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, text
 from cddgis.core.accounts import Account
 from cddgis.core.errors import Forbidden
 from cddgis.core.schema import Layer
+from gis.errors import translated
 from gis.search import index_names
 from layers import importer
 from layers.importer import Carried, Existing, FeatureRow, ImportReport, Placement
@@ -129,7 +130,7 @@ def upsert_features(conn: Connection, layer: str, rows: list[FeatureRow], *, imp
         r.placement.region, r.lon, r.lat, sample or r.sample, source_file, import_id,
     ) for r in rows if r.placement is not None]
     raw: Any = conn.connection.dbapi_connection  # psycopg2's, for execute_values
-    with raw.cursor() as cur:
+    with translated(conn.engine), raw.cursor() as cur:
         public, personal = _text_array(cur, carried.public), _text_array(cur, carried.personal)
         name = "EXCLUDED.name" if carried.name else "f.name"
         given = "EXCLUDED" if carried.given else "f"

@@ -30,11 +30,11 @@ from typing import Any
 import psycopg2
 from sqlalchemy import Engine, text
 from sqlalchemy.dialects.postgresql import psycopg2 as psycopg2_dialect
-from sqlalchemy.exc import DBAPIError
 
 from cddgis.core.schema import Layer
 from gis import boundaries as bq
 from gis import layer_queries as lq
+from gis.errors import translated
 
 EXTENT = 4096
 """Tile coordinate space (MVT's usual 4096 units a side)."""
@@ -302,11 +302,11 @@ def _driver_sql(sql: str) -> str:
 class _Db:
     """A pooled connection used through the driver: one round trip per statement and no
     per-statement bookkeeping. In autocommit, so a lookup needs no BEGIN/COMMIT; a builder
-    opens its transaction itself (``_BEGIN_AND_LOCK``). Errors leave as SQLAlchemy's
-    ``DBAPIError`` (what ``web/errors.py`` answers: a statement timeout is a 504)."""
+    opens its transaction itself (``_BEGIN_AND_LOCK``). Errors leave as domain errors
+    (``gis/errors.py``: a statement timeout is a QueryTimeout)."""
 
-    def __init__(self, pooled: Any) -> None:
-        self.pooled = pooled
+    def __init__(self, pooled: Any, engine: Engine) -> None:
+        self.pooled, self.engine = pooled, engine
         self.dbapi = pooled.dbapi_connection
         self.in_transaction = False
 
@@ -314,7 +314,7 @@ class _Db:
     @contextmanager
     def of(cls, engine: Engine) -> Iterator[_Db]:
         pooled = engine.raw_connection()  # the pool's pre-ping still guards a restart
-        db = cls(pooled)
+        db = cls(pooled, engine)
         db.dbapi.autocommit = True
         try:
             yield db
@@ -333,12 +333,9 @@ class _Db:
     def row(self, sql: str, params: dict[str, object], fetch: bool = True) -> Any:
         """The statement's first row (None when it has none)."""
         statement = _driver_sql(sql)
-        try:
-            with self.dbapi.cursor() as cur:
-                cur.execute(statement, params)
-                return cur.fetchone() if fetch else None
-        except psycopg2.Error as err:
-            raise DBAPIError.instance(statement, params, err, psycopg2.Error) from err
+        with translated(self.engine), self.dbapi.cursor() as cur:
+            cur.execute(statement, params)
+            return cur.fetchone() if fetch else None
 
 
 def _run(db: _Db, sql: str, params: dict[str, object], name: str, z: int, x: int,

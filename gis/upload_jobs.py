@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from cddgis.core.accounts import Account
-from cddgis.core.errors import BadParameter, Conflict, Forbidden, NotFound
+from cddgis.core.errors import BadParameter, Conflict, Forbidden, NotFound, own_words
 from cddgis.core.readers import FileProblem, sniff
 from cddgis.core.schema import Layer
 from gis.layer_store import PostgisLayerStore, PostgisLayerWriter
@@ -251,13 +251,13 @@ def run_check(engine: Engine, job_id: int, path: Path, layer: Layer, account: Ac
         report = importer.import_file(store, layer, path, dry_run=True, **_scope(account))
     except ImportCancelled:
         return  # the job stays cancelled; the check's transaction was rolled back
-    except (ImportRefused, OSError) as exc:
+    except ImportRefused as exc:
         _finish(engine, job_id, "status = 'failed', message = :m", {"m": str(exc)}, "checking")
         return
     except Exception as exc:  # the job must not stay "checking" for ever
-        log.exception("checking upload %s failed", job_id)
+        log.error("checking upload %s failed", job_id)
         _finish(engine, job_id, "status = 'failed', message = :m",
-                {"m": f"การตรวจล้มเหลว / the check failed: {exc}"}, "checking")
+                {"m": f"การตรวจล้มเหลว / the check failed: {own_words(exc)}"}, "checking")
         return
     _finish(engine, job_id,
             "status = 'checked', report = CAST(:r AS jsonb), check_import_id = :i, "
@@ -298,10 +298,10 @@ def run_commit(engine: Engine, job_id: int, path: Path, layer: Layer, account: A
         report = importer.import_file(store, layer, path, valid_only=mode == "valid-only",
                                       **_scope(account))
     except Exception as exc:
-        log.exception("committing upload %s failed", job_id)
+        log.error("committing upload %s failed", job_id)
         _finish(engine, job_id, "status = 'not_committed', message = :m",
                 {"m": f"การนำเข้าล้มเหลว ไม่มีการเปลี่ยนแปลง / the commit failed, nothing changed: "
-                      f"{exc}"}, "committing")
+                      f"{own_words(exc)}"}, "committing")
         return
     finally:
         path.unlink(missing_ok=True)

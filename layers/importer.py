@@ -24,6 +24,7 @@ import geothai
 from geothai import normalize
 from pyproj import Transformer
 
+from cddgis.core.errors import own_words
 from cddgis.core.readers import FileProblem, Record, file_sha256, open_table
 from cddgis.core.schema import Layer, header_key
 from cddgis.core.values import (
@@ -482,8 +483,10 @@ def import_file(store: LayerStore, layer: Layer, path: Path, *, dry_run: bool = 
     except Exception as exc:
         writer.finish(report, commit=False)
         report.inserted = report.updated = 0
-        report.file_problems.append(f"writing failed, nothing was changed: {exc}")
-        _record(store, report, sample, message=str(exc))
+        problem = "บันทึกไม่สำเร็จ ฐานข้อมูลไม่เปลี่ยนแปลง / writing failed, nothing was changed: "
+        problem += own_words(exc)
+        report.file_problems.append(problem)
+        _record(store, report, sample, message=problem)
         return report
     if committed:
         report.committed = True

@@ -26,6 +26,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     # A request for any other Host is refused (400) before links are built from it.
     app.config["TRUSTED_HOSTS"] = (None if "*" in settings.allowed_hosts
                                    else list(settings.allowed_hosts))
+    from web.params import RowIdConverter
+
+    app.url_map.converters["id"] = RowIdConverter
     app.extensions["cddgis.engine"] = web_engine(settings, database_url)
     if settings.proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -219,7 +219,7 @@ def retire(collection_id: str, item_id: str) -> ResponseReturnValue:
     return _answer(layer, result)
 
 
-@api_write.get("/changes/<int:change_id>")
+@api_write.get("/changes/<id:change_id>")
 def change(change_id: int) -> ResponseReturnValue:
     """One change (pending, published or rejected), for its author and those who may see the
     feature; personal values shown only with the personal-data right."""

@@ -2,24 +2,21 @@
 
 Domain errors (``cddgis.core.errors``) raised anywhere — a parameter parser, a query, a page —
 become their status code with the OGC API exception JSON (``{"code", "description"}``) under
-``/api`` and the HTML error page elsewhere. Database outages become 503 without internals (host,
-port and driver text go to the log, never to the client); anything unexpected is a logged 500.
+``/api`` and the HTML error page elsewhere. Database errors arrive here already told as what
+they mean (``gis/errors.py``: 503 only when the database is unreachable, 504 for a statement
+cancelled at its time limit, 409, 422, or a 500 with an error id); this module imports no
+driver. Anything unexpected is a 500 whose error id is in the answer and the log.
 """
 
 from __future__ import annotations
 
+import secrets
+
 from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
-from psycopg2 import errors as pg_errors
-from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from cddgis.core.errors import CddgisError
-
-UNAVAILABLE = "The database is not reachable right now. Please try again shortly."
-TOO_SLOW = ("คำขอนี้ใช้เวลานานเกิน {seconds:g} วินาทีจึงถูกยกเลิก / The request took longer than "
-            "{seconds:g} s and was stopped; ask for less (a smaller bbox, area, limit or "
-            "radius_km).")
+from cddgis.core.errors import CddgisError, InternalError, QueryTimeout, Unavailable
 
 
 def wants_json() -> bool:
@@ -27,31 +24,34 @@ def wants_json() -> bool:
     return request.path.startswith("/api")
 
 
-def answer(status: int, code: str, message: str,
-           problems: list[str] | None = None) -> ResponseReturnValue:
+def answer(status: int, code: str, message: str, problems: list[str] | None = None,
+           headers: dict[str, str] | None = None) -> ResponseReturnValue:
+    headers = dict(headers or {})
     if wants_json():
         body: dict[str, object] = {"code": code, "description": message}
         if problems:
             body["problems"] = problems
-        headers = {"WWW-Authenticate": 'Bearer realm="cddgis"'} if status == 401 else {}
+        if status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="cddgis"'
         return jsonify(body), status, headers
     return render_template("error.html", status=status, message=message,
-                           problems=problems or []), status
+                           problems=problems or []), status, headers
 
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(CddgisError)
     def domain_error(exc: CddgisError) -> ResponseReturnValue:
-        return answer(exc.status, exc.code, exc.message, getattr(exc, "problems", None))
-
-    @app.errorhandler(DBAPIError)
-    def database_error(exc: DBAPIError) -> ResponseReturnValue:
-        if isinstance(exc.orig, pg_errors.QueryCanceled):  # statement_timeout
-            app.logger.warning("statement cancelled on %s: %s", request.full_path, exc.orig)
-            seconds = app.extensions["cddgis.settings"].statement_timeout_ms / 1000
-            return answer(504, "QueryTimeout", TOO_SLOW.format(seconds=seconds))
-        app.logger.error("database error: %s", exc)
-        return answer(503, "ServiceUnavailable", UNAVAILABLE)
+        headers = {}
+        if isinstance(exc, Unavailable):
+            headers["Retry-After"] = str(exc.retry_after_s)
+            app.logger.error("database unavailable on %s", request.path)
+        elif isinstance(exc, QueryTimeout):
+            app.logger.warning("statement cancelled at its time limit on %s", request.path)
+        elif isinstance(exc, InternalError):
+            app.logger.error("error id %s on %s %s", exc.error_id, request.method,
+                             request.path)
+        return answer(exc.status, exc.code, exc.message, getattr(exc, "problems", None),
+                      headers)
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc: RequestEntityTooLarge) -> ResponseReturnValue:
@@ -69,6 +69,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> ResponseReturnValue:
-        app.logger.exception("unhandled error")
-        return answer(500, "InternalServerError",
-                      "Something went wrong on our side; the error has been logged.")
+        bug = InternalError(secrets.token_hex(6))
+        app.logger.exception("error id %s: unhandled error on %s %s", bug.error_id,
+                             request.method, request.path)
+        return answer(500, bug.code, bug.message)

@@ -377,7 +377,7 @@ def new_feature(layer_id: str) -> ResponseReturnValue:
                            fmap=_map(), page_config={"staff": config}), status
 
 
-@staff_features.route("/layers/<layer_id>/<int:feature_id>", methods=["GET", "POST"])
+@staff_features.route("/layers/<layer_id>/<id:feature_id>", methods=["GET", "POST"])
 @signed_in
 def feature(layer_id: str, feature_id: int) -> ResponseReturnValue:
     account = _account()
@@ -420,19 +420,19 @@ def _action(layer_id: str, feature_id: int, act: str) -> ResponseReturnValue:
                             saved=result.status, did=act))
 
 
-@staff_features.post("/layers/<layer_id>/<int:feature_id>/retire")
+@staff_features.post("/layers/<layer_id>/<id:feature_id>/retire")
 @signed_in
 def retire(layer_id: str, feature_id: int) -> ResponseReturnValue:
     return _action(layer_id, feature_id, "retire")
 
 
-@staff_features.post("/layers/<layer_id>/<int:feature_id>/restore")
+@staff_features.post("/layers/<layer_id>/<id:feature_id>/restore")
 @signed_in
 def restore(layer_id: str, feature_id: int) -> ResponseReturnValue:
     return _action(layer_id, feature_id, "restore")
 
 
-@staff_features.post("/layers/<layer_id>/<int:feature_id>/revert")
+@staff_features.post("/layers/<layer_id>/<id:feature_id>/revert")
 @signed_in
 def revert(layer_id: str, feature_id: int) -> ResponseReturnValue:
     return _action(layer_id, feature_id, "revert")

@@ -163,7 +163,7 @@ def upload() -> ResponseReturnValue:
     return redirect(url_for("staff_uploads.job_page", job_id=job_id), 303)
 
 
-@staff_uploads.get("/upload/<int:job_id>")
+@staff_uploads.get("/upload/<id:job_id>")
 @signed_in
 def job_page(job_id: int) -> ResponseReturnValue:
     account = _account()
@@ -191,13 +191,13 @@ def _job_json(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@staff_uploads.get("/upload/<int:job_id>/status")
+@staff_uploads.get("/upload/<id:job_id>/status")
 @signed_in
 def job_status(job_id: int) -> ResponseReturnValue:
     return jsonify(_job_json(jobs.job_for(engine(), _account(), job_id)))
 
 
-@staff_uploads.get("/upload/<int:job_id>/rows")
+@staff_uploads.get("/upload/<id:job_id>/rows")
 @signed_in
 def job_rows(job_id: int) -> ResponseReturnValue:
     jobs.job_for(engine(), _account(), job_id)
@@ -214,14 +214,14 @@ def job_rows(job_id: int) -> ResponseReturnValue:
     return jsonify(rows=rows, total=total, offset=offset, limit=jobs.MAX_ROWS_SHOWN)
 
 
-@staff_uploads.get("/upload/<int:job_id>/points")
+@staff_uploads.get("/upload/<id:job_id>/points")
 @signed_in
 def job_points(job_id: int) -> ResponseReturnValue:
     jobs.job_for(engine(), _account(), job_id)
     return jsonify(points=jobs.report_points(engine(), job_id))
 
 
-@staff_uploads.post("/upload/<int:job_id>/commit")
+@staff_uploads.post("/upload/<id:job_id>/commit")
 @signed_in
 def job_commit(job_id: int) -> ResponseReturnValue:
     account = _account()
@@ -241,7 +241,7 @@ def _commit_then_clean(import_engine: Engine, job: dict[str, Any], layer: Any,
         shutil.rmtree(path.parent, ignore_errors=True)
 
 
-@staff_uploads.post("/upload/<int:job_id>/cancel")
+@staff_uploads.post("/upload/<id:job_id>/cancel")
 @signed_in
 def job_cancel(job_id: int) -> ResponseReturnValue:
     job = jobs.cancel(engine(), _account(), job_id)
@@ -257,7 +257,7 @@ def _csv(rows: Any, name: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@staff_uploads.get("/upload/<int:job_id>/report.csv")
+@staff_uploads.get("/upload/<id:job_id>/report.csv")
 @signed_in
 def job_report_csv(job_id: int) -> ResponseReturnValue:
     jobs.job_for(engine(), _account(), job_id)
@@ -285,7 +285,7 @@ def imports() -> ResponseReturnValue:
                            layers=LAYERS)
 
 
-@staff_uploads.get("/imports/<int:import_id>/report.csv")
+@staff_uploads.get("/imports/<id:import_id>/report.csv")
 @signed_in
 def import_report_csv(import_id: int) -> ResponseReturnValue:
     report = jobs.import_report(engine(), _account(), import_id)
@@ -389,7 +389,7 @@ def admin_issue_token(name: str) -> ResponseReturnValue:
     return admin_account(target.name, token=token)
 
 
-@staff_uploads.post("/admin/accounts/<name>/tokens/<int:token_id>/revoke")
+@staff_uploads.post("/admin/accounts/<name>/tokens/<id:token_id>/revoke")
 @admin_only
 def admin_revoke_token(name: str, token_id: int) -> ResponseReturnValue:
     target = _target(name)

@@ -5,6 +5,22 @@ Each carries a message for the person who made the request: what was wrong and w
 
 from __future__ import annotations
 
+import logging
+import secrets
+
+
+def own_words(exc: BaseException) -> str:
+    """What to tell a person about ``exc``: a domain error's own message; for anything else
+    (a library's or a driver's text, which can hold server paths or the failed value) a
+    sentence of ours with an error id, logged here with the exception under that id."""
+    if isinstance(exc, CddgisError):
+        return exc.message
+    error_id = secrets.token_hex(6)
+    exc.add_note(f"error id {error_id}")
+    logging.getLogger("cddgis").error("error id %s: %s", error_id, type(exc).__name__,
+                                      exc_info=exc)
+    return InternalError(error_id).message
+
 
 class CddgisError(Exception):
     """Base of the errors a request can end with; ``status`` is the HTTP status it maps to."""
@@ -91,8 +107,42 @@ class Unprocessable(CddgisError):
         self.problems = problems or []
 
 
+class UnstorableValue(Unprocessable):
+    """A value the database cannot hold (a number too large, NaN, a bad date, text too long) or
+    a rule of the data it breaks; ``column`` names the field where the database names it."""
+
+    def __init__(self, message: str, column: str | None = None):
+        super().__init__(message)
+        self.column = column
+
+
 class Unavailable(CddgisError):
-    """A service we depend on (the database) is not answering; the request may be retried."""
+    """A service we depend on (the database) is not answering; the request may be retried
+    after ``retry_after_s`` seconds (the answer's Retry-After)."""
 
     status = 503
     code = "ServiceUnavailable"
+
+    def __init__(self, message: str, retry_after_s: int = 5):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class QueryTimeout(CddgisError):
+    """The database stopped the statement at its time limit: the request asked for too much."""
+
+    status = 504
+    code = "QueryTimeout"
+
+
+class InternalError(CddgisError):
+    """The database refused a statement for a reason that is our fault (a bug in our SQL, a
+    missing grant): ``error_id`` is in the answer and in the log line that says more."""
+
+    status = 500
+    code = "InternalServerError"
+
+    def __init__(self, error_id: str):
+        super().__init__(f"เกิดข้อผิดพลาดในระบบ รหัส {error_id} / Something went wrong on our side "
+                         f"(error id {error_id}); it has been logged. Tell the team this id.")
+        self.error_id = error_id
