@@ -293,12 +293,16 @@ def _placed(engine: Engine, lon: Any, lat: Any) -> dict[str, Any]:
 
     try:
         x, y = float(lon), float(lat)
+    except OverflowError:  # an integer of hundreds of digits: out of range below
+        x = y = math.inf
     except (TypeError, ValueError):
         raise Unprocessable("พิกัดไม่ถูกต้อง / the point is not valid",
-                            [f"lon/lat {lon!r}, {lat!r} are not numbers / ไม่ใช่ตัวเลข"]) from None
+                            [f"lon/lat {str(lon)[:30]}, {str(lat)[:30]} are not numbers / "
+                             "ไม่ใช่ตัวเลข"]) from None
     if not (math.isfinite(x) and math.isfinite(y) and -180 <= x <= 180 and -90 <= y <= 90):
         raise Unprocessable("พิกัดไม่ถูกต้อง / the point is not valid",
-                            [f"lon/lat {lon!r}, {lat!r} are out of range"])
+                            [f"lon/lat {str(lon)[:30]}, {str(lat)[:30]} are out of range "
+                             "(lon -180…180, lat -90…90) / พิกัดอยู่นอกช่วง"])
     place = locate(engine, [(x, y)])[0]
     if place is None or place.distance_m > COAST_TOLERANCE_M:
         raise Unprocessable("จุดอยู่นอกประเทศไทย / the point lies outside Thailand", [
@@ -435,6 +439,7 @@ def create_feature(engine: Engine, account: Account, layer: Layer,
                         {"layer": layer.id, "key": key}).first():
             raise Conflict(f"มีข้อมูลรหัส {key!r} อยู่แล้ว / a feature with key {key!r} already "
                            f"exists in {layer.id}")
+        _retired_key_in_scope(conn, account, layer, key)
         new_id = conn.execute(text(
             "SELECT nextval(pg_get_serial_sequence('layer_features', 'id'))")).scalar_one()
         after = {"id": new_id, "layer": layer.id, "key": key,
@@ -442,6 +447,23 @@ def create_feature(engine: Engine, account: Account, layer: Layer,
                  "personal": personal, **place, "given": [None, None, None], "sample": False,
                  "version": 1}
         return _submit(conn, account, layer, "create", None, after)
+
+
+def _retired_key_in_scope(conn: Connection, account: Account, layer: Layer, key: str) -> None:
+    """A retired feature's key stays reserved to its province: taken by a new feature in
+    another province, the retired one could never be restored there."""
+    province = conn.execute(text("""
+        SELECT c.province_code FROM feature_changes c
+        WHERE c.layer = :layer AND c.feature_key = :key AND c.kind = 'retire'
+          AND c.status = 'published'
+          AND NOT EXISTS (SELECT 1 FROM layer_features f WHERE f.id = c.feature_id)
+        ORDER BY c.id DESC LIMIT 1
+    """), {"layer": layer.id, "key": key}).scalar_one_or_none()
+    if province is not None and not account.is_admin and account.provinces is not None \
+            and province not in account.provinces:
+        raise Conflict(f"รหัส {key!r} เป็นของข้อมูลที่เลิกใช้แล้วในจังหวัดรหัส {province} ใช้รหัสอื่น / "
+                       f"the key {key!r} belongs to a retired feature of province {province}: "
+                       "it stays reserved there (it can be restored); choose another key")
 
 
 def _changeable(conn: Connection, account: Account, layer: Layer, feature_id: int,

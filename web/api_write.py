@@ -96,6 +96,9 @@ def _body() -> dict[str, Any]:
         body = json.loads(request.get_data(as_text=True) or "null")
     except ValueError as exc:
         raise BadParameter(f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise BadParameter("the body is nested too deeply (JSON arrays or objects inside each "
+                           "other hundreds of times) / ข้อมูลซ้อนกันลึกเกินไป") from None
     if not isinstance(body, dict):
         raise Unprocessable("the body must be a GeoJSON Feature object",
                             ["expected {\"type\": \"Feature\", \"geometry\": …, "
@@ -116,11 +119,18 @@ def _parts(body: dict[str, Any], *, whole: bool) -> tuple[dict[str, Any] | None,
         properties = None
     geometry = body.get("geometry")
     point = None
+    if "geometry" in body and geometry is None:  # merge-patch's null: remove it
+        problems.append("geometry: a point cannot be removed; send a Point [lon, lat] or leave "
+                        "geometry out / ลบพิกัดไม่ได้")
     if geometry is not None:
         coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
         if not isinstance(geometry, dict) or geometry.get("type") != "Point" or not isinstance(
                 coordinates, list) or len(coordinates) not in (2, 3):
             problems.append("geometry must be a GeoJSON Point [lon, lat] (CRS84)")
+        elif not all(isinstance(c, int | float) and not isinstance(c, bool)
+                     for c in coordinates):
+            problems.append("geometry: coordinates must be numbers [lon, lat], not "
+                            f"{json.dumps(coordinates)[:60]} / พิกัดต้องเป็นตัวเลข")
         else:
             point = (coordinates[0], coordinates[1])
     if whole and properties is None and not problems:

@@ -47,7 +47,17 @@ def read_number(raw: object) -> tuple[float, str | None]:
     if isinstance(raw, bool):
         raise BadValue(f"{raw!r} is not a number")
     if isinstance(raw, int | float):
-        return float(raw), None
+        # JSON bodies: NaN, Infinity, 1e400 (read as inf) and integers of hundreds of digits
+        # (float() overflows) are not numbers anyone means.
+        try:
+            value = float(raw)
+        except OverflowError:
+            value = math.inf
+        if not math.isfinite(value):
+            shown = (str(raw) if isinstance(raw, float)
+                     else f"a whole number of about {int(raw.bit_length() * 0.30103) + 1} digits")
+            raise BadValue(f"{shown} is not a finite number / ไม่ใช่ตัวเลขที่ใช้ได้")
+        return value, None
     text = str(raw).strip().translate(THAI_DIGITS).replace(" ", "").replace("\u00a0", "")
     note = None
     if "," in text:
@@ -114,10 +124,17 @@ def _date(raw: object) -> tuple[date, str | None]:
 # Control characters other than tab and line breaks: PostgreSQL cannot store NUL in text at
 # all, and the others are copy-and-paste debris no one can see or type.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A lone UTF-16 surrogate (``"\ud800"`` in JSON) is half a character: UTF-8 cannot hold it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def parse(f: Field, raw: object) -> object:
     """The typed value of a non-blank cell. Raises BadValue, or Converted with a note."""
+    if isinstance(raw, str) and (surrogate := _SURROGATE.search(raw)):
+        raise BadValue(f"มีอักขระที่ไม่สมบูรณ์ (U+{ord(surrogate.group()):04X}) ที่ตำแหน่ง "
+                       f"{surrogate.start() + 1} ซึ่งบันทึกไม่ได้ / contains half of a character "
+                       f"(the lone surrogate U+{ord(surrogate.group()):04X}) at position "
+                       f"{surrogate.start() + 1}, which cannot be stored: type it again")
     if isinstance(raw, str) and (control := _CONTROL.search(raw)):
         code = f"U+{ord(control.group()):04X}"
         raise BadValue(f"มีอักขระควบคุม {code} ที่ตำแหน่ง {control.start() + 1} ซึ่งบันทึกไม่ได้ "
