@@ -69,6 +69,11 @@ class Settings:
     """A local PMTiles basemap (``CDDGIS_TILES=pmtiles:/path``), served by the app with range
     requests; then there is no raster tile URL, and nothing is fetched from the internet."""
     statement_timeout_ms: int = 10_000
+    tile_cache_mb: int = 512
+    """The most tile data the database keeps (CDDGIS_TILE_CACHE_MB); the oldest go first."""
+    tile_cache_filtered_mb: int = 64
+    """Of that, the most for tiles made for a filter (CDDGIS_TILE_CACHE_FILTERED_MB), which any
+    client can vary without end."""
     """The web app's longest SQL statement; PostgreSQL cancels it beyond (0 = no limit).
     Loaders and importers do long, legitimate work and use an engine without it."""
     owner_database_url: str | None = None
@@ -137,6 +142,9 @@ class Settings:
             tile_attribution=attribution,
             basemap_pmtiles=pmtiles,
             statement_timeout_ms=statement_timeout_ms,
+            tile_cache_mb=_int_setting(env, "CDDGIS_TILE_CACHE_MB", 512, minimum=1),
+            tile_cache_filtered_mb=_int_setting(env, "CDDGIS_TILE_CACHE_FILTERED_MB", 64,
+                                                minimum=1),
             idle_in_transaction_timeout_ms=idle_timeout_ms,
             secret_key=env.get("CDDGIS_SECRET_KEY") or None,
             session_hours=_int_setting(env, "CDDGIS_SESSION_HOURS", 8, minimum=1),

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import math
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -574,8 +576,77 @@ _LOOKUP = f"""
 """
 
 
+@dataclass(frozen=True)
+class CacheBudget:
+    """How much tile data ``tile_cache`` may hold (issue 25: one client once grew it from 7.8
+    to 218 MB in 27 s with tiles that differed only in a filter value). Filtered tiles (any
+    ``params``) have a part of their own, since a client can vary a filter without end; the
+    whole cache has ``total_bytes``. Over budget, the oldest tiles go first (by age, not by
+    last use: a hit stays a read, so the cache works on a read-only replica too). Checked every
+    ``check_every`` misses in each process, so a part may run over by that many tiles at most
+    (each at most ``BYTE_BUDGET``) before it is cut back to ``keep`` of its budget."""
+
+    total_bytes: int = 512 * 2**20
+    filtered_bytes: int = 64 * 2**20
+    check_every: int = 20
+    keep: float = 0.8
+
+
+_MISSES = itertools.count(1)
+_MISSES_LOCK = threading.Lock()
+
+# The newest tiles up to :keep bytes stay; the rest of the part goes. octet_length reads the
+# TOAST pointer's size (the data is stored EXTERNAL), so the sum does not read the tiles.
+_EVICT = """
+    DELETE FROM tile_cache c USING (
+        SELECT collection, fingerprint, params, z, x, y FROM (
+            SELECT collection, fingerprint, params, z, x, y,
+                   sum(octet_length(data)) OVER (
+                       ORDER BY created_at DESC, collection, params, z, x, y) AS newer_bytes
+            FROM tile_cache WHERE {part}
+        ) t WHERE newer_bytes > :keep
+    ) old
+    WHERE (c.collection, c.fingerprint, c.params, c.z, c.x, c.y)
+        = (old.collection, old.fingerprint, old.params, old.z, old.x, old.y)
+"""
+
+
+def keep_within(engine: Engine, budget: CacheBudget) -> int:
+    """Cuts each part of the cache that is over its budget back to ``keep`` of it; the number
+    of tiles deleted. One process at a time (the others skip it)."""
+    deleted = 0
+    with _Db.of(engine) as db:
+        db.row("BEGIN", {}, fetch=False)
+        db.in_transaction = True
+        got = db.row("SELECT pg_try_advisory_xact_lock(hashtext(:cls), hashtext('budget'))",
+                     {"cls": _LOCK_CLASS})[0]
+        if got:
+            filtered, total = db.row(
+                "SELECT coalesce(sum(octet_length(data)) FILTER (WHERE params <> ''), 0), "
+                "coalesce(sum(octet_length(data)), 0) FROM tile_cache", {})
+            for part, used, allowed in (("params <> ''", filtered, budget.filtered_bytes),
+                                        ("true", total, budget.total_bytes)):
+                if used > allowed:
+                    with db.dbapi.cursor() as cur, translated(engine):
+                        cur.execute(_EVICT.format(part=part).replace(":keep", "%(keep)s"),
+                                    {"keep": int(allowed * budget.keep)})
+                        deleted += cur.rowcount
+        db.row("COMMIT", {}, fetch=False)
+        db.in_transaction = False
+    return deleted
+
+
+def _count_miss(engine: Engine, budget: CacheBudget | None) -> None:
+    if budget is None:
+        return
+    with _MISSES_LOCK:
+        miss = next(_MISSES)
+    if miss % budget.check_every == 0:
+        keep_within(engine, budget)
+
+
 def get_tile(engine: Engine, source: Source, filters: TileFilters, z: int, x: int, y: int,
-             ) -> Tile:
+             budget: CacheBudget | None = None) -> Tile:
     """The tile from the cache, or built now (and cached when no writer is at work on it).
 
     Tiles are small and asked for by the hundred, so this path talks to the driver directly
@@ -583,7 +654,7 @@ def get_tile(engine: Engine, source: Source, filters: TileFilters, z: int, x: in
     tile's database time): a hit is one statement in autocommit; a miss is one more round trip
     (the lock, then the statement that builds and stores the tile, as one implicit
     transaction). The version is read with the lookup, before any build: the tile is of that
-    version or a newer one."""
+    version or a newer one. With a ``budget``, the cache is kept within it."""
     collection, params, fp = cache_collection(source), filters.key(), fingerprint(source)
     with _Db.of(engine) as db:
         data, etag, total = db.row(_LOOKUP, {
@@ -594,6 +665,7 @@ def get_tile(engine: Engine, source: Source, filters: TileFilters, z: int, x: in
             return Tile(bytes(data), etag, cached=True, version=version)
         data = _build(db, source, filters, z, x, y,
                       Store(collection, fp, params, tuple(_lock_names(source))))
+    _count_miss(engine, budget)
     return Tile(data, etag_of(data), cached=False, version=version)
 
 

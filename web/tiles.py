@@ -348,7 +348,9 @@ def _mvt_response(tile: gt.Tile, version: str | None) -> Response:
 def _tile_response(source: gt.Source, z_raw: str, x_raw: str, y_raw: str) -> Response:
     z, x, y = tile_address(z_raw, x_raw, y_raw)
     filters, version = _filters(source), asked_version()
-    return _mvt_response(gt.get_tile(engine(), source, filters, z, x, y), version)
+    budget = gt.CacheBudget(total_bytes=settings().tile_cache_mb * 2**20,
+                            filtered_bytes=settings().tile_cache_filtered_mb * 2**20)
+    return _mvt_response(gt.get_tile(engine(), source, filters, z, x, y, budget), version)
 
 
 @tiles.get("/collections/<collection_id>/tiles/<tms>/<z>/<x>/<y>")
