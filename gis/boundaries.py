@@ -1,4 +1,7 @@
-"""Queries over the admin boundaries: the one place that knows their tables.
+"""Queries over the admin boundaries for web/: the API, the pages and their area pickers.
+
+Other modules of gis/ read the same tables for their own answers (tiles, choropleth, summary,
+places, search, layer queries), and ``gis/boundary_store.py`` writes them.
 
 Features are built as GeoJSON text inside PostGIS (``ST_AsGeoJSON``) and joined, not parsed and
 re-serialised in Python: a page of 1,000 subdistricts stays cheap.

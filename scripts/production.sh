@@ -2,7 +2,7 @@
 # cddgis production profile on one machine, from Debian packages (no Docker):
 #   nginx (buffering proxy, gzip/brotli, cache, slowloris timeouts) on 127.0.0.1:$PORT (8080)
 #   → CDDGIS_APPS (2) gunicorn app processes → PgBouncer (transaction pooling) → PostGIS.
-# Usage: scripts/production.sh start|stop|status     (README, "Production")
+# Usage: scripts/production.sh start|stop|status     (docs/operations.md, "Production")
 # Database: DATABASE_URL (and CDDGIS_OWNER_DATABASE_URL for migrations) if set; otherwise the
 # project's local PostGIS (`cddgis db start`, `cddgis db url [--role owner]`).
 set -euo pipefail
@@ -20,8 +20,8 @@ if [[ $action == start ]]; then
   if [[ -z "${DATABASE_URL:-}" ]]; then
     $cddgis db start
     app_url=$($cddgis db url)
-    # Least-privilege roles: the owner migrates, the app only reads and writes. Until
-    # `cddgis db url --role owner` exists, the one URL is both.
+    # Least-privilege roles: the owner migrates, the app only reads and writes. Should
+    # `cddgis db url --role owner` fail, the one URL is both.
     if ! owner_url=$($cddgis db url --role owner 2>/dev/null); then
       owner_url=$app_url
     fi

@@ -1,4 +1,5 @@
-"""The Flask app: pages and the OGC API - Features, over the queries in gis/."""
+"""The Flask app: the pages, the staff workspace and the open API (OGC API - Features and Tiles),
+over the queries in gis/."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 from cddgis.core.errors import BadParameter
 from gis import layer_queries as lq
 from gis import search as gsearch
-from layers.definitions import LAYERS, Layer  # Layer via definitions: schema.py is moving
+from layers.definitions import LAYERS, Layer  # Layer is declared in cddgis.core.schema
 from web import engine, settings
 from web.choices import area_choices
 from web.dashboard import OG_SIZE, draw_text

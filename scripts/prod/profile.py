@@ -38,7 +38,7 @@ class ProfileError(RuntimeError):
 
 @dataclass(frozen=True)
 class Config:
-    """Every knob, from the environment (documented in README, "Production")."""
+    """Every knob, from the environment (documented in docs/operations.md, "Production")."""
 
     dir: Path
     host: str
