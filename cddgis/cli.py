@@ -201,6 +201,41 @@ def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed else 0
 
 
+def cmd_personal(args: argparse.Namespace, settings: Settings) -> int:
+    """PDPA: erase one person's data (``erase``), or apply the upload retention (``purge``)."""
+    from gis import personal
+    from gis.db import engine_for
+    from gis.migrate import upgrade
+    from layers.definitions import LAYERS
+
+    url = _database_url(settings)
+    upgrade(url)
+    engine = engine_for(url)
+    uploads = settings.state_dir / "uploads"
+    if args.action == "purge-uploads":
+        days = args.days if args.days is not None else settings.upload_retention_days
+        purged = personal.purge_uploads(engine, uploads, days)
+        print(f"uploads older than {days} days: {purged['uploads']} cleared, "
+              f"{purged['files']} files deleted")
+        return 0
+    layer = LAYERS.get(args.layer)
+    if layer is None:
+        raise ValueError(f"no layer {args.layer!r}: one of {', '.join(LAYERS)}")
+    keys = args.feature or None
+    matches = personal.find(engine, layer, keys=keys, name=args.name)
+    for m in matches:
+        state = " (retired)" if m.retired else ""
+        print(f"{m.key}{state}: {m.name or '-'} — fields {', '.join(m.fields)}")
+    if not args.yes:
+        print(f"{len(matches)} feature(s) match. Nothing was changed: run again with --yes to "
+              "erase (ไม่มีการเปลี่ยนแปลง ใส่ --yes เพื่อลบ)")
+        return 1 if matches else 0
+    done = personal.erase(engine, layer, keys=keys, name=args.name, actor="cli",
+                          uploads_dir=uploads, reason=args.reason)
+    print(f"erasure {done.erasure_id}: " + ", ".join(f"{k} {v}" for k, v in done.counts.items()))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from gis.migrate import upgrade
     from web import create_app
@@ -211,6 +246,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     app_url = _database_url(settings, "app")
     app = create_app(settings, database_url=app_url)
     _forget_stale_tiles(app_url)
+    _apply_upload_retention(app_url, settings)
     if args.dev:
         app.run(host=settings.host, port=settings.port, debug=True)
         return 0
@@ -255,6 +291,20 @@ def _forget_stale_tiles(url: str) -> None:
     engine.dispose()
     if forgotten:
         print(f"Deleted {forgotten:,} cached tiles of an earlier layer declaration or version.")
+
+
+def _apply_upload_retention(url: str, settings: Settings) -> None:
+    """PDPA retention at start (each new upload applies it too): old uploads' files go."""
+    from gis.db import engine_for
+    from gis.personal import purge_uploads
+
+    engine = engine_for(url)
+    purged = purge_uploads(engine, settings.state_dir / "uploads",
+                           settings.upload_retention_days)
+    engine.dispose()  # the gunicorn master forks next: it keeps no connection
+    if purged["uploads"]:
+        print(f"Cleared {purged['uploads']:,} uploads older than "
+              f"{settings.upload_retention_days} days ({purged['files']:,} files).")
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -395,6 +445,24 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("token_id", type=int)
     users.set_defaults(func=cmd_users)
 
+    personal = sub.add_parser("personal", help="PDPA: erase a person's data; upload retention")
+    personal_sub = personal.add_subparsers(dest="action", required=True)
+    erase = personal_sub.add_parser(
+        "erase", help="erase one person's data in rows, history, upload reports and files "
+                      "(lists the matches first; --yes erases)")
+    erase.add_argument("--layer", required=True, help="the layer id, e.g. khok-nong-na")
+    who = erase.add_mutually_exclusive_group(required=True)
+    who.add_argument("--feature", action="append", metavar="KEY",
+                     help="a feature's key: all its personal data (repeatable)")
+    who.add_argument("--name", help="every personal value equal to this name")
+    erase.add_argument("--reason", help="why (e.g. the request's reference); never the name")
+    erase.add_argument("--yes", action="store_true", help="erase (without it: only list)")
+    purge = personal_sub.add_parser(
+        "purge-uploads", help="delete stored upload files and row reports older than "
+                              "CDDGIS_UPLOAD_RETENTION_DAYS")
+    purge.add_argument("--days", type=int, help="instead of CDDGIS_UPLOAD_RETENTION_DAYS")
+    personal.set_defaults(func=cmd_personal)
+
     serve = sub.add_parser("serve", help="serve the web app (PORT, HOST)")
     serve.add_argument("--dev", action="store_true", help="Flask's debug server")
     serve.add_argument("--workers", type=int, default=2)
@@ -417,9 +485,13 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         return args.func(args, settings)
     except Exception as exc:
+        from cddgis.core.errors import CddgisError
         from gis.cluster import ClusterError
         from gis.db import DatabaseNotConfigured
 
+        if isinstance(exc, CddgisError):
+            print(f"cddgis: {exc.message}", file=sys.stderr)
+            return 2
         if isinstance(exc, ClusterError | DatabaseNotConfigured | ValueError):
             print(f"cddgis: {exc}", file=sys.stderr)
             return 2

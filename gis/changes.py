@@ -43,6 +43,7 @@ from cddgis.core.accounts import Account
 from cddgis.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from cddgis.core.schema import Layer
 from cddgis.core.values import BadValue, Converted, is_blank, parse
+from gis.audit import log_personal_view, personal_fields_of
 from gis.errors import translated
 from gis.search import index_names
 from layers.definitions import LAYERS
@@ -554,14 +555,10 @@ def revert_feature(engine: Engine, account: Account, layer: Layer, feature_id: i
 # --- reading --------------------------------------------------------------------------------
 
 def _log_personal(conn: Connection, account: Account, layer_id: str, feature_ids: list[int],
-                  context: str) -> None:
-    """PDPA: who saw personal fields of which features, when, and where."""
-    if feature_ids:
-        conn.execute(text("""
-            INSERT INTO personal_data_views (account_id, layer, feature_ids, context)
-            VALUES (:account, :layer, :ids, :context)
-        """), {"account": account.id, "layer": layer_id, "ids": sorted(set(feature_ids)),
-               "context": context})
+                  context: str, snapshots: Iterable[dict | None]) -> None:
+    """PDPA: who saw which personal fields of which features, when, and from where."""
+    log_personal_view(conn, account, layer_id, feature_ids, context,
+                      personal_fields_of(snapshots))
 
 
 def _masked(snap: dict | None) -> dict | None:
@@ -589,7 +586,7 @@ def feature_for_staff(engine: Engine, account: Account, layer: Layer,
         """), {"layer": layer.id, "key": snap["key"]}).scalar_one_or_none()
         if account.may_see_personal(layer.id):
             if snap["personal"]:
-                _log_personal(conn, account, layer.id, [feature_id], "feature")
+                _log_personal(conn, account, layer.id, [feature_id], "feature", [snap])
         else:
             snap["personal"] = {}
     return {**snap, "retired": retired, "pending": waiting}
@@ -635,7 +632,8 @@ def history(engine: Engine, account: Account, layer: Layer,
         _check_provinces(account, layer, province)
         show = account.may_see_personal(layer.id)
         if show and any(_has_personal(r) for r in rows):
-            _log_personal(conn, account, layer.id, [feature_id], "history")
+            _log_personal(conn, account, layer.id, [feature_id], "history",
+                          [s for r in rows for s in (r.before, r.after)])
     return [_change_dict(r, show) for r in rows]
 
 
@@ -654,7 +652,8 @@ def change_for_staff(engine: Engine, account: Account, change_id: int) -> dict[s
             _check_provinces(account, layer, *_provinces_of(row))
         show = account.may_see_personal(row.layer)
         if show and _has_personal(row):
-            _log_personal(conn, account, row.layer, [row.feature_id], "change")
+            _log_personal(conn, account, row.layer, [row.feature_id], "change",
+                          [row.before, row.after])
     return _change_dict(row, show)
 
 
@@ -682,15 +681,16 @@ def pending(engine: Engine, account: Account) -> list[dict[str, Any]]:
         """), {"layers": None if account.is_admin or account.layers is None
                else sorted(account.layers)}).all()
         mine = [r for r in rows if all(account.may_approve(r.layer, p) for p in _provinces_of(r))]
-        shown: dict[str, list[int]] = {}
+        shown: dict[str, list[Any]] = {}
         out = []
         for r in mine:
             show = account.may_see_personal(r.layer)
             if show and _has_personal(r):
-                shown.setdefault(r.layer, []).append(r.feature_id)
+                shown.setdefault(r.layer, []).append(r)
             out.append(_change_dict(r, show))
-        for layer_id, ids in shown.items():
-            _log_personal(conn, account, layer_id, ids, "review")
+        for layer_id, seen in shown.items():
+            _log_personal(conn, account, layer_id, [r.feature_id for r in seen], "review",
+                          [s for r in seen for s in (r.before, r.after)])
     return out
 
 

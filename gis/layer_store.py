@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, text
 from cddgis.core.accounts import Account
 from cddgis.core.errors import Forbidden
 from cddgis.core.schema import Layer
+from gis.audit import log_personal_view
 from gis.errors import translated
 from gis.search import index_names
 from layers import importer
@@ -178,6 +179,7 @@ class PostgisLayerWriter:
                  carried: Carried, account: Account | None = None):
         from gis import changes
 
+        self.engine = engine
         self.conn = engine.connect()
         self.transaction = self.conn.begin()
         self.report, self.sample, self.carried = report, sample, carried
@@ -189,6 +191,21 @@ class PostgisLayerWriter:
             self.conn, layer=report.layer, source_file=source_path, sha256=report.sha256,
             mode=report.mode, committed=True, sample=sample, counts={}, message=None,
             account=account)
+
+    def _log_compared(self, before: dict[str, dict]) -> None:
+        """PDPA: the file's personal values are compared with the stored ones (the report says
+        which changed), so the import reads them: logged as a view, on a connection of its own
+        so a dry run's rollback keeps the log entry."""
+        if self.account is None or not self.carried.personal:
+            return
+        compared = [s for s in before.values()
+                    if any((s["personal"] or {}).get(f) not in (None, "")
+                           for f in self.carried.personal)]
+        if compared:
+            with self.engine.begin() as conn:
+                log_personal_view(conn, self.account, self.report.layer,
+                                  [s["id"] for s in compared], f"import {self.report.mode}",
+                                  sorted(self.carried.personal))
 
     def _staged(self, row: FeatureRow, old: dict | None) -> bool:
         if not self.review or self.account is None:
@@ -211,6 +228,7 @@ class PostgisLayerWriter:
         before = changes.snapshots_by_key(self.conn, layer, [r.key for r in rows])
         existing = {key: Existing(s["properties"], s["personal"], s["lon"], s["lat"])
                     for key, s in before.items()}
+        self._log_compared(before)
         staged = [r for r in rows if self._staged(r, before.get(r.key))]
         published = [r for r in rows if not self._staged(r, before.get(r.key))]
         inserted, updated = self._upsert(published)
@@ -332,6 +350,17 @@ class PostgisLayerStore:
                                   carried=carried, account=self.account)
 
 
+def import_scope(account: Account, layer: Layer) -> dict[str, Any]:
+    """The importer's options for what ``account`` may write, for every import path (the
+    staff upload, the API, the CLI with an account): rows only in its provinces, and personal
+    columns only with the personal-data right (``Account.may_see_personal``, the rule every
+    other path uses)."""
+    options: dict[str, Any] = {"personal_allowed": account.may_see_personal(layer.id)}
+    if not account.is_admin and account.provinces is not None:
+        options["allowed_provinces"] = account.provinces
+    return options
+
+
 def import_file(engine: Engine, layer: Layer, path: Path, *, account: Account | None = None,
                 **options: Any) -> ImportReport:
     """``layers.importer.import_file`` against this database (options as there).
@@ -344,6 +373,6 @@ def import_file(engine: Engine, layer: Layer, path: Path, *, account: Account | 
         if account.disabled or not account.covers_layer(layer.id):
             raise Forbidden(f"ชั้นข้อมูล {layer.title_th} ไม่อยู่ในขอบเขตของบัญชี {account.name} / "
                             f"layer {layer.id} is outside the layers of account {account.name}")
-        if not account.is_admin:
-            options.setdefault("allowed_provinces", account.provinces)
+        for name, value in import_scope(account, layer).items():
+            options.setdefault(name, value)
     return importer.import_file(PostgisLayerStore(engine, account), layer, path, **options)

@@ -428,6 +428,28 @@ class PersonalDataView(Base):
     layer: Mapped[str] = mapped_column(String)
     feature_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
     context: Mapped[str] = mapped_column(Text)
+    fields: Mapped[list[str] | None] = mapped_column(ARRAY(String))
+    """The personal fields shown or compared."""
+    address: Mapped[str | None] = mapped_column(String)
+    """The client's address as the app sees it (behind its trusted proxy)."""
+
+
+class PersonalErasure(Base):
+    """PDPA: an erasure of one person's data (by feature or by a name match); never the value."""
+
+    __tablename__ = "personal_erasures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    actor: Mapped[str] = mapped_column(String)
+    address: Mapped[str | None] = mapped_column(String)
+    layer: Mapped[str] = mapped_column(String)
+    method: Mapped[str] = mapped_column(String)
+    """``feature`` (every personal value of the features) or ``name`` (values equal to it)."""
+    feature_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+    counts: Mapped[dict] = mapped_column(JSONB)
+    """How many copies were changed: rows, history entries, upload reports, stored files."""
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 UPLOAD_STATUSES = ("queued", "checking", "checked", "failed", "committing", "committed",

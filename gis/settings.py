@@ -69,6 +69,9 @@ class Settings:
     """A local PMTiles basemap (``CDDGIS_TILES=pmtiles:/path``), served by the app with range
     requests; then there is no raster tile URL, and nothing is fetched from the internet."""
     statement_timeout_ms: int = 10_000
+    upload_retention_days: int = 30
+    """Uploads older than this lose their stored file and row-by-row report
+    (CDDGIS_UPLOAD_RETENTION_DAYS): PDPA, keep personal data no longer than needed."""
     tile_cache_mb: int = 512
     """The most tile data the database keeps (CDDGIS_TILE_CACHE_MB); the oldest go first."""
     tile_cache_filtered_mb: int = 64
@@ -142,6 +145,8 @@ class Settings:
             tile_attribution=attribution,
             basemap_pmtiles=pmtiles,
             statement_timeout_ms=statement_timeout_ms,
+            upload_retention_days=_int_setting(env, "CDDGIS_UPLOAD_RETENTION_DAYS", 30,
+                                               minimum=1),
             tile_cache_mb=_int_setting(env, "CDDGIS_TILE_CACHE_MB", 512, minimum=1),
             tile_cache_filtered_mb=_int_setting(env, "CDDGIS_TILE_CACHE_FILTERED_MB", 64,
                                                 minimum=1),

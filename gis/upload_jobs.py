@@ -21,7 +21,7 @@ from cddgis.core.accounts import Account
 from cddgis.core.errors import BadParameter, Conflict, Forbidden, NotFound, own_words
 from cddgis.core.readers import FileProblem, sniff
 from cddgis.core.schema import Layer
-from gis.layer_store import PostgisLayerStore, PostgisLayerWriter
+from gis.layer_store import PostgisLayerStore, PostgisLayerWriter, import_scope
 from layers import importer
 from layers.importer import Carried, ImportCancelled, ImportRefused, ImportReport
 
@@ -226,12 +226,6 @@ class _JobStore(PostgisLayerStore):
         return writer
 
 
-def _scope(account: Account) -> dict[str, Any]:
-    if not account.is_admin and account.provinces is not None:
-        return {"allowed_provinces": account.provinces}
-    return {}
-
-
 def _finish(engine: Engine, job_id: int, sets: str, params: dict[str, Any],
             expect: str) -> bool:
     """Moves the job on from ``expect`` (a cancelled job stays cancelled)."""
@@ -248,7 +242,8 @@ def run_check(engine: Engine, job_id: int, path: Path, layer: Layer, account: Ac
         return  # cancelled before it started
     try:
         store = _JobStore(engine, job_id, account)
-        report = importer.import_file(store, layer, path, dry_run=True, **_scope(account))
+        report = importer.import_file(store, layer, path, dry_run=True,
+                                      **import_scope(account, layer))
     except ImportCancelled:
         return  # the job stays cancelled; the check's transaction was rolled back
     except ImportRefused as exc:
@@ -296,7 +291,7 @@ def run_commit(engine: Engine, job_id: int, path: Path, layer: Layer, account: A
     try:
         store = _JobStore(engine, job_id, account)
         report = importer.import_file(store, layer, path, valid_only=mode == "valid-only",
-                                      **_scope(account))
+                                      **import_scope(account, layer))
     except Exception as exc:
         log.error("committing upload %s failed", job_id)
         _finish(engine, job_id, "status = 'not_committed', message = :m",

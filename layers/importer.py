@@ -395,11 +395,15 @@ def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 def import_file(store: LayerStore, layer: Layer, path: Path, *, dry_run: bool = False,
                 valid_only: bool = False, sample: bool = False, crs: str | None = None,
-                allowed_provinces: frozenset[str] | None = None) -> ImportReport:
+                allowed_provinces: frozenset[str] | None = None,
+                personal_allowed: bool = True) -> ImportReport:
     """Checks every row of ``path`` and, unless refused, upserts it into the layer.
 
     ``allowed_provinces`` (an officer's scope; None = all): a row whose point lies in another
-    province is an error naming that province.
+    province is an error naming that province. Without ``personal_allowed`` (an account without
+    the personal-data right) a file with a personal column is refused whole, as a PATCH of that
+    field is (403): the import would overwrite personal data, and a dry run would tell whether a
+    guessed value matches the stored one.
 
     The file is read row by row and checked and written in batches inside one transaction,
     so memory holds one batch and a verdict per row, not the file. A dry run writes too, then
@@ -432,6 +436,14 @@ def import_file(store: LayerStore, layer: Layer, path: Path, *, dry_run: bool = 
     if missing:
         report.file_problems.append("missing required column(s): " + ", ".join(
             f"{f.label_th} / {f.label_en} ({f.name})" for f in missing))
+    personal = [f for f in layer.personal_fields if f.name in fields]
+    if personal and not personal_allowed:
+        names = ", ".join(f"{f.label_th} / {f.label_en} ({f.name})" for f in personal)
+        report.file_problems.append(
+            f"ไฟล์มีคอลัมน์ข้อมูลส่วนบุคคล ({names}) แต่บัญชีนี้ไม่มีสิทธิ์ข้อมูลส่วนบุคคล: ลบคอลัมน์นี้ออก "
+            f"หรือให้ผู้มีสิทธิ์นำเข้า / the file has personal-data column(s) {names}, and this "
+            "account has no personal-data right: remove the column(s), or ask an account with "
+            "that right to import the file")
     if not table.geometry and not (("lat" in special and "lon" in special)
                                    or ("easting" in special and "northing" in special)):
         report.file_problems.append("no coordinate columns: add latitude and longitude "

@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     from web.indicators_api import indicators_api
     from web.pages import pages
     from web.staff_features import staff_features
+    from web.staff_personal import staff_personal
     from web.tiles import tiles
     from web.tour import tour
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     staff_uploads.init_app(app)  # after auth: its blueprint is under /staff
     cors.init_app(app)
     app.before_request(params.reject_control_characters)  # NUL & co.: 400/404, in one place
+    app.before_request(_remember_client_address)
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 3600  # vendored assets change only with releases
 
     app.register_blueprint(pages)
@@ -69,8 +71,18 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.register_blueprint(tiles, url_prefix="/api")
     app.register_blueprint(dashboard)
     app.register_blueprint(staff_features, url_prefix="/staff")
+    app.register_blueprint(staff_personal, url_prefix="/staff")
 
     return app
+
+
+def _remember_client_address() -> None:
+    """The client's address for the PDPA view log (gis/audit.py), behind the trusted proxy."""
+    from flask import request
+
+    from gis.audit import CLIENT_ADDRESS
+
+    CLIENT_ADDRESS.set(request.remote_addr)
 
 
 def engine() -> Engine:

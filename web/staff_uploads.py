@@ -10,6 +10,7 @@ layers need approval.
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import io
 import re
@@ -42,6 +43,7 @@ from cddgis.core.values import safe_row
 from gis import accounts as store
 from gis import upload_jobs as jobs
 from gis.db import engine_for
+from gis.personal import purge_uploads
 from layers.definitions import LAYERS
 from web import engine, settings
 from web.auth import admin_only, current_account, signed_in
@@ -106,7 +108,10 @@ def _layers_in_scope(account: Account) -> list[dict[str, str]]:
 
 
 def _submit(fn: Any, *args: Any) -> None:
-    current_app.extensions["cddgis.upload_workers"].submit(fn, *args)
+    """Runs ``fn`` on an upload worker thread, in this request's context (the client's
+    address for the PDPA view log)."""
+    current_app.extensions["cddgis.upload_workers"].submit(contextvars.copy_context().run, fn,
+                                                           *args)
 
 
 def _job_path(job: dict[str, Any]) -> Path:
@@ -155,6 +160,7 @@ def upload() -> ResponseReturnValue:
                                recent=[], status_text=STATUS_TEXT, max_mb=settings().max_upload_mb,
                                error=refused.message,
                                chosen=layer_id), refused.status
+    purge_uploads(engine(), _uploads_dir(), settings().upload_retention_days)  # PDPA retention
     job_id = jobs.create_job(engine(), account, chosen.id, file_name=name,
                              stored_name=f"{folder.name}/{name}", kind=kind,
                              size=path.stat().st_size,
