@@ -261,6 +261,15 @@ def test_oversized_request_body_is_refused_by_the_proxy(production: Profile) -> 
     assert answer.headers["server"] == "nginx"
 
 
+def test_a_burst_of_sign_in_posts_is_refused_by_the_proxy(production: Profile) -> None:
+    """Before: every POST reached the app (and cost an argon2 hash); now nginx answers a burst
+    from one address with 429 (the form's GET is not limited)."""
+    statuses = [_get(f"{production.base}/staff/sign-in", data=b"name=x&password=y").status
+                for _ in range(20)]
+    assert 429 in statuses and statuses[0] != 429, statuses
+    assert _get(f"{production.base}/staff/sign-in").status == 200
+
+
 def test_fifty_slow_clients_do_not_stop_normal_requests(production: Profile) -> None:
     """Slowloris: 50 connections trickle header lines; everyone else is answered promptly,
     and nginx drops the slow ones once client_header_timeout has passed."""
