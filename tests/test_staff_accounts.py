@@ -403,7 +403,7 @@ def test_trusted_proxies_setting() -> None:
     assert Settings.from_env({}).trusted_proxies == ("127.0.0.1", "::1")
     assert Settings.from_env({"CDDGIS_TRUSTED_PROXIES": " 10.0.0.5, 172.30.250.0/24 "}
                              ).trusted_proxies == ("10.0.0.5", "172.30.250.0/24")
-    with pytest.raises(ValueError, match="CDDGIS_TRUSTED_PROXIES.*nginx-box"):
+    with pytest.raises(ValueError, match=r"CDDGIS_TRUSTED_PROXIES.*nginx-box"):
         Settings.from_env({"CDDGIS_TRUSTED_PROXIES": "127.0.0.1,nginx-box"})
 
 
