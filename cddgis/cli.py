@@ -341,10 +341,14 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{account.name:<24} {state:<9} {account.scope_label()}")
         elif args.action == "disable":
             accounts.update_account(engine, args.name, disabled=True)
-            print(f"disabled {args.name}: its sessions and API tokens stop working now")
+            print(f"disabled {args.name}: its sessions have ended and its API tokens are "
+                  "revoked")
         elif args.action == "enable":
             accounts.update_account(engine, args.name, disabled=False)
             print(f"enabled {args.name}")
+        elif args.action == "unlock":
+            cleared = accounts.clear_failures(engine, args.name)
+            print(f"unlocked {args.name}: {cleared} failed sign-ins cleared")
         elif args.action == "passwd":
             accounts.set_password(engine, args.name, _read_password(args))
             print(f"password of {args.name} changed; its other sessions have ended")
@@ -431,8 +435,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--display-name", help="e.g. สพจ.เชียงใหม่")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     users_sub.add_parser("list", help="every account with its scope")
-    for action, text in (("disable", "disable an account (ends its sessions and tokens)"),
-                         ("enable", "enable a disabled account")):
+    for action, text in (("disable", "disable an account (ends its sessions, revokes its "
+                                     "tokens)"),
+                         ("enable", "enable a disabled account (its old tokens stay revoked)"),
+                         ("unlock", "clear the account's failed sign-ins (no more waiting)")):
         users_sub.add_parser(action, help=text).add_argument("name")
     passwd = users_sub.add_parser("passwd", help="set a password (stdin)")
     passwd.add_argument("name")

@@ -1,12 +1,18 @@
-"""Staff accounts in PostgreSQL: argon2id passwords, hashed API tokens, sign-in throttling.
+"""Staff accounts in PostgreSQL: argon2id passwords, hashed API tokens, server-side sessions,
+sign-in throttling.
 
 Throttling counts failures in the database (``sign_in_failures``), so every app process and
-replica sees the same count and a lock-out holds however requests are spread.
+replica sees the same count however requests are spread. It slows guessing without letting
+anyone lock others out: failures of one name from one address make the next attempt of that
+pair wait, longer after each failure (the right password from another address still signs in);
+many failures from one address (any names) make every attempt from it wait a little, at most a
+minute, so an office behind one NAT is slowed, never locked.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,11 +37,33 @@ TOKEN_PREFIX = "cddgis_"
 
 @dataclass(frozen=True)
 class Throttle:
-    """How many failures lock what, for how long (minutes)."""
+    """How many failures (within ``window_hours``) are free, and the waits after them: the first
+    wait, doubled after each further failure, up to the longest (seconds)."""
 
-    per_name: int = 5
-    per_address: int = 30
-    window_minutes: int = 15
+    pair_free: int = 5
+    """Failures of one name from one address before the pair must wait."""
+    pair_first_wait: int = 5
+    pair_longest_wait: int = 15 * 60
+    address_free: int = 30
+    """Failures from one address, whatever the names, before every attempt from it waits."""
+    address_first_wait: int = 1
+    address_longest_wait: int = 60
+    window_hours: int = 24
+    """Failures older than this are forgotten, and purged."""
+
+    def wait(self, failures: int, *, pair: bool) -> int:
+        """Seconds to wait after the latest of ``failures`` before the next attempt."""
+        free, first, longest = ((self.pair_free, self.pair_first_wait, self.pair_longest_wait)
+                                if pair else (self.address_free, self.address_first_wait,
+                                              self.address_longest_wait))
+        if failures < free:
+            return 0
+        return min(longest, first * 2 ** min(failures - free, 30))
+
+
+PURGE_BATCH = 500
+"""At most this many expired failures are deleted with each new one: cheap, and still faster
+than any attacker can add rows (each failure purges up to 500)."""
 
 
 def hash_password(password: str) -> str:
@@ -131,8 +159,8 @@ def list_accounts(engine: Engine) -> list[Account]:
 
 def update_account(engine: Engine, name: str, **changes: Any) -> Account:
     """Changes role, scope or rights (keys: role, provinces, layers, can_approve,
-    can_personal, display_name, disabled). Disabling ends the account's sessions and tokens
-    stop working at once (both check ``disabled``)."""
+    can_personal, display_name, disabled). Disabling ends the account's sessions and revokes
+    its API tokens in the same transaction, so enabling it again revives neither."""
     allowed = {"role", "provinces", "layers", "can_approve", "can_personal", "display_name",
                "disabled"}
     unknown = set(changes) - allowed
@@ -150,6 +178,13 @@ def update_account(engine: Engine, name: str, **changes: Any) -> Account:
             UPDATE accounts SET {sets}{bump}, updated_at = now() WHERE name = :name
             RETURNING {_COLUMNS}
         """), {**changes, "name": normalise_name(name)}).first()
+        if row is not None and changes.get("disabled"):
+            conn.execute(text("""
+                UPDATE api_tokens SET revoked_at = now()
+                WHERE account_id = :account AND revoked_at IS NULL
+            """), {"account": row.id})
+            conn.execute(text("DELETE FROM staff_sessions WHERE account_id = :account"),
+                         {"account": row.id})
     if row is None:
         raise NotFound(f"ไม่พบบัญชี {name} / no account named {name!r}")
     return _account(row)
@@ -170,55 +205,162 @@ def set_password(engine: Engine, name: str, password: str) -> Account:
 
 
 class SignInRefused(Exception):
-    """Wrong name or password (one message for both), or locked for a while."""
+    """Wrong name or password (one message for both), or asked to wait ``retry_after`` seconds
+    (then the password was not even checked)."""
 
-    def __init__(self, message: str, *, locked: bool = False):
+    def __init__(self, message: str, *, retry_after: int = 0):
         super().__init__(message)
-        self.locked = locked
+        self.retry_after = retry_after
 
 
 WRONG_CREDENTIALS = ("ชื่อบัญชีหรือรหัสผ่านไม่ถูกต้อง / the account name or password is wrong")
-LOCKED = ("ลงชื่อเข้าใช้ผิดหลายครั้ง กรุณารอ {minutes} นาทีแล้วลองใหม่ / too many failed sign-ins: "
-          "wait {minutes} minutes and try again")
+WAIT = ("ลงชื่อเข้าใช้ผิดหลายครั้ง กรุณารอ {seconds} วินาทีแล้วลองใหม่ / too many failed "
+        "sign-ins: wait {seconds} seconds and try again")
+
+_FAILURES = text("""
+    SELECT count(*) FILTER (WHERE name = :name),
+           extract(epoch FROM now() - max(at) FILTER (WHERE name = :name)),
+           count(*),
+           extract(epoch FROM now() - max(at))
+    FROM sign_in_failures
+    WHERE address = :address AND at > now() - make_interval(hours => :window)
+""")
+
+
+def _wait(conn: Connection, key: str, address: str, throttle: Throttle) -> int:
+    pair, pair_age, by_address, address_age = conn.execute(_FAILURES, {
+        "name": key, "address": address, "window": throttle.window_hours}).one()
+    left = 0.0
+    if pair:
+        left = max(left, throttle.wait(pair, pair=True) - float(pair_age))
+    if by_address:
+        left = max(left, throttle.wait(by_address, pair=False) - float(address_age))
+    return math.ceil(left) if left > 0 else 0
+
+
+def wait_seconds(engine: Engine, name: str, address: str,
+                 throttle: Throttle = Throttle()) -> int:
+    """How long ``address`` must wait before its next attempt to sign in as ``name``."""
+    with engine.connect() as conn:
+        return _wait(conn, normalise_name(name)[:64], address, throttle)
 
 
 def sign_in(engine: Engine, name: str, password: str, *, address: str,
             throttle: Throttle = Throttle()) -> Account:
-    """The account, if the password is right and neither the name nor the address is locked.
+    """The account, if the password is right and this name and address need not wait.
 
-    Failures are counted per name and per address over a sliding window; while locked even the
-    right password is refused (that is what makes guessing slow), and the failure is recorded.
+    An attempt that must wait is refused before the password is checked, and is not counted
+    (so it tests nothing and adds no row). Attempts from one address are serialised (an
+    advisory lock on the address), so parallel requests cannot all slip under one count.
     """
     key = normalise_name(name)[:64]
     with engine.begin() as conn:
-        by_name, by_address = conn.execute(text("""
-            SELECT count(*) FILTER (WHERE name = :name),
-                   count(*) FILTER (WHERE address = :address)
-            FROM sign_in_failures
-            WHERE at > now() - make_interval(mins => :window)
-              AND (name = :name OR address = :address)
-        """), {"name": key, "address": address, "window": throttle.window_minutes}).one()
-        locked = by_name >= throttle.per_name or by_address >= throttle.per_address
-        row = None if locked else conn.execute(text(
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:address, 25))"),
+                     {"address": address})
+        wait = _wait(conn, key, address, throttle)
+        row = None if wait else conn.execute(text(
             f"SELECT {_COLUMNS}, password_hash FROM accounts WHERE name = :name"),
             {"name": key}).first()
         ok = False
-        if not locked:
+        if not wait:
             stored = row[-1] if row is not None and not row.disabled else None
             ok = _verify(stored, password)
-        if not ok:
-            conn.execute(text("INSERT INTO sign_in_failures (name, address) "
-                              "VALUES (:name, :address)"), {"name": key, "address": address})
-    if locked:
-        raise SignInRefused(LOCKED.format(minutes=throttle.window_minutes), locked=True)
+            if not ok:
+                _record_failure(conn, key, address, throttle)
+    if wait:
+        raise SignInRefused(WAIT.format(seconds=wait), retry_after=wait)
     if not ok or row is None:
         raise SignInRefused(WRONG_CREDENTIALS)
     with engine.begin() as conn:
-        conn.execute(text("DELETE FROM sign_in_failures WHERE name = :name"), {"name": key})
+        # Only this address's failures for the name: the owner signing in elsewhere must not
+        # reset a guesser's wait.
+        conn.execute(text("DELETE FROM sign_in_failures WHERE name = :name "
+                          "AND address = :address"), {"name": key, "address": address})
         if _hasher.check_needs_rehash(row[-1]):
             conn.execute(text("UPDATE accounts SET password_hash = :h WHERE id = :id"),
                          {"h": _hasher.hash(password), "id": row.id})
     return _account(row[:-1])
+
+
+def _record_failure(conn: Connection, key: str, address: str, throttle: Throttle) -> None:
+    conn.execute(text("INSERT INTO sign_in_failures (name, address) VALUES (:name, :address)"),
+                 {"name": key, "address": address})
+    # Failures beyond the window count for nothing: a bounded batch of them goes with each new
+    # one (ix_sign_in_failures_at), so the table stays about a window's worth of failures.
+    conn.execute(text("""
+        DELETE FROM sign_in_failures WHERE id IN (
+            SELECT id FROM sign_in_failures
+            WHERE at < now() - make_interval(hours => :window)
+            ORDER BY at LIMIT :batch)
+    """), {"window": throttle.window_hours, "batch": PURGE_BATCH})
+
+
+def failure_count(engine: Engine, name: str, throttle: Throttle = Throttle()) -> int:
+    """Failed sign-ins as ``name`` within the window, from any address (the admin page)."""
+    with engine.connect() as conn:
+        return conn.execute(text("""
+            SELECT count(*) FROM sign_in_failures
+            WHERE name = :name AND at > now() - make_interval(hours => :window)
+        """), {"name": normalise_name(name), "window": throttle.window_hours}).scalar_one()
+
+
+def clear_failures(engine: Engine, name: str) -> int:
+    """Unlock: forgets the account's failed sign-ins from every address; how many there were."""
+    account = require_account(engine, name)
+    with engine.begin() as conn:
+        return conn.execute(text("DELETE FROM sign_in_failures WHERE name = :name"),
+                            {"name": account.name}).rowcount
+
+
+def start_session(engine: Engine, account: Account, *, hours: int) -> str:
+    """A new server-side session for ``account``: the random id for the cookie (only its
+    SHA-256 is kept). Expired sessions of every account are purged on the way."""
+    session_id = secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        conn.execute(text("""
+            DELETE FROM staff_sessions WHERE id IN (
+                SELECT id FROM staff_sessions WHERE expires_at < now()
+                ORDER BY expires_at LIMIT :batch)
+        """), {"batch": PURGE_BATCH})
+        conn.execute(text("""
+            INSERT INTO staff_sessions (account_id, token_sha256, epoch, expires_at)
+            VALUES (:account, :digest, :epoch, now() + make_interval(hours => :hours))
+        """), {"account": account.id, "digest": _token_digest(session_id),
+               "epoch": account.session_epoch, "hours": hours})
+    return session_id
+
+
+def account_for_session(engine: Engine, session_id: str) -> Account | None:
+    """The enabled account of a live session (its row exists, has not expired, and carries the
+    account's current epoch), or None."""
+    if len(session_id) > 200:
+        return None
+    with engine.connect() as conn:
+        row = conn.execute(text(f"""
+            SELECT {', '.join('a.' + c.strip() for c in _COLUMNS.split(','))}
+            FROM staff_sessions s JOIN accounts a ON a.id = s.account_id
+            WHERE s.token_sha256 = :digest AND s.expires_at > now()
+              AND s.epoch = a.session_epoch AND NOT a.disabled
+        """), {"digest": _token_digest(session_id)}).first()
+    return _account(row) if row else None
+
+
+def end_session(engine: Engine, session_id: str) -> None:
+    """Sign-out: the session's row goes, so no copy of its cookie works any more."""
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM staff_sessions WHERE token_sha256 = :digest"),
+                     {"digest": _token_digest(session_id)})
+
+
+def keep_session(engine: Engine, session_id: str, account: Account) -> None:
+    """After this session changed the account's password: it goes on at the new epoch (every
+    other session of the account ended with the old one)."""
+    with engine.begin() as conn:
+        conn.execute(text("""
+            UPDATE staff_sessions SET epoch = :epoch
+            WHERE token_sha256 = :digest AND account_id = :account
+        """), {"epoch": account.session_epoch, "digest": _token_digest(session_id),
+               "account": account.id})
 
 
 def _verify(stored: str | None, password: str) -> bool:

@@ -357,12 +357,30 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class StaffSession(Base):
+    """A signed-in browser (0013): the cookie carries a random id, this row its SHA-256. Signing
+    out deletes the row, which ends that session even for a copy of the cookie."""
+
+    __tablename__ = "staff_sessions"
+    __table_args__ = (Index("ix_staff_sessions_account_id", "account_id"),
+                      Index("ix_staff_sessions_expires_at", "expires_at"))
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    token_sha256: Mapped[str] = mapped_column(String, unique=True)
+    epoch: Mapped[int] = mapped_column(Integer)
+    """The account's ``session_epoch`` at sign-in: a password change or disabling bumps it."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class SignInFailure(Base):
     """A failed sign-in: throttling and lock-out count these, so every app process agrees."""
 
     __tablename__ = "sign_in_failures"
     __table_args__ = (Index("ix_sign_in_failures_name_at", "name", "at"),
-                      Index("ix_sign_in_failures_address_at", "address", "at"))
+                      Index("ix_sign_in_failures_address_at", "address", "at"),
+                      Index("ix_sign_in_failures_at", "at"))
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     name: Mapped[str] = mapped_column(String)
     address: Mapped[str] = mapped_column(String)

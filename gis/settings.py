@@ -23,6 +23,21 @@ def _int_setting(env: dict[str, str], name: str, default: int, minimum: int = 0)
     return value
 
 
+def _networks_setting(env: dict[str, str], name: str,
+                      default: tuple[str, ...]) -> tuple[str, ...]:
+    """Comma-separated IP addresses or networks, each checked; refused with the setting's name."""
+    import ipaddress
+
+    raw = [part.strip() for part in env.get(name, "").split(",") if part.strip()]
+    for part in raw:
+        try:
+            ipaddress.ip_network(part, strict=False)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {part!r} is not an IP address or network "
+                             "(e.g. 127.0.0.1,::1 or 172.30.250.0/24)") from exc
+    return tuple(raw) or default
+
+
 def persistent_secret(state_dir: Path) -> str:
     """A random key kept in ``state_dir/secret_key`` (created 0600 on first use), so sessions
     survive restarts of a single-machine install that did not set CDDGIS_SECRET_KEY."""
@@ -101,7 +116,12 @@ class Settings:
     proxies: int = 0
     """How many reverse proxies stand in front (CDDGIS_PROXIES): their X-Forwarded-For/-Proto
     are trusted that many hops deep, so sign-in throttling sees the client's address rather than
-    the proxy's (which would lock everyone out together)."""
+    the proxy's (which would slow everyone down together)."""
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    """Addresses or networks (CIDR) of those proxies (CDDGIS_TRUSTED_PROXIES, comma-separated):
+    X-Forwarded-* is believed only on a request that comes from one of them, so a request sent
+    straight to an app port keeps its real address. Loopback by default: the production
+    profile's nginx runs on the same machine."""
     max_upload_mb: int = 50
     """The largest file the staff workspace and the import API accept (CDDGIS_MAX_UPLOAD_MB)."""
 
@@ -157,4 +177,6 @@ class Settings:
             not in ("0", "false", "no", "off"),
             max_upload_mb=_int_setting(env, "CDDGIS_MAX_UPLOAD_MB", 50, minimum=1),
             proxies=_int_setting(env, "CDDGIS_PROXIES", 0),
+            trusted_proxies=_networks_setting(env, "CDDGIS_TRUSTED_PROXIES",
+                                              cls.trusted_proxies),
         )

@@ -161,3 +161,25 @@ def test_the_image_installs_the_pinned_versions() -> None:
     app = _stages()["app"]
     assert "COPY pyproject.toml README.md constraints.txt" in app
     assert "pip install . -c constraints.txt" in app
+
+
+def test_proxy_rate_limits_sign_in_posts_with_a_429() -> None:
+    """nginx answers a burst of sign-in POSTs from one address with 429 before the app hashes
+    a password for each; GETs of the form and every other path are not limited by it."""
+    for conf in ((ROOT / "scripts" / "prod" / "compose" / "nginx.conf").read_text(),
+                 (ROOT / "scripts" / "prod" / "nginx.conf.in").read_text()):
+        assert re.search(r"map \$request_method \$sign_in_limit \{\s*POST\s+"
+                         r"\$binary_remote_addr;\s*default\s+\"\";", conf)
+        assert re.search(r"limit_req_zone \$sign_in_limit zone=sign_in:\S+ rate=\d+r/m;", conf)
+        location = conf.split("location = /staff/sign-in {", 1)[1].split("}", 1)[0]
+        assert re.search(r"limit_req zone=sign_in burst=\d+ nodelay;", location)
+        assert "limit_req_status 429;" in location and "proxy_cache off;" in location
+
+
+def test_compose_trusts_forwarded_headers_only_from_its_proxy() -> None:
+    services = _services()
+    proxy_address = re.search(r"ipv4_address: (\$\{CDDGIS_PROXY_ADDRESS:-[0-9.]+\})",
+                              services["proxy"]).group(1)
+    assert f"CDDGIS_TRUSTED_PROXIES: {proxy_address}" in services["app"]
+    assert f"FORWARDED_ALLOW_IPS: {proxy_address}" in services["app"]
+    assert 'FORWARDED_ALLOW_IPS: "*"' not in services["app"]

@@ -261,6 +261,19 @@ def test_oversized_request_body_is_refused_by_the_proxy(production: Profile) -> 
     assert answer.headers["server"] == "nginx"
 
 
+def test_a_burst_of_sign_in_posts_is_refused_by_the_proxy(production: Profile) -> None:
+    """Before: every POST reached the app (and cost an argon2 hash); now nginx answers a burst
+    from one address with 429 (the form's GET is not limited)."""
+    answers = [_get(f"{production.base}/staff/sign-in", data=b"name=x&password=y")
+               for _ in range(40)]
+    statuses = [a.status for a in answers]
+    assert 429 in statuses and statuses[0] != 429, statuses
+    refused = answers[statuses.index(429)]
+    assert refused.headers["server"] == "nginx" and "Retry-After".lower() in refused.headers
+    assert "ถี่เกินไป" in refused.body.decode() and "wait a moment" in refused.body.decode()
+    assert _get(f"{production.base}/staff/sign-in").status == 200
+
+
 def test_fifty_slow_clients_do_not_stop_normal_requests(production: Profile) -> None:
     """Slowloris: 50 connections trickle header lines; everyone else is answered promptly,
     and nginx drops the slow ones once client_header_timeout has passed."""

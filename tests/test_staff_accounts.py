@@ -118,6 +118,24 @@ def test_sign_in_sign_out_and_pages_need_it(staff_app, fresh: Engine) -> None:
     assert client.get("/staff/").status_code == 302
 
 
+def test_sign_out_ends_the_session_on_the_server(staff_app, fresh: Engine) -> None:
+    """Before: a cookie copied before sign-out went on working for its full lifetime."""
+    add_account(fresh, "officer")
+    client, phone = staff_app.test_client(), staff_app.test_client()
+    sign_in(client, "officer")
+    sign_in(phone, "officer")
+    copied = client.get_cookie("cddgis_session").value
+    page = client.get("/staff/")
+    assert page.status_code == 200
+    assert client.post("/staff/sign-out",
+                       data={"csrf_token": csrf_token(page.text)}).status_code == 302
+
+    thief = staff_app.test_client()
+    thief.set_cookie("cddgis_session", copied)
+    assert thief.get("/staff/").status_code == 302  # the copy is refused
+    assert phone.get("/staff/").status_code == 200  # the other session goes on
+
+
 def test_wrong_password_unknown_name_and_csrf(staff_app, fresh: Engine) -> None:
     add_account(fresh, "officer")
     client = staff_app.test_client()
@@ -146,18 +164,134 @@ def test_nul_in_a_form_is_a_400_naming_the_field(staff_app, fresh: Engine) -> No
     assert sign_in(client, "officer", PASSWORD).status_code == 302  # nothing else changed
 
 
-def test_lock_out_is_shared_by_app_processes(settings: Settings, cluster: ClusterInfo,
-                                             staff_app, fresh: Engine) -> None:
+def test_throttle_is_shared_by_app_processes(settings: Settings, cluster: ClusterInfo,
+                                            staff_app, fresh: Engine) -> None:
     add_account(fresh, "officer")
     other_process = create_app(settings, database_url=cluster.url(database=DB, role="app"))
     first, second = staff_app.test_client(), other_process.test_client()
     for client in (first, second, first, second, first):
         assert sign_in(client, "officer", "guess guess guess").status_code == 401
-    locked = sign_in(second, "officer")  # the right password, on the other process
-    assert locked.status_code == 401 and "wait 15 minutes" in locked.text
-    with fresh.begin() as conn:  # the window passes
-        conn.execute(text("UPDATE sign_in_failures SET at = at - interval '16 minutes'"))
+    held = sign_in(second, "officer")  # the right password, same address, other process
+    assert held.status_code == 429 and "wait 5 seconds" in held.text, held.text
+    assert held.headers["Retry-After"] == "5"
+    _age_failures(fresh, seconds=6)  # the delay passes
     assert sign_in(second, "officer").status_code == 302
+
+
+def _age_failures(engine: Engine, *, seconds: int) -> None:
+    """As if the recorded failures happened ``seconds`` earlier (no test waits for a clock)."""
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE sign_in_failures SET at = at - make_interval(secs => :s)"),
+                     {"s": seconds})
+
+
+def _from(client, address: str):
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_guessing_cannot_lock_the_owner_out(staff_app, fresh: Engine) -> None:
+    """Before: five wrong passwords locked the name for everyone, even against the right
+    password, and one more every few minutes kept it locked."""
+    add_account(fresh, "officer")
+    guesser = _from(staff_app.test_client(), "203.0.113.9")
+    for _ in range(8):
+        answer = sign_in(guesser, "officer", "guess guess guess")
+        assert answer.status_code in (401, 429)
+        _age_failures(fresh, seconds=3600)  # the guesser waits out every delay
+    owner = _from(staff_app.test_client(), "198.51.100.4")
+    assert sign_in(owner, "officer").status_code == 302  # the owner, from elsewhere: in
+    # The guesser, even with the right password, waits; the delay grew with each failure.
+    with fresh.begin() as conn:
+        conn.execute(text("UPDATE sign_in_failures SET at = now()"))
+    held = sign_in(guesser, "officer")
+    assert held.status_code == 429
+    assert "วินาที" in held.text and "wait 40 seconds" in held.text, held.text
+
+
+def test_delays_grow_and_are_per_name_and_address(fresh: Engine) -> None:
+    add_account(fresh, "officer")
+    waits = []
+    for _ in range(9):
+        with pytest.raises(accounts.SignInRefused) as wrong:
+            accounts.sign_in(fresh, "officer", "guess guess guess", address="203.0.113.9")
+        assert wrong.value.retry_after == 0  # the guess was tested, not held back
+        waits.append(accounts.wait_seconds(fresh, "officer", "203.0.113.9"))
+        _age_failures(fresh, seconds=waits[-1])
+    assert waits == [0, 0, 0, 0, 5, 10, 20, 40, 80]
+    with fresh.begin() as conn:
+        conn.execute(text("UPDATE sign_in_failures SET at = now()"))
+    with pytest.raises(accounts.SignInRefused) as held:  # even the right password waits
+        accounts.sign_in(fresh, "officer", PASSWORD, address="203.0.113.9")
+    assert held.value.retry_after == 80
+    # Another name from the same address, and the same name from another address: no wait.
+    add_account(fresh, "colleague")
+    assert accounts.sign_in(fresh, "colleague", PASSWORD, address="203.0.113.9").name == \
+        "colleague"
+    assert accounts.sign_in(fresh, "officer", PASSWORD, address="192.0.2.1").name == "officer"
+
+
+def _failures_from(engine: Engine, address: str, count: int, seconds_ago: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("""
+            INSERT INTO sign_in_failures (name, address, at)
+            SELECT 'someone-' || n, :address, now() - make_interval(secs => :ago)
+            FROM generate_series(1, :count) n
+        """), {"address": address, "count": count, "ago": seconds_ago})
+
+
+def test_one_office_behind_a_nat_is_slowed_not_locked(staff_app, fresh: Engine) -> None:
+    """Before: 30 failures from one address locked every account at that address (an office
+    behind one NAT) for the whole window."""
+    add_account(fresh, "officer")
+    _failures_from(fresh, "192.0.2.50", 40, seconds_ago=120)
+    office = _from(staff_app.test_client(), "192.0.2.50")
+    assert sign_in(office, "officer").status_code == 302
+    # Failures keep coming from the address: each attempt from it waits a little (at most a
+    # minute), whichever name it is for, then may try again.
+    _failures_from(fresh, "192.0.2.50", 1, seconds_ago=0)
+    held = sign_in(_from(staff_app.test_client(), "192.0.2.50"), "officer")
+    assert held.status_code == 429 and 0 < int(held.headers["Retry-After"]) <= 60
+    _age_failures(fresh, seconds=61)
+    assert sign_in(_from(staff_app.test_client(), "192.0.2.50"), "officer").status_code == 302
+
+
+def test_old_failures_are_purged(fresh: Engine) -> None:
+    _failures_from(fresh, "192.0.2.7", 50, seconds_ago=2 * 24 * 3600)
+    _failures_from(fresh, "192.0.2.8", 3, seconds_ago=3600)
+    with pytest.raises(accounts.SignInRefused):
+        accounts.sign_in(fresh, "nobody", "guess guess guess", address="192.0.2.9")
+    assert sorted(set(_failure_addresses(fresh))) == ["192.0.2.8", "192.0.2.9"]
+    assert len(_failure_addresses(fresh)) == 4
+
+
+def test_admin_and_cli_clear_an_accounts_failures(staff_app, cluster: ClusterInfo,
+                                                  fresh: Engine) -> None:
+    add_account(fresh, "boss", role="admin")
+    add_account(fresh, "officer")
+    guesser = _from(staff_app.test_client(), "203.0.113.9")
+    for _ in range(5):
+        sign_in(guesser, "officer", "guess guess guess")
+    assert sign_in(guesser, "officer").status_code == 429
+
+    admin = _from(staff_app.test_client(), "192.0.2.1")
+    assert sign_in(admin, "boss").status_code == 302
+    page = admin.get("/staff/admin/accounts/officer")
+    assert page.status_code == 200 and 'id="failures">5<' in page.text, page.text
+    cleared = admin.post("/staff/admin/accounts/officer/failures",
+                         data={"csrf_token": csrf_token(page.text)})
+    assert cleared.status_code == 303
+    after = admin.get(cleared.headers["Location"])
+    assert "unlocked" in after.text and 'id="failures">0<' in after.text
+    assert sign_in(guesser, "officer").status_code == 302
+
+    for _ in range(5):
+        sign_in(_from(staff_app.test_client(), "203.0.113.10"), "officer", "guess guess guess")
+    unlocked = _cli(cluster, "unlock", "officer")
+    assert unlocked.returncode == 0 and "5" in unlocked.stdout, unlocked.stderr
+    assert _failure_addresses(fresh) == []
+    missing = _cli(cluster, "unlock", "nobody")
+    assert missing.returncode == 2 and "no account" in missing.stderr
 
 
 def test_next_cannot_leave_the_site(staff_app, fresh: Engine) -> None:
@@ -223,6 +357,19 @@ def test_tokens_revoke_and_scope_rules(fresh: Engine) -> None:
     assert accounts.account_for_token(fresh, token) is None
 
 
+def test_reenabling_does_not_revive_old_tokens(cluster: ClusterInfo, fresh: Engine) -> None:
+    """Before: disabling only hid the tokens; enabling the account brought them all back."""
+    add_account(fresh, "cm")
+    old = accounts.issue_token(fresh, "cm", label="sync")
+    assert _cli(cluster, "disable", "cm").returncode == 0
+    assert _cli(cluster, "enable", "cm").returncode == 0
+    assert accounts.account_for_token(fresh, old) is None
+    (listed,) = accounts.list_tokens(fresh, "cm")
+    assert listed["revoked_at"] is not None  # shown as revoked on the admin page
+    new = accounts.issue_token(fresh, "cm")
+    assert accounts.account_for_token(fresh, new).name == "cm"
+
+
 def _failure_addresses(engine: Engine) -> list[str]:
     with engine.connect() as conn:
         return list(conn.execute(text("SELECT address FROM sign_in_failures ORDER BY id"))
@@ -232,20 +379,32 @@ def _failure_addresses(engine: Engine) -> list[str]:
 def test_throttle_counts_the_client_behind_a_trusted_proxy(settings: Settings,
                                                            cluster: ClusterInfo,
                                                            fresh: Engine) -> None:
-    """Behind nginx every request comes from 127.0.0.1: counting that would lock everyone out
-    together. With CDDGIS_PROXIES=1 the client's address is X-Forwarded-For; without it, a
-    forged header is not believed."""
+    """Behind nginx every request comes from 127.0.0.1: counting that would slow everyone
+    together. With CDDGIS_PROXIES=1 the client's address is X-Forwarded-For, but only on a
+    request from a trusted proxy (CDDGIS_TRUSTED_PROXIES): before, a request sent straight to an
+    app port from anywhere had its forged header believed."""
     from dataclasses import replace
 
     forwarded = {"X-Forwarded-For": "203.0.113.7"}
-    for proxies, expected in ((0, "127.0.0.1"), (1, "203.0.113.7")):
+    for proxies, peer, expected in ((0, "127.0.0.1", "127.0.0.1"),
+                                    (1, "127.0.0.1", "203.0.113.7"),
+                                    (1, "::1", "203.0.113.7"),
+                                    (1, "198.51.100.20", "198.51.100.20")):
         app = create_app(replace(settings, proxies=proxies),
                          database_url=cluster.url(database=DB, role="app"))
-        client = app.test_client()
+        client = _from(app.test_client(), peer)
         page = client.get("/staff/sign-in")
         client.post("/staff/sign-in", headers=forwarded, data={
             "name": "x", "password": "wrong password", "csrf_token": csrf_token(page.text)})
-        assert _failure_addresses(fresh)[-1] == expected
+        assert _failure_addresses(fresh)[-1] == expected, (proxies, peer)
+
+
+def test_trusted_proxies_setting() -> None:
+    assert Settings.from_env({}).trusted_proxies == ("127.0.0.1", "::1")
+    assert Settings.from_env({"CDDGIS_TRUSTED_PROXIES": " 10.0.0.5, 172.30.250.0/24 "}
+                             ).trusted_proxies == ("10.0.0.5", "172.30.250.0/24")
+    with pytest.raises(ValueError, match=r"CDDGIS_TRUSTED_PROXIES.*nginx-box"):
+        Settings.from_env({"CDDGIS_TRUSTED_PROXIES": "127.0.0.1,nginx-box"})
 
 
 def test_compose_and_production_set_the_secret_and_the_proxy() -> None:

@@ -32,10 +32,10 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.url_map.converters["id"] = RowIdConverter
     app.extensions["cddgis.engine"] = web_engine(settings, database_url)
     if settings.proxies:
-        from werkzeug.middleware.proxy_fix import ProxyFix
+        from web.proxies import TrustedProxyFix
 
-        n = settings.proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+        app.wsgi_app = TrustedProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, hops=settings.proxies, trusted=settings.trusted_proxies)
 
     from web import auth, compress, cors, errors, params, security, staff_uploads
     from web.api import api

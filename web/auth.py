@@ -1,9 +1,12 @@
 """Staff sign-in: signed session cookies, CSRF on every form, API bearer tokens.
 
 Pages of the workspace call ``signed_in()`` (a redirect to the sign-in page otherwise); API write
-endpoints call ``api_account()`` (401 without a live token). A session names the account and its
-``session_epoch``; a password change or disabling the account bumps the epoch, which ends every
-session at once. Sessions last ``CDDGIS_SESSION_HOURS`` from sign-in.
+endpoints call ``api_account()`` (401 without a live token). The signed cookie carries only a
+random session id; its row in ``staff_sessions`` (gis.accounts) is checked on every request, so
+sign-out (which deletes the row) ends that session on the server, even for a copied cookie,
+and the account's other sessions go on. A password change or disabling the account bumps its
+``session_epoch``, which ends every session at once. Sessions last ``CDDGIS_SESSION_HOURS`` from
+sign-in (the row's ``expires_at``, and the cookie's own signed age).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from flask import (
     Flask,
     Response,
     abort,
+    current_app,
     g,
     redirect,
     render_template,
@@ -84,15 +88,13 @@ def current_account() -> Account | None:
     if "account" in g:
         return g.account
     account = None
-    account_id, epoch = session.get("account"), session.get("epoch")
-    if isinstance(account_id, int) and isinstance(epoch, int):
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
         from web import engine
 
-        found = store.get_account(engine(), account_id)
-        if found is not None and not found.disabled and found.session_epoch == epoch:
-            account = found
-        else:
-            session.clear()
+        account = store.account_for_session(engine(), session_id)
+    if account is None and session:
+        session.clear()
     g.account = account
     return account
 
@@ -155,6 +157,7 @@ def sign_in() -> ResponseReturnValue:
 
     error = None
     name = ""
+    retry_after = 0
     if request.method == "POST":
         name = request.form.get("name", "")[:64]
         password = request.form.get("password", "")[:1024]
@@ -162,18 +165,26 @@ def sign_in() -> ResponseReturnValue:
             account = store.sign_in(engine(), name, password,
                                     address=request.remote_addr or "unknown")
         except store.SignInRefused as refused:
-            error = str(refused)
+            error, retry_after = str(refused), refused.retry_after
         else:
-            session.clear()
+            settings: Settings = current_app.extensions["cddgis.settings"]
+            session.clear()  # a session id chosen before sign-in is never kept (fixation)
             session.permanent = True
-            session["account"], session["epoch"] = account.id, account.session_epoch
+            session["sid"] = store.start_session(engine(), account, hours=settings.session_hours)
             return redirect(_safe_next(request.args.get("next")))
-    status = 401 if error else 200
-    return render_template("staff/sign_in.html", error=error, name=name), status
+    page = render_template("staff/sign_in.html", error=error, name=name)
+    if retry_after:  # held back, the password not even checked: 429 with when to come back
+        return page, 429, {"Retry-After": str(retry_after)}
+    return page, 401 if error else 200
 
 
 @staff_auth.post("/sign-out")
 def sign_out() -> ResponseReturnValue:
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
+        from web import engine
+
+        store.end_session(engine(), session_id)  # ends it on the server: copies die too
     session.clear()
     return redirect(url_for("staff_auth.sign_in", signed_out=1))
 
@@ -201,7 +212,8 @@ def change_password() -> ResponseReturnValue:
         except BadParameter as bad:
             error = bad.message
         else:
-            session["epoch"] = updated.session_epoch  # this session goes on; all others end
+            # This session goes on at the new epoch; every other one ended with the old.
+            store.keep_session(engine(), session["sid"], updated)
             return redirect(url_for("staff_auth.home", password_changed=1))
     return render_template("staff/password.html", error=error), 400 if error else 200
 

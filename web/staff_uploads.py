@@ -355,6 +355,7 @@ def admin_account(name: str, *, token: str | None = None, error: str | None = No
     target = _target(name)
     return render_template("staff/admin_account.html", account=_account(), target=target,
                            tokens=store.list_tokens(engine(), target.name), token=token,
+                           failures=store.failure_count(engine(), target.name),
                            error=error, done=request.args.get("done")), status
 
 
@@ -368,6 +369,16 @@ def admin_set_disabled(name: str) -> ResponseReturnValue:
     store.update_account(engine(), target.name, disabled=disable)
     return redirect(url_for("staff_uploads.admin_account", name=target.name,
                             done="disabled" if disable else "enabled"), 303)
+
+
+@staff_uploads.post("/admin/accounts/<name>/failures")
+@admin_only
+def admin_clear_failures(name: str) -> ResponseReturnValue:
+    """Unlock: the account's failed sign-ins are forgotten, so no address waits for it."""
+    target = _target(name)
+    store.clear_failures(engine(), target.name)
+    return redirect(url_for("staff_uploads.admin_account", name=target.name, done="unlocked"),
+                    303)
 
 
 @staff_uploads.post("/admin/accounts/<name>/password")

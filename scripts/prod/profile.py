@@ -442,7 +442,9 @@ def _start_apps(cfg: Config, runner: Runner, app_db: Database, bouncer_port: int
         port = _free_port()
         env = {**base_env, "DATABASE_URL": url, "HOST": "127.0.0.1", "PORT": str(port),
                "HOME": str(cfg.dir / "home"), "PYTHONDONTWRITEBYTECODE": "1",
-               "CDDGIS_PROXIES": "1"}  # nginx in front: the client's address is X-Forwarded-For
+               # nginx in front, on this machine: the client's address is X-Forwarded-For,
+               # believed only from loopback (CDDGIS_TRUSTED_PROXIES' default).
+               "CDDGIS_PROXIES": "1"}
         pid = runner.spawn([str(VENV_BIN / "cddgis"), "serve", "--workers", str(cfg.workers),
                             "--threads", str(cfg.threads),
                             "--timeout", str(_after_statement(cfg.statement_timeout_ms, 10)),
