@@ -56,7 +56,7 @@ class Erasure:
 
 
 # A jsonb object of personal values without those that match (:name; by feature: all of them).
-_KEPT = """(SELECT coalesce(jsonb_object_agg(k, v), '{}'::jsonb)
+_KEPT = """(SELECT coalesce(jsonb_object_agg(k, v), '{{}}'::jsonb)
             FROM jsonb_each(coalesce({personal}, '{{}}'::jsonb)) AS e(k, v)
             WHERE NOT ({matches}))"""
 _VALUE_MATCHES = "jsonb_typeof(v) = 'string' AND btrim(v #>> '{}') = :name"
