@@ -496,6 +496,9 @@ class UploadJob(Base):
     stored_name: Mapped[str] = mapped_column(Text)
     """The file under ``state_dir/uploads`` while it is needed (deleted once committed)."""
     file_kind: Mapped[str] = mapped_column(String)
+    crs: Mapped[str | None] = mapped_column(String)
+    """The coordinate system the clerk chose (EPSG:32647/32648 for UTM files without a zone
+    column); None: latitude/longitude or a zone column."""
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String, server_default="queued")
     rows_done: Mapped[int] = mapped_column(Integer, server_default="0")

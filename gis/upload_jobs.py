@@ -75,22 +75,41 @@ def estimate_rows(path: Path, kind: str) -> int | None:
 
 
 def create_job(engine: Engine, account: Account, layer: str, *, file_name: str,
-               stored_name: str, kind: str, size: int, rows_estimate: int | None) -> int:
+               stored_name: str, kind: str, size: int, rows_estimate: int | None,
+               crs: str | None = None) -> int:
     with engine.begin() as conn:
         return conn.execute(text("""
             INSERT INTO upload_jobs (account_id, layer, file_name, stored_name, file_kind,
-                                     size_bytes, rows_estimate)
-            VALUES (:account, :layer, :file_name, :stored, :kind, :size, :estimate)
+                                     size_bytes, rows_estimate, crs)
+            VALUES (:account, :layer, :file_name, :stored, :kind, :size, :estimate, :crs)
             RETURNING id
         """), {"account": account.id, "layer": layer, "file_name": file_name[:255],
                "stored": stored_name, "kind": kind, "size": size,
-               "estimate": rows_estimate}).scalar_one()
+               "estimate": rows_estimate, "crs": crs}).scalar_one()
+
+
+CRS_CHOICES = {"": "ละติจูด/ลองจิจูด หรือคอลัมน์โซน / latitude and longitude, or a zone column",
+               "EPSG:32647": "UTM โซน 47N (ส่วนใหญ่ของประเทศ) / UTM zone 47N (most of Thailand)",
+               "EPSG:32648": "UTM โซน 48N (ภาคตะวันออกและอีสานตะวันออก) / UTM zone 48N (the east)"}
+
+
+def crs_choice(raw: str | None) -> str | None:
+    """The coordinate system chosen on the upload form (or in the API), or BadParameter."""
+    raw = (raw or "").strip()
+    if raw.upper() in ("", "EPSG:4326"):
+        return None
+    chosen = importer.UTM_ZONES.get(raw.lower().removeprefix("utm").strip(), raw.upper())
+    if chosen not in CRS_CHOICES:
+        raise BadParameter("crs: ใช้ได้เฉพาะ EPSG:4326, EPSG:32647 (UTM 47N), EPSG:32648 "
+                           "(UTM 48N) / crs must be EPSG:4326, EPSG:32647 (UTM 47N) or "
+                           f"EPSG:32648 (UTM 48N); got {raw[:40]!r}")
+    return chosen
 
 
 _JOB = f"""
     SELECT j.id, j.account_id, a.name AS account_name, j.layer, j.file_name, j.stored_name,
            j.file_kind, j.size_bytes, j.rows_done, j.rows_estimate, j.check_import_id,
-           j.commit_mode, j.import_id, j.message, j.created_at, j.updated_at,
+           j.commit_mode, j.import_id, j.message, j.created_at, j.updated_at, j.crs,
            CASE WHEN j.status IN ('queued', 'checking', 'committing')
                  AND j.updated_at < now() - interval '{STALE_MINUTES} minutes'
                 THEN 'failed' ELSE j.status END AS status,
@@ -236,13 +255,14 @@ def _finish(engine: Engine, job_id: int, sets: str, params: dict[str, Any],
             {**params, "id": job_id, "expect": expect}).rowcount)
 
 
-def run_check(engine: Engine, job_id: int, path: Path, layer: Layer, account: Account) -> None:
+def run_check(engine: Engine, job_id: int, path: Path, layer: Layer, account: Account,
+              crs: str | None = None) -> None:
     """The dry run of an uploaded file, in a worker thread: report and counts into the job."""
     if not _finish(engine, job_id, "status = 'checking'", {}, "queued"):
         return  # cancelled before it started
     try:
         store = _JobStore(engine, job_id, account)
-        report = importer.import_file(store, layer, path, dry_run=True,
+        report = importer.import_file(store, layer, path, dry_run=True, crs=crs,
                                       **import_scope(account, layer))
     except ImportCancelled:
         return  # the job stays cancelled; the check's transaction was rolled back
@@ -286,12 +306,12 @@ def claim_commit(engine: Engine, account: Account, job_id: int, mode: str) -> di
 
 
 def run_commit(engine: Engine, job_id: int, path: Path, layer: Layer, account: Account,
-               mode: str) -> None:
+               mode: str, crs: str | None = None) -> None:
     """The commit, in a worker thread; the file is deleted when it is done."""
     try:
         store = _JobStore(engine, job_id, account)
         report = importer.import_file(store, layer, path, valid_only=mode == "valid-only",
-                                      **import_scope(account, layer))
+                                      crs=crs, **import_scope(account, layer))
     except Exception as exc:
         log.error("committing upload %s failed", job_id)
         _finish(engine, job_id, "status = 'not_committed', message = :m",

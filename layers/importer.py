@@ -38,6 +38,9 @@ from cddgis.core.values import (
 )
 
 THAILAND_BBOX = (97.3, 5.6, 105.7, 20.5)
+NO_ZONE = ("ไม่รู้โซน UTM: เพิ่มคอลัมน์โซน (47 หรือ 48) หรือเลือกระบบพิกัดตอนนำเข้า / no UTM zone "
+           "(47 or 48): add a zone column, or choose the coordinate system when importing (the "
+           "upload page's 'Coordinates', crs= in the import API, --crs on the command line)")
 UTM_ZONES = {"47": "EPSG:32647", "47n": "EPSG:32647", "48": "EPSG:32648", "48n": "EPSG:32648"}
 
 SPECIAL_HEADERS: dict[str, set[str]] = {
@@ -344,8 +347,7 @@ def _coordinates(geometry: bool, record: Record, raw: dict[str, object],
             result.errors.append("projected coordinates need both easting and northing columns")
             return None
         if utm_crs is None:
-            result.errors.append("easting/northing given without a UTM zone (47 or 48): add a "
-                                 "zone column or use --crs EPSG:32647")
+            result.errors.append(NO_ZONE)
             return None
         try:
             (e, e_note), (n, n_note) = read_number(raw[e_col]), read_number(raw[n_col])
@@ -378,8 +380,8 @@ def _coordinates(geometry: bool, record: Record, raw: dict[str, object],
         return lat, lon
     if abs(lat) > 90 or abs(lon) > 180:
         if 100_000 < abs(lon) < 1_000_000 and 500_000 < abs(lat) < 2_500_000:
-            result.errors.append("coordinates look projected (UTM metres): say which zone with "
-                                 "--crs EPSG:32647 / EPSG:32648 or a zone column")
+            result.errors.append(f"พิกัดเป็นเมตรแบบ UTM / coordinates look projected (UTM "
+                                 f"metres). {NO_ZONE}")
         else:
             result.errors.append(f"latitude {lat} / longitude {lon} are out of range")
         return None
@@ -417,8 +419,9 @@ def import_file(store: LayerStore, layer: Layer, path: Path, *, dry_run: bool = 
     if crs is not None:
         crs = UTM_ZONES.get(header_key(crs), crs.upper())
         if crs not in ("EPSG:4326", "EPSG:32647", "EPSG:32648"):
-            raise ImportRefused(f"--crs {crs} is not supported: use EPSG:4326, EPSG:32647 "
-                                "(UTM 47N) or EPSG:32648 (UTM 48N)")
+            raise ImportRefused(f"ระบบพิกัด {crs[:40]} ใช้ไม่ได้ / the coordinate system (crs) "
+                                f"{crs[:40]} is not supported: use EPSG:4326 (latitude and "
+                                "longitude), EPSG:32647 (UTM 47N) or EPSG:32648 (UTM 48N)")
         crs = None if crs == "EPSG:4326" else crs
     try:
         table = open_table(path)

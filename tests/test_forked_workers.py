@@ -130,9 +130,11 @@ def test_cancel_stops_a_running_check(fresh: Engine, tmp_path: Path) -> None:
     check = threading.Thread(target=jobs.run_check,
                              args=(fresh, job, path, LAYERS[LAYER], account))
     check.start()
+    deadline = time.monotonic() + 120
     with fresh.connect() as watch:  # wait for the state to change, not for time
         while watch.execute(text("SELECT status FROM upload_jobs WHERE id = :id"),
                             {"id": job}).scalar_one() == "queued":
+            assert time.monotonic() < deadline, "the check never started"
             watch.rollback()
             time.sleep(0.01)
     # Hold the check at its next progress report (it updates this row each batch), cancel.
@@ -177,9 +179,11 @@ def two_workers(owner_engine: Engine, cluster: ClusterInfo, settings: Settings,
              "--threads", "4", "--no-access-log"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120  # bounded: a server that never answers fails loudly
     try:
         while True:  # until it answers (or has died)
             assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
             try:
                 if requests.get(base + "/api/health", timeout=5).status_code == 200:
                     break
@@ -213,10 +217,12 @@ def _upload(session: requests.Session, base: str, name: str, content: str) -> in
 
 def _settled(session: requests.Session, base: str, job: int, waiting: tuple[str, ...]) -> dict:
     """The job's status once it has left ``waiting`` (polled: it changes when the work ends)."""
+    deadline = time.monotonic() + 300  # bounded: a job that never ends fails loudly
     while True:
         status = session.get(f"{base}/staff/upload/{job}/status", timeout=30).json()
         if status["status"] not in waiting:
             return status
+        assert time.monotonic() < deadline, status
         time.sleep(0.1)
 
 

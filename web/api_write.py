@@ -37,6 +37,7 @@ from gis import boundaries as bq
 from gis import changes
 from gis import layer_queries as lq
 from gis.layer_store import import_file
+from gis.upload_jobs import crs_choice
 from layers.definitions import LAYERS
 from layers.importer import ImportRefused, ImportReport
 from web import engine
@@ -273,12 +274,13 @@ def bulk_import(collection_id: str) -> ResponseReturnValue:
             f"{Path(upload.filename).name[:100]}: file type {suffix or '(none)'} is not "
             "supported; send CSV, XLSX, GeoJSON, a zipped Shapefile or a GeoPackage / "
             "ชนิดไฟล์นี้นำเข้าไม่ได้")
+    crs = crs_choice(request.args.get("crs") or request.form.get("crs"))
     name = Path(upload.filename).name[:200]
     with tempfile.TemporaryDirectory(prefix="cddgis-api-import-") as tmp:
         path = Path(tmp) / name
         upload.save(path)
         try:
-            report = import_file(engine(), layer, path, account=account,
+            report = import_file(engine(), layer, path, account=account, crs=crs,
                                  **IMPORT_MODES[mode])
         except ImportRefused as exc:
             raise Unprocessable(str(exc)) from None

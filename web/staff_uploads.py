@@ -132,7 +132,7 @@ def upload() -> ResponseReturnValue:
     if request.method == "GET":
         return render_template("staff/upload.html", account=account, layers=layers,
                                recent=jobs.recent_jobs(engine(), account),
-                               status_text=STATUS_TEXT,
+                               status_text=STATUS_TEXT, crs_choices=jobs.CRS_CHOICES,
                                max_mb=settings().max_upload_mb)
     layer_id = request.form.get("layer", "")
     chosen = LAYERS.get(layer_id)
@@ -142,6 +142,7 @@ def upload() -> ResponseReturnValue:
         if not account.covers_layer(chosen.id):
             raise Forbidden(f"บัญชีนี้ไม่ได้ดูแลชั้นข้อมูล {chosen.title_th} / this account does not "
                             f"edit the layer {chosen.id}")
+        crs = jobs.crs_choice(request.form.get("crs"))
         sent = request.files.get("file")
         if sent is None or not sent.filename:
             raise BadParameter("เลือกไฟล์ที่จะอัปโหลด / choose a file to upload")
@@ -158,14 +159,15 @@ def upload() -> ResponseReturnValue:
     except (BadParameter, Forbidden) as refused:
         return render_template("staff/upload.html", account=account, layers=layers,
                                recent=[], status_text=STATUS_TEXT, max_mb=settings().max_upload_mb,
+                               crs_choices=jobs.CRS_CHOICES, chosen_crs=request.form.get("crs"),
                                error=refused.message,
                                chosen=layer_id), refused.status
     purge_uploads(engine(), _uploads_dir(), settings().upload_retention_days)  # PDPA retention
     job_id = jobs.create_job(engine(), account, chosen.id, file_name=name,
                              stored_name=f"{folder.name}/{name}", kind=kind,
                              size=path.stat().st_size,
-                             rows_estimate=jobs.estimate_rows(path, kind))
-    _submit(jobs.run_check, _import_engine(), job_id, path, chosen, account)
+                             rows_estimate=jobs.estimate_rows(path, kind), crs=crs)
+    _submit(jobs.run_check, _import_engine(), job_id, path, chosen, account, crs)
     return redirect(url_for("staff_uploads.job_page", job_id=job_id), 303)
 
 
@@ -242,7 +244,7 @@ def job_commit(job_id: int) -> ResponseReturnValue:
 def _commit_then_clean(import_engine: Engine, job: dict[str, Any], layer: Any,
                        account: Account, mode: str, path: Path) -> None:
     try:
-        jobs.run_commit(import_engine, job["id"], path, layer, account, mode)
+        jobs.run_commit(import_engine, job["id"], path, layer, account, mode, job["crs"])
     finally:
         shutil.rmtree(path.parent, ignore_errors=True)
 
