@@ -243,7 +243,10 @@ class ImportReport:
                          "(ช่องที่ไฟล์ไม่มีจะคงค่าเดิม)")
         lines += [f"  file: {p}" for p in self.file_problems]
         lines += [f"  note: {n}" for n in self.file_notes]
-        shown = [r for r in self.rows if r.status != "ok"][:15]
+        # Errors first, then warnings (each in file order), as the web report lists them: a
+        # clerk must see what stops the import before what merely deserves a look.
+        shown = ([r for r in self.rows if r.status == "error"]
+                 + [r for r in self.rows if r.status == "warning"])[:15]
         for r in shown:
             lines.append(f"  row {r.row}: {r.status}: {'; '.join(r.errors + r.warnings)}")
         if self.mode == "dry-run":
@@ -577,8 +580,11 @@ class _Checker:
             cell = raw.get(header) if header else None
             label = f"{header or f.label_th}"
             if is_blank(cell):
-                if f.required:
-                    result.errors.append(f"{label}: missing (required)")
+                # A cell the reader dropped as too long has its own error already.
+                dropped = header is not None and header not in raw and bool(
+                    record.problem and f"{header!r} cell" in record.problem)
+                if f.required and not dropped:
+                    result.errors.append(f"{label}: ไม่มีค่า (ต้องกรอก) / missing (required)")
                 continue
             try:
                 value = parse(f, cell)

@@ -188,6 +188,39 @@ def test_a_too_long_cell_is_that_rows_error(tmp_path: Path, empty: Engine) -> No
     assert set(_stored(empty, LC.id)) == {"L1", "L3"}
 
 
+def test_a_too_long_required_cell_is_not_also_missing(tmp_path: Path, empty: Engine) -> None:
+    """One problem, one message: a required cell dropped as too long was also "missing"."""
+    path = tmp_path / "long-name.csv"
+    path.write_text("รหัสศูนย์,ชื่อศูนย์,ละติจูด,ลองจิจูด\n"
+                    "L9," + "ก" * 200_000 + ",18.7883,98.9853\n", encoding="utf-8")
+    status, reasons = _reasons(import_file(empty, LC, path, dry_run=True), 2)
+    assert status == "error" and "200,000 characters" in reasons
+    assert "missing" not in reasons
+
+
+def test_a_month_first_date_says_day_first(tmp_path: Path, empty: Engine) -> None:
+    from cddgis.core.values import BadValue, parse
+
+    field = next(f for layer in LAYERS.values() for f in layer.fields if f.type == "date")
+    with pytest.raises(BadValue, match="day first, then month") as caught:
+        parse(field, "03/15/2564")
+    assert "วันก่อนเดือน" in str(caught.value)
+    with pytest.raises(BadValue, match="not a real date"):
+        parse(field, "31/02/2564")
+
+
+def test_the_summary_lists_errors_before_warnings(tmp_path: Path, empty: Engine) -> None:
+    """The CLI summary showed 15 warnings and hid the errors behind them."""
+    path = tmp_path / "mixed.csv"
+    warned = [f"W{i},ศูนย์ {i},2021,18.{7000 + i},98.9853" for i in range(20)]  # C.E. year
+    broken = [f"E{i},ศูนย์ {i},ปีไหน,18.{8000 + i},98.9853" for i in range(5)]
+    path.write_text("รหัสศูนย์,ชื่อศูนย์,ปีงบประมาณ,ละติจูด,ลองจิจูด\n"
+                    + "\n".join(warned + broken) + "\n", encoding="utf-8")
+    summary = import_file(empty, LC, path, dry_run=True).summary()
+    listed = [line for line in summary.splitlines() if line.startswith("  row ")]
+    assert [line.split(": ")[1] for line in listed[:5]] == ["error"] * 5, summary
+
+
 def test_zip_bombs_are_refused(tmp_path: Path, empty: Engine) -> None:
     path = tmp_path / "bomb.xlsx"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:

@@ -219,7 +219,7 @@ def test_missing_value_bad_number_bad_choice_long_text(tmp_path: Path, db: Engin
             plot("B3", CHIANG_MAI, level="ใหญ่"), plot("B4", CHIANG_MAI, owner="ก" * 1500),
             plot("B5", CHIANG_MAI, size=9999)]
     report = refused(db, write_csv(tmp_path / "b.csv", rows))
-    assert "รหัสแปลง: missing (required)" in reasons(report, 2)
+    assert "รหัสแปลง: ไม่มีค่า (ต้องกรอก) / missing (required)" in reasons(report, 2)
     assert "ขนาดแปลง (ไร่): 'สามไร่' is not a number" in reasons(report, 3)
     assert "ระดับโมเดล: 'ใหญ่' is not one of the allowed values" in reasons(report, 4)
     assert "1,500 characters long; at most 1,000" in reasons(report, 5)

@@ -80,21 +80,24 @@ def read_number(raw: object) -> tuple[float, str | None]:
 
 def _range(f: Field, value: float) -> None:
     if f.minimum is not None and value < f.minimum:
-        raise BadValue(f"{value:g} is below the smallest allowed ({f.minimum:g})")
+        raise BadValue(f"{value:g} น้อยกว่าค่าต่ำสุดที่รับได้ ({f.minimum:g}) / {value:g} is below "
+                       f"the smallest allowed ({f.minimum:g})")
     if f.maximum is not None and value > f.maximum:
-        raise BadValue(f"{value:g} is above the largest allowed ({f.maximum:g})")
+        raise BadValue(f"{value:g} มากกว่าค่าสูงสุดที่รับได้ ({f.maximum:g}) / {value:g} is above "
+                       f"the largest allowed ({f.maximum:g})")
 
 
 def _year_be(raw: object) -> tuple[int, str | None]:
     value, _ = read_number(raw)
     if value != int(value):
-        raise BadValue(f"{str(raw)!r} is not a year")
+        raise BadValue(f"{str(raw)[:40]!r} ไม่ใช่ปี / is not a year")
     year = int(value)
     if 2400 <= year <= 2700:
         return year, None
     if 1900 <= year <= 2157:
-        return year + BE_OFFSET, f"{year} read as C.E.; stored as B.E. {year + BE_OFFSET}"
-    raise BadValue(f"{year} is not a Buddhist-Era year (e.g. 2564)")
+        return year + BE_OFFSET, (f"อ่าน {year} เป็น ค.ศ. บันทึกเป็น พ.ศ. {year + BE_OFFSET} / {year} "
+                                  f"read as C.E.; stored as B.E. {year + BE_OFFSET}")
+    raise BadValue(f"{year} ไม่ใช่ปี พ.ศ. (เช่น 2564) / is not a Buddhist-Era year (e.g. 2564)")
 
 
 def _date(raw: object) -> tuple[date, str | None]:
@@ -111,14 +114,20 @@ def _date(raw: object) -> tuple[date, str | None]:
     else:
         m = re.fullmatch(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})", text)
         if not m:
-            raise BadValue(f"{str(raw)!r} is not a date (use 2564-03-15 or 15/03/2564)")
+            raise BadValue(f"{str(raw)[:40]!r} ไม่ใช่วันที่ (ใช้ 2564-03-15 หรือ 15/03/2564) / is not "
+                           "a date (use 2564-03-15 or 15/03/2564)")
         d, mo, y = (int(g) for g in m.groups())
     if y > 2400:  # B.E., as Thai users write dates: stored as C.E.
         y -= BE_OFFSET
     try:
         return date(y, mo, d), None
     except ValueError as exc:
-        raise BadValue(f"{str(raw)!r} is not a real date") from exc
+        if 1 <= d <= 12 < mo <= 31:  # 03/15/2564: month first, as US software writes it
+            raise BadValue(f"{str(raw)[:40]!r}: เดือนที่ {mo} ไม่มีจริง วันที่ต้องเขียนวันก่อนเดือน "
+                           f"(เช่น {mo:02d}/{d:02d}/…) / there is no month {mo}: dates are read "
+                           f"day first, then month (e.g. {mo:02d}/{d:02d}/…), not month first"
+                           ) from exc
+        raise BadValue(f"{str(raw)[:40]!r} ไม่มีวันนี้ในปฏิทิน / is not a real date") from exc
 
 
 # Control characters other than tab and line breaks: PostgreSQL cannot store NUL in text at
