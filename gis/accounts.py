@@ -219,9 +219,9 @@ WAIT = ("ลงชื่อเข้าใช้ผิดหลายครั�
 
 _FAILURES = text("""
     SELECT count(*) FILTER (WHERE name = :name),
-           extract(epoch FROM now() - max(at) FILTER (WHERE name = :name)),
+           extract(epoch FROM clock_timestamp() - max(at) FILTER (WHERE name = :name)),
            count(*),
-           extract(epoch FROM now() - max(at))
+           extract(epoch FROM clock_timestamp() - max(at))
     FROM sign_in_failures
     WHERE address = :address AND at > now() - make_interval(hours => :window)
 """)
@@ -283,7 +283,10 @@ def sign_in(engine: Engine, name: str, password: str, *, address: str,
 
 
 def _record_failure(conn: Connection, key: str, address: str, throttle: Throttle) -> None:
-    conn.execute(text("INSERT INTO sign_in_failures (name, address) VALUES (:name, :address)"),
+    # clock_timestamp(): when the failure was known (after the hash), not when the transaction
+    # began, so a wait counts from the answer the guesser got.
+    conn.execute(text("INSERT INTO sign_in_failures (name, address, at) "
+                      "VALUES (:name, :address, clock_timestamp())"),
                  {"name": key, "address": address})
     # Failures beyond the window count for nothing: a bounded batch of them goes with each new
     # one (ix_sign_in_failures_at), so the table stays about a window's worth of failures.

@@ -172,8 +172,9 @@ def test_throttle_is_shared_by_app_processes(settings: Settings, cluster: Cluste
     for client in (first, second, first, second, first):
         assert sign_in(client, "officer", "guess guess guess").status_code == 401
     held = sign_in(second, "officer")  # the right password, same address, other process
-    assert held.status_code == 429 and "wait 5 seconds" in held.text, held.text
-    assert held.headers["Retry-After"] == "5"
+    assert held.status_code == 429, held.text
+    retry = int(held.headers["Retry-After"])  # 5 s after the latest failure, less time spent
+    assert 2 < retry <= 5 and f"wait {retry} seconds" in held.text, held.text
     _age_failures(fresh, seconds=6)  # the delay passes
     assert sign_in(second, "officer").status_code == 302
 
@@ -206,7 +207,8 @@ def test_guessing_cannot_lock_the_owner_out(staff_app, fresh: Engine) -> None:
         conn.execute(text("UPDATE sign_in_failures SET at = now()"))
     held = sign_in(guesser, "officer")
     assert held.status_code == 429
-    assert "วินาที" in held.text and "wait 40 seconds" in held.text, held.text
+    retry = int(held.headers["Retry-After"])
+    assert 37 < retry <= 40 and "วินาที" in held.text and f"wait {retry} seconds" in held.text
 
 
 def test_delays_grow_and_are_per_name_and_address(fresh: Engine) -> None:
@@ -218,12 +220,15 @@ def test_delays_grow_and_are_per_name_and_address(fresh: Engine) -> None:
         assert wrong.value.retry_after == 0  # the guess was tested, not held back
         waits.append(accounts.wait_seconds(fresh, "officer", "203.0.113.9"))
         _age_failures(fresh, seconds=waits[-1])
-    assert waits == [0, 0, 0, 0, 5, 10, 20, 40, 80]
+    # 5 s after the fifth failure, doubling (less the moments the test itself took).
+    expected = [0, 0, 0, 0, 5, 10, 20, 40, 80]
+    assert all(e - 3 < w <= e if e else w == 0 for w, e in zip(waits, expected, strict=True)), \
+        waits
     with fresh.begin() as conn:
         conn.execute(text("UPDATE sign_in_failures SET at = now()"))
     with pytest.raises(accounts.SignInRefused) as held:  # even the right password waits
         accounts.sign_in(fresh, "officer", PASSWORD, address="203.0.113.9")
-    assert held.value.retry_after == 80
+    assert 77 < held.value.retry_after <= 80
     # Another name from the same address, and the same name from another address: no wait.
     add_account(fresh, "colleague")
     assert accounts.sign_in(fresh, "colleague", PASSWORD, address="203.0.113.9").name == \
@@ -323,6 +328,19 @@ def test_expired_session_and_password_change_end_sessions(staff_app, fresh: Engi
     stale = staff_app.test_client()
     stale.set_cookie("cddgis_session", old)
     assert stale.get("/staff/").status_code == 302
+
+    # The server keeps its own expiry: a session whose row has expired is refused, whatever the
+    # cookie says, and expired rows are purged when someone next signs in.
+    lapsed = staff_app.test_client()
+    sign_in(lapsed, "officer")
+    with fresh.begin() as conn:
+        conn.execute(text("UPDATE staff_sessions SET expires_at = now() - interval '1 minute' "
+                          "WHERE id = (SELECT max(id) FROM staff_sessions)"))
+    assert lapsed.get("/staff/").status_code == 302
+    sign_in(staff_app.test_client(), "officer")
+    with fresh.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM staff_sessions WHERE expires_at < now()")
+                            ).scalar_one() == 0
 
     # Changing the password ends the other sessions, not this one.
     other = staff_app.test_client()

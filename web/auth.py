@@ -93,8 +93,8 @@ def current_account() -> Account | None:
         from web import engine
 
         account = store.account_for_session(engine(), session_id)
-    if account is None and session:
-        session.clear()
+        if account is None:
+            session.clear()  # ended, expired or unknown: the cookie is dropped
     g.account = account
     return account
 
