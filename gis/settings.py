@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +102,10 @@ class Settings:
     """A web connection left idle inside a transaction this long is closed by PostgreSQL, so a
     stuck request cannot hold locks (0 = never)."""
     allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")
+    photo_hosts: tuple[str, ...] = ()
+    """Hosts whose https images the pages show (CDDGIS_PHOTO_HOSTS, e.g. ``otop.cdd.go.th,
+    *.cdd.go.th``): they join the CSP's img-src. A photo link elsewhere is shown as a link, so
+    the strict policy never blocks an image the importer accepted."""
     """Host names the app answers to (CDDGIS_ALLOWED_HOSTS, comma-separated; ``*`` for any).
     Absolute links in API responses are built from the request's Host, so a forged Host header
     must be refused rather than echoed into links (and caches)."""
@@ -152,8 +157,15 @@ class Settings:
         idle_timeout_ms = _int_setting(env, "CDDGIS_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60_000)
         hosts = tuple(h.strip() for h in env.get("CDDGIS_ALLOWED_HOSTS", "").split(",")
                       if h.strip())
+        photo_hosts = tuple(h.strip().lower() for h in env.get("CDDGIS_PHOTO_HOSTS", "")
+                            .split(",") if h.strip())
+        bad = [h for h in photo_hosts if not re.fullmatch(r"(\*\.)?[a-z0-9.-]+(:\d+)?", h)]
+        if bad:
+            raise ValueError(f"CDDGIS_PHOTO_HOSTS: {bad[0]!r} is not a host name (e.g. "
+                             "otop.cdd.go.th or *.cdd.go.th)")
         return cls(
             allowed_hosts=hosts or cls.allowed_hosts,
+            photo_hosts=photo_hosts,
             database_url=env.get("DATABASE_URL") or None,
             owner_database_url=(env.get("CDDGIS_OWNER_DATABASE_URL") or env.get("DATABASE_URL")
                                 or None),

@@ -58,6 +58,7 @@ def policy(settings: Settings, script_nonce: str) -> str:
     tiles = tile_source(settings.tile_url)
     if tiles:
         images.append(tiles)
+    images += [f"https://{host}" for host in settings.photo_hosts]
     return "; ".join([
         "default-src 'self'",
         f"script-src 'self' 'nonce-{script_nonce}'",
@@ -85,9 +86,26 @@ def web_url(value: object) -> str | None:
     return text if scheme in ("http", "https") else None
 
 
+def photo_src(value: object, hosts: tuple[str, ...]) -> str | None:
+    """``value`` if it is an https image on one of ``hosts`` (``*.example.org`` matches its
+    subdomains), which the CSP lets the page show; else None (show it as a link instead)."""
+    url = web_url(value)
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    for allowed in hosts:
+        name = allowed.split(":")[0]
+        if parts.scheme == "https" and (
+                host == name or (name.startswith("*.") and host.endswith(name[1:]))):
+            return url
+    return None
+
+
 def init_app(app: Flask) -> None:
     settings: Settings = app.extensions["cddgis.settings"]
     app.add_template_filter(web_url, "web_url")
+    app.add_template_filter(lambda value: photo_src(value, settings.photo_hosts), "photo_src")
     app.add_template_global(nonce, "csp_nonce")
 
     @app.after_request
