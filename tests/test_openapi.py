@@ -121,3 +121,14 @@ def test_replayed_requests_never_fail_on_our_side(app) -> None:
         replay()
     assert operations >= 40 and len(calls) >= 4 * operations
     assert not failures, "\n".join(failures[:10])
+
+
+def test_the_api_and_its_document_say_the_release(client) -> None:
+    """The version in pyproject.toml (the CHANGELOG's release) is the one /api shows."""
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    version = pyproject["project"]["version"]
+    assert client.get("/api/").get_json()["version"] == version
+    assert client.get("/api/openapi").get_json()["info"]["version"] == version

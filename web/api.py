@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
+from cddgis import __version__
 from cddgis.core.errors import NotFound
 from cddgis.core.schema import Layer
 from cddgis.core.values import safe_row
@@ -501,6 +502,7 @@ def landing() -> ResponseReturnValue:
     fmt = format_param(("json", "html"))
     body: dict[str, object] = {
         "title": "cddgis API",
+        "version": __version__,
         "description": ("Admin boundaries and community-development layers of Thailand, as OGC "
                         "API - Features. ขอบเขตการปกครองและข้อมูลชุมชนของกรมการพัฒนาชุมชน"),
         "links": [

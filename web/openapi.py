@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from flask import url_for
 
+from cddgis import __version__
 from gis import boundaries as bq
 from gis import summary as gs
 from layers.definitions import LAYERS
@@ -338,7 +339,7 @@ def document() -> dict[str, object]:
         "openapi": "3.0.3",
         "info": {
             "title": "cddgis API",
-            "version": "1.0.0",
+            "version": __version__,
             "description": ("ขอบเขตการปกครองและชั้นข้อมูลของกรมการพัฒนาชุมชน — Thailand's admin "
                             "boundaries and CDD's point layers as OGC API - Features (Parts 1, "
                             "2, 3 and 4), with cddgis extensions (near, radius_km, q, clusters, "
