@@ -285,9 +285,11 @@ def test_personal_fields_need_the_right_and_every_view_is_logged(
 
 
 def _csv(tmp_path: Path, rows: list[tuple[str, str, tuple[float, float]]]) -> Path:
+    """Plots without a personal column: the officers importing them have no personal-data
+    right (a file with one is refused for them, tests/test_personal_data.py)."""
     path = tmp_path / "plots.csv"
-    lines = ["plot_id,plot_size_rai,model_level,budget_year,owner_name,lon,lat"]
-    lines += [f"{plot},{size},HLM,2566,นาง ก,{lon},{lat}" for plot, size, (lon, lat) in rows]
+    lines = ["plot_id,plot_size_rai,model_level,budget_year,lon,lat"]
+    lines += [f"{plot},{size},HLM,2566,{lon},{lat}" for plot, size, (lon, lat) in rows]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

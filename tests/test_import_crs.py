@@ -68,7 +68,7 @@ def test_the_import_api_takes_a_crs(app: Any, owner: Engine) -> None:
     assert "crs=" in without["rows"][0]["errors"][0]  # says how, for an API user too
     assert "โซน" in without["rows"][0]["errors"][0]  # and in Thai
     utm = _api(client, token, "EPSG:32647").get_json()
-    assert utm["counts"]["error"] == 0 and utm["inserted"] == 2, utm
+    assert utm["counts"]["error"] == 0 and utm["counts"]["inserted"] == 2, utm
     bad = _api(client, token, "EPSG:3857")
     assert bad.status_code == 400 and "crs" in bad.get_json()["description"]
 
