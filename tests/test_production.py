@@ -200,8 +200,8 @@ def test_api_response_is_served_from_the_proxy_cache_on_the_second_request(
 def test_versioned_tiles_come_from_the_proxy_cache_and_a_write_gives_new_urls(
         production: Profile, db_url: str) -> None:
     """A tile URL with the tileset's version (as TileJSON gives it) is kept by nginx and served
-    without the app; a plain tile URL never is (it is revalidated by ETag, past the cache). A write changes
-    the version, so the next TileJSON names new URLs, which show the write."""
+    without the app; a plain tile URL never is (it is revalidated by ETag, past the cache). A
+    write changes the version, so the next TileJSON names new URLs, which show the write."""
     tilejson_url = (f"{production.base}/api/collections/khok-nong-na/tiles/WebMercatorQuad/"
                     "tilejson.json")
 
@@ -386,14 +386,20 @@ def test_a_killed_app_comes_back_and_no_client_sees_an_error(production: Profile
         _until(lambda: len(answers) >= 20, "the load is on before the kill")
         os.kill(old, signal.SIGKILL)
         killed_at = time.monotonic()
+        # nginx serves on at once, from the other app (the client thread checks every answer).
+        served = len(answers)
+        _until(lambda: len(answers) >= served + 5, "nginx serving after the kill", timeout=10)
+        # A new master on the same port: as soon as it has loaded the app (3–11 s measured on
+        # this 2-core machine under other test runs).
         back = None
-        while time.monotonic() - killed_at < 10:
+        while time.monotonic() - killed_at < 30:
             new = _status_pids(production).get("app-1")
             if new and new != old and _get_status(f"http://127.0.0.1:{port}/api/health") == 200:
                 back = time.monotonic() - killed_at
                 break
             time.sleep(0.2)
-        assert back is not None, "app-1 did not come back within 10 s"
+        assert back is not None, "app-1 did not come back within 30 s"
+        print(f"app-1 answered again {back:.1f} s after kill -9")
         seen = len(answers)
         _until(lambda: len(answers) >= seen + 20, "serving on through nginx")
     finally:
