@@ -410,6 +410,25 @@ def test_a_killed_app_comes_back_and_no_client_sees_an_error(production: Profile
     assert status.returncode == 0, status.stdout
 
 
+@pytest.mark.parametrize("name", ["nginx", "pgbouncer"])
+def test_a_killed_proxy_or_pool_comes_back(production: Profile, name: str) -> None:
+    """Issue 25, item 5: nginx (whose workers outlive their master and hold the port) and
+    PgBouncer are started again too; the profile answers, through the database, within 10 s."""
+    import signal
+
+    old = _status_pids(production)[name]
+    os.kill(old, signal.SIGKILL)
+    killed_at = time.monotonic()
+
+    def back() -> bool:
+        new = _status_pids(production).get(name)
+        return bool(new and new != old
+                    and _get_status(f"{production.base}/api/health") == 200)
+
+    _until(back, f"{name} serving again", timeout=10)
+    print(f"{name} served again {time.monotonic() - killed_at:.1f} s after kill -9")
+
+
 def _until(check, what: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not check():
