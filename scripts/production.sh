@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cddgis production profile on one machine, from Debian packages (no Docker):
 #   nginx (buffering proxy, gzip/brotli, cache, slowloris timeouts) on 127.0.0.1:$PORT (8080)
-#   → CDDGIS_APPS (2) gunicorn app processes → PgBouncer (transaction pooling) → PostGIS.
+#   → CDDGIS_APPS (2) gunicorn app processes → PgBouncer (transaction pooling) → PostGIS,
+#   all kept up by scripts/prod/supervise.py (a process that exits is started again).
 # Usage: scripts/production.sh start|stop|status     (docs/operations.md, "Production")
 # Database: DATABASE_URL (and CDDGIS_OWNER_DATABASE_URL for migrations) if set; otherwise the
 # project's local PostGIS (`cddgis db start`, `cddgis db url [--role owner]`).
@@ -19,6 +20,7 @@ if [[ $action == start ]]; then
   cddgis=.venv/bin/cddgis
   if [[ -z "${DATABASE_URL:-}" ]]; then
     $cddgis db start
+    export CDDGIS_PROD_LOCAL_DB=1  # ours: the supervisor starts it again should it stop
     app_url=$($cddgis db url)
     # Least-privilege roles: the owner migrates, the app only reads and writes. Should
     # `cddgis db url --role owner` fail, the one URL is both.

@@ -53,3 +53,17 @@ def test_the_public_host_name_is_configured(settings: Settings, db_url: str) -> 
     assert response.status_code == 200
     assert response.get_json()["links"][0]["href"].startswith("http://gis.cdd.go.th/")
     assert client.get("/api/", headers={"Host": "127.0.0.1"}).status_code == 400
+
+
+def test_a_representation_chosen_by_accept_says_so_in_vary(client: FlaskClient) -> None:
+    """Without ``f``, the API answers a browser in HTML and everyone else in JSON: a shared cache
+    must key on Accept (issue 25, item 3). With ``f`` the URL alone names the representation."""
+    for accept in ("text/html", "application/json", None):
+        response = client.get("/api/collections", headers={"Accept": accept} if accept else {})
+        assert response.status_code == 200
+        assert "Accept" in {v.strip() for v in response.headers["Vary"].split(",")}, accept
+    chosen = client.get("/api/collections?f=json", headers={"Accept": "text/html"})
+    assert chosen.mimetype == "application/json"
+    assert "Accept" not in {v.strip() for v in chosen.headers.get("Vary", "").split(",")}
+    health = client.get("/api/health")
+    assert "Accept" not in {v.strip() for v in health.headers.get("Vary", "").split(",")}

@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         app.wsgi_app = TrustedProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, hops=settings.proxies, trusted=settings.trusted_proxies)
 
-    from web import auth, compress, cors, errors, params, security, staff_uploads
+    from web import auth, compress, cors, csp_report, errors, params, security, staff_uploads
     from web.api import api
     from web.api_write import api_write
     from web.choropleth_page import choropleth
@@ -67,6 +67,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     # API writes take bearer tokens only, never cookies (web/auth.py): no CSRF token needed.
     auth.csrf.exempt(api)
     auth.csrf.exempt(api_write)
+    # Browsers send CSP reports without cookies or tokens; the endpoint only logs.
+    csp_report.init_app(app)
+    auth.csrf.exempt(csp_report.csp_report)
     app.register_blueprint(indicators_api, url_prefix="/api")
     app.register_blueprint(tiles, url_prefix="/api")
     app.register_blueprint(dashboard)

@@ -9,7 +9,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from flask import request
+from flask import Response, after_this_request, g, request
 from werkzeug.routing import IntegerConverter
 
 from cddgis.core.areas import CDD_REGIONS, village_key
@@ -129,10 +129,26 @@ def reject_control_characters() -> None:
                                    f"{name!r} must not contain NUL characters")
 
 
+def vary_on_accept() -> None:
+    """This response's representation is chosen by the Accept header: it says so (``Vary:
+    Accept``), so that no shared cache hands a browser's HTML to a JSON client (issue 25,
+    item 3). The proxy's cache key holds the format too (scripts/prod/nginx.conf.in)."""
+    if g.get("vary_on_accept"):
+        return
+    g.vary_on_accept = True
+
+    @after_this_request
+    def _vary(response: Response) -> Response:
+        response.vary.add("Accept")
+        return response
+
+
 def format_param(allowed: tuple[str, ...] = ("json", "geojson")) -> str:
     """``f``; without it, ``html`` when allowed and the client (a browser) prefers HTML."""
     raw = request.args.get("f")
     if raw is None or raw == "":
+        if "html" in allowed:
+            vary_on_accept()
         if "html" in allowed and request.accept_mimetypes.best_match(
                 ["application/json", "application/geo+json", "text/html"]) == "text/html":
             return "html"

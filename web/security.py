@@ -20,6 +20,8 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "strict-origin-when-cross-origin",
 }
+REPORT_PATH = "/csp-report"
+REPORT_GROUP = "csp"
 _INLINE_TAG = re.compile(r"<(script|style)>")
 
 
@@ -70,6 +72,10 @@ def policy(settings: Settings, script_nonce: str) -> str:
         "base-uri 'none'",
         "object-src 'none'",
         "form-action 'self'",
+        # Violations are reported to web/csp_report.py: report-to for the Reporting API
+        # (with the Reporting-Endpoints header), report-uri for browsers without it.
+        f"report-uri {REPORT_PATH}",
+        f"report-to {REPORT_GROUP}",
     ])
 
 
@@ -111,6 +117,7 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def security_headers(response: Response) -> Response:
         response.headers.setdefault("Content-Security-Policy", policy(settings, nonce()))
+        response.headers.setdefault("Reporting-Endpoints", f'{REPORT_GROUP}="{REPORT_PATH}"')
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
         return response

@@ -10,6 +10,7 @@ runs as ``CDDGIS_PROD_USER`` (default ``www-data``), never as root.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -98,7 +99,11 @@ def _free_port() -> int:
 
 
 def _port_is_free(host: str, port: int) -> bool:
+    """No one listens there. SO_REUSEADDR, as nginx and gunicorn bind: the connections a stop
+    under load leaves in TIME_WAIT do not hold the port (without it, `start` right after `stop`
+    was refused as "in use" for as long as they lasted)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -210,16 +215,14 @@ class Runner:
             raise ProfileError(f"{' '.join(args[:3])} failed:\n{proc.stderr or proc.stdout}")
         return proc
 
-    def spawn(self, args: list[str], log: Path, env: dict[str, str]) -> int:
-        kwargs: dict = {}
-        if self.account:
-            kwargs = {"user": self.account.pw_uid, "group": self.account.pw_gid,
-                      "extra_groups": []}
-        with log.open("ab") as out:
-            self.own(log)
-            proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True, **kwargs)
-        return proc.pid
+    def program(self, name: str, args: list[str], log: Path, env: dict[str, str], *,
+                stop: str = "SIGTERM", port: int | None = None) -> dict[str, object]:
+        """A program for the supervisor (scripts/prod/supervise.py) to start and keep up."""
+        log.touch()
+        self.own(log)
+        return {"name": name, "argv": args, "env": env, "log": str(log), "stop": stop,
+                "port": port, "uid": self.account.pw_uid if self.account else None,
+                "gid": self.account.pw_gid if self.account else None}
 
 
 # -- the database side -----------------------------------------------------------------------
@@ -357,7 +360,7 @@ def render_compose(_: Config) -> int:
 
 def start(cfg: Config) -> int:
     state = _read_state(cfg)
-    if state and all(_alive(p["pid"]) for p in state["processes"]):
+    if state and _supervisor_alive(state):
         print(f"cddgis production profile is already running on http://{cfg.host}:"
               f"{state['port']}/")
         return 0
@@ -378,25 +381,35 @@ def start(cfg: Config) -> int:
                 "nginx/fastcgi", "nginx/uwsgi", "nginx/scgi"):
         (cfg.dir / sub).mkdir(parents=True, exist_ok=True)
         runner.own(cfg.dir / sub, 0o700)
-    processes: list[dict[str, object]] = []
+    (cfg.dir / "supervised.json").unlink(missing_ok=True)
+    programs: list[dict[str, object]] = []
+    if os.environ.get("CDDGIS_PROD_LOCAL_DB") == "1":
+        # The project's own PostgreSQL (`cddgis db start`, run by production.sh): pg_ctl runs it
+        # detached, so it is watched on its port and started again when it stops answering.
+        programs.append({
+            "name": "postgresql", "watch": True, "host": app_db.host, "port": app_db.port,
+            "argv": [str(VENV_BIN / "cddgis"), "db", "start"], "log": str(cfg.dir / "db.log"),
+            "env": {k: v for k, v in os.environ.items() if not k.startswith("CDDGIS_PROD_")}})
+    bouncer_port = _pgbouncer(cfg, runner, app_db, owner_db, programs)
+    app_ports = _apps(cfg, runner.app_runner(), app_db, bouncer_port, programs)
+    _nginx(cfg, runner, app_ports, programs)
+    state = {"port": cfg.port, "pgbouncer_port": bouncer_port, "app_ports": app_ports,
+             "processes": [{k: p[k] for k in ("name", "port") if p.get(k)} for p in programs]}
+    state["supervisor"] = _start_supervisor(cfg, programs)
+    _write_state(cfg, state)
     try:
-        bouncer_port = _start_pgbouncer(cfg, runner, app_db, owner_db, processes)
-        app_ports = _start_apps(cfg, runner.app_runner(), app_db, bouncer_port, processes)
-        _start_nginx(cfg, runner, app_ports, processes)
+        _wait_until_serving(cfg, app_db, bouncer_port, app_ports)
     except BaseException:
-        _write_state(cfg, {"port": cfg.port, "processes": processes})
         stop(cfg, quiet=True)
         raise
-    _write_state(cfg, {"port": cfg.port, "pgbouncer_port": bouncer_port, "app_ports": app_ports,
-                       "processes": processes})
     print(f"cddgis production profile is serving on http://{cfg.host}:{cfg.port}/ "
           f"(nginx → {len(app_ports)} app processes → PgBouncer :{bouncer_port} → "
           f"{app_db.host}:{app_db.port}/{app_db.name}); files in {cfg.dir}")
     return 0
 
 
-def _start_pgbouncer(cfg: Config, runner: Runner, app_db: Database, owner_db: Database,
-                     processes: list[dict[str, object]]) -> int:
+def _pgbouncer(cfg: Config, runner: Runner, app_db: Database, owner_db: Database,
+               programs: list[dict[str, object]]) -> int:
     pool, budget, why = pool_size(cfg, owner_db)
     port = _free_port()
     users = cfg.dir / "pgbouncer-users.txt"
@@ -413,23 +426,15 @@ def _start_pgbouncer(cfg: Config, runner: Runner, app_db: Database, owner_db: Da
         sslmode=app_db.sslmode))
     runner.own(ini, 0o600)
     print(f"PgBouncer: transaction pooling on 127.0.0.1:{port} ({why})")
-    pid = runner.spawn(["pgbouncer", str(ini)], cfg.dir / "pgbouncer.out",
-                       {"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-    processes.append({"name": "pgbouncer", "pid": pid, "stop": "SIGINT"})
-
-    def through_bouncer() -> bool:
-        try:
-            app_db.connect(host="127.0.0.1", port=port).close()
-        except Exception:
-            return False
-        return True
-
-    _wait_for("PgBouncer", through_bouncer, pid, cfg.dir / "pgbouncer.log", timeout=30)
+    programs.append(runner.program("pgbouncer", ["pgbouncer", str(ini)],
+                                   cfg.dir / "pgbouncer.out",
+                                   {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                                   stop="SIGINT", port=port))
     return port
 
 
-def _start_apps(cfg: Config, runner: Runner, app_db: Database, bouncer_port: int,
-                processes: list[dict[str, object]]) -> list[int]:
+def _apps(cfg: Config, runner: Runner, app_db: Database, bouncer_port: int,
+          programs: list[dict[str, object]]) -> list[int]:
     from urllib.parse import quote
 
     url = (f"postgresql+psycopg2://{quote(app_db.user, safe='')}:"
@@ -445,24 +450,20 @@ def _start_apps(cfg: Config, runner: Runner, app_db: Database, bouncer_port: int
                # nginx in front, on this machine: the client's address is X-Forwarded-For,
                # believed only from loopback (CDDGIS_TRUSTED_PROXIES' default).
                "CDDGIS_PROXIES": "1"}
-        pid = runner.spawn([str(VENV_BIN / "cddgis"), "serve", "--workers", str(cfg.workers),
-                            "--threads", str(cfg.threads),
-                            "--timeout", str(_after_statement(cfg.statement_timeout_ms, 10)),
-                            "--max-requests", "5000", "--no-access-log", "--no-migrate"],
-                           cfg.dir / f"app-{i}.log", env)
-        processes.append({"name": f"app-{i}", "pid": pid, "port": port, "stop": "SIGTERM"})
+        programs.append(runner.program(
+            f"app-{i}", [str(VENV_BIN / "cddgis"), "serve", "--workers", str(cfg.workers),
+                         "--threads", str(cfg.threads),
+                         "--timeout", str(_after_statement(cfg.statement_timeout_ms, 10)),
+                         "--max-requests", "5000", "--no-access-log", "--no-migrate"],
+            cfg.dir / f"app-{i}.log", env, stop="SIGTERM", port=port))
         ports.append(port)
-    for i, port in enumerate(ports, start=1):
-        pid = int(processes[-len(ports) + i - 1]["pid"])  # type: ignore[call-overload]
-        _wait_for(f"app-{i}", lambda p=port: _http_status(
-            f"http://127.0.0.1:{p}/api/health") == 200, pid, cfg.dir / f"app-{i}.log")
     print(f"apps: {cfg.apps} × gunicorn ({cfg.workers} workers × {cfg.threads} threads) on "
           f"127.0.0.1:{', '.join(map(str, ports))}")
     return ports
 
 
-def _start_nginx(cfg: Config, runner: Runner, app_ports: list[int],
-                 processes: list[dict[str, object]]) -> None:
+def _nginx(cfg: Config, runner: Runner, app_ports: list[int],
+           programs: list[dict[str, object]]) -> None:
     conf = cfg.dir / "nginx.conf"
     conf.write_text(nginx_conf(
         work_dir=cfg.dir, access_log=cfg.dir / "nginx-access.log",
@@ -474,36 +475,110 @@ def _start_nginx(cfg: Config, runner: Runner, app_ports: list[int],
     runner.own(conf, 0o600)
     args = ["nginx", "-p", f"{cfg.dir}/", "-c", str(conf), "-e", str(cfg.dir / "nginx-error.log")]
     runner.run([*args, "-t", "-q"])
-    pid = runner.spawn([*args, "-g", "daemon off;"], cfg.dir / "nginx.out",
-                       {"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-    processes.append({"name": "nginx", "pid": pid, "stop": "SIGQUIT"})
-    _wait_for("nginx", lambda: _http_status(
-        f"http://{cfg.host}:{cfg.port}/api/health") == 200, pid, cfg.dir / "nginx-error.log")
+    programs.append(runner.program("nginx", [*args, "-g", "daemon off;"], cfg.dir / "nginx.out",
+                                   {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                                   stop="SIGQUIT", port=cfg.port))
+    programs[-1]["host"] = cfg.host
+
+
+SUPERVISOR = TEMPLATES / "supervise.py"
+
+
+def _start_supervisor(cfg: Config, programs: list[dict[str, object]]) -> int:
+    """scripts/prod/supervise.py, detached: it starts the programs and keeps them up. Their
+    environment (the database password among it) goes through a pipe, never to a file."""
+    log = cfg.dir / "supervisor.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen([str(VENV_BIN / "python"), str(SUPERVISOR)], cwd=ROOT,
+                                stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps({"state": str(cfg.dir / "supervised.json"), "cwd": str(ROOT),
+                                 "programs": programs}).encode())
+    proc.stdin.close()
+    print(f"supervisor: pid {proc.pid}, restarts any process that exits (log {log})")
+    return proc.pid
+
+
+def _supervised(cfg: Config) -> dict[str, dict]:
+    """What the supervisor last wrote about each program, by name."""
+    try:
+        found = json.loads((cfg.dir / "supervised.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return {p["name"]: p for p in found["programs"]}
+
+
+def _wait_until_serving(cfg: Config, app_db: Database, bouncer_port: int,
+                        app_ports: list[int]) -> None:
+    """Each piece answers in turn; a program that exits while starting fails the start at once,
+    with its log's tail (the supervisor would only start it again)."""
+    supervisor = _read_state(cfg)["supervisor"]  # type: ignore[index]
+
+    def check(name: str, ready, log: Path, timeout: float = 60) -> None:
+        def done() -> bool:
+            seen = _supervised(cfg).get(name, {})
+            if not _alive(supervisor) or seen.get("last_exit"):
+                tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+                sup = (cfg.dir / "supervisor.log").read_text(errors="replace")[-1000:]
+                raise ProfileError(f"{name} exited while starting.\n{tail}\n{sup}")
+            return bool(ready())
+        _wait_for(name, done, None, log, timeout=timeout)
+
+    def through_bouncer() -> bool:
+        try:
+            app_db.connect(host="127.0.0.1", port=bouncer_port).close()
+        except Exception:
+            return False
+        return True
+
+    check("pgbouncer", through_bouncer, cfg.dir / "pgbouncer.log", timeout=30)
+    for i, port in enumerate(app_ports, start=1):
+        check(f"app-{i}", lambda p=port: _http_status(f"http://127.0.0.1:{p}/api/health") == 200,
+              cfg.dir / f"app-{i}.log")
+    check("nginx", lambda: _http_status(f"http://{cfg.host}:{cfg.port}/api/health") == 200,
+          cfg.dir / "nginx-error.log")
+
+
+def _supervisor_alive(state: dict) -> bool:
+    pid = state.get("supervisor")
+    return bool(pid) and _alive(pid) and "supervise.py" in _cmdline(pid)
 
 
 def stop(cfg: Config, quiet: bool = False) -> int:
-    """Proxy first (no new requests), then the apps (finishing theirs), then the pool."""
+    """The supervisor stops the proxy first (no new requests), then the apps (finishing theirs),
+    then the pool; this waits, bounded, until it has and every port is free again."""
     state = _read_state(cfg)
     if not state:
         if not quiet:
             print("cddgis production profile is not running.")
         return 0
-    order = {"nginx": 0, "pgbouncer": 2}
-    procs = sorted(state["processes"], key=lambda p: order.get(p["name"], 1))
-    for group in (0, 1, 2):
-        batch = [p for p in procs if order.get(p["name"], 1) == group]
-        for p in batch:
-            expected = "nginx" if p["name"] == "nginx" else (
-                "pgbouncer" if p["name"] == "pgbouncer" else "cddgis")
-            if _alive(p["pid"]) and expected in _cmdline(p["pid"]):
-                os.kill(p["pid"], getattr(signal, p["stop"]))
-        deadline = time.monotonic() + 30
-        for p in batch:
-            while _alive(p["pid"]) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if _alive(p["pid"]):
-                os.kill(p["pid"], signal.SIGKILL)
+    supervisor = state.get("supervisor")
+    if supervisor and _supervisor_alive(state):
+        os.kill(supervisor, signal.SIGTERM)
+        deadline = time.monotonic() + 60  # nginx ≤ 10 s, the apps ≤ 30 s, then SIGKILL
+        while _alive(supervisor) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(supervisor):
+            os.kill(supervisor, signal.SIGKILL)
+    # Whatever is left (a supervisor killed, or a profile.json from before there was one).
+    pids = [p.get("pid") for p in [*_supervised(cfg).values(), *state["processes"]]]
+    for pid in filter(None, pids):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+    ports = [(cfg.host, state["port"])] + [("127.0.0.1", p) for p in
+                                           [*state.get("app_ports", []),
+                                            state.get("pgbouncer_port")] if p]
+    deadline = time.monotonic() + 15
+    busy = ports
+    while busy and time.monotonic() < deadline:
+        busy = [(h, p) for h, p in busy if not _port_is_free(h, p)]
+        if busy:
+            time.sleep(0.1)
     cfg.state_file.unlink(missing_ok=True)
+    (cfg.dir / "supervised.json").unlink(missing_ok=True)
+    if busy:
+        print(f"warning: still in use after the stop: {busy}", file=sys.stderr)
     if not quiet:
         print("cddgis production profile stopped.")
     return 0
@@ -514,15 +589,38 @@ def status(cfg: Config) -> int:
     if not state:
         print("cddgis production profile is not running.")
         return 3
-    ok = True
+    ok = _supervisor_alive(state)
+    print(f"{'supervisor':<10} pid {state.get('supervisor', '-'):<8} "
+          f"{'running' if ok else 'STOPPED'}")
+    seen = _supervised(cfg)
     for p in state["processes"]:
-        alive = _alive(p["pid"])
+        now = seen.get(p["name"], {})
+        pid = now.get("pid")
+        where = f" on {now.get('host', '127.0.0.1')}:{p['port']}" if "port" in p else ""
+        restarts = f" (restarts: {now['restarts']}, last exit: {now['last_exit']})" \
+            if now.get("restarts") else ""
+        if now.get("watch"):
+            up = _port_answers(state, now)
+            ok &= up
+            print(f"{p['name']:<10} watched{where}: {'answering' if up else 'NOT ANSWERING'}"
+                  f"{restarts}")
+            continue
+        alive = bool(pid) and _alive(pid) and now.get("state") == "running"
         ok &= alive
-        where = f" on 127.0.0.1:{p['port']}" if "port" in p else ""
-        print(f"{p['name']:<10} pid {p['pid']:<8} {'running' if alive else 'STOPPED'}{where}")
+        print(f"{p['name']:<10} pid {pid or '-':<8} {'running' if alive else 'STOPPED'}{where}"
+              f"{restarts}")
     health = _http_status(f"http://{cfg.host}:{state['port']}/api/health")
     print(f"http://{cfg.host}:{state['port']}/api/health → {health or 'no answer'}")
     return 0 if ok and health == 200 else 3
+
+
+def _port_answers(state: dict, program: dict) -> bool:
+    try:
+        socket.create_connection((program.get("host") or "127.0.0.1", program["port"]),
+                                 timeout=2).close()
+    except OSError:
+        return False
+    return True
 
 
 def _read_state(cfg: Config) -> dict | None:
