@@ -22,10 +22,13 @@ load-data:
 test: setup-test lint
 	$(VENV)/bin/pytest --durations=25
 
-# The quick loop while working: no lint, no browser, two pytest-xdist workers (each test file
-# stays on one worker). The loaded test databases are kept between runs (tests/templates.py).
+# The quick loop while working: no lint, no browser, TEST_WORKERS pytest-xdist workers (each test
+# file stays on one worker; TEST_WORKERS=0 runs in this process). The loaded test databases are
+# kept between runs (tests/templates.py). On a busy 2-core machine -n 2 measured no faster than
+# serial: tests/test_tiles.py's million-point test (~100-130 s) is the critical path.
+TEST_WORKERS ?= 2
 test-fast: setup-test
-	$(VENV)/bin/pytest -m "not browser" -n 2 --dist loadfile --durations=10
+	$(VENV)/bin/pytest -m "not browser" -n $(TEST_WORKERS) --dist loadfile --durations=10
 
 # The production profile (README, "Production"): nginx → 2 apps → PgBouncer → PostGIS on :8080.
 prod:
