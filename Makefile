@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CDDGIS := $(VENV)/bin/cddgis
 
-.PHONY: run test setup setup-test lint bench db-stop prod prod-stop prod-status load-data
+.PHONY: run test test-fast setup setup-test lint bench db-stop prod prod-stop prod-status load-data
 
 run: setup load-data
 	$(CDDGIS) serve
@@ -18,8 +18,17 @@ load-data:
 	$(CDDGIS) load indicators --if-empty
 	$(CDDGIS) sample --if-empty
 
+# Everything: lint, then every test (browser ones too), with the 25 slowest named at the end.
 test: setup-test lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --durations=25
+
+# The quick loop while working: no lint, no browser, TEST_WORKERS pytest-xdist workers (each test
+# file stays on one worker; TEST_WORKERS=0 runs in this process). The loaded test databases are
+# kept between runs (tests/templates.py). On a busy 2-core machine -n 2 measured no faster than
+# serial: tests/test_tiles.py's million-point test (~100-130 s) is the critical path.
+TEST_WORKERS ?= 2
+test-fast: setup-test
+	$(VENV)/bin/pytest -m "not browser" -n $(TEST_WORKERS) --dist loadfile --durations=10
 
 # The production profile (README, "Production"): nginx → 2 apps → PgBouncer → PostGIS on :8080.
 prod:

@@ -4,7 +4,10 @@ app served over HTTP, and headless Chromium. Nothing is mocked; a missing servic
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,13 +19,11 @@ from gis.boundary_store import load_boundaries
 from gis.cluster import ClusterInfo, LocalCluster, create_database
 from gis.db import engine_for
 from gis.indicator_store import load_catalog
-from gis.migrate import upgrade
-from gis.samples import load_samples
 from gis.settings import Settings
-from gis.village_store import load_villages
 from indicators.tables import TableReport
-from layers.importer import ImportReport
 from tests.serving import served
+from tests.templates import Loaded, Templates, ensure_templates
+from tests.workers import db_name
 from web import create_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -46,49 +47,48 @@ def data_dir(settings: Settings) -> Path:
 
 @pytest.fixture(scope="session")
 def cluster(settings: Settings) -> ClusterInfo:
-    """The project's local PostGIS, started by the project's own code."""
-    return LocalCluster(settings.state_dir).start()
-
-
-BOUNDARY_TEMPLATE = "cddgis_test_boundaries"
-EMPTY_TEMPLATE = "cddgis_test_empty"
-
-
-@pytest.fixture(scope="session")
-def empty_template(cluster: ClusterInfo) -> str:
-    """A migrated database with no data, to copy from (migrations run once per session)."""
-    url = create_database(cluster, EMPTY_TEMPLATE, drop_first=True)
-    upgrade(url)
-    return EMPTY_TEMPLATE
+    """The project's local PostGIS, started by the project's own code (one xdist worker at a
+    time: two creating a fresh cluster at once would both run initdb)."""
+    key = hashlib.sha256(str(settings.state_dir.resolve()).encode()).hexdigest()[:12]
+    with open(Path(tempfile.gettempdir()) / f"cddgis-test-cluster-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        return LocalCluster(settings.state_dir).start()
 
 
 @pytest.fixture(scope="session")
-def boundary_template(cluster: ClusterInfo, empty_template: str,
-                      data_dir: Path) -> tuple[str, LoadReport]:
-    """The real national boundaries, loaded once per session into a database that tests copy."""
-    url = create_database(cluster, BOUNDARY_TEMPLATE, drop_first=True, template=empty_template)
-    engine = engine_for(url)
-    report = load_boundaries(engine, data_dir)
-    engine.dispose()  # a template may have no connections while it is copied
-    return BOUNDARY_TEMPLATE, report
+def templates(cluster: ClusterInfo, data_dir: Path) -> Templates:
+    """The migrated, boundary and fully loaded templates, kept in the cluster between runs and
+    rebuilt only when the data files or the loaders' code change (tests/templates.py)."""
+    return ensure_templates(cluster, data_dir)
 
 
 @pytest.fixture(scope="session")
-def copy_database(cluster: ClusterInfo, boundary_template: tuple[str, LoadReport],
-                  empty_template: str) -> Callable[..., str]:
-    """Makes a fresh database of one's own: with the national boundaries (default) or empty
-    (``empty=True``), in about a second; what a test writes there touches no other test."""
-    def copy(name: str, *, empty: bool = False) -> str:
-        template = empty_template if empty else boundary_template[0]
-        return create_database(cluster, name, drop_first=True, template=template)
+def empty_template(templates: Templates) -> str:
+    """A migrated database with no data, to copy from."""
+    return templates.empty
+
+
+@pytest.fixture(scope="session")
+def copy_database(cluster: ClusterInfo, templates: Templates) -> Callable[..., str]:
+    """Makes a fresh database of one's own: with the national boundaries (default), empty
+    (``empty=True``) or with everything the session database has (``full=True``), in about a
+    second; what a test writes there touches no other test. The name gets the xdist worker's
+    suffix (tests.workers.db_name): use ``db_name`` wherever the name is spelled again."""
+    def copy(name: str, *, empty: bool = False, full: bool = False) -> str:
+        template = (templates.empty if empty else templates.full if full
+                    else templates.boundaries)
+        return create_database(cluster, db_name(name), drop_first=True, template=template)
     return copy
+
+
+SESSION_DB = db_name("cddgis_test")
 
 
 @pytest.fixture(scope="session")
 def db_url(copy_database: Callable[..., str]) -> str:
     """The session's shared database: boundaries, samples, villages and indicators, read-only
     for tests (a test that writes uses ``copy_database``)."""
-    return copy_database("cddgis_test")
+    return copy_database(SESSION_DB, full=True)
 
 
 @pytest.fixture(scope="session")
@@ -97,37 +97,40 @@ def engine(db_url: str) -> Engine:
 
 
 @pytest.fixture(scope="session")
-def loaded(engine: Engine, boundary_template: tuple[str, LoadReport]) -> LoadReport:
-    """The real HDX boundaries (loaded once, into the template the session database copies)."""
-    return boundary_template[1]
+def boundary_load(copy_database: Callable[..., str], data_dir: Path) -> Iterator[Loaded]:
+    """A real load of the national boundaries, now, into a migrated database of its own: for
+    the tests that assert on the load's report (the templates are not rebuilt every run)."""
+    engine = engine_for(copy_database("cddgis_test_boundary_load", empty=True))
+    yield Loaded(load_boundaries(engine, data_dir), engine)
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")
-def sampled(engine: Engine, loaded: LoadReport, data_dir: Path) -> list[ImportReport]:
-    """The five sample layers, generated and imported once for the session."""
-    reports = load_samples(engine, data_dir)
-    failed = [r.summary() for r in reports if not r.committed]
-    assert not failed, failed
-    return reports
+def loaded(boundary_load: Loaded) -> LoadReport:
+    """The report of that real boundary load (its rows are in ``boundary_load.engine``)."""
+    return boundary_load.report
 
 
 @pytest.fixture(scope="session")
-def villages(engine: Engine, loaded: LoadReport, data_dir: Path) -> int:
-    """The 65k village points, for place-name search."""
-    return load_villages(engine, data_dir).loaded
+def indicator_load(copy_database: Callable[..., str], data_dir: Path) -> Iterator[Loaded]:
+    """A real load of the open indicator tables, now, into a copy with the boundaries."""
+    engine = engine_for(copy_database("cddgis_test_indicator_load"))
+    yield Loaded(load_catalog(engine, data_dir), engine)
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")
-def indicator_tables(engine: Engine, loaded: LoadReport, data_dir: Path) -> list[TableReport]:
-    """The open indicator tables (NSO, OAE, OSM, กชช.2ค, population), loaded once."""
-    return load_catalog(engine, data_dir)
+def indicator_tables(indicator_load: Loaded) -> list[TableReport]:
+    """The reports of that real load of the open indicator tables (NSO, OAE, OSM, กชช.2ค,
+    population)."""
+    return indicator_load.report
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings, cluster: ClusterInfo, db_url: str, loaded: LoadReport,
-        sampled: list[ImportReport], villages: int, indicator_tables: list[TableReport]):
-    """The web app as production runs it: connected as the least-privilege app role."""
-    app = create_app(settings, database_url=cluster.url(database="cddgis_test", role="app"))
+def app(settings: Settings, cluster: ClusterInfo, db_url: str):
+    """The web app as production runs it, on the session database (boundaries, samples,
+    villages, indicators): connected as the least-privilege app role."""
+    app = create_app(settings, database_url=cluster.url(database=SESSION_DB, role="app"))
     app.config["TESTING"] = True
     return app
 
@@ -199,3 +202,19 @@ def phone(browser):
                                has_touch=True, device_scale_factor=2)
     yield page
     context.close()
+
+
+# The fixtures that start Chromium. A test that uses one (even through another fixture) must be
+# marked `browser` (`-m "not browser"` leaves it out); collection fails loudly if one is not.
+BROWSER_FIXTURES = frozenset({"browser", "page", "phone"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [item.nodeid for item in items
+                if BROWSER_FIXTURES & set(getattr(item, "fixturenames", ()))
+                and item.get_closest_marker("browser") is None]
+    if unmarked:
+        raise pytest.UsageError(
+            "These tests start Chromium (they use the browser, page or phone fixture) but are "
+            "not marked @pytest.mark.browser (a module's `pytestmark = pytest.mark.browser` "
+            "will do):\n  " + "\n  ".join(unmarked))

@@ -22,9 +22,10 @@ from gis.settings import Settings
 from layers.definitions import LAYERS
 from tests.serving import served
 from tests.staff import add_account
+from tests.workers import db_name
 from web import create_app
 
-DB = "cddgis_test_api_write"
+DB = db_name("cddgis_test_api_write")
 KNN = LAYERS["khok-nong-na"]
 ITEMS = "/api/collections/khok-nong-na/items"
 CHIANG_MAI = [98.9853, 18.7883]  # province 50

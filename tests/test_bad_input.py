@@ -25,6 +25,7 @@ from gis.layer_store import import_file
 from gis.migrate import upgrade
 from gis.settings import Settings
 from layers.definitions import LAYERS
+from tests.workers import db_name
 from web import create_app
 
 CORPUS = Path(__file__).parent / "bad_input"
@@ -62,7 +63,7 @@ def test_like_wildcards_in_searches_are_literal(client: FlaskClient) -> None:
 @pytest.fixture(scope="module")
 def import_url(cluster: ClusterInfo, data_dir: Path) -> str:
     """A database of its own, with the real boundaries, so imports here touch nothing else."""
-    url = create_database(cluster, "cddgis_test_bad_input", drop_first=True)
+    url = create_database(cluster, db_name("cddgis_test_bad_input"), drop_first=True)
     upgrade(url)
     load_boundaries(engine_for(url), data_dir)
     return url
@@ -318,7 +319,7 @@ def _rss_kb() -> int:
 
 
 def test_full_layer_csv_streams_in_flat_memory(cluster: ClusterInfo, settings: Settings) -> None:
-    url = create_database(cluster, "cddgis_test_big_csv", drop_first=True)
+    url = create_database(cluster, db_name("cddgis_test_big_csv"), drop_first=True)
     upgrade(url)
     big = engine_for(url)
     rows = 120_000

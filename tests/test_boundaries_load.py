@@ -18,6 +18,7 @@ from cddgis.cli import main as cli
 from gis.boundary_store import load_boundaries
 from gis.db import engine_for
 from tests.datasets import make_dataset
+from tests.templates import Loaded
 
 NAKHON_PATHOM = "73"
 
@@ -41,6 +42,13 @@ def _issues(engine: Engine, load_id: int, kind: str) -> dict[str, str]:
 
 
 # -- the real, full load (session fixture) ----------------------------------------------------
+
+@pytest.fixture
+def engine(boundary_load: Loaded) -> Engine:
+    """The database the real load wrote (conftest's ``boundary_load``: a load made this run, not
+    the kept template), so ``loaded.load_id`` names its rows."""
+    return boundary_load.engine
+
 
 def test_full_load_has_every_unit(loaded: LoadReport, engine: Engine) -> None:
     assert loaded.counts == {"province": 77, "district": 928, "subdistrict": 7425}

@@ -19,8 +19,9 @@ from gis.db import engine_for
 from gis.layer_store import import_file
 from layers.definitions import LAYERS
 from tests.staff import add_account
+from tests.workers import db_name
 
-DB = "cddgis_test_changes"
+DB = db_name("cddgis_test_changes")
 KNN = LAYERS["khok-nong-na"]
 CHIANG_MAI = (98.9853, 18.7883)  # province 50
 CHIANG_MAI_2 = (98.9700, 18.8000)

@@ -32,6 +32,7 @@ from gis.settings import Settings
 from layers.definitions import LAYERS
 from layers.importer import Carried, FeatureRow, ImportReport
 from tests.staff import PASSWORD, add_account, csrf_token
+from tests.workers import db_name
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYER = "learning-centers"
@@ -168,7 +169,8 @@ def two_workers(owner_engine: Engine, cluster: ClusterInfo, settings: Settings,
     """The real CLI on a free port with two gunicorn workers (four threads each)."""
     port = _free_port()
     owner_url = owner_engine.url.render_as_string(hide_password=False)
-    env = {**os.environ, "DATABASE_URL": cluster.url(database="cddgis_test_forks", role="app"),
+    env = {**os.environ,
+           "DATABASE_URL": cluster.url(database=db_name("cddgis_test_forks"), role="app"),
            "CDDGIS_OWNER_DATABASE_URL": owner_url, "PORT": str(port), "HOST": "127.0.0.1",
            "CDDGIS_TILES": "none", "CDDGIS_COOKIE_SECURE": "0",
            "CDDGIS_STATE_DIR": str(tmp_path_factory.mktemp("serve-state"))}

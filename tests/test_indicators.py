@@ -26,6 +26,7 @@ from indicators.tables import (
     TableSpec,
     read_values,
 )
+from tests.templates import Loaded
 
 NSO = {spec.file: spec for spec in TABLES}
 
@@ -80,8 +81,9 @@ def test_a_misspelled_name_is_reported_not_guessed(tmp_path: Path,
     engine.dispose()
 
 
-def test_open_tables_loaded(indicator_tables: list, engine: Engine) -> None:
+def test_open_tables_loaded(indicator_tables: list, indicator_load: Loaded) -> None:
     by_file = {r.file: r for r in indicator_tables}
+    engine = indicator_load.engine  # the database that load wrote
     assert by_file["osm_poi_density_by_subdistrict_viriyatae.csv"].matched == 7213
     assert by_file["kchch2k_village_levels_2564_by_region.csv"].matched == 4
     with engine.connect() as conn:

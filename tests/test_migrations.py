@@ -9,6 +9,7 @@ from gis.cluster import ClusterInfo, create_database
 from gis.db import engine_for
 from gis.migrate import schema_differences, upgrade
 from gis.models import Base
+from tests.workers import db_name
 
 # What PostGIS itself installs in public; neither side declares it.
 _NOT_OURS = "('spatial_ref_sys', 'alembic_version')"
@@ -50,7 +51,7 @@ def _catalog(engine: Engine) -> dict[str, list[tuple]]:
 def test_autogenerate_finds_no_difference(cluster: ClusterInfo) -> None:
     """Alembic's own comparison on a freshly migrated database proposes nothing (before: drop
     villages, indicators, indicator_values and 13 indexes)."""
-    url = create_database(cluster, "cddgis_test_schema", drop_first=True)
+    url = create_database(cluster, db_name("cddgis_test_schema"), drop_first=True)
     upgrade(url)
     engine = engine_for(url)
     try:
@@ -63,9 +64,9 @@ def test_autogenerate_finds_no_difference(cluster: ClusterInfo) -> None:
 def test_models_build_the_migrated_schema(cluster: ClusterInfo) -> None:
     """Autogenerate does not compare index methods, operator classes or check constraints, so
     build one database from the models and one by migrating, and compare their catalogs."""
-    migrated_url = create_database(cluster, "cddgis_test_schema", drop_first=True)
+    migrated_url = create_database(cluster, db_name("cddgis_test_schema"), drop_first=True)
     upgrade(migrated_url)
-    models_url = create_database(cluster, "cddgis_test_models", drop_first=True)
+    models_url = create_database(cluster, db_name("cddgis_test_models"), drop_first=True)
     migrated, models = engine_for(migrated_url), engine_for(models_url)
     try:
         with models.begin() as conn:

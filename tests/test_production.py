@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from gis.cluster import ClusterInfo
 from gis.settings import Settings
+from tests.workers import worker_suffix
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "production.sh"
@@ -72,7 +73,7 @@ def app_db_url(cluster: ClusterInfo, db_url: str) -> str:
 def production(app, db_url: str, app_db_url: str, settings: Settings) -> Iterator[Profile]:
     """The profile on a free port, serving the session's loaded database (``app`` loads it)."""
     port = _free_port()
-    prod_dir = settings.state_dir / "prod-test"
+    prod_dir = settings.state_dir / f"prod-test{worker_suffix()}"  # one per xdist worker
     env = {**os.environ, "DATABASE_URL": app_db_url, "CDDGIS_OWNER_DATABASE_URL": db_url,
            "PORT": str(port), "CDDGIS_PROD_DIR": str(prod_dir), "CDDGIS_TILES": "none",
            "CDDGIS_APPS": "2", "CDDGIS_APP_WORKERS": "1",

@@ -11,15 +11,15 @@ import pytest
 from psycopg2.errors import InsufficientPrivilege
 from sqlalchemy import text
 
-from boundaries.load import LoadReport
 from cddgis.cli import main
 from cddgis.core.errors import InternalError
 from gis.cluster import APP_ROLE, OWNER_ROLE, ClusterInfo, LocalCluster
 from gis.db import engine_for
 from gis.settings import Settings
+from tests.workers import db_name
 from web import create_app
 
-TEST_DB = "cddgis_test"
+TEST_DB = db_name("cddgis_test")
 
 
 @pytest.fixture
@@ -88,8 +88,7 @@ def test_tables_the_owner_adds_later_are_readable_not_writable(db_url: str,
             conn.execute(text("DROP TABLE future_table"))
 
 
-def test_web_app_works_as_app_role(settings: Settings, app_url: str,
-                                   loaded: LoadReport) -> None:
+def test_web_app_works_as_app_role(settings: Settings, app_url: str) -> None:
     client = create_app(settings, database_url=app_url).test_client()
     for path in ("/api/health", "/api/collections", "/api/collections/provinces/items?limit=2",
                  "/api/collections/districts/items/5001", "/api/collections/learning-centers/items",

@@ -19,9 +19,10 @@ from gis.cluster import ClusterInfo
 from gis.db import engine_for
 from gis.settings import Settings
 from tests.staff import PASSWORD, add_account, csrf_token, sign_in
+from tests.workers import db_name
 from web import create_app
 
-DB = "cddgis_test_accounts"
+DB = db_name("cddgis_test_accounts")
 
 
 @pytest.fixture(scope="module")

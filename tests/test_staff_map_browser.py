@@ -26,10 +26,13 @@ from tests.conftest import CSP_LISTENER
 from tests.pagestate import wait_ready
 from tests.serving import served
 from tests.staff import PASSWORD, add_account, csrf_token, sign_in
+from tests.workers import db_name
 from web import create_app
 from web.staff_features import thai_time
 
-DB = "cddgis_test_staff_map"
+pytestmark = pytest.mark.browser
+
+DB = db_name("cddgis_test_staff_map")
 LC = LAYERS["learning-centers"]
 HEADER = ["รหัสศูนย์", "ชื่อศูนย์", "ปีที่ได้รับงบประมาณ (พ.ศ.)", "พร้อมเป็นแหล่งเรียนรู้", "โทรศัพท์",
           "ละติจูด", "ลองจิจูด"]

@@ -21,9 +21,10 @@ from tests.conftest import _open_page
 from tests.pagestate import new_view, wait_ready
 from tests.serving import served
 from tests.staff import PASSWORD, add_account, csrf_token, sign_in
+from tests.workers import db_name
 from web import create_app
 
-DB = "cddgis_test_uploads"
+DB = db_name("cddgis_test_uploads")
 LAYER = "learning-centers"
 HEADER = "รหัสศูนย์,ชื่อศูนย์,ปีงบประมาณ,ละติจูด,ลองจิจูด\n"
 # Chiang Mai (50): a good row and a bad number; Bangkok (10): outside a Chiang Mai officer's scope.
@@ -113,6 +114,7 @@ def _upload_in_page(page: Page, path: Path) -> None:
     wait_ready(page, timeout=60_000)
 
 
+@pytest.mark.browser
 def test_officer_uploads_reads_report_and_map_and_commits(
         browser, server: str, staff_app, fresh: Engine, tmp_path: Path) -> None:
     add_account(fresh, "cm-officer", provinces=["50"], layers=[LAYER])

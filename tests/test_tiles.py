@@ -30,6 +30,7 @@ from gis.db import engine_for
 from gis.layer_store import import_file
 from gis.settings import Settings
 from layers.definitions import LAYERS
+from tests.workers import db_name
 from web import create_app
 
 KNN = LAYERS["khok-nong-na"]
@@ -267,7 +268,7 @@ def test_etag_cache_control_and_304(client: FlaskClient) -> None:
 
 # -- freshness ------------------------------------------------------------------------------
 
-OWN_DATABASE = "cddgis_test_tiles"
+OWN_DATABASE = db_name("cddgis_test_tiles")
 HEADER = ["รหัสแปลง", "ขนาดแปลง (ไร่)", "ชื่อเจ้าของแปลง", "ระดับโมเดล", "ปีงบประมาณ", "จังหวัด",
           "ละติจูด", "ลองจิจูด"]
 # lon, lat, province: places well inside their tiles at z=6..12 (checked below).

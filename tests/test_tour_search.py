@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 
 from gis.cluster import ClusterInfo, create_database
 from gis.db import engine_for
+from tests.workers import db_name
 
 TOUR = "otop-tourism-villages"
 
@@ -107,7 +108,7 @@ def test_like_wildcards_are_literal(client: FlaskClient) -> None:
 
 def test_migration_fills_the_forms_of_stored_features(cluster: ClusterInfo) -> None:
     """A database with villages stored before 0008 gets their forms when it migrates."""
-    url = create_database(cluster, "cddgis_test_search_backfill", drop_first=True)
+    url = create_database(cluster, db_name("cddgis_test_search_backfill"), drop_first=True)
     cfg = Config()
     cfg.set_main_option("script_location", str(Path("gis/migrations").resolve()))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
