@@ -20,9 +20,10 @@ from gis.cluster import ClusterInfo
 from gis.db import engine_for
 from gis.settings import Settings
 from tests.staff import add_account, csrf_token, sign_in
+from tests.workers import db_name
 from web import create_app
 
-DB = "cddgis_test_import_crs"
+DB = db_name("cddgis_test_import_crs")
 HEADER = "รหัสศูนย์,ชื่อศูนย์,ปีงบประมาณ,easting,northing\n"
 
 

@@ -27,9 +27,10 @@ from gis.db import engine_for
 from gis.personal import purge_uploads
 from gis.settings import Settings
 from tests.staff import add_account, csrf_token, sign_in
+from tests.workers import db_name
 from web import create_app
 
-DB = "cddgis_test_personal"
+DB = db_name("cddgis_test_personal")
 ITEMS = "/api/collections/khok-nong-na/items"
 IMPORTS = "/api/collections/khok-nong-na/imports"
 OWNER = "นางสาวลบได้ ทดสอบสิทธิ์"  # the person who asks to be erased

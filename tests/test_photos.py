@@ -15,9 +15,10 @@ from sqlalchemy import Engine, text
 from gis.cluster import ClusterInfo
 from gis.db import engine_for
 from gis.settings import Settings
+from tests.workers import db_name
 from web import create_app
 
-DB = "cddgis_test_photos"
+DB = db_name("cddgis_test_photos")
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,10 @@ from gis import tiles as gt
 from gis.cluster import ClusterInfo
 from gis.db import engine_for
 from gis.settings import Settings
+from tests.workers import db_name
 from web import create_app
 
-DB = "cddgis_test_tile_budget"
+DB = db_name("cddgis_test_tile_budget")
 TILE = "/api/collections/khok-nong-na/tiles/WebMercatorQuad/10/793/457"  # Chiang Mai
 MB = 2**20
 

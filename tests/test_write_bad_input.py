@@ -17,9 +17,10 @@ from gis.cluster import ClusterInfo
 from gis.db import engine_for
 from gis.settings import Settings
 from tests.staff import add_account
+from tests.workers import db_name
 from web import create_app
 
-DB = "cddgis_test_write_bad_input"
+DB = db_name("cddgis_test_write_bad_input")
 ITEMS = "/api/collections/khok-nong-na/items"
 GOOD = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [98.9853, 18.7883]},
         "properties": {"plot_id": "BAD-1", "plot_size_rai": 3, "model_level": "HLM",
