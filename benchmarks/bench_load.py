@@ -289,7 +289,10 @@ def main() -> None:
     url = create_database(cluster.start(), DATABASE)
     env = {**os.environ, "DATABASE_URL": url, "CDDGIS_OWNER_DATABASE_URL": url,
            "CDDGIS_TILES": "none", "PORT": str(_free_port()),
-           "CDDGIS_PROD_DIR": str(settings.state_dir / "prod-bench")}
+           "CDDGIS_PROD_DIR": str(settings.state_dir / "prod-bench"),
+           # A benchmark is one client asking as fast as it can: no per-client limit.
+           **{f"CDDGIS_{name.upper()}": "100000" for name in
+              ("tile_rate", "tile_burst", "api_rate", "api_burst")}}
     began = time.monotonic()
     for step in (["migrate"], ["load", "boundaries", "--if-empty"],
                  ["load", "villages", "--if-empty"], ["load", "indicators", "--if-empty"],

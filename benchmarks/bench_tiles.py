@@ -203,7 +203,10 @@ def nginx_in_front(app_base: str) -> Iterator[str]:
         work_dir=work, access_log=work / "access.log", error_log=work / "error.log",
         listen=f"127.0.0.1:{port}", upstreams=[app_base.removeprefix("http://")],
         client_timeout="10s", max_body="1m", conn_per_ip=256, statement_timeout_ms=30_000,
-        microcache="5s", brotli=False))
+        microcache="5s", brotli=False,
+        # A benchmark is one client asking as fast as it can: no per-client limit.
+        rates={"tile_rate": 100_000, "tile_burst": 100_000, "api_rate": 100_000,
+               "api_burst": 100_000}))
     base = f"http://127.0.0.1:{port}"
     with _process(["nginx", "-p", f"{work}/", "-c", str(conf), "-e", str(work / "error.log"),
                    "-g", "daemon off;"], dict(os.environ), f"{base}/api/health", '"ok"',

@@ -5,11 +5,13 @@ started by the project's own script against the test session's database, and sto
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import inspect
 import json
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -77,7 +79,11 @@ def production(app, db_url: str, app_db_url: str, settings: Settings) -> Iterato
     env = {**os.environ, "DATABASE_URL": app_db_url, "CDDGIS_OWNER_DATABASE_URL": db_url,
            "PORT": str(port), "CDDGIS_PROD_DIR": str(prod_dir), "CDDGIS_TILES": "none",
            "CDDGIS_APPS": "2", "CDDGIS_APP_WORKERS": "1",
-           "CDDGIS_CLIENT_TIMEOUT": f"{CLIENT_TIMEOUT_S}s"}
+           "CDDGIS_CLIENT_TIMEOUT": f"{CLIENT_TIMEOUT_S}s",
+           # These tests are one client asking fast (e.g. on and on while an app is killed):
+           # the per-client limits are tested with small ones of their own, in front.
+           "CDDGIS_API_RATE": "1000", "CDDGIS_API_BURST": "1000",
+           "CDDGIS_TILE_RATE": "1000", "CDDGIS_TILE_BURST": "1000"}
     started = _script("start", env)
     profile = Profile(f"http://127.0.0.1:{port}", prod_dir, env)
     try:
@@ -468,3 +474,50 @@ def test_stop_then_start_at_once_after_load(production: Profile) -> None:
     started = _script("start", production.env)
     assert started.returncode == 0, started.stdout + started.stderr
     assert _get(f"{production.base}/api/health").status == 200
+
+
+def test_one_client_past_its_rate_gets_429_with_retry_after(production: Profile,
+                                                           tmp_path: Path) -> None:
+    """Per-client limits on tiles and the API (issue 25, item 1): the production nginx
+    configuration, rendered with small limits, in front of the profile. Health checks are never
+    limited."""
+    spec = importlib.util.spec_from_file_location("prod_profile_rates",
+                                                  ROOT / "scripts" / "prod" / "profile.py")
+    assert spec and spec.loader
+    profile = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = profile  # dataclasses look their module up there
+    spec.loader.exec_module(profile)
+    for sub in ("cache", "client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (tmp_path / "nginx" / sub).mkdir(parents=True)
+    for path in [tmp_path, *tmp_path.rglob("*")]:
+        path.chmod(0o777)  # nginx's workers may run as another user
+    port = _free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(profile.nginx_conf(
+        work_dir=tmp_path, access_log=tmp_path / "access.log", error_log=tmp_path / "error.log",
+        listen=f"127.0.0.1:{port}", upstreams=[production.base.removeprefix("http://")],
+        client_timeout="10s", max_body="1m", conn_per_ip=256, statement_timeout_ms=10_000,
+        microcache="0", brotli=False,
+        rates={"tile_rate": 1, "tile_burst": 3, "api_rate": 1, "api_burst": 3}))
+    proxy = subprocess.Popen(["nginx", "-p", f"{tmp_path}/", "-c", str(conf), "-e",
+                              str(tmp_path / "error.log"), "-g", "daemon off;"])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while _get_status(f"{base}/api/health") != 200:  # health: never limited
+            assert proxy.poll() is None and time.monotonic() < deadline, \
+                (tmp_path / "error.log").read_text()
+        assert [_get(f"{base}/api/health").status for _ in range(10)] == [200] * 10
+        tile = f"{base}/api/collections/provinces/tiles/WebMercatorQuad/0/0/0"
+        for url in (f"{base}/api/collections?f=json", tile):
+            answers = [_get(url) for _ in range(10)]
+            statuses = [a.status for a in answers]
+            assert statuses[:2] == [200, 200] and 429 in statuses, statuses
+            refused = answers[statuses.index(429)]
+            assert refused.headers["retry-after"] == "1"
+            assert json.loads(refused.body)["code"] == "TooManyRequests"
+        # Each zone counts its own: the API's limit left the pages alone.
+        assert _get(f"{base}/boundaries").status == 200
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=30)

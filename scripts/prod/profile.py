@@ -55,6 +55,8 @@ class Config:
     """Uploads of the staff workspace and the import API (CDDGIS_MAX_UPLOAD_MB, as the app)."""
     microcache: str
     conn_per_ip: int
+    rates: dict[str, int]
+    """Per-client request limits at nginx: tiles and API requests a second, and their bursts."""
     pool: int | None
     user: str | None
 
@@ -81,6 +83,8 @@ class Config:
             max_upload=f"{max(1, int(env.get('CDDGIS_MAX_UPLOAD_MB', '50')))}m",
             microcache=env.get("CDDGIS_MICROCACHE", "5s"),
             conn_per_ip=int(env.get("CDDGIS_CONN_PER_IP", "256")),
+            rates={name: max(1, int(env.get(f"CDDGIS_{name.upper()}", str(default))))
+                   for name, default in RATE_DEFAULTS.items()},
             pool=int(pool) if pool else None,
             user=user,
         )
@@ -282,10 +286,17 @@ def pool_size(cfg: Config, owner: Database) -> tuple[int, int, str]:
 
 # -- the two configuration files, for this script and for docker-compose ---------------------
 
+RATE_DEFAULTS = {"tile_rate": 60, "tile_burst": 300, "api_rate": 20, "api_burst": 100}
+"""Requests a second per client address (CDDGIS_TILE_RATE, CDDGIS_API_RATE) and the bursts
+served at once above them (CDDGIS_TILE_BURST, CDDGIS_API_BURST): a map that moves asks for
+dozens of tiles at once; more than this from one address, on and on, is not a person."""
+
+
 def nginx_conf(*, work_dir: Path | str, access_log: Path | str, error_log: Path | str,
                listen: str, upstreams: list[str], client_timeout: str, max_body: str,
                conn_per_ip: int, statement_timeout_ms: int, microcache: str,
-               brotli: bool, max_upload: str = "50m") -> str:
+               brotli: bool, max_upload: str = "50m",
+               rates: dict[str, int] | None = None) -> str:
     """nginx.conf from scripts/prod/nginx.conf.in."""
     modules = "\n".join(f"load_module {NGINX_MODULES_DIR / m};" for m in BROTLI_MODULES)
     brotli_conf = ("    brotli on;\n    brotli_comp_level 5;\n    brotli_min_length 1024;\n"
@@ -305,6 +316,7 @@ def nginx_conf(*, work_dir: Path | str, access_log: Path | str, error_log: Path 
                                for u in upstreams),
         "LISTEN": listen, "READ_TIMEOUT": f"{_after_statement(statement_timeout_ms, 5)}s",
         "MICROCACHE_VALID": cache_valid,
+        **{name.upper(): value for name, value in {**RATE_DEFAULTS, **(rates or {})}.items()},
     })
 
 
@@ -471,7 +483,8 @@ def _nginx(cfg: Config, runner: Runner, app_ports: list[int],
         upstreams=[f"127.0.0.1:{p}" for p in app_ports], client_timeout=cfg.client_timeout,
         max_body=cfg.max_body, max_upload=cfg.max_upload, conn_per_ip=cfg.conn_per_ip,
         statement_timeout_ms=cfg.statement_timeout_ms, microcache=cfg.microcache,
-        brotli=all((NGINX_MODULES_DIR / m).exists() for m in BROTLI_MODULES)))
+        brotli=all((NGINX_MODULES_DIR / m).exists() for m in BROTLI_MODULES),
+        rates=cfg.rates))
     runner.own(conf, 0o600)
     args = ["nginx", "-p", f"{cfg.dir}/", "-c", str(conf), "-e", str(cfg.dir / "nginx-error.log")]
     runner.run([*args, "-t", "-q"])
