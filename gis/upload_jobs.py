@@ -23,7 +23,14 @@ from cddgis.core.readers import FileProblem, sniff
 from cddgis.core.schema import Layer
 from gis.layer_store import PostgisLayerStore, PostgisLayerWriter, import_scope
 from layers import importer
-from layers.importer import Carried, ImportCancelled, ImportRefused, ImportReport
+from layers.importer import (
+    Carried,
+    Existing,
+    FeatureRow,
+    ImportCancelled,
+    ImportRefused,
+    ImportReport,
+)
 
 log = logging.getLogger(__name__)
 
@@ -221,23 +228,39 @@ class _JobStore(PostgisLayerStore):
         self.job_id = job_id
         self.report: ImportReport | None = None
 
+    def checking(self, report: ImportReport) -> None:
+        """The importer starts checking rows (before any transaction of its own)."""
+        self.report = report
+
+    def _progress(self, rows: int) -> None:
+        """Says how far we are, and stops if the clerk has cancelled (the import's
+        transaction, if it has one yet, is then rolled back)."""
+        with self.engine.begin() as conn:
+            running = conn.execute(text(
+                "UPDATE upload_jobs SET rows_done = :n, updated_at = now() "
+                "WHERE id = :id AND status IN ('checking', 'committing') RETURNING id"),
+                {"n": rows, "id": self.job_id}).first()
+        if running is None:
+            raise ImportCancelled(f"upload {self.job_id} was cancelled")
+
     def locate(self, points: list[tuple[float, float]]) -> list[Any]:
-        """Each batch is located first: say how far we are, and stop if the clerk has
-        cancelled (the import's transaction is then rolled back)."""
+        """Each batch is located first while the rows are checked."""
         if self.report is not None:
-            with self.engine.begin() as conn:
-                running = conn.execute(text(
-                    "UPDATE upload_jobs SET rows_done = :n, updated_at = now() "
-                    "WHERE id = :id AND status IN ('checking', 'committing') RETURNING id"),
-                    {"n": len(self.report.rows), "id": self.job_id}).first()
-            if running is None:
-                raise ImportCancelled(f"upload {self.job_id} was cancelled")
+            self._progress(len(self.report.rows))
         return super().locate(points)
 
     def begin(self, report: ImportReport, *, source_path: str, sample: bool,
               carried: Carried) -> PostgisLayerWriter:
+        """The writing phase, after every row was checked: a cancel stops it batch by batch."""
         self.report = report
         writer = super().begin(report, source_path=source_path, sample=sample, carried=carried)
+        write = writer.write
+
+        def write_and_tell(rows: list[FeatureRow]) -> dict[str, Existing]:
+            self._progress(len(report.rows))
+            return write(rows)
+
+        writer.write = write_and_tell  # type: ignore[method-assign]
         # Behind PgBouncer every server connection starts with the web's statement timeout
         # (its connect_query): an import's own transaction lifts it, for itself only.
         writer.conn.execute(text("SET LOCAL statement_timeout = 0"))

@@ -13,12 +13,14 @@ from __future__ import annotations
 import csv
 import itertools
 import math
+import pickle
+import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 import geothai
 from geothai import normalize
@@ -466,24 +468,56 @@ def import_file(store: LayerStore, layer: Layer, path: Path, *, dry_run: bool = 
         name=layer.name_field in fields, given=any(r in special for r in AREA_ROLES))
     checker = _Checker(store, layer, report, fields, special, crs, table.geometry,
                        allowed_provinces)
-    writer = store.begin(report, source_path=str(path), sample=sample, carried=carried)
-    committed = False
+    # Two phases. Checking reads the whole file without a transaction: no lock is held while a
+    # big file is read (the first write takes the layer's tile-cache lock until the commit, and
+    # every other writer of the layer waits for it). The rows to write go to a temporary file,
+    # batch by batch; then the writing phase opens the one transaction, writes them and commits
+    # or rolls back as a whole. An import refused all-or-nothing never takes the lock at all.
+    spill = _Spill()
     try:
         errors = 0
+        begin_checking = getattr(store, "checking", None)
+        if begin_checking is not None:
+            begin_checking(report)
         for batch in _batched(itertools.chain((first,), records), BATCH):
             checked = checker.check(batch)
             errors += sum(1 for result, _ in checked if result.errors)
             if errors and not (dry_run or valid_only):
-                continue  # all or nothing, and it will be nothing: stop writing
-            good = [(r, f) for r, f in checked if f is not None and r.status != "error"]
+                continue  # all or nothing, and it will be nothing: nothing to write
+            spill.add([(len(report.rows) - len(checked) + i, f)
+                       for i, (r, f) in enumerate(checked)
+                       if f is not None and r.status != "error"])
+    except FileProblem as exc:  # the file broke part-way (bad CSV quoting, too many rows)
+        spill.close()
+        report.file_problems.append(str(exc))
+        _record(store, report, sample, message=str(exc))
+        return report
+    except ImportCancelled:
+        spill.close()
+        raise
+    except Exception as exc:
+        spill.close()
+        problem = "ตรวจไม่สำเร็จ ฐานข้อมูลไม่เปลี่ยนแปลง / checking failed, nothing was changed: "
+        problem += own_words(exc)
+        report.file_problems.append(problem)
+        _record(store, report, sample, message=problem)
+        return report
+    if errors and not (dry_run or valid_only):
+        spill.close()
+        _record(store, report, sample, message=f"{report.counts()['error']} row(s) with "
+                "errors; nothing committed")
+        return report
+    committed = False
+    writer = store.begin(report, source_path=str(path), sample=sample, carried=carried)
+    try:
+        for good in spill.batches():
             before = writer.write([f for _, f in good])
-            for result, feature in good:
+            for index, feature in good:
                 if feature.key in before:
-                    result.changes = _changes(layer, carried, before[feature.key], feature)
-        if dry_run or (errors and not valid_only):
+                    report.rows[index].changes = _changes(layer, carried, before[feature.key],
+                                                          feature)
+        if dry_run:
             _, report.inserted, report.updated = writer.finish(report, commit=False)
-            if not dry_run:
-                report.inserted = report.updated = 0
         else:
             report.import_id, report.inserted, report.updated = writer.finish(report,
                                                                               commit=True)
@@ -492,12 +526,6 @@ def import_file(store: LayerStore, layer: Layer, path: Path, *, dry_run: bool = 
         writer.finish(report, commit=False)
         report.inserted = report.updated = 0
         raise
-    except FileProblem as exc:  # the file broke part-way (bad CSV quoting, wrong encoding)
-        writer.finish(report, commit=False)
-        report.inserted = report.updated = 0
-        report.file_problems.append(str(exc))
-        _record(store, report, sample, message=str(exc))
-        return report
     except Exception as exc:
         writer.finish(report, commit=False)
         report.inserted = report.updated = 0
@@ -506,13 +534,42 @@ def import_file(store: LayerStore, layer: Layer, path: Path, *, dry_run: bool = 
         report.file_problems.append(problem)
         _record(store, report, sample, message=problem)
         return report
+    finally:
+        spill.close()
     if committed:
         report.committed = True
         return report
-    errors = report.counts()["error"]
-    _record(store, report, sample, message="dry run" if dry_run else
-            f"{errors} row(s) with errors; nothing committed")
+    _record(store, report, sample, message="dry run")
     return report
+
+
+class _Spill:
+    """The checked rows to write, pickled batch by batch to a temporary file between the
+    checking and the writing phase: memory holds one batch, not the file's rows."""
+
+    def __init__(self) -> None:
+        self.file: IO[bytes] | None = None
+        self.count = 0
+
+    def add(self, rows: list[tuple[int, FeatureRow]]) -> None:
+        if not rows:
+            return
+        if self.file is None:
+            self.file = tempfile.TemporaryFile(prefix="cddgis-import-")  # noqa: SIM115
+        pickle.dump(rows, self.file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.count += 1
+
+    def batches(self) -> Iterator[list[tuple[int, FeatureRow]]]:
+        if self.file is None:
+            return
+        self.file.seek(0)
+        for _ in range(self.count):
+            yield pickle.load(self.file)  # our own file, written just now
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
 
 
 def _batched(items: Iterator[Record], size: int) -> Iterator[list[Record]]:
@@ -672,15 +729,23 @@ class _Checker:
 class _NameGrid:
     """Earlier rows by name on a grid of cells smaller than the radius, to find a namesake
     nearby without comparing every pair. Two points in one cell are always within the radius,
-    so a row whose cell already holds its name is answered by the first there; neighbouring
-    cells are searched only by the first row of a cell. Near-linear, where comparing every pair
-    in a 100 m cell made a file with one repeated location run for 14 minutes."""
+    so a row whose cell already holds its name under another key is answered there at once.
+
+    Near-linear whatever the file: a cell keeps each key once (its first row) and at most
+    ``CELL_KEYS`` keys, so a row compares with at most 25 × ``CELL_KEYS`` earlier ones. Keeping
+    every row made one key at one place quadratic (64,000 rows: 207 s). A cell that is full
+    already answers every row that falls in it; a row in a neighbouring cell compares with the
+    keys kept (a namesake within the radius but behind a full cell can go unwarned)."""
+
+    CELL_KEYS = 8
 
     def __init__(self, radius_m: float):
         self.radius_m = radius_m
         self.cell_m = radius_m / 1.5
-        self.cells: dict[tuple[str, int, int], list[tuple[str, float, float, int]]] = \
-            defaultdict(list)
+        self.cells: dict[tuple[str, int, int], dict[str, tuple[float, float, int]]] = \
+            defaultdict(dict)
+        self.compared = 0
+        """Distances computed so far (the work, for tests)."""
 
     def _cell(self, lon: float, lat: float) -> tuple[int, int]:
         # Equirectangular metres without the cos(latitude) factor: cells are at most cell_m
@@ -691,17 +756,25 @@ class _NameGrid:
         """Remembers the point; returns the row of an earlier namesake within the radius."""
         cx, cy = self._cell(lon, lat)
         found = None
-        for dx, dy in sorted(itertools.product(range(-2, 3), repeat=2),
-                             key=lambda d: abs(d[0]) + abs(d[1])):
-            for other_key, o_lon, o_lat, o_row in self.cells.get((name, cx + dx, cy + dy), ()):
-                if other_key != key and _distance_m((o_lon, o_lat), (lon, lat)) <= \
-                        self.radius_m:
+        for dx, dy in _NEIGHBOURS:
+            for other_key, (o_lon, o_lat, o_row) in self.cells.get((name, cx + dx, cy + dy),
+                                                                   {}).items():
+                if other_key == key:
+                    continue
+                self.compared += 1
+                if _distance_m((o_lon, o_lat), (lon, lat)) <= self.radius_m:
                     found = o_row
                     break
             if found is not None:
                 break
-        self.cells[(name, cx, cy)].append((key, lon, lat, row))
+        cell = self.cells[(name, cx, cy)]
+        if key not in cell and len(cell) < self.CELL_KEYS:
+            cell[key] = (lon, lat, row)
         return found
+
+
+_NEIGHBOURS = sorted(itertools.product(range(-2, 3), repeat=2),
+                     key=lambda d: abs(d[0]) + abs(d[1]))
 
 
 def _check_places(store: LayerStore,

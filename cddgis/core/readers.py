@@ -4,18 +4,25 @@ Shapefile and GeoPackage. What a file is comes from its content, not its name.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
+import math
+import os
+import struct
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import IO
 
 import pyogrio
+import shapely
+from pyproj import CRS, Transformer
 
-from cddgis.core.encodings import decode_text_columns, detect_encoding
+from cddgis.core.encodings import EncodingProblem, detect_encoding
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_CELL_CHARS = 128 * 1024
@@ -23,6 +30,14 @@ MAX_CELL_CHARS = 128 * 1024
 MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024
 MAX_ZIP_RATIO = 100
 """Workbooks and shapefiles compress 5-20 times; far more is a zip bomb, not data."""
+MAX_IMPORT_ROWS = 1_000_000
+"""Data rows one file may hold, whatever its format (CDDGIS_IMPORT_MAX_ROWS)."""
+MAX_EXPANDED_MB = 256
+"""What a zipped shapefile may expand to and a GeoJSON may weigh (CDDGIS_IMPORT_MAX_EXPANDED_MB):
+five times the 50 MB upload limit, room for a shapefile's padded columns; a 1,000,000-row file
+of a few columns fits, the 291 MB archive of one repeated row does not."""
+GIS_BATCH_ROWS = 2_000
+"""GeoJSON, shapefile and GeoPackage rows are read this many at a time (GDAL's Arrow stream)."""
 DELIMITERS = (",", ";", "\t", "|")
 DIALECT_LINES = 50
 ENCODING_SAMPLE = 1024 * 1024
@@ -32,6 +47,49 @@ csv.field_size_limit(MAX_FILE_BYTES)  # long cells are checked per row instead
 
 class FileProblem(ValueError):
     """The file as a whole cannot be imported; the message says why."""
+
+
+def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """How big a file an import reads: rows (every format) and the expanded size of a zipped
+    shapefile or of a GeoJSON. Archives are measured before a row is read."""
+
+    max_rows: int = MAX_IMPORT_ROWS
+    max_expanded_mb: int = MAX_EXPANDED_MB
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ImportLimits:
+        env = os.environ if env is None else env
+        return cls(max_rows=_env_int(env, "CDDGIS_IMPORT_MAX_ROWS", MAX_IMPORT_ROWS),
+                   max_expanded_mb=_env_int(env, "CDDGIS_IMPORT_MAX_EXPANDED_MB",
+                                            MAX_EXPANDED_MB))
+
+    def too_many_rows(self, name: str, rows: int | None = None) -> FileProblem:
+        counted = f"{rows:,} rows" if rows is not None else f"more than {self.max_rows:,} rows"
+        return FileProblem(
+            f"{name} has {counted}: at most {self.max_rows:,} rows per file "
+            f"(CDDGIS_IMPORT_MAX_ROWS); split it into smaller files / ไฟล์มีข้อมูลเกิน "
+            f"{self.max_rows:,} แถว (ขีดจำกัด CDDGIS_IMPORT_MAX_ROWS) แบ่งเป็นหลายไฟล์แล้วนำเข้าทีละไฟล์")
+
+    def too_big(self, name: str, size: int, what: str) -> FileProblem:
+        return FileProblem(
+            f"{name} {what} {size / 2**20:,.0f} MB: at most {self.max_expanded_mb:,} MB "
+            f"(CDDGIS_IMPORT_MAX_EXPANDED_MB); split it into smaller files / ไฟล์มีขนาด "
+            f"{size / 2**20:,.0f} MB เกินขีดจำกัด {self.max_expanded_mb:,} MB "
+            "(CDDGIS_IMPORT_MAX_EXPANDED_MB) แบ่งเป็นหลายไฟล์แล้วนำเข้าทีละไฟล์")
 
 
 @dataclass
@@ -127,8 +185,13 @@ KIND_NAMES = {"csv": "CSV text", "xlsx": "an Excel workbook (XLSX)",
               "shapefile-zip": "a zipped Shapefile", "geojson": "GeoJSON", "gpkg": "a GeoPackage"}
 
 
-def open_table(path: Path) -> TableStream:
-    """The file as a stream of rows; what it is comes from its content, not its name."""
+def open_table(path: Path, limits: ImportLimits | None = None) -> TableStream:
+    """The file as a stream of rows; what it is comes from its content, not its name.
+
+    Every format streams, and past ``limits.max_rows`` rows the stream raises FileProblem;
+    a zipped shapefile, a GeoPackage or a GeoJSON over the limits is refused here, before a row
+    is read (the .dbf header's record count, the GeoPackage's feature count, the sizes)."""
+    limits = limits or ImportLimits.from_env()
     if not path.is_file():
         raise FileProblem(f"{path} does not exist")
     if path.stat().st_size > MAX_FILE_BYTES:
@@ -139,10 +202,10 @@ def open_table(path: Path) -> TableStream:
         raise FileProblem(f"{path.name} is named {path.suffix} but holds {KIND_NAMES[kind]}; "
                           f"rename it to match what it is")
     if kind == "csv":
-        return _read_csv(path)
+        return _read_csv(path, limits)
     if kind == "xlsx":
-        return _read_xlsx(path)
-    return _read_gis(path, kind)
+        return _read_xlsx(path, limits)
+    return _read_gis(path, kind, limits)
 
 
 def read_table(path: Path) -> RawTable:
@@ -199,7 +262,7 @@ def detect_delimiter(lines: list[str]) -> str:
     return best
 
 
-def _read_csv(path: Path) -> TableStream:
+def _read_csv(path: Path, limits: ImportLimits) -> TableStream:
     encoding = _encoding(path)
     fh = path.open("r", encoding=encoding, newline="")
     head = [line for _, line in zip(range(DIALECT_LINES), fh, strict=False)]
@@ -219,7 +282,7 @@ def _read_csv(path: Path) -> TableStream:
         finally:
             fh.close()
 
-    return _stream_from_lines("csv", path, lines(), encoding=encoding)
+    return _stream_from_lines("csv", path, lines(), encoding=encoding, limits=limits)
 
 
 def _cell(value: object) -> object:
@@ -228,7 +291,7 @@ def _cell(value: object) -> object:
     return value
 
 
-def _read_xlsx(path: Path) -> TableStream:
+def _read_xlsx(path: Path, limits: ImportLimits) -> TableStream:
     from openpyxl import load_workbook
 
     try:
@@ -243,7 +306,7 @@ def _read_xlsx(path: Path) -> TableStream:
         finally:
             book.close()
 
-    return _stream_from_lines("xlsx", path, lines(), encoding=None)
+    return _stream_from_lines("xlsx", path, lines(), encoding=None, limits=limits)
 
 
 def _blank(line: list[object]) -> bool:
@@ -251,7 +314,7 @@ def _blank(line: list[object]) -> bool:
 
 
 def _stream_from_lines(kind: str, path: Path, lines: Iterator[list[object]],
-                       encoding: str | None) -> TableStream:
+                       encoding: str | None, limits: ImportLimits) -> TableStream:
     # Skip leading blank lines; the first non-blank line holds the headers.
     number = 0
     for line in lines:
@@ -266,10 +329,14 @@ def _stream_from_lines(kind: str, path: Path, lines: Iterator[list[object]],
                           "quote?)")
 
     def records(number: int = number) -> Iterator[Record]:
+        rows = 0
         for line in lines:
             number += 1
             if _blank(line):
                 continue
+            rows += 1
+            if rows > limits.max_rows:
+                raise limits.too_many_rows(path.name)
             problems = []
             if len(line) > len(headers) and not _blank(line[len(headers):]):
                 problems.append(f"row has {len(line)} cells but the header has {len(headers)}")
@@ -289,44 +356,154 @@ def _stream_from_lines(kind: str, path: Path, lines: Iterator[list[object]],
                        encoding=encoding)
 
 
-def _read_gis(path: Path, kind: str) -> TableStream:
-    try:
-        frame = pyogrio.read_dataframe(path, encoding="ISO-8859-1"
-                                       if kind == "shapefile-zip" else None)
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise FileProblem(f"{path.name}: cannot be read ({exc})") from exc
+def _read_gis(path: Path, kind: str, limits: ImportLimits) -> TableStream:
+    """GeoJSON, zipped shapefile or GeoPackage, ``GIS_BATCH_ROWS`` features at a time through
+    GDAL's Arrow stream (pyogrio.raw.open_arrow): memory holds one batch, not the file."""
+    from pyogrio.raw import open_arrow
+
     encoding = None
     if kind == "shapefile-zip":
-        encoding = decode_text_columns(frame, path.name)
-    crs = frame.crs.to_string() if frame.crs is not None else None
-    if frame.crs is not None and frame.crs.to_epsg() != 4326:
-        frame = frame.to_crs(4326)
-    attributes = frame.drop(columns="geometry")
-    headers = [str(c) for c in attributes.columns]
+        encoding = _check_shapefile_zip(path, limits)
+    elif kind == "gpkg":
+        _check_gpkg(path, limits)
+    elif path.stat().st_size > limits.max_expanded_mb * 2**20:
+        raise limits.too_big(path.name, path.stat().st_size, "is")
+    stack = contextlib.ExitStack()
+    try:
+        meta, reader = stack.enter_context(open_arrow(
+            path, batch_size=GIS_BATCH_ROWS, use_pyarrow=True,
+            encoding="ISO-8859-1" if kind == "shapefile-zip" else None))
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        stack.close()
+        raise FileProblem(f"{path.name}: cannot be read ({exc})") from exc
+    crs, transformer = None, None
+    if meta.get("crs"):
+        source = CRS.from_user_input(meta["crs"])
+        crs = source.to_string()
+        if source.to_epsg() != 4326:
+            transformer = Transformer.from_crs(source, "EPSG:4326", always_xy=True)
+    headers = [str(h) for h in meta["fields"]]
+    geometry = meta.get("geometry_name") or "wkb_geometry"
+    recode = encoding not in (None, "ascii")
 
     def records() -> Iterator[Record]:
-        for number, (geom, values) in enumerate(
-                zip(frame.geometry, attributes.itertuples(index=False, name=None),
-                    strict=True), start=1):
-            point = (None if geom is None or geom.is_empty or geom.geom_type != "Point"
-                     else (geom.x, geom.y))
-            yield Record(number, {h: _plain(v) for h, v in zip(headers, values, strict=True)},
-                         None, point)
+        number = 0
+        try:
+            for batch in reader:
+                if number + batch.num_rows > limits.max_rows:
+                    raise limits.too_many_rows(path.name)
+                columns = [batch.column(h).to_pylist() for h in headers]
+                points: list[tuple[float, float] | None] = [None] * batch.num_rows
+                if geometry in batch.schema.names:
+                    geoms = shapely.from_wkb(batch.column(geometry).to_numpy(
+                        zero_copy_only=False))
+                    xs, ys = shapely.get_x(geoms), shapely.get_y(geoms)
+                    if transformer is not None:
+                        xs, ys = transformer.transform(xs, ys)
+                    is_point = (shapely.get_type_id(geoms) == 0) & ~shapely.is_empty(geoms)
+                    points = [(float(x), float(y)) if ok else None
+                              for ok, x, y in zip(is_point, xs, ys, strict=True)]
+                for i in range(batch.num_rows):
+                    number += 1
+                    cells = {}
+                    for h, column in zip(headers, columns, strict=True):
+                        value = column[i]
+                        if recode and isinstance(value, str):
+                            try:
+                                value = value.encode("latin-1").decode(encoding or "")
+                            except UnicodeError as exc:
+                                raise FileProblem(f"{path.name}: the text stops being "
+                                                  f"{encoding} in row {number}") from exc
+                        cells[h] = _plain(value)
+                    yield Record(number, cells, None, points[i])
+        except FileProblem:
+            raise
+        except Exception as exc:  # GDAL may find the damage only part-way
+            raise FileProblem(f"{path.name}: cannot be read after row {number} ({exc})") from exc
+        finally:
+            stack.close()
 
     return TableStream(kind=kind, headers=headers, records=records(), geometry=True,
                        encoding=encoding, crs=crs)
 
 
-def _plain(value: object) -> object:
+def _check_shapefile_zip(path: Path, limits: ImportLimits) -> str:
+    """Refuses a zipped shapefile over the limits from what it declares (the members' sizes,
+    the .dbf header's record count), before a row is read; returns the text's encoding, from
+    the bytes of its text columns (the first megabyte of them that is not ASCII)."""
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+        expanded = sum(i.file_size for i in infos)
+        if expanded > limits.max_expanded_mb * 2**20:
+            raise limits.too_big(path.name, expanded, "expands to")
+        tables = [i for i in infos if i.filename.lower().endswith(".dbf")]
+        headers = {}
+        for info in tables:
+            with archive.open(info) as fh:
+                head = fh.read(32)
+            if len(head) == 32:
+                records = struct.unpack_from("<I", head, 4)[0]
+                if records > limits.max_rows:
+                    raise limits.too_many_rows(path.name, records)
+                headers[info.filename] = records
+        if not headers:
+            return "ascii"
+        biggest = max(tables, key=lambda i: headers.get(i.filename, -1))
+        with archive.open(biggest) as fh:
+            sample = _dbf_text_sample(fh)
     try:
-        import pandas as pd
+        return detect_encoding(sample)
+    except EncodingProblem as exc:
+        raise FileProblem(f"{path.name}: {exc}") from exc
 
-        if value is None or (not isinstance(value, str | bytes) and pd.isna(value)):
-            return None
-    except (TypeError, ValueError):
-        pass
-    if hasattr(value, "to_pydatetime"):
-        value = value.to_pydatetime()
+
+def _dbf_text_sample(fh: IO[bytes]) -> list[bytes]:
+    """Non-ASCII values of the .dbf's character columns, up to ENCODING_SAMPLE bytes, read in
+    chunks of whole records (a file all ASCII is read through, never held)."""
+    head = fh.read(32)
+    if len(head) < 32:
+        return []
+    header_len, record_len = struct.unpack_from("<HH", head, 8)
+    descriptors = fh.read(max(0, header_len - 32))
+    text_fields, offset = [], 1  # each record starts with its deleted flag
+    for start in range(0, len(descriptors) - 31, 32):
+        if descriptors[start] == 0x0D:
+            break
+        kind, width = chr(descriptors[start + 11]), descriptors[start + 16]
+        if kind == "C":
+            text_fields.append((offset, offset + width))
+        offset += width
+    if record_len <= 0 or not text_fields:
+        return []
+    sample: list[bytes] = []
+    size = 0
+    chunk_records = max(1, 2**20 // record_len)
+    while size < ENCODING_SAMPLE and (chunk := fh.read(record_len * chunk_records)):
+        if chunk.isascii():
+            continue
+        for start in range(0, len(chunk) - record_len + 1, record_len):
+            for a, b in text_fields:
+                value = chunk[start + a:start + b].rstrip(b" \x00")
+                if not value.isascii():
+                    sample.append(value)
+                    size += len(value)
+    return sample
+
+
+def _check_gpkg(path: Path, limits: ImportLimits) -> None:
+    """Refuses a GeoPackage with more features than the row limit, from its own count
+    (gpkg_ogr_contents, or GDAL's fast count), before a row is read."""
+    try:
+        count = pyogrio.read_info(path)["features"]
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise FileProblem(f"{path.name}: cannot be read ({exc})") from exc
+    if count is not None and count > limits.max_rows:
+        raise limits.too_many_rows(path.name, int(count))
+
+
+def _plain(value: object) -> object:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
     if isinstance(value, datetime) and value.time() == datetime.min.time():
         return value.date()
     if isinstance(value, date | str | int | float | bool):
