@@ -303,7 +303,8 @@ def _given_codes(raw: dict[str, object], special: dict[str, str], result: RowRes
     province, district, subdistrict = (cell("province_code") or None, cell("district_code") or
                                        None, cell("subdistrict_code") or None)
     if subdistrict and not geothai.subdistrict(subdistrict):
-        result.warnings.append(f"stated subdistrict code {subdistrict} is not a DOPA code")
+        result.warnings.append(f"รหัสตำบล {subdistrict} ไม่ใช่รหัสของกรมการปกครอง / stated "
+                               f"subdistrict code {subdistrict} is not a DOPA code")
     if subdistrict:
         district, province = district or subdistrict[:4], province or subdistrict[:2]
     if district:
@@ -314,20 +315,23 @@ def _given_codes(raw: dict[str, object], special: dict[str, str], result: RowRes
                  if normalize(p_name) in (normalize(p.name_th), normalize(p.name_en))]
         province = found[0].code if found else None
         if not found:
-            result.warnings.append(f"stated province {p_name!r} is not a province name")
+            result.warnings.append(f"ไม่รู้จักจังหวัด {p_name!r} / stated province {p_name!r} is not a "
+                                   "province name")
     if not district and d_name and province:
         in_province = [d for d in geothai.districts(province)
                  if normalize(d_name) in (normalize(d.name_th), normalize(d.name_en))
                  or (normalize(d_name) in ("เมือง", "mueang") and d.code.endswith("01"))]
         district = in_province[0].code if in_province else None
         if not in_province:
-            result.warnings.append(f"stated district {d_name!r} is not in province {province}")
+            result.warnings.append(f"ไม่พบอำเภอ {d_name!r} ในจังหวัด {province} / stated district "
+                                   f"{d_name!r} is not in province {province}")
     if not subdistrict and s_name and district:
         in_district = [s for s in geothai.subdistricts(district)
                  if normalize(s_name) in (normalize(s.name_th), normalize(s.name_en))]
         subdistrict = in_district[0].code if in_district else None
         if not in_district:
-            result.warnings.append(f"stated subdistrict {s_name!r} is not in district {district}")
+            result.warnings.append(f"ไม่พบตำบล {s_name!r} ในอำเภอ {district} / stated subdistrict "
+                                   f"{s_name!r} is not in district {district}")
     return province, district, subdistrict
 
 
@@ -337,19 +341,21 @@ def _coordinates(geometry: bool, record: Record, raw: dict[str, object],
     if geometry:
         point = record.point
         if point is None:
-            result.errors.append("no point geometry")
+            result.errors.append("ไม่มีพิกัดจุด / no point geometry")
         return point
     utm_crs = crs
     if "zone" in special and not is_blank(raw.get(special["zone"])):
         zone = header_key(str(raw[special["zone"]])).removesuffix(".0")
         utm_crs = UTM_ZONES.get(zone)
         if utm_crs is None:
-            result.errors.append(f"UTM zone {raw[special['zone']]!r} is not 47 or 48")
+            result.errors.append(f"โซน UTM {raw[special['zone']]!r} ต้องเป็น 47 หรือ 48 / UTM zone "
+                                 f"{raw[special['zone']]!r} is not 47 or 48")
             return None
     if "easting" in special or (utm_crs and "lat" not in special):
         e_col, n_col = special.get("easting"), special.get("northing")
         if not (e_col and n_col):
-            result.errors.append("projected coordinates need both easting and northing columns")
+            result.errors.append("พิกัด UTM ต้องมีทั้งคอลัมน์ easting และ northing / projected "
+                                 "coordinates need both easting and northing columns")
             return None
         if utm_crs is None:
             result.errors.append(NO_ZONE)
@@ -367,28 +373,32 @@ def _coordinates(geometry: bool, record: Record, raw: dict[str, object],
         return None  # reported once for the whole file
     lat_raw, lon_raw = raw.get(special["lat"]), raw.get(special["lon"])
     if is_blank(lat_raw) or is_blank(lon_raw):
-        result.errors.append("latitude/longitude missing")
+        result.errors.append("ไม่มีละติจูด/ลองจิจูด / latitude/longitude missing")
         return None
     try:
         lat = float(str(lat_raw).strip().replace(",", "."))
         lon = float(str(lon_raw).strip().replace(",", "."))
     except ValueError:
-        result.errors.append(f"latitude/longitude {lat_raw!r}, {lon_raw!r} are not numbers")
+        result.errors.append(f"ละติจูด/ลองจิจูด {lat_raw!r}, {lon_raw!r} ไม่ใช่ตัวเลข / "
+                             f"latitude/longitude {lat_raw!r}, {lon_raw!r} are not numbers")
         return None
     if not (math.isfinite(lat) and math.isfinite(lon)):
-        result.errors.append("latitude/longitude are not finite numbers")
+        result.errors.append("ละติจูด/ลองจิจูดไม่ใช่ตัวเลขที่ใช้ได้ / latitude/longitude are not "
+                             "finite numbers")
         return None
     if utm_crs:
         return _transformer(utm_crs).transform(lon, lat)
     if not _in_bbox(lon, lat) and _in_bbox(lat, lon):
-        result.warnings.append("latitude and longitude were swapped; corrected")
+        result.warnings.append("ละติจูดและลองจิจูดสลับกัน แก้ให้แล้ว / latitude and longitude were "
+                               "swapped; corrected")
         return lat, lon
     if abs(lat) > 90 or abs(lon) > 180:
         if 100_000 < abs(lon) < 1_000_000 and 500_000 < abs(lat) < 2_500_000:
             result.errors.append(f"พิกัดเป็นเมตรแบบ UTM / coordinates look projected (UTM "
                                  f"metres). {NO_ZONE}")
         else:
-            result.errors.append(f"latitude {lat} / longitude {lon} are out of range")
+            result.errors.append(f"ละติจูด {lat} / ลองจิจูด {lon} อยู่นอกช่วง / latitude {lat} / "
+                                 f"longitude {lon} are out of range")
         return None
     return lon, lat
 
@@ -439,10 +449,10 @@ def import_file(store: LayerStore, layer: Layer, path: Path, *, dry_run: bool = 
     report.encoding = table.encoding
     fields, special, unused = _map_columns(layer, table.headers, utm=bool(crs))
     if unused:
-        report.file_notes.append("columns not used: " + ", ".join(unused))
+        report.file_notes.append("คอลัมน์ที่ไม่ได้ใช้ / columns not used: " + ", ".join(unused))
     missing = [f for f in layer.fields if f.required and f.name not in fields]
     if missing:
-        report.file_problems.append("missing required column(s): " + ", ".join(
+        report.file_problems.append("ขาดคอลัมน์ที่จำเป็น / missing required column(s): " + ", ".join(
             f"{f.label_th} / {f.label_en} ({f.name})" for f in missing))
     personal = [f for f in layer.personal_fields if f.name in fields]
     if personal and not personal_allowed:
@@ -454,10 +464,12 @@ def import_file(store: LayerStore, layer: Layer, path: Path, *, dry_run: bool = 
             "that right to import the file")
     if not table.geometry and not (("lat" in special and "lon" in special)
                                    or ("easting" in special and "northing" in special)):
-        report.file_problems.append("no coordinate columns: add latitude and longitude "
+        report.file_problems.append("ไม่มีคอลัมน์พิกัด: เพิ่มละติจูดและลองจิจูด หรือ easting/northing พร้อม"
+                                    "โซน UTM / no coordinate columns: add latitude and longitude "
                                     "(ละติจูด, ลองจิจูด) or easting/northing with a UTM zone")
     if first is None:
-        report.file_problems.append("the file has a header but no data rows")
+        report.file_problems.append("ไฟล์มีแต่หัวตาราง ไม่มีข้อมูล / the file has a header but no data "
+                                    "rows")
     if report.file_problems or first is None:
         _record(store, report, sample, message="; ".join(report.file_problems))
         return report
@@ -703,7 +715,8 @@ class _Checker:
         for result, feature, _ in checked:
             if result.key is not None:
                 if result.key in self.seen_key:
-                    result.errors.append(f"duplicate {layer.key_field} {result.key!r}: same as "
+                    result.errors.append(f"รหัสซ้ำกับแถวที่ {self.seen_key[result.key]} / duplicate "
+                                         f"{layer.key_field} {result.key!r}: same as "
                                          f"row {self.seen_key[result.key]}")
                 else:
                     self.seen_key[result.key] = result.row
@@ -714,6 +727,7 @@ class _Checker:
                                    result.row)
             if other is not None:
                 result.warnings.append(
+                    f"อาจซ้ำ: ชื่อเดียวกันห่างจากแถวที่ {other} ไม่เกิน {layer.namesake_radius_m:g} ม. / "
                     f"possible duplicate: same name {feature.name!r} within "
                     f"{layer.namesake_radius_m:g} m of row {other}")
         named = [(r, f, f.name) for r, f, _ in checked if f is not None and f.name]
@@ -722,6 +736,7 @@ class _Checker:
             radius_m=layer.namesake_radius_m)
         for position, existing in nearby.items():
             named[position][0].warnings.append(
+                f"อาจซ้ำ: {existing!r} ในชั้นข้อมูลมีชื่อเดียวกันในระยะ {layer.namesake_radius_m:g} ม. / "
                 f"possible duplicate: {existing!r} already in the layer has the same name "
                 f"within {layer.namesake_radius_m:g} m")
 
@@ -787,12 +802,14 @@ def _check_places(store: LayerStore,
         if place is None or place.distance_m > COAST_TOLERANCE_M:
             far = f"{place.distance_m / 1000:,.1f} km" if place else "far"
             lon, lat = point
-            result.errors.append(f"point ({lat:.5f}, {lon:.5f}) lies outside Thailand: {far} "
+            result.errors.append(f"จุดอยู่นอกประเทศไทย / point ({lat:.5f}, {lon:.5f}) lies outside "
+                                 f"Thailand: {far} "
                                  "from the nearest subdistrict (in the sea or a neighbouring "
                                  "country?)")
             continue
         if place.distance_m > 0:
-            result.warnings.append(f"point lies {place.distance_m:,.0f} m outside the mapped "
+            result.warnings.append(f"จุดอยู่นอกแนวชายฝั่ง / point lies "
+                                   f"{place.distance_m:,.0f} m outside the mapped "
                                    f"coastline; placed in the nearest subdistrict "
                                    f"{place.name_th} ({place.subdistrict_code})")
         if allowed_provinces is not None and place.province_code not in allowed_provinces:
@@ -811,6 +828,7 @@ def _check_places(store: LayerStore,
         for level, stated in (("province", gp), ("district", gd), ("subdistrict", gs)):
             if stated and stated != actual[level]:
                 result.warnings.append(
+                    f"รหัสพื้นที่ที่ระบุ ({stated}) ไม่ตรงกับที่ตั้งจุด ({actual[level]}) เก็บไว้ทั้งคู่ / "
                     f"stated {level} {stated} but the point lies in {actual[level]} "
                     f"({_area_name(level, actual[level])}); both kept")
                 break

@@ -362,3 +362,20 @@ def test_near_within_bounds_still_answers(client: FlaskClient) -> None:
     csv_ok = client.get("/api/collections/learning-centers/items?near=100.5,13.75&f=csv")
     assert csv_ok.status_code == 200
     assert len(csv_ok.get_data(as_text=True).strip().splitlines()) == 1001
+
+
+def test_a_broken_gis_file_is_told_without_library_text_or_server_paths(
+        tmp_path: Path, empty: Engine) -> None:
+    """A bad zip's answer once was GDAL's own text, with the server's upload and temp paths."""
+    import zipfile
+
+    path = tmp_path / "plots.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for ending in ("shp", "shx"):
+            archive.writestr(f"plots.{ending}", b"this is not a shapefile " * 40)
+        archive.writestr("plots.dbf", bytes(64))  # a header that claims no records
+    report = import_file(empty, LC, path, dry_run=True)
+    problems = " ".join(report.file_problems)
+    assert problems and "plots.zip" in problems
+    assert str(tmp_path) not in problems and "/vsizip" not in problems
+    assert "ไม่ได้" in problems  # said in Thai too

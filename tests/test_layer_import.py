@@ -246,7 +246,8 @@ def test_control_characters_are_row_errors_and_nothing_is_written(tmp_path: Path
 
 def test_empty_and_header_only_files(tmp_path: Path, db: Engine) -> None:
     (tmp_path / "empty.csv").write_bytes(b"")
-    assert refused(db, tmp_path / "empty.csv").file_problems == ["empty.csv is empty"]
+    assert refused(db, tmp_path / "empty.csv").file_problems == [
+        "ไฟล์ empty.csv ว่างเปล่า / empty.csv is empty"]
     header_only = write_csv(tmp_path / "header.csv", [])
     assert "no data rows" in refused(db, header_only).file_problems[0]
 
@@ -257,8 +258,9 @@ def test_files_that_are_not_what_their_name_says(tmp_path: Path, db: Engine) -> 
     book.save(tmp_path / "real.xlsx")
     (tmp_path / "sheet.csv").write_bytes((tmp_path / "real.xlsx").read_bytes())
     report = refused(db, tmp_path / "sheet.csv")
-    assert report.file_problems == ["sheet.csv is named .csv but holds an Excel workbook "
-                                    "(XLSX); rename it to match what it is"]
+    assert report.file_problems == [
+        "sheet.csv มีนามสกุล .csv แต่เนื้อหาเป็น an Excel workbook (XLSX) เปลี่ยนชื่อให้ตรงกับเนื้อหา / "
+        "sheet.csv is named .csv but holds an Excel workbook (XLSX); rename it to match what it is"]
     (tmp_path / "photo.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64))
     assert "is not a text file" in refused(db, tmp_path / "photo.csv").file_problems[0]
 

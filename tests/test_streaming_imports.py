@@ -257,7 +257,7 @@ def test_one_key_at_one_place_is_checked_in_constant_state_per_key(
     path = _csv(tmp_path, [["S1", "ศูนย์เดียวกัน", *CHIANG_MAI]] * 20_000)
     report = import_file(_Store(), LC, path, dry_run=True)
     assert report.rows[0].status == "ok"
-    assert all(r.errors == ["duplicate center_id 'S1': same as row 2"]
+    assert all(r.errors == ["รหัสซ้ำกับแถวที่ 2 / duplicate center_id 'S1': same as row 2"]
                for r in report.rows[1:]), report.rows[1].errors
     (grid,) = grids
     assert sum(len(cell) for cell in grid.cells.values()) == 1

@@ -141,26 +141,31 @@ def sniff(path: Path) -> str:
     with path.open("rb") as fh:
         head = fh.read(4096)
     if not head.strip():
-        raise FileProblem(f"{path.name} is empty")
+        raise FileProblem(f"ไฟล์ {path.name} ว่างเปล่า / {path.name} is empty")
     if head.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(path) as archive:
                 infos = archive.infolist()
         except zipfile.BadZipFile as exc:
-            raise FileProblem(f"{path.name} looks like a ZIP file but is damaged") from exc
+            raise FileProblem(f"ไฟล์ {path.name} เป็น ZIP ที่เสียหาย บีบอัดใหม่แล้วอัปโหลดอีกครั้ง / "
+                              f"{path.name} looks like a ZIP file but is damaged: zip it again"
+                              ) from exc
         _check_expansion(path, infos)
         names = [i.filename for i in infos]
         if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
             return "xlsx"
         if any(n.lower().endswith(".shp") for n in names):
             return "shapefile-zip"
-        raise FileProblem(f"{path.name} is a ZIP file with neither a workbook nor a shapefile")
+        raise FileProblem(f"ไฟล์ ZIP {path.name} ไม่มีทั้ง Excel และ Shapefile (.shp .dbf .shx) / "
+                          f"{path.name} is a ZIP file with neither a workbook nor a shapefile")
     if head.startswith(b"SQLite format 3\x00"):
         return "gpkg"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise FileProblem(f"{path.name} is an old Excel (.xls) workbook: save it as .xlsx or CSV")
+        raise FileProblem(f"{path.name} เป็น Excel รุ่นเก่า (.xls) บันทึกเป็น .xlsx หรือ CSV ก่อน / "
+                          f"{path.name} is an old Excel (.xls) workbook: save it as .xlsx or CSV")
     if b"\x00" in head:
-        raise FileProblem(f"{path.name} is not a text file, a workbook or a GIS file")
+        raise FileProblem(f"{path.name} ไม่ใช่ไฟล์ข้อความ Excel หรือไฟล์ GIS / {path.name} is not a "
+                          "text file, a workbook or a GIS file")
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if stripped.startswith(b"{") and b'"type"' in head:
         return "geojson"
@@ -193,14 +198,16 @@ def open_table(path: Path, limits: ImportLimits | None = None) -> TableStream:
     is read (the .dbf header's record count, the GeoPackage's feature count, the sizes)."""
     limits = limits or ImportLimits.from_env()
     if not path.is_file():
-        raise FileProblem(f"{path} does not exist")
+        raise FileProblem(f"ไม่พบไฟล์ {path.name} / {path.name} does not exist")
     if path.stat().st_size > MAX_FILE_BYTES:
-        raise FileProblem(f"{path.name} is larger than {MAX_FILE_BYTES // 2**20} MB")
+        raise FileProblem(f"{path.name} ใหญ่เกิน {MAX_FILE_BYTES // 2**20} MB / {path.name} is "
+                          f"larger than {MAX_FILE_BYTES // 2**20} MB")
     kind = sniff(path)
     expected = EXPECTED.get(path.suffix.lower())
     if expected and expected != kind:
-        raise FileProblem(f"{path.name} is named {path.suffix} but holds {KIND_NAMES[kind]}; "
-                          f"rename it to match what it is")
+        raise FileProblem(f"{path.name} มีนามสกุล {path.suffix} แต่เนื้อหาเป็น {KIND_NAMES[kind]} "
+                          f"เปลี่ยนชื่อให้ตรงกับเนื้อหา / {path.name} is named {path.suffix} but holds "
+                          f"{KIND_NAMES[kind]}; rename it to match what it is")
     if kind == "csv":
         return _read_csv(path, limits)
     if kind == "xlsx":
@@ -274,11 +281,14 @@ def _read_csv(path: Path, limits: ImportLimits) -> TableStream:
         try:
             yield from reader
         except csv.Error as exc:
-            raise FileProblem(f"{path.name}: not readable as CSV after row {reader.line_num} "
-                              f"({exc})") from exc
+            raise FileProblem(f"{path.name}: อ่านเป็น CSV ไม่ได้หลังแถวที่ {reader.line_num} "
+                              f"(อาจมีเครื่องหมายคำพูดที่ไม่ได้ปิด) / not readable as CSV after row "
+                              f"{reader.line_num} (an unclosed quote?)") from exc
         except UnicodeDecodeError as exc:
-            raise FileProblem(f"{path.name}: the text stops being {encoding} near row "
-                              f"{reader.line_num + 1}") from exc
+            raise FileProblem(f"{path.name}: รหัสอักขระเปลี่ยนไปจาก {encoding} ใกล้แถวที่ "
+                              f"{reader.line_num + 1} บันทึกไฟล์ใหม่เป็น UTF-8 / the text stops being "
+                              f"{encoding} near row {reader.line_num + 1}: save the file as UTF-8"
+                              ) from exc
         finally:
             fh.close()
 
@@ -297,7 +307,8 @@ def _read_xlsx(path: Path, limits: ImportLimits) -> TableStream:
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for broken workbooks
-        raise FileProblem(f"{path.name}: cannot be opened as a workbook ({exc})") from exc
+        raise FileProblem(f"{path.name}: เปิดเป็นไฟล์ Excel ไม่ได้ (ไฟล์อาจเสียหายหรือมีรหัสผ่าน) / cannot "
+                          "be opened as a workbook (damaged, or protected by a password?)") from exc
 
     def lines() -> Iterator[list[object]]:
         try:
@@ -322,11 +333,11 @@ def _stream_from_lines(kind: str, path: Path, lines: Iterator[list[object]],
         if not _blank(line):
             break
     else:
-        raise FileProblem(f"{path.name} has no header row")
+        raise FileProblem(f"{path.name} ไม่มีแถวหัวตาราง / {path.name} has no header row")
     headers = [str(h).strip() if h is not None else "" for h in line]
     if any(len(h) > 1000 for h in headers):
-        raise FileProblem(f"{path.name}: a header is longer than 1,000 characters (an unclosed "
-                          "quote?)")
+        raise FileProblem(f"{path.name}: หัวตารางยาวเกิน 1,000 ตัวอักษร (อาจมีเครื่องหมายคำพูดที่ไม่ได้ปิด) / "
+                          "a header is longer than 1,000 characters (an unclosed quote?)")
 
     def records(number: int = number) -> Iterator[Record]:
         rows = 0
@@ -375,7 +386,9 @@ def _read_gis(path: Path, kind: str, limits: ImportLimits) -> TableStream:
             encoding="ISO-8859-1" if kind == "shapefile-zip" else None))
     except Exception as exc:  # pyogrio raises several types for unreadable files
         stack.close()
-        raise FileProblem(f"{path.name}: cannot be read ({exc})") from exc
+        raise FileProblem(f"{path.name}: เปิดเป็นไฟล์ GIS ไม่ได้ (ไฟล์อาจเสียหายหรือไม่ครบ เช่น Shapefile "
+                          "ที่ขาด .shx หรือ .dbf) / cannot be read as a GIS file (damaged, or "
+                          "incomplete: a shapefile needs its .shp, .shx and .dbf)") from exc
     crs, transformer = None, None
     if meta.get("crs"):
         source = CRS.from_user_input(meta["crs"])
@@ -419,7 +432,8 @@ def _read_gis(path: Path, kind: str, limits: ImportLimits) -> TableStream:
         except FileProblem:
             raise
         except Exception as exc:  # GDAL may find the damage only part-way
-            raise FileProblem(f"{path.name}: cannot be read after row {number} ({exc})") from exc
+            raise FileProblem(f"{path.name}: อ่านต่อไม่ได้หลังแถวที่ {number} (ไฟล์อาจเสียหาย) / cannot be "
+                              f"read after row {number} (is the file damaged?)") from exc
         finally:
             stack.close()
 
@@ -496,7 +510,9 @@ def _check_gpkg(path: Path, limits: ImportLimits) -> None:
     try:
         count = pyogrio.read_info(path)["features"]
     except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise FileProblem(f"{path.name}: cannot be read ({exc})") from exc
+        raise FileProblem(f"{path.name}: เปิดเป็นไฟล์ GIS ไม่ได้ (ไฟล์อาจเสียหายหรือไม่ครบ เช่น Shapefile "
+                          "ที่ขาด .shx หรือ .dbf) / cannot be read as a GIS file (damaged, or "
+                          "incomplete: a shapefile needs its .shp, .shx and .dbf)") from exc
     if count is not None and count > limits.max_rows:
         raise limits.too_many_rows(path.name, int(count))
 
