@@ -53,7 +53,7 @@ def _villages(data_dir: Path) -> list[tuple[float, float]]:
 
 def _on_land(engine: Engine, places: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """The village positions inside a subdistrict (a few in the data set lie in the sea)."""
-    from gis.layer_store import locate
+    from gis.locate import locate
 
     kept = []
     for start in range(0, len(places), 5_000):

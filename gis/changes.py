@@ -45,6 +45,7 @@ from cddgis.core.schema import Layer
 from cddgis.core.values import BadValue, Converted, is_blank, parse
 from gis.audit import log_personal_view, personal_fields_of
 from gis.errors import translated
+from gis.locate import locate
 from gis.search import index_names
 from layers.definitions import LAYERS
 from layers.importer import COAST_TOLERANCE_M
@@ -290,8 +291,6 @@ def _validated(account: Account, layer: Layer, values: dict[str, Any], base: dic
 
 def _placed(engine: Engine, lon: Any, lat: Any) -> dict[str, Any]:
     """Where the point lies: province/district/subdistrict/region, or Unprocessable."""
-    from gis.layer_store import locate  # layer_store's writer imports this module
-
     try:
         x, y = float(lon), float(lat)
     except OverflowError:  # an integer of hundreds of digits: out of range below

@@ -15,77 +15,13 @@ from sqlalchemy import Connection, Engine, text
 from cddgis.core.accounts import Account
 from cddgis.core.errors import Forbidden
 from cddgis.core.schema import Layer
+from gis import changes
 from gis.audit import log_personal_view
 from gis.errors import translated
+from gis.locate import locate, namesakes_nearby
 from gis.search import index_names
 from layers import importer
 from layers.importer import Carried, Existing, FeatureRow, ImportReport, Placement
-
-
-def _points_cte() -> str:
-    return """
-        pts AS (
-            SELECT ord, ST_SetSRID(ST_MakePoint(x, y), 4326) AS g
-            FROM unnest(CAST(:xs AS float8[]), CAST(:ys AS float8[]))
-                 WITH ORDINALITY AS t(x, y, ord)
-        )
-    """
-
-
-def locate(engine: Engine, points: list[tuple[float, float]]) -> list[Placement | None]:
-    """The subdistrict each point lies in, or the nearest within the coast tolerance."""
-    if not points:
-        return []
-    xs = [p[0] for p in points]
-    ys = [p[1] for p in points]
-    with engine.connect() as conn:
-        rows = conn.execute(text(f"""
-            WITH {_points_cte()}
-            SELECT p.ord, s.code, s.district_code, s.province_code, s.region, s.name_th,
-                   CASE WHEN ST_Intersects(s.geom, p.g) THEN 0
-                        ELSE ST_Distance(s.geom::geography, p.g::geography) END AS distance_m
-            FROM pts p
-            CROSS JOIN LATERAL (
-                SELECT code, district_code, province_code, region, name_th, geom
-                FROM subdistricts
-                ORDER BY geom <-> p.g
-                LIMIT 1
-            ) s
-            ORDER BY p.ord
-        """), {"xs": xs, "ys": ys}).all()
-    out: list[Placement | None] = [None] * len(points)
-    for ord_, code, district, province, region, name_th, distance in rows:
-        out[ord_ - 1] = Placement(code, district, province, region, name_th, float(distance))
-    return out
-
-
-def namesakes_nearby(engine: Engine, layer: str, rows: list[tuple[str, str, float, float]],
-                     radius_m: float) -> dict[int, str]:
-    """Existing features of the layer with the same name within a few metres but another key.
-
-    ``rows`` are (key, name, lon, lat); returns index -> the existing key.
-    """
-    if not rows:
-        return {}
-    with engine.connect() as conn:
-        found = conn.execute(text(f"""
-            WITH {_points_cte()},
-            named AS (
-                SELECT ord, k, n FROM unnest(CAST(:keys AS text[]), CAST(:names AS text[]))
-                    WITH ORDINALITY AS t(k, n, ord)
-            )
-            SELECT p.ord, f.key
-            FROM pts p JOIN named USING (ord)
-            JOIN LATERAL (
-                SELECT key FROM layer_features f
-                WHERE f.layer = :layer AND f.name = named.n AND f.key <> named.k
-                  AND ST_DWithin(f.geom::geography, p.g::geography, :radius)
-                LIMIT 1
-            ) f ON true
-        """), {"xs": [r[2] for r in rows], "ys": [r[3] for r in rows],
-               "keys": [r[0] for r in rows], "names": [r[1] for r in rows],
-               "layer": layer, "radius": radius_m}).all()
-    return {ord_ - 1: key for ord_, key in found}
 
 
 def record_import(conn: Connection, *, layer: str, source_file: str, sha256: str, mode: str,
@@ -177,8 +113,6 @@ class PostgisLayerWriter:
 
     def __init__(self, engine: Engine, report: ImportReport, *, source_path: str, sample: bool,
                  carried: Carried, account: Account | None = None):
-        from gis import changes
-
         self.engine = engine
         self.conn = engine.connect()
         self.transaction = self.conn.begin()
@@ -222,8 +156,6 @@ class PostgisLayerWriter:
             source_file=self.report.source_file, sample=self.sample, carried=self.carried)
 
     def write(self, rows: list[FeatureRow]) -> dict[str, Existing]:
-        from gis import changes
-
         layer = self.report.layer
         before = changes.snapshots_by_key(self.conn, layer, [r.key for r in rows])
         existing = {key: Existing(s["properties"], s["personal"], s["lon"], s["lat"])
@@ -262,8 +194,6 @@ class PostgisLayerWriter:
         """The snapshots of ``keys`` now, only those new or changed, with the version they
         get. Re-importing an unchanged row changes nothing: no version, no history entry, and
         its map tiles stay cached (the tile trigger ignores bookkeeping columns)."""
-        from gis import changes
-
         out = []
         for key, snap in changes.snapshots_by_key(self.conn, self.report.layer, keys).items():
             old = before.get(key)

@@ -27,7 +27,8 @@ from cddgis.core.errors import InternalError
 from gis import upload_jobs as jobs
 from gis.cluster import ClusterInfo
 from gis.db import engine_for
-from gis.layer_store import PostgisLayerStore, locate
+from gis.layer_store import PostgisLayerStore
+from gis.locate import locate
 from gis.settings import Settings
 from layers.definitions import LAYERS
 from layers.importer import Carried, FeatureRow, ImportReport
