@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
-from sqlalchemy import Engine
 
 from gis.db import web_engine
 from gis.settings import Settings
@@ -86,15 +85,3 @@ def _remember_client_address() -> None:
     from gis.audit import CLIENT_ADDRESS
 
     CLIENT_ADDRESS.set(request.remote_addr)
-
-
-def engine() -> Engine:
-    from flask import current_app
-
-    return current_app.extensions["cddgis.engine"]
-
-
-def settings() -> Settings:
-    from flask import current_app
-
-    return current_app.extensions["cddgis.settings"]

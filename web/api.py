@@ -34,7 +34,7 @@ from gis import layer_queries as lq
 from gis import places as gis_places
 from gis.cql import Compiled, Queryable
 from layers.definitions import LAYERS
-from web import api_html, engine
+from web import api_html
 from web import params as wp
 from web.params import (
     MAX_NEAR_LIMIT,
@@ -57,6 +57,7 @@ from web.params import (
     sortby_param,
     text_param,
 )
+from web.services import engine
 
 api = Blueprint("api", __name__)
 

@@ -12,7 +12,7 @@ import json
 from flask import render_template
 from flask.typing import ResponseReturnValue
 
-from web import settings
+from web.services import settings
 
 
 def _render(template: str, **context: object) -> ResponseReturnValue:

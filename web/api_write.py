@@ -40,8 +40,8 @@ from gis.layer_store import import_file
 from gis.upload_jobs import crs_choice
 from layers.definitions import LAYERS
 from layers.importer import ImportRefused, ImportReport
-from web import engine
 from web.auth import api_account
+from web.services import engine
 
 api_write = Blueprint("api_write", __name__)
 

@@ -37,6 +37,7 @@ from cddgis.core.accounts import Account
 from cddgis.core.errors import Forbidden, Unauthorized
 from gis import accounts as store
 from gis.settings import Settings, persistent_secret
+from web.services import engine
 
 csrf = CSRFProtect()
 staff_auth = Blueprint("staff_auth", __name__)
@@ -90,7 +91,6 @@ def current_account() -> Account | None:
     account = None
     session_id = session.get("sid")
     if isinstance(session_id, str):
-        from web import engine
 
         account = store.account_for_session(engine(), session_id)
         if account is None:
@@ -131,7 +131,6 @@ def api_account() -> Account:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(SIGN_IN_NEEDED)
-    from web import engine
 
     account = store.account_for_token(engine(), token.strip())
     if account is None:
@@ -153,7 +152,6 @@ def _safe_next(target: str | None) -> str:
 
 @staff_auth.route("/sign-in", methods=["GET", "POST"])
 def sign_in() -> ResponseReturnValue:
-    from web import engine
 
     error = None
     name = ""
@@ -182,7 +180,6 @@ def sign_in() -> ResponseReturnValue:
 def sign_out() -> ResponseReturnValue:
     session_id = session.get("sid")
     if isinstance(session_id, str):
-        from web import engine
 
         store.end_session(engine(), session_id)  # ends it on the server: copies die too
     session.clear()
@@ -193,7 +190,6 @@ def sign_out() -> ResponseReturnValue:
 @signed_in
 def change_password() -> ResponseReturnValue:
     from cddgis.core.errors import BadParameter
-    from web import engine
 
     account = current_account()
     assert account is not None

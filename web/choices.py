@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from cddgis.core.areas import CDD_REGIONS
 from gis import boundaries as bq
-from web import engine
+from web.services import engine
 
 
 def area_choices() -> dict[str, list[dict[str, object]]]:

@@ -13,11 +13,11 @@ from flask.typing import ResponseReturnValue
 
 from gis import choropleth as ch
 from gis import indicators as gi
-from web import engine, settings
 from web.choices import area_choices
 from web.indicators_api import VALUE_PARAMS, compute_values
 from web.maps import base_map, render, static_url
 from web.params import BadParameter
+from web.services import engine, settings
 
 choropleth = Blueprint("choropleth", __name__)
 STATIC = Path(__file__).parent / "static"

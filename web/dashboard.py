@@ -20,9 +20,9 @@ from PIL import Image, ImageDraw, ImageFont
 from cddgis.core.errors import BadParameter
 from cddgis.core.values import safe_row
 from gis import summary as gs
-from web import engine
 from web.choices import area_choices
 from web.params import Param, accept
+from web.services import engine
 
 dashboard = Blueprint("dashboard", __name__)
 FONTS = Path(__file__).parent / "static" / "vendor" / "sarabun-5.3.0"

@@ -13,7 +13,6 @@ from flask.typing import ResponseReturnValue
 from cddgis.core.values import safe_row
 from gis import choropleth as ch
 from gis import indicators as gi
-from web import engine
 from web.params import (
     DISTRICT,
     PROVINCE,
@@ -27,6 +26,7 @@ from web.params import (
     region_param,
 )
 from web.params import reject_unknown as _reject_unknown
+from web.services import engine
 
 indicators_api = Blueprint("indicators_api", __name__)
 

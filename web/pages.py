@@ -12,9 +12,9 @@ from gis import boundaries as bq
 from gis import layer_queries as lq
 from gis import tiles as gt
 from layers.definitions import LAYERS
-from web import engine, settings
 from web.choices import area_choices
 from web.maps import base_map, render
+from web.services import engine, settings
 
 pages = Blueprint("pages", __name__)
 

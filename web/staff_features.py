@@ -23,9 +23,9 @@ from cddgis.core.values import BE_OFFSET
 from gis import changes
 from gis import staff_features as store
 from layers.definitions import LAYERS
-from web import engine, settings
 from web.auth import current_account, signed_in
 from web.maps import base_map, render
+from web.services import engine, settings
 
 staff_features = Blueprint("staff_features", __name__)
 

@@ -14,8 +14,8 @@ from cddgis.core.errors import BadParameter, NotFound
 from cddgis.core.schema import Layer
 from gis import personal
 from layers.definitions import LAYERS
-from web import engine, settings
 from web.auth import admin_only, current_account
+from web.services import engine, settings
 
 staff_personal = Blueprint("staff_personal", __name__)
 

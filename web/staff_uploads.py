@@ -45,8 +45,8 @@ from gis import upload_jobs as jobs
 from gis.db import engine_for
 from gis.personal import purge_uploads
 from layers.definitions import LAYERS
-from web import engine, settings
 from web.auth import admin_only, current_account, signed_in
+from web.services import engine, settings
 
 staff_uploads = Blueprint("staff_uploads", __name__)
 

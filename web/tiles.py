@@ -25,9 +25,9 @@ from cddgis.core.schema import Layer
 from gis import boundaries as bq
 from gis import tiles as gt
 from layers.definitions import LAYERS
-from web import engine, settings
 from web import params as wp
 from web.params import Param, accept, code_param, layer_filters, region_param
+from web.services import engine, settings
 
 tiles = Blueprint("tiles", __name__)
 

@@ -19,7 +19,6 @@ from cddgis.core.errors import BadParameter
 from gis import layer_queries as lq
 from gis import search as gsearch
 from layers.definitions import LAYERS, Layer  # Layer is declared in cddgis.core.schema
-from web import engine, settings
 from web.choices import area_choices
 from web.dashboard import OG_SIZE, draw_text
 from web.maps import base_map, render
@@ -31,6 +30,7 @@ from web.params import (
     near_param,
     region_param,
 )
+from web.services import engine, settings
 
 tour = Blueprint("tour", __name__)
 NEIGHBOURS = 5
