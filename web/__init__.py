@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     from web.dashboard import dashboard
     from web.indicators_api import indicators_api
     from web.pages import pages
+    from web.staff_admin import staff_admin
     from web.staff_features import staff_features
     from web.staff_personal import staff_personal
     from web.tiles import tiles
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.register_blueprint(dashboard)
     app.register_blueprint(staff_features, url_prefix="/staff")
     app.register_blueprint(staff_personal, url_prefix="/staff")
+    app.register_blueprint(staff_admin, url_prefix="/staff")
 
     return app
 
