@@ -14,6 +14,7 @@ from gis import summary as gs
 from layers.definitions import LAYERS
 from tests.test_new_layer import WELLS, wells  # noqa: F401 (a sixth layer, declared in a test)
 from web import dashboard as wd
+from web import share_images as si
 
 
 def count(engine: Engine, sql: str, **params: object) -> int:
@@ -155,21 +156,21 @@ def test_share_image_is_a_png_with_the_area_name(client):
     r = client.get("/dashboard/og/province/50.png")
     assert r.status_code == 200 and r.mimetype == "image/png"
     image = Image.open(io.BytesIO(r.data))
-    assert image.format == "PNG" and image.size == wd.OG_SIZE
+    assert image.format == "PNG" and image.size == si.OG_SIZE
     # the drawing's input names the area first, in Thai then English
     summary = gs.area_summary(_engine(client), "province", "50")
     lines = wd.og_lines(summary)
     assert lines[0][0] == "เชียงใหม่" and lines[1][0] == "Chiang Mai"
     # and the pixels where the name goes are the name drawn in Thai (not boxes, not blank)
-    name = Image.new("RGB", wd.OG_SIZE, "#ffffff")
-    end = wd.draw_text(ImageDraw.Draw(name), (60, 90), "เชียงใหม่", 72, 700)
+    name = Image.new("RGB", si.OG_SIZE, "#ffffff")
+    end = si.draw_text(ImageDraw.Draw(name), (60, 90), "เชียงใหม่", 72, 700)
     box = (60, 90, end, 90 + 100)
     crop = image.convert("RGB").crop(box)
     assert ImageChops.difference(crop, name.crop(box)).getbbox() is None
     assert name.crop(box).getbbox() is not None and crop.convert("L").getextrema()[0] < 100
     # a different name draws different pixels (the comparison can fail)
-    other = Image.new("RGB", wd.OG_SIZE, "#ffffff")
-    wd.draw_text(ImageDraw.Draw(other), (60, 90), "ลำพูน", 72, 700)
+    other = Image.new("RGB", si.OG_SIZE, "#ffffff")
+    si.draw_text(ImageDraw.Draw(other), (60, 90), "ลำพูน", 72, 700)
     assert ImageChops.difference(crop, other.crop(box)).getbbox() is not None
 
 

@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from cddgis.core.errors import BadParameter
 from cddgis.core.values import safe_row
@@ -23,11 +20,9 @@ from gis import summary as gs
 from web.choices import area_choices
 from web.params import Param, accept
 from web.services import engine
+from web.share_images import OG_SIZE, draw_text
 
 dashboard = Blueprint("dashboard", __name__)
-FONTS = Path(__file__).parent / "static" / "vendor" / "sarabun-5.3.0"
-OG_SIZE = (1200, 630)
-_THAI = re.compile(r"([\u0E00-\u0E7F]+)")
 
 
 def page_area(args: Any) -> tuple[str, str]:
@@ -143,32 +138,6 @@ def summary_rows(summary: dict[str, Any]) -> list[list[Any]]:
 
 
 # ---- the Open Graph image ---------------------------------------------------------------------
-
-@cache
-def _font(script: str, weight: int, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(FONTS / f"sarabun-{script}-{weight}-normal.woff2"), size)
-
-
-def text_runs(value: str) -> list[tuple[str, str]]:
-    """Splits text into Thai and Latin runs: the vendored Sarabun comes as two subsets, and
-    Pillow draws a run with one font (its shaping keeps Thai marks in place within a run)."""
-    runs = []
-    for i, part in enumerate(_THAI.split(value)):
-        if part:
-            runs.append(("thai" if i % 2 else "latin", part))
-    return runs
-
-
-def draw_text(draw: ImageDraw.ImageDraw, xy: tuple[int, int], value: str, size: int,
-              weight: int = 400, fill: str = "#111827") -> int:
-    """Draws mixed Thai/English text from ``xy`` (top-left); returns the x where it ends."""
-    x, y = xy
-    for script, part in text_runs(value):
-        font = _font(script, weight, size)
-        draw.text((x, y), part, font=font, fill=fill)
-        x += int(draw.textlength(part, font=font))
-    return x
-
 
 def og_lines(summary: dict[str, Any]) -> list[tuple[str, int, int]]:
     """What the share image says, line by line (text, size, weight): the area's name first."""

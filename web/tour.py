@@ -1,4 +1,4 @@
-"""Pages for tourists (GIS tour from home) and for staff (learning-center locator).
+"""Pages for tourists: the GIS tour from home (the staff locator is in ``web/locator.py``).
 
 Which layers they show comes from the declarations (``Layer.roles``): the layer with the "tour"
 role is the tour's, those with "locator" are the locator's choices.
@@ -20,8 +20,8 @@ from gis import layer_queries as lq
 from gis import search as gsearch
 from layers.definitions import LAYERS, Layer  # Layer is declared in cddgis.core.schema
 from web.choices import area_choices
-from web.dashboard import OG_SIZE, draw_text
 from web.maps import base_map, render
+from web.page_layers import layers_with_role, script_config
 from web.params import (
     code_param,
     int_param,
@@ -31,6 +31,7 @@ from web.params import (
     region_param,
 )
 from web.services import engine, settings
+from web.share_images import OG_SIZE, draw_text
 
 tour = Blueprint("tour", __name__)
 NEIGHBOURS = 5
@@ -39,36 +40,12 @@ MAX_SEARCH_LIMIT = 400  # the most points the tour map draws one by one
 SUGGESTIONS = 5
 
 
-def layers_with_role(role: str) -> list[Layer]:
-    """The declared layers that play ``role``, in declaration order."""
-    found = [layer for layer in LAYERS.values() if role in layer.roles]
-    if not found:
-        raise LookupError(f"no layer in layers/definitions.py has the role {role!r}")
-    return found
-
-
 def tour_layer() -> Layer:
     """The one layer the GIS tour shows."""
     layers = layers_with_role("tour")
     if len(layers) > 1:
         raise LookupError(f"more than one layer has the role 'tour': {[x.id for x in layers]}")
     return layers[0]
-
-
-def script_config(layer: Layer) -> dict[str, object]:
-    """What a page script may know of a layer: its id, titles and public fields (never the
-    personal ones)."""
-    return {"id": layer.id, "title_th": layer.title_th, "title_en": layer.title_en,
-            "color": layer.color, "name_field": layer.name_field,
-            "fields": {f.name: {"label_th": f.label_th, "label_en": f.label_en, "type": f.type,
-                                "filter": f.filter}
-                       for f in layer.public_fields}}
-
-
-def only_filters(layer: Layer) -> list[dict[str, str]]:
-    """The "only …" check boxes the locator offers: the layer's public yes/no choice filters."""
-    return [{"name": f.name, "label_th": f.label_th, "label_en": f.label_en}
-            for f in layer.filter_fields if f.type == "bool" and f.filter == "choice"]
 
 
 @tour.get("/tour")
@@ -239,14 +216,3 @@ def suggest_villages() -> ResponseReturnValue:
     limit = int_param("limit", 8, 1, 20)
     found = gsearch.suggest(engine(), tour_layer(), typed, limit=limit)
     return jsonify({"suggestions": [s.as_dict() for s in found]})
-
-
-@tour.get("/locator")
-def locator() -> ResponseReturnValue:
-    fmap = render(base_map(settings()))
-    layers = layers_with_role("locator")
-    configs = [script_config(lay) | {"only": only_filters(lay)} for lay in layers]
-    summary = lq.layer_summary(engine())
-    return render_template("locator.html", fmap=fmap, layers=configs,
-                           sample=any(summary.get(lay.id, {}).get("sample") for lay in layers),
-                           **area_choices())
