@@ -137,13 +137,6 @@ def find_account(engine: Engine | Connection, name: str) -> Account | None:
     return _account(row) if row else None
 
 
-def get_account(engine: Engine, account_id: int) -> Account | None:
-    with engine.connect() as conn:
-        row = conn.execute(text(f"SELECT {_COLUMNS} FROM accounts WHERE id = :id"),
-                           {"id": account_id}).first()
-    return _account(row) if row else None
-
-
 def require_account(engine: Engine, name: str) -> Account:
     account = find_account(engine, name)
     if account is None:

@@ -214,15 +214,6 @@ def area_names(engine: Engine, collection: BoundaryCollection, parent: str | Non
     return [dict(r) for r in rows]
 
 
-def latest_load(engine: Engine) -> dict[str, object] | None:
-    with engine.connect() as conn:
-        row = conn.execute(text("""
-            SELECT id, loaded_at, sources, counts, registry_version, seconds
-            FROM boundary_loads ORDER BY id DESC LIMIT 1
-        """)).mappings().one_or_none()
-    return dict(row) if row else None
-
-
 def latest_load_issues(engine: Engine, kind: str | None = None) -> list[dict[str, object]]:
     with engine.connect() as conn:
         rows = conn.execute(text("""
@@ -244,5 +235,3 @@ def health(engine: Engine) -> dict[str, str]:
     return {"postgresql": str(row[0]), "postgis": str(row[1])}
 
 
-def is_region(code: str) -> bool:
-    return code in CDD_REGIONS

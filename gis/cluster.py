@@ -61,9 +61,6 @@ class ClusterInfo:
         password = self.app_password if role == "app" else self.owner_password
         return _url(ROLES[role], password, self.port, database)
 
-    def admin_url(self, database: str = "postgres") -> str:
-        return _url(SUPERUSER, self.superuser_password, self.port, database)
-
     def as_json(self) -> str:
         return json.dumps({"port": self.port, "superuser_password": self.superuser_password,
                            "owner_password": self.owner_password,

@@ -66,15 +66,6 @@ def match_region(name: str) -> Match:
     return Match(str(name), None, "unmatched")
 
 
-def match_district(name: str, province_code: str) -> Match:
-    key = normalize(str(name))
-    for d in geothai.districts(province_code):
-        if key in (normalize(d.name_th), normalize(d.name_en)) or (
-                key in ("เมือง", "mueang") and d.code.endswith("01")):
-            return Match(str(name), d.code, "name")
-    return Match(str(name), None, "unmatched")
-
-
 @cache
 def _abolished_codes() -> frozenset[str]:
     return frozenset(a.code for a in abolished_areas())

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from cddgis.core.schema import Layer
-from layers.definitions import LAYERS
+from layers.definitions import layers_with
 
 
 def layers_with_role(role: str) -> list[Layer]:
     """The declared layers that play ``role``, in declaration order."""
-    found = [layer for layer in LAYERS.values() if role in layer.roles]
+    found = layers_with(role)
     if not found:
         raise LookupError(f"no layer in layers/definitions.py has the role {role!r}")
     return found
