@@ -19,7 +19,7 @@ from sqlalchemy import Engine, text
 
 from cddgis.core.accounts import Account
 from cddgis.core.errors import BadParameter, Conflict, Forbidden, NotFound, own_words
-from cddgis.core.readers import FileProblem, sniff
+from cddgis.core.readers import ACCEPTED_NAMES, EXPECTED, FileProblem, sniff
 from cddgis.core.schema import Layer
 from gis.layer_store import PostgisLayerStore, PostgisLayerWriter, import_scope
 from layers import importer
@@ -34,11 +34,10 @@ from layers.importer import (
 
 log = logging.getLogger(__name__)
 
-# The file endings the upload form takes, and what the importer must find inside.
-KINDS: dict[str, str] = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx",
-                         ".geojson": "geojson", ".json": "geojson", ".zip": "shapefile-zip",
-                         ".gpkg": "gpkg"}
-KIND_NAMES = "CSV, XLSX, GeoJSON, Shapefile (.zip), GeoPackage (.gpkg)"
+# The file endings the upload form takes, and what the importer must find inside: the one list
+# every import path uses (cddgis.core.readers).
+KINDS: dict[str, str] = EXPECTED
+KIND_NAMES = ACCEPTED_NAMES
 RUNNING = ("queued", "checking", "committing")
 STALE_MINUTES = 15
 """A running job whose row has not moved for this long lost its process (a restart): shown as

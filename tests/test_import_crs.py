@@ -91,3 +91,23 @@ def test_the_upload_page_takes_a_crs(app: Any) -> None:
         time.sleep(0.05)  # polling the job's state, which the worker thread changes
     assert status["status"] == "checked", status
     assert status["counts"]["error"] == 0 and status["would_insert"] == 2
+
+
+def test_every_import_path_takes_the_same_file_types(app: Any, owner: Engine) -> None:
+    """One list (cddgis.core.readers.EXPECTED): the API once refused .tsv (415) that the upload
+    page took."""
+    from cddgis.core.readers import EXPECTED
+
+    client = app.test_client()
+    token = accounts.issue_token(owner, "utm-officer")
+    tsv = ("รหัสศูนย์\tชื่อศูนย์\tปีงบประมาณ\tละติจูด\tลองจิจูด\n"
+           "TSV-1\tศูนย์แท็บ\t2565\t18.79\t98.99\n").encode()
+    answer = client.post("/api/collections/learning-centers/imports",
+                         data={"file": (io.BytesIO(tsv), "centres.tsv")},
+                         headers={"Authorization": f"Bearer {token}"},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    assert answer.get_json()["counts"]["ok"] == 1
+    sign_in(client, "utm-officer")
+    form = client.get("/staff/upload").text
+    assert f'accept="{",".join(EXPECTED)}"' in form

@@ -128,6 +128,7 @@ def upload() -> ResponseReturnValue:
     layers = _layers_in_scope(account)
     if request.method == "GET":
         return render_template("staff/upload.html", account=account, layers=layers,
+                               accepted_endings=",".join(jobs.KINDS),
                                recent=jobs.recent_jobs(engine(), account),
                                status_text=STATUS_TEXT, crs_choices=jobs.CRS_CHOICES,
                                max_mb=settings().max_upload_mb)
@@ -155,6 +156,7 @@ def upload() -> ResponseReturnValue:
             raise
     except (BadParameter, Forbidden) as refused:
         return render_template("staff/upload.html", account=account, layers=layers,
+                               accepted_endings=",".join(jobs.KINDS),
                                recent=[], status_text=STATUS_TEXT, max_mb=settings().max_upload_mb,
                                crs_choices=jobs.CRS_CHOICES, chosen_crs=request.form.get("crs"),
                                error=refused.message,

@@ -184,8 +184,11 @@ def _check_expansion(path: Path, infos: list[zipfile.ZipInfo]) -> None:
             f"{MAX_ZIP_RATIO}:1): refused as a likely zip bomb / ไฟล์ ZIP ขยายใหญ่ผิดปกติ จึงไม่นำเข้า")
 
 
-EXPECTED = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".zip": "shapefile-zip",
-            ".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg"}
+EXPECTED = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx",
+            ".zip": "shapefile-zip", ".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg"}
+"""The file endings an import takes, and what must be inside: one list for the command line, the
+staff upload and the import API (they once disagreed: ``.tsv`` was a 415 from the API)."""
+ACCEPTED_NAMES = "CSV, XLSX, GeoJSON, Shapefile (.zip), GeoPackage (.gpkg)"
 KIND_NAMES = {"csv": "CSV text", "xlsx": "an Excel workbook (XLSX)",
               "shapefile-zip": "a zipped Shapefile", "geojson": "GeoJSON", "gpkg": "a GeoPackage"}
 
