@@ -121,39 +121,50 @@ def test_the_database_refuses_to_commit_a_dry_run(fresh: Engine) -> None:
                                        carried=carried).finish(report, commit=True)
 
 
-def test_cancel_stops_a_running_check(fresh: Engine, tmp_path: Path) -> None:
-    """The check is held at its next progress report (a row lock on its job), cancelled, and
-    must stop there: it does not read the rest of the file, and writes nothing."""
+def test_cancel_stops_a_running_check(fresh: Engine, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check is held as it starts reading rows (the job is ``checking``), cancelled, and
+    must stop at its first progress report: it does not read the rest of the file, and
+    writes nothing."""
     account = add_account(fresh, "cancel-officer", provinces=["50"], layers=[LAYER])
     path = tmp_path / "big.csv"
     path.write_text(_rows("CANCEL", 20_000), encoding="utf-8")
     job = jobs.create_job(fresh, account, LAYER, file_name="big.csv", stored_name="x/big.csv",
                           kind="csv", size=path.stat().st_size, rows_estimate=20_000)
+    started, release = threading.Event(), threading.Event()
+    checking = jobs._JobStore.checking
+
+    def held(store: jobs._JobStore, report: ImportReport) -> None:
+        checking(store, report)
+        started.set()
+        assert release.wait(120), "the test never released the check"
+
+    monkeypatch.setattr(jobs._JobStore, "checking", held)
+    locate = jobs._JobStore.locate
+    batches: list[int] = []
+
+    def counted(store: jobs._JobStore, points: list[tuple[float, float]]) -> list:
+        batches.append(len(points))  # each batch of rows read is located first
+        return locate(store, points)
+
+    monkeypatch.setattr(jobs._JobStore, "locate", counted)
     check = threading.Thread(target=jobs.run_check,
                              args=(fresh, job, path, LAYERS[LAYER], account))
     check.start()
-    deadline = time.monotonic() + 120
-    with fresh.connect() as watch:  # wait for the state to change, not for time
-        while watch.execute(text("SELECT status FROM upload_jobs WHERE id = :id"),
-                            {"id": job}).scalar_one() == "queued":
-            assert time.monotonic() < deadline, "the check never started"
-            watch.rollback()
-            time.sleep(0.01)
-    # Hold the check at its next progress report (it updates this row each batch), cancel.
-    locker = fresh.connect()
-    holding = locker.begin()
-    locker.execute(text("SELECT 1 FROM upload_jobs WHERE id = :id FOR UPDATE"), {"id": job})
-    locker.execute(text("UPDATE upload_jobs SET status = 'cancelled' WHERE id = :id"),
-                   {"id": job})
-    holding.commit()
-    locker.close()
+    assert started.wait(120), "the check never started"  # the job is 'checking' now
+    with fresh.begin() as conn:  # what the Cancel button does to a running check
+        conn.execute(text("UPDATE upload_jobs SET status = 'cancelled' WHERE id = :id"),
+                     {"id": job})
+    release.set()
     check.join(timeout=120)
     assert not check.is_alive(), "the check went on after Cancel"
     got = jobs.get_job(fresh, job)
     assert got is not None
     assert got["status"] == "cancelled"
-    assert got["rows_done"] <= 2 * 2_000, got["rows_done"]  # stopped within a batch or two
+    assert len(batches) == 1, batches  # stopped at its first batch, not after 10
     assert _count(fresh) == 0
+    with fresh.connect() as conn:  # a check that ran to its end records its dry run
+        assert conn.execute(text("SELECT count(*) FROM layer_imports")).scalar_one() == 0
 
 
 # ---- `cddgis serve --workers 2`, as `make run` serves ----------------------------------------
@@ -175,23 +186,27 @@ def two_workers(owner_engine: Engine, cluster: ClusterInfo, settings: Settings,
            "CDDGIS_OWNER_DATABASE_URL": owner_url, "PORT": str(port), "HOST": "127.0.0.1",
            "CDDGIS_TILES": "none", "CDDGIS_COOKIE_SECURE": "0",
            "CDDGIS_STATE_DIR": str(tmp_path_factory.mktemp("serve-state"))}
-    log = tmp_path_factory.mktemp("serve-log") / "serve.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "cddgis"), "serve", "--workers", "2",
-             "--threads", "4", "--no-access-log"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "cddgis"), "serve", "--workers", "2",
+         "--threads", "4", "--no-access-log"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    booted = threading.Event()
+
+    def read_output() -> None:  # gunicorn says when each worker has booted
+        assert server.stdout is not None
+        for line in server.stdout:
+            output.append(line)
+            if sum("Booting worker" in seen for seen in output) >= 2:
+                booted.set()
+        booted.set()  # the server ended: the check below says how
+
+    threading.Thread(target=read_output, daemon=True).start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120  # bounded: a server that never answers fails loudly
     try:
-        while True:  # until it answers (or has died)
-            assert server.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            try:
-                if requests.get(base + "/api/health", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        assert booted.wait(120) and server.poll() is None, "".join(output)
+        # The app was built in the master before it forked: a booted worker answers at once.
+        assert requests.get(base + "/api/health", timeout=30).status_code == 200, output
         yield base
     finally:
         server.terminate()
@@ -219,14 +234,14 @@ def _upload(session: requests.Session, base: str, name: str, content: str) -> in
 
 
 def _settled(session: requests.Session, base: str, job: int, waiting: tuple[str, ...]) -> dict:
-    """The job's status once it has left ``waiting`` (polled: it changes when the work ends)."""
+    """The job's status once it has left ``waiting`` (polled, as tests/test_staff_uploads.py
+    does: the loop ends as soon as the status changes; the deadline only bounds it)."""
     deadline = time.monotonic() + 300  # bounded: a job that never ends fails loudly
     while True:
         status = session.get(f"{base}/staff/upload/{job}/status", timeout=30).json()
         if status["status"] not in waiting:
             return status
         assert time.monotonic() < deadline, status
-        time.sleep(0.1)
 
 
 def _commit(session: requests.Session, base: str, job: int) -> dict:
