@@ -7,21 +7,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from cddgis.core.env import int_from_env
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _int_setting(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
-    """An integer from the environment, refused with its name when it is not one."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return value
 
 
 def _networks_setting(env: dict[str, str], name: str,
@@ -153,8 +143,8 @@ class Settings:
             port = int(env.get("PORT", "8000"))
         except ValueError as exc:
             raise ValueError(f"PORT must be a number, got {env['PORT']!r}") from exc
-        statement_timeout_ms = _int_setting(env, "CDDGIS_STATEMENT_TIMEOUT_MS", 10_000)
-        idle_timeout_ms = _int_setting(env, "CDDGIS_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60_000)
+        statement_timeout_ms = int_from_env(env, "CDDGIS_STATEMENT_TIMEOUT_MS", 10_000)
+        idle_timeout_ms = int_from_env(env, "CDDGIS_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60_000)
         hosts = tuple(h.strip() for h in env.get("CDDGIS_ALLOWED_HOSTS", "").split(",")
                       if h.strip())
         photo_hosts = tuple(h.strip().lower() for h in env.get("CDDGIS_PHOTO_HOSTS", "")
@@ -177,18 +167,18 @@ class Settings:
             tile_attribution=attribution,
             basemap_pmtiles=pmtiles,
             statement_timeout_ms=statement_timeout_ms,
-            upload_retention_days=_int_setting(env, "CDDGIS_UPLOAD_RETENTION_DAYS", 30,
+            upload_retention_days=int_from_env(env, "CDDGIS_UPLOAD_RETENTION_DAYS", 30,
                                                minimum=1),
-            tile_cache_mb=_int_setting(env, "CDDGIS_TILE_CACHE_MB", 512, minimum=1),
-            tile_cache_filtered_mb=_int_setting(env, "CDDGIS_TILE_CACHE_FILTERED_MB", 64,
+            tile_cache_mb=int_from_env(env, "CDDGIS_TILE_CACHE_MB", 512, minimum=1),
+            tile_cache_filtered_mb=int_from_env(env, "CDDGIS_TILE_CACHE_FILTERED_MB", 64,
                                                 minimum=1),
             idle_in_transaction_timeout_ms=idle_timeout_ms,
             secret_key=env.get("CDDGIS_SECRET_KEY") or None,
-            session_hours=_int_setting(env, "CDDGIS_SESSION_HOURS", 8, minimum=1),
+            session_hours=int_from_env(env, "CDDGIS_SESSION_HOURS", 8, minimum=1),
             cookie_secure=env.get("CDDGIS_COOKIE_SECURE", "1").strip().lower()
             not in ("0", "false", "no", "off"),
-            max_upload_mb=_int_setting(env, "CDDGIS_MAX_UPLOAD_MB", 50, minimum=1),
-            proxies=_int_setting(env, "CDDGIS_PROXIES", 0),
+            max_upload_mb=int_from_env(env, "CDDGIS_MAX_UPLOAD_MB", 50, minimum=1),
+            proxies=int_from_env(env, "CDDGIS_PROXIES", 0),
             trusted_proxies=_networks_setting(env, "CDDGIS_TRUSTED_PROXIES",
                                               cls.trusted_proxies),
         )

@@ -22,7 +22,6 @@ import hashlib
 import itertools
 import json
 import math
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -592,8 +591,7 @@ class CacheBudget:
     keep: float = 0.8
 
 
-_MISSES = itertools.count(1)
-_MISSES_LOCK = threading.Lock()
+_MISSES = itertools.count(1)  # next() on it is atomic: threads need no lock
 
 # The newest tiles up to :keep bytes stay; the rest of the part goes. octet_length reads the
 # TOAST pointer's size (the data is stored EXTERNAL), so the sum does not read the tiles.
@@ -639,9 +637,7 @@ def keep_within(engine: Engine, budget: CacheBudget) -> int:
 def _count_miss(engine: Engine, budget: CacheBudget | None) -> None:
     if budget is None:
         return
-    with _MISSES_LOCK:
-        miss = next(_MISSES)
-    if miss % budget.check_every == 0:
+    if next(_MISSES) % budget.check_every == 0:
         keep_within(engine, budget)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from gis import accounts
 
@@ -17,6 +17,15 @@ def csrf_token(html: str) -> str:
     found = _CSRF.search(html)
     assert found, "the page has no CSRF token field"
     return found.group(1)
+
+
+def reset_workspace(engine: Engine, layer: str) -> Engine:
+    """No accounts, uploads, imports, changes or features of ``layer``: a test's clean start."""
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE accounts, api_tokens, sign_in_failures, upload_jobs, "
+                          "feature_changes, layer_settings, layer_imports CASCADE"))
+        conn.execute(text("DELETE FROM layer_features WHERE layer = :l"), {"l": layer})
+    return engine
 
 
 def add_account(engine: Engine, name: str, **options: Any) -> accounts.Account:

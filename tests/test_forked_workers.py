@@ -32,7 +32,7 @@ from gis.locate import locate
 from gis.settings import Settings
 from layers.definitions import LAYERS
 from layers.importer import Carried, FeatureRow, ImportReport
-from tests.staff import PASSWORD, add_account, csrf_token
+from tests.staff import PASSWORD, add_account, csrf_token, reset_workspace
 from tests.workers import db_name
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,11 +83,7 @@ def owner_engine(copy_database: Callable[..., str]) -> Engine:
 
 @pytest.fixture
 def fresh(owner_engine: Engine) -> Engine:
-    with owner_engine.begin() as conn:
-        conn.execute(text("TRUNCATE accounts, api_tokens, sign_in_failures, upload_jobs, "
-                          "feature_changes, layer_settings, layer_imports CASCADE"))
-        conn.execute(text("DELETE FROM layer_features WHERE layer = :l"), {"l": LAYER})
-    return owner_engine
+    return reset_workspace(owner_engine, LAYER)
 
 
 def _count(engine: Engine, like: str = "%") -> int:

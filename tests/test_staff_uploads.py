@@ -20,7 +20,7 @@ from gis.settings import Settings
 from tests.conftest import _open_page
 from tests.pagestate import new_view, wait_ready
 from tests.serving import served
-from tests.staff import PASSWORD, add_account, csrf_token, sign_in
+from tests.staff import PASSWORD, add_account, csrf_token, reset_workspace, sign_in
 from tests.workers import db_name
 from web import create_app
 
@@ -54,11 +54,7 @@ def server(staff_app) -> Iterator[str]:
 @pytest.fixture
 def fresh(owner_engine: Engine) -> Engine:
     """No accounts, uploads or features of the layer before each test."""
-    with owner_engine.begin() as conn:
-        conn.execute(text("TRUNCATE accounts, api_tokens, sign_in_failures, upload_jobs, "
-                          "feature_changes, layer_settings, layer_imports CASCADE"))
-        conn.execute(text("DELETE FROM layer_features WHERE layer = :l"), {"l": LAYER})
-    return owner_engine
+    return reset_workspace(owner_engine, LAYER)
 
 
 def _write(tmp_path: Path, name: str, content: str | bytes) -> Path:

@@ -3,9 +3,10 @@ over the queries in gis/."""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
 
+from gis.audit import CLIENT_ADDRESS
 from gis.db import web_engine
 from gis.settings import Settings
 
@@ -84,8 +85,4 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
 def _remember_client_address() -> None:
     """The client's address for the PDPA view log (gis/audit.py), behind the trusted proxy."""
-    from flask import request
-
-    from gis.audit import CLIENT_ADDRESS
-
     CLIENT_ADDRESS.set(request.remote_addr)

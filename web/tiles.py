@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from functools import cache
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request, send_file, url_for
@@ -24,6 +25,7 @@ from cddgis.core.errors import BadParameter, NotFound
 from cddgis.core.schema import Layer
 from gis import boundaries as bq
 from gis import tiles as gt
+from gis.settings import Settings
 from layers.definitions import LAYERS
 from web import params as wp
 from web.params import Param, accept, code_param, layer_filters, region_param
@@ -345,12 +347,18 @@ def _mvt_response(tile: gt.Tile, version: str | None) -> Response:
     return Response(tile.data, mimetype=MVT, headers=headers)
 
 
+@cache
+def _cache_budget(settings: Settings) -> gt.CacheBudget:
+    """The tile cache's budget from the app's settings (made once, not per tile)."""
+    return gt.CacheBudget(total_bytes=settings.tile_cache_mb * 2**20,
+                          filtered_bytes=settings.tile_cache_filtered_mb * 2**20)
+
+
 def _tile_response(source: gt.Source, z_raw: str, x_raw: str, y_raw: str) -> Response:
     z, x, y = tile_address(z_raw, x_raw, y_raw)
     filters, version = _filters(source), asked_version()
-    budget = gt.CacheBudget(total_bytes=settings().tile_cache_mb * 2**20,
-                            filtered_bytes=settings().tile_cache_filtered_mb * 2**20)
-    return _mvt_response(gt.get_tile(engine(), source, filters, z, x, y, budget), version)
+    return _mvt_response(gt.get_tile(engine(), source, filters, z, x, y,
+                                     _cache_budget(settings())), version)
 
 
 @tiles.get("/collections/<collection_id>/tiles/<tms>/<z>/<x>/<y>")

@@ -136,8 +136,9 @@ class QueryTimeout(CddgisError):
 
 
 class InternalError(CddgisError):
-    """The database refused a statement for a reason that is our fault (a bug in our SQL, a
-    missing grant): ``error_id`` is in the answer and in the log line that says more."""
+    """Something went wrong on our side — a statement the database refused for a reason that is
+    our fault (a bug in our SQL, a missing grant), or any unexpected exception: ``error_id`` is
+    in the answer and in the log line that says more."""
 
     status = 500
     code = "InternalServerError"

@@ -23,6 +23,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from cddgis.core.encodings import EncodingProblem, detect_encoding
+from cddgis.core.env import int_from_env
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_CELL_CHARS = 128 * 1024
@@ -49,19 +50,6 @@ class FileProblem(ValueError):
     """The file as a whole cannot be imported; the message says why."""
 
 
-def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return value
-
-
 @dataclass(frozen=True)
 class ImportLimits:
     """How big a file an import reads: rows (every format) and the expanded size of a zipped
@@ -73,9 +61,9 @@ class ImportLimits:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ImportLimits:
         env = os.environ if env is None else env
-        return cls(max_rows=_env_int(env, "CDDGIS_IMPORT_MAX_ROWS", MAX_IMPORT_ROWS),
-                   max_expanded_mb=_env_int(env, "CDDGIS_IMPORT_MAX_EXPANDED_MB",
-                                            MAX_EXPANDED_MB))
+        return cls(max_rows=int_from_env(env, "CDDGIS_IMPORT_MAX_ROWS", MAX_IMPORT_ROWS, 1),
+                   max_expanded_mb=int_from_env(env, "CDDGIS_IMPORT_MAX_EXPANDED_MB",
+                                                MAX_EXPANDED_MB, 1))
 
     def too_many_rows(self, name: str, rows: int | None = None) -> FileProblem:
         counted = f"{rows:,} rows" if rows is not None else f"more than {self.max_rows:,} rows"
