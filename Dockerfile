@@ -31,6 +31,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
 WORKDIR /app
 COPY pyproject.toml README.md constraints.txt ./
 COPY cddgis ./cddgis
+COPY core ./core
 COPY boundaries ./boundaries
 COPY layers ./layers
 COPY indicators ./indicators

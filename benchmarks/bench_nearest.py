@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from benchmarks.common import bench_database, bench_settings, p95, served
-from cddgis.core.schema import Field, Layer
+from core.schema import Field, Layer
 from gis import layer_queries as lq
 from gis.samples import load_samples
 from layers.definitions import LAYERS

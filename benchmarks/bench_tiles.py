@@ -49,7 +49,7 @@ from sqlalchemy import Engine, make_url, text
 from sqlalchemy.dialects import postgresql
 
 from benchmarks.common import bench_database, bench_settings
-from cddgis.core.schema import Field, Layer
+from core.schema import Field, Layer
 from gis import boundaries as bq
 from gis import tiles as gt
 from gis.samples import load_samples

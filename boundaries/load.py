@@ -14,7 +14,7 @@ from pathlib import Path
 from boundaries.geometry import coverage_issues, repair, simplify_coverage
 from boundaries.registry import Issue, check_parent_codes, reconcile
 from boundaries.sources import LEVELS, BoundarySourceError, LevelData, locate_sources, read_level
-from cddgis.core.areas import LEVELS_OF_DETAIL
+from core.areas import LEVELS_OF_DETAIL
 
 TABLES = {"province": "provinces", "district": "districts", "subdistrict": "subdistricts"}
 PARENT = {"district": "province", "subdistrict": "district"}

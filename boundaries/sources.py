@@ -14,7 +14,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from cddgis.core.encodings import EncodingProblem, decode_text_columns
+from core.encodings import EncodingProblem, decode_text_columns
 
 LEVELS = ("province", "district", "subdistrict")
 ADM_NUMBER = {"province": 1, "district": 2, "subdistrict": 3}

@@ -11,7 +11,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cddgis.core.areas import village_key
+from core.areas import village_key
 
 VILLAGE_FILE = Path("points") / "th_villages_2012.csv"
 THAILAND_BBOX = (97.3, 5.6, 105.7, 20.5)

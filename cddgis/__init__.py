@@ -1,3 +1,8 @@
-"""cddgis: GIS map server and spatial web app for Thailand's Community Development Department."""
+"""cddgis's command line, the top floor: it wires every other package (``cddgis.cli``).
 
-__version__ = "0.1.0"
+Nothing below imports it; the shared base is ``core/``.
+"""
+
+from core import __version__
+
+__all__ = ["__version__"]

@@ -320,7 +320,7 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
-    from cddgis.core.errors import CddgisError
+    from core.errors import CddgisError
     from gis import accounts
     from gis.db import engine_for
     from gis.migrate import upgrade
@@ -491,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         return args.func(args, settings)
     except Exception as exc:
-        from cddgis.core.errors import CddgisError
+        from core.errors import CddgisError
         from gis.cluster import ClusterError
         from gis.db import DatabaseNotConfigured
 

@@ -22,8 +22,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Connection, Engine, text
 
-from cddgis.core.accounts import ROLES, Account, check_name, normalise_name
-from cddgis.core.errors import BadParameter, Conflict, NotFound
+from core.accounts import ROLES, Account, check_name, normalise_name
+from core.errors import BadParameter, Conflict, NotFound
 
 # argon2-cffi's defaults are RFC 9106's second recommendation (argon2id, 64 MiB, t=3).
 _hasher = PasswordHasher()

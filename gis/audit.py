@@ -11,7 +11,7 @@ from contextvars import ContextVar
 
 from sqlalchemy import Connection, text
 
-from cddgis.core.accounts import Account
+from core.accounts import Account
 
 CLIENT_ADDRESS: ContextVar[str | None] = ContextVar("cddgis_client_address", default=None)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Engine, text
 
-from cddgis.core.areas import CDD_REGIONS
+from core.areas import CDD_REGIONS
 from gis import crs as gcrs
 from gis.cql import Compiled, Queryable
 from gis.layer_queries import count_capped, envelope_sql, geometry_sql

@@ -18,8 +18,8 @@ from boundaries.load import (
 )
 from boundaries.registry import Issue, registry_version
 from boundaries.sources import LEVELS, BoundarySourceError, LevelData
-from cddgis.core.areas import cdd_region, nesdb_region
-from cddgis.core.readers import file_sha256
+from core.areas import cdd_region, nesdb_region
+from core.readers import file_sha256
 from gis.bulk import insert_values
 
 

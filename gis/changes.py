@@ -39,10 +39,10 @@ import geothai
 from psycopg2.extras import execute_values
 from sqlalchemy import Connection, Engine, text
 
-from cddgis.core.accounts import Account
-from cddgis.core.errors import Conflict, Forbidden, NotFound, Unprocessable
-from cddgis.core.schema import Layer
-from cddgis.core.values import BadValue, Converted, is_blank, parse
+from core.accounts import Account
+from core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from core.schema import Layer
+from core.values import BadValue, Converted, is_blank, parse
 from gis.audit import log_personal_view, personal_fields_of
 from gis.errors import translated
 from gis.locate import locate

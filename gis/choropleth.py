@@ -17,7 +17,7 @@ import numpy as np
 from branca.utilities import color_brewer
 from sqlalchemy import Engine, text
 
-from cddgis.core.errors import BadParameter
+from core.errors import BadParameter
 
 METHODS = ("quantiles", "equal_interval", "fisher_jenks", "std_mean", "manual")
 SEQUENTIAL = ("YlOrRd", "YlGnBu", "Greens", "Blues", "Purples", "OrRd", "RdPu", "BuGn")

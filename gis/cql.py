@@ -20,7 +20,7 @@ from pygeofilter import values
 from pygeofilter.parsers.cql2_json import parse as parse_json
 from pygeofilter.parsers.cql2_text import parse as parse_text
 
-from cddgis.core.errors import BadParameter
+from core.errors import BadParameter
 
 MAX_NODES = 500
 

@@ -1,5 +1,5 @@
 """Database errors told as what they mean (issue 20): the driver's exceptions become the domain
-errors of ``cddgis.core.errors`` here, in gis/, so web/ maps domain errors only and imports no
+errors of ``core.errors`` here, in gis/, so web/ maps domain errors only and imports no
 driver.
 
 By SQLSTATE (PostgreSQL's error code):
@@ -32,7 +32,7 @@ from psycopg2 import errorcodes
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError
 
-from cddgis.core.errors import (
+from core.errors import (
     CddgisError,
     Conflict,
     InternalError,

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from cddgis.core.areas import CDD_REGIONS
-from cddgis.core.errors import BadParameter, NotFound
+from core.areas import CDD_REGIONS
+from core.errors import BadParameter, NotFound
 from layers.definitions import LAYERS
 
 LEVELS = ("region", "province", "district", "subdistrict")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Connection, Engine, text
 
-from cddgis.core.schema import Layer
+from core.schema import Layer
 from gis import crs as gcrs
 from gis.cql import Compiled, Queryable
 from gis.places import like_escape

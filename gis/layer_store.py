@@ -12,9 +12,9 @@ from typing import Any
 from psycopg2.extras import execute_values
 from sqlalchemy import Connection, Engine, text
 
-from cddgis.core.accounts import Account
-from cddgis.core.errors import Forbidden
-from cddgis.core.schema import Layer
+from core.accounts import Account
+from core.errors import Forbidden
+from core.schema import Layer
 from gis import changes
 from gis.audit import log_personal_view
 from gis.errors import translated

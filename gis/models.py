@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
-from cddgis.core.areas import LEVELS_OF_DETAIL as LEVELS_OF_DETAIL
+from core.areas import LEVELS_OF_DETAIL as LEVELS_OF_DETAIL
 
 SRID = 4326
 

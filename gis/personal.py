@@ -25,10 +25,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from cddgis.core.accounts import Account
-from cddgis.core.errors import BadParameter, NotFound
-from cddgis.core.readers import FileProblem, open_table
-from cddgis.core.schema import Layer
+from core.accounts import Account
+from core.errors import BadParameter, NotFound
+from core.readers import FileProblem, open_table
+from core.schema import Layer
 from gis.audit import CLIENT_ADDRESS
 
 log = logging.getLogger(__name__)

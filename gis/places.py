@@ -8,7 +8,7 @@ import geothai
 from geothai import normalize
 from sqlalchemy import Engine, text
 
-from cddgis.core.areas import village_key
+from core.areas import village_key
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from cddgis.core.areas import village_key
+from core.areas import village_key
 from gis import layer_queries as lq
 from gis.cql import Compiled
 from layers.definitions import LAYERS, Layer

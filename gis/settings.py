@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from cddgis.core.env import int_from_env
+from core.env import int_from_env
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

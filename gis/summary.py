@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from cddgis.core.errors import BadParameter, NotFound
-from cddgis.core.schema import Field, Layer
+from core.errors import BadParameter, NotFound
+from core.schema import Field, Layer
 from layers.definitions import LAYERS
 
 LEVELS = ("country", "province", "district", "subdistrict", "village")

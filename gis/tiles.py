@@ -32,7 +32,7 @@ import psycopg2
 from sqlalchemy import Engine, text
 from sqlalchemy.dialects.postgresql import psycopg2 as psycopg2_dialect
 
-from cddgis.core.schema import Layer
+from core.schema import Layer
 from gis import boundaries as bq
 from gis import layer_queries as lq
 from gis.errors import translated

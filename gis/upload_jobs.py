@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from cddgis.core.accounts import Account
-from cddgis.core.errors import BadParameter, Conflict, Forbidden, NotFound, own_words
-from cddgis.core.readers import ACCEPTED_NAMES, EXPECTED, FileProblem, sniff
-from cddgis.core.schema import Layer
+from core.accounts import Account
+from core.errors import BadParameter, Conflict, Forbidden, NotFound, own_words
+from core.readers import ACCEPTED_NAMES, EXPECTED, FileProblem, sniff
+from core.schema import Layer
 from gis.layer_store import PostgisLayerStore, PostgisLayerWriter, import_scope
 from layers import importer
 from layers.importer import (
@@ -35,7 +35,7 @@ from layers.importer import (
 log = logging.getLogger(__name__)
 
 # The file endings the upload form takes, and what the importer must find inside: the one list
-# every import path uses (cddgis.core.readers).
+# every import path uses (core.readers).
 KINDS: dict[str, str] = EXPECTED
 KIND_NAMES = ACCEPTED_NAMES
 RUNNING = ("queued", "checking", "committing")

@@ -16,7 +16,7 @@ import geothai
 from geothai import normalize
 from geothai.abolished import abolished_areas
 
-from cddgis.core.areas import CDD_REGIONS
+from core.areas import CDD_REGIONS
 
 # Spellings seen in official tables that normalising alone does not reconcile.
 PROVINCE_VARIANTS: dict[str, str] = {

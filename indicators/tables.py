@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cddgis.core.readers import FileProblem, read_table
-from cddgis.core.values import BadValue, is_blank
+from core.readers import FileProblem, read_table
+from core.values import BadValue, is_blank
 from indicators.matching import Match, check_code, match_province, match_region
 
 YEAR_COLUMN = re.compile(r"(?<!\d)(2[45]\d\d)(?!\d)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cddgis.core.schema import Choice, Field, Layer, SampleSpec
+from core.schema import Choice, Field, Layer, SampleSpec
 from layers import sample
 
 _PLACE = Field("place", "text", "สถานที่ตั้ง", "Place", headers=("ที่ตั้ง", "address", "location"))

@@ -26,10 +26,10 @@ import geothai
 from geothai import normalize
 from pyproj import Transformer
 
-from cddgis.core.errors import own_words
-from cddgis.core.readers import FileProblem, Record, file_sha256, open_table
-from cddgis.core.schema import Layer, header_key
-from cddgis.core.values import (
+from core.errors import own_words
+from core.readers import FileProblem, Record, file_sha256, open_table
+from core.schema import Layer, header_key
+from core.values import (
     TRUE_WORDS,
     BadValue,
     Converted,

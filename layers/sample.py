@@ -22,8 +22,8 @@ from pathlib import Path
 
 import geothai
 
-from cddgis.core.areas import CDD_REGIONS, cdd_region
-from cddgis.core.schema import Choice, Field, Layer
+from core.areas import CDD_REGIONS, cdd_region
+from core.schema import Choice, Field, Layer
 
 # Provinces without Khok Nong Na plots in the sample: CDD reports plots in 73 of 77 provinces
 # without naming the four; we leave out the most urban ones.

@@ -46,7 +46,7 @@ DATA_FOLDERS = ("boundaries", "indicators", "points")
 # The modules whose code makes the templates; their project imports are followed.
 LOADERS = ("gis.migrate", "gis.models", "gis.cluster", "gis.boundary_store", "gis.samples",
            "gis.village_store", "gis.indicator_store")
-PROJECT_PACKAGES = ("cddgis", "boundaries", "layers", "indicators", "gis")
+PROJECT_PACKAGES = ("cddgis", "core", "boundaries", "layers", "indicators", "gis")
 LOCK_KEY = 0x6364_6467  # "cddg": the advisory lock around a build
 COMPLETE = "cddgis test template, complete: "
 

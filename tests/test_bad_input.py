@@ -16,8 +16,8 @@ from flask.testing import FlaskClient
 from pyproj import Transformer
 from sqlalchemy import Engine, text
 
-from cddgis.core.schema import Field
-from cddgis.core.values import BadValue, Converted, parse
+from core.schema import Field
+from core.values import BadValue, Converted, parse
 from gis.boundary_store import load_boundaries
 from gis.cluster import ClusterInfo, create_database
 from gis.db import engine_for
@@ -200,7 +200,7 @@ def test_a_too_long_required_cell_is_not_also_missing(tmp_path: Path, empty: Eng
 
 
 def test_a_month_first_date_says_day_first(tmp_path: Path, empty: Engine) -> None:
-    from cddgis.core.values import BadValue, parse
+    from core.values import BadValue, parse
 
     field = next(f for layer in LAYERS.values() for f in layer.fields if f.type == "date")
     with pytest.raises(BadValue, match="day first, then month") as caught:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from cddgis.core.accounts import Account
-from cddgis.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from core.accounts import Account
+from core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gis import changes
 from gis.changes import PendingReview, Retired, StaleVersion
 from gis.cluster import ClusterInfo

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import Engine, text
 
-from cddgis.core.errors import (
+from core.errors import (
     Conflict,
     InternalError,
     QueryTimeout,

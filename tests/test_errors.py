@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from flask.testing import FlaskClient
 
-from cddgis.core.errors import BadParameter, Conflict, NotFound, Unavailable
+from core.errors import BadParameter, Conflict, NotFound, Unavailable
 from gis.settings import Settings
 from web import create_app
 

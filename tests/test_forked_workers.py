@@ -23,7 +23,7 @@ import pytest
 import requests
 from sqlalchemy import Engine, text
 
-from cddgis.core.errors import InternalError
+from core.errors import InternalError
 from gis import upload_jobs as jobs
 from gis.cluster import ClusterInfo
 from gis.db import engine_for

@@ -93,9 +93,9 @@ def test_the_upload_page_takes_a_crs(app: Any) -> None:
 
 
 def test_every_import_path_takes_the_same_file_types(app: Any, owner: Engine) -> None:
-    """One list (cddgis.core.readers.EXPECTED): the API once refused .tsv (415) that the upload
+    """One list (core.readers.EXPECTED): the API once refused .tsv (415) that the upload
     page took."""
-    from cddgis.core.readers import EXPECTED
+    from core.readers import EXPECTED
 
     client = app.test_client()
     token = accounts.issue_token(owner, "utm-officer")

@@ -13,7 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
-from cddgis.core.schema import Choice, Field, Layer, SampleSpec
+from core.schema import Choice, Field, Layer, SampleSpec
 from gis.db import engine_for
 from gis.migrate import upgrade
 from gis.samples import load_samples

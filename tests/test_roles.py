@@ -12,7 +12,7 @@ from psycopg2.errors import InsufficientPrivilege
 from sqlalchemy import text
 
 from cddgis.cli import main
-from cddgis.core.errors import InternalError
+from core.errors import InternalError
 from gis.cluster import APP_ROLE, OWNER_ROLE, ClusterInfo, LocalCluster
 from gis.db import engine_for
 from gis.settings import Settings

@@ -9,7 +9,7 @@ import pytest
 from psycopg2.errors import QueryCanceled
 from sqlalchemy import text
 
-from cddgis.core.errors import QueryTimeout
+from core.errors import QueryTimeout
 from gis.db import engine_for, web_engine
 from gis.settings import Settings
 from web import create_app

@@ -18,8 +18,8 @@ import pyogrio.raw
 import pytest
 import shapely
 
-from cddgis.core import readers
-from cddgis.core.readers import FileProblem, open_table
+from core import readers
+from core.readers import FileProblem, open_table
 from layers import importer
 from layers.definitions import LAYERS
 from layers.importer import Carried, Existing, FeatureRow, ImportReport, Placement, import_file

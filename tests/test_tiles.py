@@ -21,7 +21,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
-from cddgis.core.schema import Field, Layer
+from core.schema import Field, Layer
 from gis import layer_queries as lq
 from gis import tiles as gt
 from gis.boundary_store import load_boundaries

@@ -23,10 +23,10 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from cddgis import __version__
-from cddgis.core.errors import NotFound
-from cddgis.core.schema import Layer
-from cddgis.core.values import safe_row
+from core import __version__
+from core.errors import NotFound
+from core.schema import Layer
+from core.values import safe_row
 from gis import boundaries as bq
 from gis import changes
 from gis import crs as gcrs

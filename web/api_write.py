@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 from flask import Blueprint, Response, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from cddgis.core.errors import (
+from core.errors import (
     BadParameter,
     Forbidden,
     MethodNotAllowed,
@@ -31,8 +31,8 @@ from cddgis.core.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
-from cddgis.core.readers import EXPECTED
-from cddgis.core.schema import Layer
+from core.readers import EXPECTED
+from core.schema import Layer
 from gis import boundaries as bq
 from gis import changes
 from gis import layer_queries as lq

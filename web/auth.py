@@ -33,8 +33,8 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect  # type: ignore[import-untyped]
 
-from cddgis.core.accounts import Account
-from cddgis.core.errors import Forbidden, Unauthorized
+from core.accounts import Account
+from core.errors import Forbidden, Unauthorized
 from gis import accounts as store
 from gis.settings import Settings, persistent_secret
 from web.services import engine
@@ -189,7 +189,7 @@ def sign_out() -> ResponseReturnValue:
 @staff_auth.route("/password", methods=["GET", "POST"])
 @signed_in
 def change_password() -> ResponseReturnValue:
-    from cddgis.core.errors import BadParameter
+    from core.errors import BadParameter
 
     account = current_account()
     assert account is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from cddgis.core.areas import CDD_REGIONS
+from core.areas import CDD_REGIONS
 from gis import boundaries as bq
 from web.services import engine
 

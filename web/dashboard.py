@@ -14,8 +14,8 @@ from flask import Blueprint, Response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from PIL import Image, ImageDraw
 
-from cddgis.core.errors import BadParameter
-from cddgis.core.values import safe_row
+from core.errors import BadParameter
+from core.values import safe_row
 from gis import summary as gs
 from web.choices import area_choices
 from web.params import Param, accept

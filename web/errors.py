@@ -1,6 +1,6 @@
 """Every error a request can end with, turned into an answer in one place.
 
-Domain errors (``cddgis.core.errors``) raised anywhere — a parameter parser, a query, a page —
+Domain errors (``core.errors``) raised anywhere — a parameter parser, a query, a page —
 become their status code with the OGC API exception JSON (``{"code", "description"}``) under
 ``/api`` and the HTML error page elsewhere. Database errors arrive here already told as what
 they mean (``gis/errors.py``: 503 only when the database is unreachable, 504 for a statement
@@ -16,7 +16,7 @@ from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from cddgis.core.errors import CddgisError, InternalError, QueryTimeout, Unavailable
+from core.errors import CddgisError, InternalError, QueryTimeout, Unavailable
 
 
 def wants_json() -> bool:

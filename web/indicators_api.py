@@ -10,7 +10,7 @@ import io
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from cddgis.core.values import safe_row
+from core.values import safe_row
 from gis import choropleth as ch
 from gis import indicators as gi
 from web.params import (

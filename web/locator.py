@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 
-from cddgis.core.schema import Layer
+from core.schema import Layer
 from gis import layer_queries as lq
 from web.choices import area_choices
 from web.maps import base_map, render

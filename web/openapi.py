@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from flask import url_for
 
-from cddgis import __version__
+from core import __version__
 from gis import boundaries as bq
 from gis import summary as gs
 from layers.definitions import LAYERS

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from cddgis.core.schema import Layer
+from core.schema import Layer
 from layers.definitions import layers_with
 
 

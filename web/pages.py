@@ -7,7 +7,7 @@ import json
 from flask import Blueprint, abort, render_template, url_for
 from flask.typing import ResponseReturnValue
 
-from cddgis.core.schema import Field, Layer
+from core.schema import Field, Layer
 from gis import boundaries as bq
 from gis import layer_queries as lq
 from gis import tiles as gt

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from flask import Response, after_this_request, g, request
 from werkzeug.routing import IntegerConverter
 
-from cddgis.core.areas import CDD_REGIONS, village_key
-from cddgis.core.errors import BadParameter, NotFound
-from cddgis.core.schema import Field, Layer
+from core.areas import CDD_REGIONS, village_key
+from core.errors import BadParameter, NotFound
+from core.schema import Field, Layer
 from gis import crs as gcrs
 from gis.cql import Compiled, Queryable, compile_filter
 from gis.layer_queries import MAX_LIMIT, RangeFilter

@@ -9,8 +9,8 @@ import geothai
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from cddgis.core.accounts import ROLES, Account
-from cddgis.core.errors import BadParameter, CddgisError, Forbidden
+from core.accounts import ROLES, Account
+from core.errors import BadParameter, CddgisError, Forbidden
 from gis import accounts as store
 from layers.definitions import LAYERS
 from web.auth import admin_only, current_account

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from cddgis.core.accounts import Account
-from cddgis.core.errors import BadParameter, Conflict, Forbidden, NotFound, Unprocessable
-from cddgis.core.schema import Field, Layer
-from cddgis.core.values import BE_OFFSET
+from core.accounts import Account
+from core.errors import BadParameter, Conflict, Forbidden, NotFound, Unprocessable
+from core.schema import Field, Layer
+from core.values import BE_OFFSET
 from gis import changes
 from gis import staff_features as store
 from layers.definitions import LAYERS

@@ -10,8 +10,8 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
-from cddgis.core.errors import BadParameter, NotFound
-from cddgis.core.schema import Layer
+from core.errors import BadParameter, NotFound
+from core.schema import Layer
 from gis import personal
 from layers.definitions import LAYERS
 from web.auth import admin_only, current_account

@@ -35,9 +35,9 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Engine
 
-from cddgis.core.accounts import Account
-from cddgis.core.errors import BadParameter, Forbidden, NotFound
-from cddgis.core.values import safe_row
+from core.accounts import Account
+from core.errors import BadParameter, Forbidden, NotFound
+from core.values import safe_row
 from gis import upload_jobs as jobs
 from gis.db import engine_for
 from gis.personal import purge_uploads

@@ -21,8 +21,8 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, jsonify, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 
-from cddgis.core.errors import BadParameter, NotFound
-from cddgis.core.schema import Layer
+from core.errors import BadParameter, NotFound
+from core.schema import Layer
 from gis import boundaries as bq
 from gis import tiles as gt
 from gis.settings import Settings

@@ -15,10 +15,10 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request,
 from flask.typing import ResponseReturnValue
 from PIL import Image, ImageDraw
 
-from cddgis.core.errors import BadParameter
+from core.errors import BadParameter
 from gis import layer_queries as lq
 from gis import search as gsearch
-from layers.definitions import LAYERS, Layer  # Layer is declared in cddgis.core.schema
+from layers.definitions import LAYERS, Layer  # Layer is declared in core.schema
 from web.choices import area_choices
 from web.maps import base_map, render
 from web.page_layers import layers_with_role, script_config

@@ -22,8 +22,8 @@ import pyogrio
 import shapely
 from pyproj import CRS, Transformer
 
-from cddgis.core.encodings import EncodingProblem, detect_encoding
-from cddgis.core.env import int_from_env
+from core.encodings import EncodingProblem, detect_encoding
+from core.env import int_from_env
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_CELL_CHARS = 128 * 1024

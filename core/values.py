@@ -6,7 +6,7 @@ import math
 import re
 from datetime import date, datetime
 
-from cddgis.core.schema import Field
+from core.schema import Field
 
 BE_OFFSET = 543
 TRUE_WORDS = {"1", "true", "yes", "y", "ใช่", "พร้อม", "มี", "t", "x", "✓"}

@@ -1,5 +1,5 @@
 """Reading settings from the environment: the one parser for whole-number settings, for the
-app's settings (``gis.settings``) and the importer's limits (``cddgis.core.readers``)."""
+app's settings (``gis.settings``) and the importer's limits (``core.readers``)."""
 
 from __future__ import annotations
 
