@@ -9,14 +9,11 @@ CDDGIS := $(VENV)/bin/cddgis
 run: setup load-data
 	$(CDDGIS) serve
 
-# The local PostGIS, the schema, and the data that is not there yet (villages are optional).
+# The local PostGIS, the schema, and what changed since the last load: each loader compares a
+# fingerprint of its code and input files (villages are optional). Nothing new: a few seconds.
 load-data:
 	$(CDDGIS) db start
-	$(CDDGIS) migrate
-	$(CDDGIS) load boundaries --if-empty
-	-$(CDDGIS) load villages --if-empty
-	$(CDDGIS) load indicators --if-empty
-	$(CDDGIS) sample --if-empty
+	$(CDDGIS) load all --if-changed
 
 # Everything: lint, then every test (browser ones too), with the 25 slowest named at the end.
 test: setup-test lint

@@ -58,24 +58,57 @@ def cmd_migrate(_: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
-    from boundaries.load import BoundaryLoadError
-    from gis.boundary_store import boundaries_loaded, load_boundaries
+    """``load boundaries|villages|indicators|all``; ``all`` (what ``make run`` uses) also loads
+    the sample layers, in one process with one migration check."""
     from gis.db import engine_for
     from gis.migrate import upgrade
 
     url = _database_url(settings)
     upgrade(url)
     engine = engine_for(url)
-    if args.what == "indicators":
-        return _load_indicators(engine, Path(args.dir).resolve() if args.dir
-                                else settings.data_dir, args.if_empty)
-    if args.what == "villages":
-        return _load_villages(engine, Path(args.dir).resolve() if args.dir else settings.data_dir,
-                              args.if_empty)
-    if args.if_empty and boundaries_loaded(engine):
+    data_dir = Path(args.dir).resolve() if args.dir else settings.data_dir
+    if args.what != "all":
+        return _load_one(args.what, engine, data_dir, args)
+    status = 0
+    for what in ("boundaries", "villages", "indicators", "sample"):
+        code = _load_one(what, engine, data_dir, args)
+        if code and what == "villages":  # optional: the app works without them
+            print("cddgis: the villages were not loaded; place search and the sample use the "
+                  "subdistricts instead", file=sys.stderr)
+            continue
+        status = status or code
+    return status
+
+
+def _load_one(what: str, engine: Engine, data_dir: Path, args: argparse.Namespace) -> int:
+    """Loads ``what`` unless ``--if-changed`` finds its inputs unchanged since its last load
+    (or ``--if-empty`` finds it loaded); a load that succeeds records what it was made from."""
+    from gis import loads
+
+    loader = loads.LOADERS[what]
+    if getattr(args, "if_changed", False) and loads.up_to_date(engine, loader, data_dir):
+        print(f"{what}: nothing new since the last load (ไม่มีข้อมูลใหม่)")
+        return 0
+    if what == "boundaries":
+        code = _load_boundaries(engine, data_dir, args.if_empty)
+    elif what == "villages":
+        code = _load_villages(engine, data_dir, args.if_empty)
+    elif what == "indicators":
+        code = _load_indicators(engine, data_dir, args.if_empty)
+    else:
+        code = _load_sample(engine, data_dir, args.if_empty, getattr(args, "seed", 2564))
+    if code == 0 and not args.if_empty:
+        loads.record(engine, loader, data_dir)
+    return code
+
+
+def _load_boundaries(engine: Engine, data_dir: Path, if_empty: bool) -> int:
+    from boundaries.load import BoundaryLoadError
+    from gis.boundary_store import boundaries_loaded, load_boundaries
+
+    if if_empty and boundaries_loaded(engine):
         print("Boundaries are already loaded (use `cddgis load boundaries` to reload).")
         return 0
-    data_dir = Path(args.dir).resolve() if args.dir else settings.data_dir
     print(f"Loading boundaries from {data_dir} …")
     try:
         report = load_boundaries(engine, data_dir)
@@ -84,6 +117,17 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     print(report.summary())
     return 0
+
+
+def _load_sample(engine: Engine, data_dir: Path, if_empty: bool, seed: int) -> int:
+    from gis.samples import load_samples
+
+    reports = load_samples(engine, data_dir, only_if_empty=if_empty, seed=seed)
+    failed = False
+    for report in reports:
+        print(report.summary().splitlines()[0])
+        failed |= not report.committed
+    return 1 if failed else 0
 
 
 def _load_villages(engine: Engine, data_dir: Path, if_empty: bool) -> int:
@@ -188,17 +232,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
     from gis.db import engine_for
     from gis.migrate import upgrade
-    from gis.samples import load_samples
 
     url = _database_url(settings)
     upgrade(url)
-    reports = load_samples(engine_for(url), settings.data_dir, only_if_empty=args.if_empty,
-                           seed=args.seed)
-    failed = False
-    for report in reports:
-        print(report.summary().splitlines()[0])
-        failed |= not report.committed
-    return 1 if failed else 0
+    return _load_one("sample", engine_for(url), settings.data_dir, args)
 
 
 def cmd_personal(args: argparse.Namespace, settings: Settings) -> int:
@@ -266,6 +303,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             self.cfg.set("max_requests_jitter", max(args.max_requests // 10, 0))
             if not args.no_access_log:
                 self.cfg.set("accesslog", "-")
+            self.cfg.set("post_worker_init", _warm_up)
 
         def load(self):
             return app
@@ -273,6 +311,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"cddgis is serving on http://{settings.host}:{settings.port}/")
     _Server().run()
     return 0
+
+
+def _warm_up(worker: object) -> None:
+    """Loads in the background what the app imports on first use (mapclassify with scipy and
+    scikit-learn, ~2 s): a worker answers at once, and the first choropleth does not wait."""
+    import importlib
+    import threading
+
+    threading.Thread(target=importlib.import_module, args=("mapclassify",), daemon=True,
+                     name="cddgis-warm-up").start()
 
 
 def _forget_stale_tiles(url: str) -> None:
@@ -377,9 +425,13 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=cmd_migrate)
 
     load = sub.add_parser("load", help="load source data into PostGIS")
-    load.add_argument("what", choices=["boundaries", "villages", "indicators"])
+    load.add_argument("what", choices=["boundaries", "villages", "indicators", "all"],
+                      help="all: the three and the sample layers (what `make run` loads)")
     load.add_argument("dir", nargs="?", help="folder with the files (default: CDDGIS_DATA_DIR)")
-    load.add_argument("--if-empty", action="store_true", help="do nothing if already loaded")
+    when = load.add_mutually_exclusive_group()
+    when.add_argument("--if-empty", action="store_true", help="do nothing if already loaded")
+    when.add_argument("--if-changed", action="store_true",
+                      help="load only if the data files or the loader changed since the last load")
     load.set_defaults(func=cmd_load)
 
     boundaries = sub.add_parser("boundaries", help="inspect the loaded boundaries")
@@ -416,7 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
     ind.set_defaults(func=cmd_import_indicator)
 
     sample = sub.add_parser("sample", help="generate and load the sample layer data")
-    sample.add_argument("--if-empty", action="store_true", help="only layers that are empty")
+    when = sample.add_mutually_exclusive_group()
+    when.add_argument("--if-empty", action="store_true", help="only layers that are empty")
+    when.add_argument("--if-changed", action="store_true",
+                      help="only if the sample recipe or the villages changed since the last load")
     sample.add_argument("--seed", type=int, default=2564)
     sample.set_defaults(func=cmd_sample)
 

@@ -6,7 +6,10 @@ into mojibake), and CDD's CSV exports come in either; what decodes to Thai wins.
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas loads only for the frames that need it (the app starts sooner)
+    import pandas as pd
 
 
 class EncodingProblem(ValueError):
@@ -38,6 +41,8 @@ def detect_encoding(raw: list[bytes]) -> str:
 
 def decode_text_columns(frame: pd.DataFrame, describe: str) -> str:
     """The frame was read as ISO-8859-1 (byte for byte); decode its text with the real encoding."""
+    import pandas as pd
+
     text_columns = [c for c in frame.columns if c != "geometry"
                     and (pd.api.types.is_string_dtype(frame[c]) or frame[c].dtype == object)]
     raw = [v.encode("latin-1") for c in text_columns for v in frame[c] if isinstance(v, str)]

@@ -11,6 +11,7 @@ minute, so an office behind one NAT is slowed, never locked.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import secrets
@@ -27,9 +28,14 @@ from core.errors import BadParameter, Conflict, NotFound
 
 # argon2-cffi's defaults are RFC 9106's second recommendation (argon2id, 64 MiB, t=3).
 _hasher = PasswordHasher()
-# A hash of a throwaway password: an unknown name costs the same time as a wrong password,
-# so timing does not tell which names exist.
-_DUMMY_HASH = _hasher.hash("cddgis: no such account")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a throwaway password: an unknown name costs the same time as a wrong password,
+    so timing does not tell which names exist. Made on first use, not at import: hashing is
+    slow by design (~0.4 s), and every start of the app would pay it."""
+    return _hasher.hash("cddgis: no such account")
 
 MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "cddgis_"
@@ -361,7 +367,7 @@ def keep_session(engine: Engine, session_id: str, account: Account) -> None:
 
 def _verify(stored: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

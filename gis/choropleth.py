@@ -12,7 +12,6 @@ import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import mapclassify
 import numpy as np
 from branca.utilities import color_brewer
 from sqlalchemy import Engine, text
@@ -96,6 +95,10 @@ def classify(values: list[float | None], method: str, k: int, scheme: str,
         raise ClassificationError(f"method must be one of {', '.join(METHODS)}")
     if scheme not in SEQUENTIAL + DIVERGING:
         raise ClassificationError(f"scheme must be one of {', '.join(SEQUENTIAL + DIVERGING)}")
+    # Imported on first use: mapclassify brings scipy and scikit-learn (~2 s), which would
+    # otherwise delay every start of the app; `cddgis serve` loads it once the workers are up.
+    import mapclassify
+
     present = np.array([v for v in values if v is not None], dtype=float)
     no_data = sum(1 for v in values if v is None)
     if present.size == 0:

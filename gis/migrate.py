@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.pool import NullPool
+
+VERSIONS = Path(__file__).parent / "migrations" / "versions"
 
 # PostGIS's own tables (and those of its topology/tiger extensions) live beside ours; the models
 # do not declare them, and autogenerate must never propose to drop them.
@@ -36,7 +36,50 @@ def comparison_options() -> dict[str, Any]:
             "compare_server_default": True}
 
 
+def head_revision() -> str | None:
+    """The newest revision, read from the migration files' ``revision``/``down_revision``
+    lines (None if they do not form one line of history: Alembic then decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in VERSIONS.glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        found = re.search(r'^revision = "([^"]+)"', source, re.M)
+        parent = re.search(r'^down_revision = "([^"]+)"', source, re.M)
+        if found:
+            revisions.add(found.group(1))
+        if parent:
+            parents.add(parent.group(1))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def at_head(url: str) -> bool:
+    """Whether the database already has every migration: one query, without loading Alembic
+    and every migration module (~1 s that each ``cddgis`` command and every start paid)."""
+    head = head_revision()
+    if head is None:
+        return False
+    # Its own connection, closed at once: a database about to be copied as a template (the
+    # tests') or migrated by Alembic keeps no session open.
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            if conn.execute(text("SELECT to_regclass('alembic_version')")).scalar() is None:
+                return False  # a new database
+            versions = conn.execute(text(
+                "SELECT version_num FROM alembic_version")).scalars().all()
+    finally:
+        engine.dispose()
+    return versions == [head]
+
+
 def upgrade(url: str) -> None:
+    """Applies the migrations the database lacks (nothing to do is one query)."""
+    if at_head(url):
+        return
+    from alembic import command
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     # Alembic reads the URL through configparser, which treats % as interpolation.
@@ -46,6 +89,9 @@ def upgrade(url: str) -> None:
 
 def schema_differences(engine: Engine) -> list[Any]:
     """What autogenerate would change to make the database match the models (empty = agree)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
     from gis.models import Base
 
     with engine.connect() as conn:

@@ -305,6 +305,17 @@ class TileVersion(Base):
     version: Mapped[int] = mapped_column(BigInteger, server_default="1")
 
 
+class LoadedInput(Base):
+    """What each loader last loaded from (core.inputs.fingerprint): ``--if-changed`` loads
+    again only when its code or its input files differ (0016)."""
+
+    __tablename__ = "loaded_inputs"
+    loader: Mapped[str] = mapped_column(String, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                server_default=func.now())
+
+
 # A plain table, not a mapped class: its key is (indicator, area, year) with year possibly NULL,
 # so it has a unique expression index instead of a primary key (which the ORM would require).
 indicator_values = Table(

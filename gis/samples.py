@@ -32,13 +32,15 @@ def subdistrict_places(engine: Engine, seed: int) -> dict[str, list[sample.Place
 def load_samples(engine: Engine, data_dir: Path, *, only_if_empty: bool = False,
                  seed: int = 2564, layers: list[str] | None = None) -> list[ImportReport]:
     """Generates each layer's sample and imports it (as sample) through the normal importer."""
+    todo = [layer_id for layer_id in layers or list(LAYERS)
+            if not (only_if_empty and layer_count(engine, layer_id) > 0)]
+    if not todo:  # nothing to do: the 65,000 village places are not read for nothing
+        return []
     places = sample.village_places(data_dir) or subdistrict_places(engine, seed)
     reports = []
     with tempfile.TemporaryDirectory(prefix="cddgis-sample-") as tmp:
-        for layer_id in layers or list(LAYERS):
+        for layer_id in todo:
             layer = LAYERS[layer_id]
-            if only_if_empty and layer_count(engine, layer_id) > 0:
-                continue
             path = sample.write_csv(layer, sample.generate(layer, places, seed), Path(tmp))
             reports.append(import_file(engine, layer, path, sample=True, valid_only=True))
     return reports

@@ -22,8 +22,6 @@ so one builds and the other waits for it, then finds the templates complete.
 
 from __future__ import annotations
 
-import ast
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ import psycopg2
 from psycopg2 import sql
 from sqlalchemy import Engine
 
+from core.inputs import ROOT, code_files, data_files, fingerprint
 from gis.boundary_store import load_boundaries
 from gis.cluster import ClusterInfo, create_database
 from gis.db import engine_for
@@ -40,13 +39,11 @@ from gis.migrate import upgrade
 from gis.samples import load_samples
 from gis.village_store import load_villages
 
-ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "cddgis_test_tpl_"
 DATA_FOLDERS = ("boundaries", "indicators", "points")
 # The modules whose code makes the templates; their project imports are followed.
 LOADERS = ("gis.migrate", "gis.models", "gis.cluster", "gis.boundary_store", "gis.samples",
            "gis.village_store", "gis.indicator_store")
-PROJECT_PACKAGES = ("cddgis", "core", "boundaries", "layers", "indicators", "gis")
 LOCK_KEY = 0x6364_6467  # "cddg": the advisory lock around a build
 COMPLETE = "cddgis test template, complete: "
 
@@ -70,63 +67,16 @@ class Templates:
         return self.empty, self.boundaries, self.full
 
 
-def _module_file(name: str) -> Path | None:
-    parts = name.split(".")
-    if parts[0] not in PROJECT_PACKAGES:
-        return None
-    base = ROOT.joinpath(*parts)
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _project_imports(path: Path, module: str) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*anchor, base] if base else anchor)
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
-    return found
-
-
-def recipe_inputs(data_dir: Path) -> list[Path]:
-    """Every file whose content the templates depend on, in a stable order."""
-    files: set[Path] = set()
-    todo = list(LOADERS)
-    seen: set[str] = set()
-    while todo:
-        module = todo.pop()
-        if module in seen:
-            continue
-        seen.add(module)
-        path = _module_file(module)
-        if path is None:
-            continue
-        files.add(path)
-        todo.extend(_project_imports(path, module))
-    files.update((ROOT / "gis" / "migrations").rglob("*.py"))
-    files.add(Path(__file__).resolve())
-    for folder in DATA_FOLDERS:
-        files.update(p for p in (data_dir / folder).rglob("*") if p.is_file())
-    return sorted(files)
+def recipe_inputs(data_dir: Path) -> tuple[set[Path], set[Path]]:
+    """Every file whose content the templates depend on: (code, data)."""
+    code = code_files(LOADERS) | set((ROOT / "gis" / "migrations").rglob("*.py"))
+    code.add(Path(__file__).resolve())
+    return code, data_files(data_dir, DATA_FOLDERS)
 
 
 def recipe_hash(data_dir: Path) -> str:
-    digest = hashlib.sha256()
-    for path in recipe_inputs(data_dir):
-        label = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.relative_to(data_dir)
-        digest.update(str(label).encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()[:12]
+    code, data = recipe_inputs(data_dir)
+    return fingerprint(code, data, data_dir, content=True)[:12]
 
 
 def _connect(cluster: ClusterInfo):

@@ -282,3 +282,70 @@ def test_cli_load_reports_and_exits_nonzero_on_failure(tmp_path: Path, data_dir:
     assert "the database was not changed" in err and "cod-ab-tha" in err
     assert cli(["load", "boundaries", str(folder), "--if-empty"]) == 0
     assert "already loaded" in capsys.readouterr().out
+
+
+def test_load_if_changed_loads_only_what_changed(tmp_path: Path, data_dir: Path,
+                                                 scratch_engine: Engine,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 20, item 7: `make run` with nothing new is quick (`load … --if-changed` skips),
+    but a changed data file is loaded again without anyone remembering a flag."""
+    import os
+
+    from gis.loads import LOADERS, current
+
+    monkeypatch.setenv("DATABASE_URL", scratch_engine.url.render_as_string(hide_password=False))
+    folder = make_dataset(data_dir, tmp_path / "changed", {NAKHON_PATHOM})
+    assert cli(["load", "boundaries", str(folder), "--if-changed"]) == 0
+    assert "provinces          1" in capsys.readouterr().out  # nothing recorded yet: loads
+    recorded = _scalar(scratch_engine, "SELECT fingerprint FROM loaded_inputs "
+                                       "WHERE loader = 'boundaries'")
+    assert recorded == current(LOADERS["boundaries"], folder)
+    loaded_at = _scalar(scratch_engine, "SELECT loaded_at FROM loaded_inputs")
+
+    assert cli(["load", "boundaries", str(folder), "--if-changed"]) == 0
+    assert "nothing new" in capsys.readouterr().out
+    assert _scalar(scratch_engine, "SELECT loaded_at FROM loaded_inputs") == loaded_at
+
+    # A new release of one file (same name, new content and time): loaded again.
+    one = sorted(folder.glob("*.zip"))[0]
+    stat = one.stat()
+    os.utime(one, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert cli(["load", "boundaries", str(folder), "--if-changed"]) == 0
+    assert "provinces          1" in capsys.readouterr().out
+    assert _scalar(scratch_engine, "SELECT fingerprint FROM loaded_inputs") != recorded
+
+    # An emptied table is loaded again whatever was recorded.
+    with scratch_engine.begin() as conn:
+        conn.execute(text("TRUNCATE provinces, districts, subdistricts CASCADE"))
+    assert cli(["load", "boundaries", str(folder), "--if-changed"]) == 0
+    assert _counts(scratch_engine)["provinces"] == 1
+
+    # A load that fails records nothing: the next start tries again.
+    before = _scalar(scratch_engine, "SELECT fingerprint FROM loaded_inputs")
+    (folder / "tha_admbnda_adm2_test.zip").write_text("<html>404 Not Found</html>")
+    assert cli(["load", "boundaries", str(folder), "--if-changed"]) == 1
+    assert _scalar(scratch_engine, "SELECT fingerprint FROM loaded_inputs") == before
+
+
+def test_a_database_at_the_newest_migration_is_known_without_alembic(
+        scratch_engine: Engine, copy_database: Callable[..., str]) -> None:
+    """Every `cddgis` command and every start checks the schema; at the newest migration that
+    is one query (`gis.migrate.at_head`), on a new database Alembic migrates."""
+    from gis.migrate import at_head, head_revision, upgrade
+
+    url = scratch_engine.url.render_as_string(hide_password=False)
+    assert head_revision() == _scalar(scratch_engine, "SELECT version_num FROM alembic_version")
+    assert at_head(url)
+    with scratch_engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0015'"))
+    assert not at_head(url)
+    with scratch_engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = :head"),
+                     {"head": head_revision()})
+    bare = copy_database("cddgis_test_no_schema", empty=True)
+    bare_engine = engine_for(bare)
+    with bare_engine.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))
+    assert not at_head(bare)
+    bare_engine.dispose()
