@@ -16,10 +16,11 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Engine
 
+from core.accounts import Account
 from core.errors import MethodNotAllowed
 from core.schema import Field, Layer
 from gis import boundaries as bq
@@ -36,9 +37,9 @@ GeometryType = Literal["polygon", "point"]
 class Query:
     """Every filter kind a collection's items may be selected by, and the page asked for.
 
-    A filter the collection has no data for (attributes of the boundaries, a subdistrict code
-    of a province) selects nothing less: the routes in web/ refuse such parameters by name
-    before a query is made (``web/params.py``)."""
+    A filter kind the collection has no data for (attributes, names or nearest first of the
+    boundaries) is a ValueError: the routes in web/ refuse such parameters by name before a
+    query is made (``web/params.py``)."""
 
     bbox: tuple[float, float, float, float] | None = None
     bbox_srid: int = 4326
@@ -186,6 +187,34 @@ class Collection(ABC):
     def version(self, engine: Engine, item_id: str) -> int | None:
         """The item's version (the ETag that Part 4's If-Match names), if it is writable."""
 
+    # Writes go through the staff workspace's changes (scope, validation, review, history);
+    # a read-only collection refuses each with MethodNotAllowed (``layer()``).
+
+    def feature_id(self, engine: Engine, item_id: str) -> int | None:
+        """The stored feature an item id names (live, retired or pending), or None."""
+        return changes.feature_id_for_key(engine, self.layer(), item_id)
+
+    def create(self, engine: Engine, account: Account, values: dict[str, Any], lon: float,
+               lat: float) -> changes.ChangeResult:
+        return changes.create_feature(engine, account, self.layer(), values, lon, lat)
+
+    def update(self, engine: Engine, account: Account, feature_id: int,
+               values: dict[str, Any], *, expected_version: int, lon: float | None = None,
+               lat: float | None = None, whole: bool = False) -> changes.ChangeResult:
+        """Changes the fields in ``values``; ``whole``: every public field not in ``values``
+        is cleared (a replacement; personal fields are kept unless sent, since the public
+        representation a client sends back never holds them)."""
+        layer = self.layer()
+        if whole:
+            values = {f.name: None for f in layer.public_fields} | values
+        return changes.update_feature(engine, account, layer, feature_id, values,
+                                      expected_version=expected_version, lon=lon, lat=lat)
+
+    def retire(self, engine: Engine, account: Account, feature_id: int, *,
+               expected_version: int) -> changes.ChangeResult:
+        return changes.retire_feature(engine, account, self.layer(), feature_id,
+                                      expected_version=expected_version)
+
 
 class AreaCollection(Collection):
     """Provinces, districts or subdistricts: polygons by DOPA code, read-only, four levels of
@@ -221,6 +250,12 @@ class AreaCollection(Collection):
         return bq.queryables(self.declaration)
 
     def _query(self, q: Query) -> bq.ItemQuery:
+        unused = [name for name, value in (
+            ("subdistrict", q.subdistrict), ("choices", q.choices), ("ranges", q.ranges),
+            ("text", q.text), ("near", q.near), ("radius_km", q.radius_km),
+            ("exclude", q.exclude)) if value]
+        if unused:  # web/ refuses these parameters by name; never ignored silently here
+            raise ValueError(f"{self.id} cannot be selected by {', '.join(unused)}")
         return bq.ItemQuery(
             bbox=q.bbox, bbox_srid=q.bbox_srid, region=q.region, province=q.province,
             district=q.district, limit=q.limit, offset=q.offset, lod=q.lod, filter=q.filter,
