@@ -148,7 +148,7 @@ _ENVELOPE = f"""
 """
 
 
-def _area_sql(collection: gc.Collection, filters: TileFilters, z: int,
+def _boundary_sql(collection: gc.Collection, filters: TileFilters, z: int,
               ) -> tuple[str, dict[str, object]]:
     geom = collection.geometry_columns[lod_for_zoom(z)]
     where, params = collection.where(filters.query())
@@ -404,7 +404,7 @@ def build_layer_tile(db: _Db, layer: gc.Collection, filters: TileFilters, z: int
 
 def build_area_tile(db: _Db, collection: gc.Collection, filters: TileFilters, z: int, x: int,
                     y: int, store: Store | None = None) -> bytes:
-    sql, params = _area_sql(collection, filters, z)
+    sql, params = _boundary_sql(collection, filters, z)
     return _run(db, sql, params, collection.id, z, x, y, store)
 
 
@@ -419,7 +419,7 @@ def _point_statement(layer: gc.Collection, filters: TileFilters, z: int,
 
 # How a collection's tiles are made, by its geometry: areas clipped at the zoom's level of
 # detail; points as points, or counted on a grid (zoomed out, or past the byte budget).
-_STATEMENTS = {"polygon": _area_sql, "point": _point_statement}
+_STATEMENTS = {"polygon": _boundary_sql, "point": _point_statement}
 _BUILDERS: dict[str, Callable[..., bytes]] = {"polygon": build_area_tile,
                                                "point": build_layer_tile}
 
@@ -748,7 +748,7 @@ def build_basemap_names_sql(z: int) -> str:
             SELECT ST_AsMVTGeom(ST_Transform(a.pt, 3857), tile.env, {EXTENT}, 0, true) AS geom,
                    a.name_th, a.name_en, a.level
             FROM ({' UNION ALL '.join(parts)}) a, tile
-            OFFSET 0  -- computed once a row (see _area_sql)
+            OFFSET 0  -- computed once a row (see _boundary_sql)
         ) l WHERE l.geom IS NOT NULL
     """] if parts else []
     if z >= BASEMAP_VILLAGES_FROM:
