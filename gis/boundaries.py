@@ -88,7 +88,7 @@ def queryables(collection: BoundaryCollection) -> dict[str, Queryable]:
     return {q.name: q for q in found}
 
 
-def _where(collection: BoundaryCollection, q: ItemQuery) -> tuple[str, dict[str, object]]:
+def where(collection: BoundaryCollection, q: ItemQuery) -> tuple[str, dict[str, object]]:
     clauses: list[str] = []
     params: dict[str, object] = {}
     if q.bbox is not None:
@@ -158,7 +158,7 @@ def query_items(engine: Engine, collection: BoundaryCollection, q: ItemQuery) ->
     """A page of areas; by code, a page starts after the previous one's last code (keyset), so
     every page costs the same. numberMatched is exact (at most 7,425 rows to count), on a first
     page only: a page reached by cursor continues a selection its first page counted."""
-    where, params = _where(collection, q)
+    clauses, params = where(collection, q)
     found = queryables(collection)
     order = "".join(f"{found[name].sql} {'DESC' if desc else 'ASC'} NULLS LAST, "
                     for name, desc in q.sortby)
@@ -166,14 +166,14 @@ def query_items(engine: Engine, collection: BoundaryCollection, q: ItemQuery) ->
                                       "offset": 0 if q.after else q.offset}
     if q.properties is not None:
         page_params["only_properties"] = list(q.properties)
-    count_where = _where(collection, replace(q, after=None))
+    count_where = where(collection, replace(q, after=None))
     with engine.connect() as conn:
         matched = None if q.after is not None else count_capped(
             conn, f"{collection.table} t WHERE {count_where[0]}", count_where[1])
         rows = conn.execute(text(f"""
             SELECT {_feature_sql(collection, q.lod, q.crs, q.properties)}, t.code
             FROM {collection.table} t
-            WHERE {where}
+            WHERE {clauses}
             ORDER BY {order}t.code
             LIMIT :limit OFFSET :offset
         """), page_params).all()
@@ -203,13 +203,13 @@ def extent(engine: Engine, collection: BoundaryCollection) -> list[float] | None
 def area_names(engine: Engine, collection: BoundaryCollection, parent: str | None = None,
                ) -> list[dict[str, str]]:
     """Codes and names for drop-downs, sorted the Thai way."""
-    where, params = "TRUE", {}
+    clauses, params = "TRUE", {}
     if parent is not None and collection.parents:
-        where, params = f"{collection.parents[-1]} = :parent", {"parent": parent}
+        clauses, params = f"{collection.parents[-1]} = :parent", {"parent": parent}
     with engine.connect() as conn:
         rows = conn.execute(text(f"""
             SELECT code, name_th, name_en, region FROM {collection.table}
-            WHERE {where} ORDER BY name_th COLLATE "th-TH-x-icu", code
+            WHERE {clauses} ORDER BY name_th COLLATE "th-TH-x-icu", code
         """), params).mappings().all()
     return [dict(r) for r in rows]
 

@@ -125,7 +125,7 @@ def count_capped(conn: Connection, table_where: str, params: dict[str, object],
     return int(conn.execute(text(f"SELECT count(*) FROM {table_where}"), params).scalar_one())
 
 
-def _where(layer: Layer, q: LayerQuery) -> tuple[str, dict[str, object]]:
+def where(layer: Layer, q: LayerQuery) -> tuple[str, dict[str, object]]:
     clauses = ["f.layer = :layer"]
     params: dict[str, object] = {"layer": layer.id}
     if q.bbox is not None:
@@ -242,7 +242,7 @@ def _selection(layer: Layer, q: LayerQuery, columns: str, *, few: bool = False,
     Nearest first uses the geography index: KNN (``<->``) on the sphere picks a generous set of
     candidates, which are then ordered by their ellipsoidal distance (what is shown).
     """
-    where, params = _where(layer, q)
+    clauses, params = where(layer, q)
     params = {**params, "limit": q.limit, "offset": 0 if q.after else q.offset}
     if q.properties is not None:
         params["only_properties"] = list(q.properties)
@@ -253,7 +253,7 @@ def _selection(layer: Layer, q: LayerQuery, columns: str, *, few: bool = False,
         if few:  # the page's ids first (index, sort, limit), then its rows are built
             return f"""
                 WITH hits AS MATERIALIZED (
-                    SELECT f.id FROM layer_features f WHERE {where}
+                    SELECT f.id FROM layer_features f WHERE {clauses}
                     ORDER BY {order}f.key LIMIT :limit OFFSET :offset)
                 SELECT {columns}, NULL::float8 AS distance_m
                 FROM hits h JOIN layer_features f ON f.id = h.id {_JOINS}
@@ -262,7 +262,7 @@ def _selection(layer: Layer, q: LayerQuery, columns: str, *, few: bool = False,
         return f"""
             SELECT {columns}, NULL::float8 AS distance_m
             FROM layer_features f {_JOINS}
-            WHERE {where}
+            WHERE {clauses}
             ORDER BY {order}f.key
             LIMIT :limit OFFSET :offset
         """, params
@@ -271,7 +271,7 @@ def _selection(layer: Layer, q: LayerQuery, columns: str, *, few: bool = False,
     return f"""
         WITH candidates AS (
             SELECT f.id FROM layer_features f
-            WHERE {where}
+            WHERE {clauses}
             ORDER BY f.geom::geography <-> {point}
             LIMIT :candidates
         )
@@ -300,8 +300,8 @@ def query_features(engine: Engine, layer: Layer, q: LayerQuery, *, count: bool =
     ``count=False`` skips it on the first page too.
     """
     count = count and q.after is None
-    where, params = _where(layer, replace(q, after=None))
-    selected = f"layer_features f WHERE {where}"
+    clauses, params = where(layer, replace(q, after=None))
+    selected = f"layer_features f WHERE {clauses}"
     with engine.connect() as conn:
         estimate = None
         if count or (q.near is None and (q.bbox is not None or q.filter is not None)):
@@ -363,14 +363,14 @@ class Cluster:
 
 def clusters(engine: Engine, layer: Layer, q: LayerQuery, cell_degrees: float) -> list[Cluster]:
     """Points gathered on a grid: what a zoomed-out map needs instead of every marker."""
-    where, params = _where(layer, q)
+    clauses, params = where(layer, q)
     with engine.connect() as conn:
         rows = conn.execute(text(f"""
             SELECT count(*), ST_X(ST_Centroid(ST_Collect(f.geom))),
                    ST_Y(ST_Centroid(ST_Collect(f.geom))),
                    CASE WHEN count(*) = 1 THEN min(f.key) END
             FROM layer_features f
-            WHERE {where}
+            WHERE {clauses}
             GROUP BY ST_SnapToGrid(f.geom, :cell)
         """), {**params, "cell": cell_degrees}).all()
     return [Cluster(int(n), round(x, 6), round(y, 6), key) for n, x, y, key in rows]

@@ -194,7 +194,7 @@ def find(engine: Engine, layer: Layer, typed: str, where: lq.LayerQuery, *,
     query = Query.of(typed)
     if query.empty:
         return Found([], 0)
-    clauses, params = lq._where(layer, replace(where, text=None, limit=limit, offset=0))
+    clauses, params = lq.where(layer, replace(where, text=None, limit=limit, offset=0))
     order = (f"{_SCORE} DESC, f.key" if where.near is None else
              "f.geom::geography <-> ST_SetSRID(ST_MakePoint(:near_lon, :near_lat), 4326)"
              "::geography, f.key")

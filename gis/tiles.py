@@ -22,7 +22,7 @@ import hashlib
 import itertools
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql import psycopg2 as psycopg2_dialect
 
 from core.schema import Layer
 from gis import boundaries as bq
+from gis import collections as gc
 from gis import layer_queries as lq
 from gis.errors import translated
 
@@ -57,8 +58,6 @@ MAX_POINTS_PER_TILE = 20_000
 ALL_LAYERS = "*"
 """Cache key of the multi-collection tileset (every point layer in one tile)."""
 _LOCK_CLASS = "cddgis.tile_cache"
-_POINT_LAYERS_LOCK = "#points"
-"""Taken exclusively by TRUNCATE of layer_features (see migration 0007)."""
 
 
 def lod_for_zoom(z: int) -> int:
@@ -97,6 +96,11 @@ class TileFilters:
         for name, bounds in sorted(self.ranges.items()):
             parts[f"{name}_range"] = [bounds.minimum, bounds.maximum]
         return json.dumps(parts, sort_keys=True, ensure_ascii=False) if parts else ""
+
+    def query(self) -> gc.Query:
+        """The same selection as a collection's items query (``Collection.where``)."""
+        return gc.Query(region=self.region, province=self.province, district=self.district,
+                        subdistrict=self.subdistrict, choices=self.choices, ranges=self.ranges)
 
 
 @dataclass(frozen=True)
@@ -144,11 +148,10 @@ _ENVELOPE = f"""
 """
 
 
-def _boundary_sql(collection: bq.BoundaryCollection, filters: TileFilters, z: int,
-                  ) -> tuple[str, dict[str, object]]:
-    geom = bq.GEOMETRY_COLUMNS[lod_for_zoom(z)]
-    where, params = bq._where(collection, bq.ItemQuery(
-        region=filters.region, province=filters.province, district=filters.district))
+def _boundary_sql(collection: gc.Collection, filters: TileFilters, z: int,
+              ) -> tuple[str, dict[str, object]]:
+    geom = collection.geometry_columns[lod_for_zoom(z)]
+    where, params = collection.where(filters.query())
     parents = "".join(f"t.{p}, " for p in collection.parents)
     # Clipped in lon/lat first (Web Mercator keeps a lon/lat box a box), so only the part in
     # the tile is projected: a full-detail subdistrict at z=14 is mostly outside it. Areas
@@ -173,14 +176,14 @@ _FIXED_COLUMNS = {"id": "f.key", "province_code": "f.province_code",
                   "region": "f.region", "sample": "f.sample"}
 
 
-def _public_columns(layer: Layer) -> str:
+def _public_columns(collection: gc.Collection) -> str:
     """The layer's public fields, each by name and typed, as columns (ST_AsMVT makes each a
     property and skips NULLs): personal ones can never be selected. Columns, not one JSON
     object, because ST_AsMVT parses a JSON object per row: measured, that was three quarters
     of a point tile's time. A value of another JSON type than declared (only raw SQL could
     store one) is left out rather than failing the tile."""
     columns = []
-    for f in layer.public_fields:
+    for f in collection.public_fields:
         if f.name in _FIXED_COLUMNS:
             continue
         value, text_value = f"f.properties->'{f.name}'", f"f.properties->>'{f.name}'"
@@ -198,17 +201,11 @@ def _public_columns(layer: Layer) -> str:
     return ", ".join(columns)
 
 
-def _layer_where(layer: Layer, filters: TileFilters) -> tuple[str, dict[str, object]]:
-    return lq._where(layer, lq.LayerQuery(
-        region=filters.region, province=filters.province, district=filters.district,
-        subdistrict=filters.subdistrict, choices=filters.choices, ranges=filters.ranges))
-
-
-def _grid_sql(layer: Layer, filters: TileFilters) -> tuple[str, dict[str, object]]:
+def _grid_sql(layer: gc.Collection, filters: TileFilters) -> tuple[str, dict[str, object]]:
     """Points counted per grid cell of the tile (``:cell`` units a side), each cell drawn at
     its points' mean position. Only points inside the tile itself (half-open, no margin) are
     counted, so the counts of a zoom's tiles add up to the layer's."""
-    where, params = _layer_where(layer, filters)
+    where, params = layer.where(filters.query())
     # Web Mercator by formula on lon/lat (what ST_Transform does, without a PROJ call per
     # point: a 1,000,000-point tile at z=5 is mostly this arithmetic).
     mx = "(ST_X(f.geom) * 20037508.342789244 / 180)"
@@ -348,11 +345,11 @@ def _run(db: _Db, sql: str, params: dict[str, object], name: str, z: int, x: int
     return bytes(data or b"")
 
 
-def _capped_sql(layer: Layer, filters: TileFilters) -> tuple[str, dict[str, object]]:
+def _capped_sql(layer: gc.Collection, filters: TileFilters) -> tuple[str, dict[str, object]]:
     """The tile of points and whether the margin envelope holds ``:cap`` points or more (then
     the tile is NULL: a grid is made instead). One statement: the count and the tile share one
     index scan."""
-    where, params = _layer_where(layer, filters)
+    where, params = layer.where(filters.query())
     return f"""
         {_ENVELOPE},
         points AS MATERIALIZED (
@@ -371,7 +368,7 @@ def _capped_sql(layer: Layer, filters: TileFilters) -> tuple[str, dict[str, obje
     """, params
 
 
-def _capped_points(db: _Db, layer: Layer, filters: TileFilters, z: int, x: int,
+def _capped_points(db: _Db, layer: gc.Collection, filters: TileFilters, z: int, x: int,
                    y: int, cap: int, budget: int, store: Store | None) -> bytes | None:
     """The tile of points, or None when the margin envelope holds ``cap`` points or more."""
     select, params = _capped_sql(layer, filters)
@@ -382,7 +379,7 @@ def _capped_points(db: _Db, layer: Layer, filters: TileFilters, z: int, x: int,
     return None if too_many else bytes(data or b"")
 
 
-def build_layer_tile(db: _Db, layer: Layer, filters: TileFilters, z: int, x: int,
+def build_layer_tile(db: _Db, layer: gc.Collection, filters: TileFilters, z: int, x: int,
                      y: int, budget: int = BYTE_BUDGET, store: Store | None = None) -> bytes:
     """A point layer's tile: counts on a grid below ``POINTS_FROM_ZOOM``, else the points;
     either way no more than ``budget`` bytes (coarser grids until it fits)."""
@@ -405,56 +402,71 @@ def build_layer_tile(db: _Db, layer: Layer, filters: TileFilters, z: int, x: int
         cell *= 2
 
 
-def build_boundary_tile(db: _Db, collection: bq.BoundaryCollection,
-                        filters: TileFilters, z: int, x: int, y: int,
-                        store: Store | None = None) -> bytes:
+def build_area_tile(db: _Db, collection: gc.Collection, filters: TileFilters, z: int, x: int,
+                    y: int, store: Store | None = None) -> bytes:
     sql, params = _boundary_sql(collection, filters, z)
     return _run(db, sql, params, collection.id, z, x, y, store)
 
 
-def statement(source: bq.BoundaryCollection | Layer, filters: TileFilters, z: int, x: int,
-              y: int) -> tuple[str, dict[str, object]]:
+def _point_statement(layer: gc.Collection, filters: TileFilters, z: int,
+                     ) -> tuple[str, dict[str, object]]:
+    if z < POINTS_FROM_ZOOM:
+        sql, params = _grid_sql(layer, filters)
+        return sql, {**params, "cell": CLUSTER_CELL}
+    sql, params = _capped_sql(layer, filters)
+    return sql, {**params, "cap": MAX_POINTS_PER_TILE + 1}
+
+
+# How a collection's tiles are made, by its geometry: areas clipped at the zoom's level of
+# detail; points as points, or counted on a grid (zoomed out, or past the byte budget).
+_STATEMENTS = {"polygon": _boundary_sql, "point": _point_statement}
+_BUILDERS: dict[str, Callable[..., bytes]] = {"polygon": build_area_tile,
+                                               "point": build_layer_tile}
+
+
+def statement(source: gc.Collection | bq.BoundaryCollection | Layer, filters: TileFilters,
+              z: int, x: int, y: int) -> tuple[str, dict[str, object]]:
     """The one ST_AsMVT statement a tile usually takes (a grid below ``POINTS_FROM_ZOOM``,
     else the points, capped), with its parameters: what benchmarks time as the floor, and
     part of the tileset's ``fingerprint``."""
-    extra: dict[str, object] = {"tz": z, "tx": x, "ty": y, "margin": MARGIN,
-                                "layer_name": source.id}
-    if isinstance(source, bq.BoundaryCollection):
-        sql, params = _boundary_sql(source, filters, z)
-    elif z < POINTS_FROM_ZOOM:
-        sql, params = _grid_sql(source, filters)
-        extra["cell"] = CLUSTER_CELL
-    else:
-        sql, params = _capped_sql(source, filters)
-        extra["cap"] = MAX_POINTS_PER_TILE + 1
-    return sql, {**params, **extra}
+    collection = gc.of(source)
+    sql, params = _STATEMENTS[collection.geometry_type](collection, filters, z)
+    return sql, {**params, "tz": z, "tx": x, "ty": y, "margin": MARGIN,
+                 "layer_name": collection.id}
 
 
 # -- caching -------------------------------------------------------------------------------
 
-Source = bq.BoundaryCollection | Layer | tuple[Layer, ...]
-"""A boundary collection, a point layer, or every point layer (the multi-collection tileset)."""
+Tileset = gc.Collection | tuple[gc.Collection, ...]
+"""A collection, or every point layer (the multi-collection tileset)."""
+Source = Tileset | bq.BoundaryCollection | Layer | tuple[Layer, ...]
+"""A tileset as the callers name it: a collection or its declaration (``gc.of``)."""
+
+
+def as_source(source: Source) -> Tileset:
+    if isinstance(source, tuple):
+        return tuple(gc.of(member) for member in source)
+    return gc.of(source)
 
 
 def cache_collection(source: Source) -> str:
     return ALL_LAYERS if isinstance(source, tuple) else source.id
 
 
-def _lock_names(source: Source) -> list[str]:
-    if isinstance(source, bq.BoundaryCollection):
-        return [source.id]
-    layers = source if isinstance(source, tuple) else (source,)
-    return sorted({layer.id for layer in layers} | {_POINT_LAYERS_LOCK})
+def _members(source: Tileset) -> tuple[gc.Collection, ...]:
+    return source if isinstance(source, tuple) else (source,)
 
 
-def _build(db: _Db, source: Source, filters: TileFilters, z: int, x: int, y: int,
+def _lock_names(source: Tileset) -> list[str]:
+    return sorted({name for member in _members(source) for name in member.lock_names})
+
+
+def _build(db: _Db, source: Tileset, filters: TileFilters, z: int, x: int, y: int,
            store: Store) -> bytes:
     """The tile's bytes, stored in the cache by the statement that made them (the all-layers
     tile, made of several, by a statement of its own in the same transaction)."""
-    if isinstance(source, bq.BoundaryCollection):
-        return build_boundary_tile(db, source, filters, z, x, y, store)
     if not isinstance(source, tuple):
-        return build_layer_tile(db, source, filters, z, x, y, store=store)
+        return _BUILDERS[source.geometry_type](db, source, filters, z, x, y, store=store)
     # One MVT layer per collection; MVT tiles concatenate into one tile.
     db.row(f"BEGIN ISOLATION LEVEL READ COMMITTED; {_LOCKED}", store.bind())
     db.in_transaction = True
@@ -505,6 +517,8 @@ def fingerprint(source: Source | str) -> str:
     is fingerprinted from its members'."""
     if isinstance(source, tuple):
         return _digest([TILE_FORMAT, ALL_LAYERS, *(fingerprint(layer) for layer in source)])
+    if not isinstance(source, str):
+        source = gc.of(source)
     known = _FINGERPRINTS.get(id(source))
     if known is not None and known[0] is source:
         return known[1]
@@ -519,10 +533,9 @@ def _digest(texts: list[str]) -> str:
     return hashlib.sha256("\x1f".join(texts).encode()).hexdigest()[:10]
 
 
-def _fingerprint(source: bq.BoundaryCollection | Layer | str) -> str:
+def _fingerprint(source: gc.Collection | str) -> str:
     if source == BASEMAP:
-        items: list[bq.BoundaryCollection | Layer] = [bq.COLLECTIONS[c] for c in version_names(
-            BASEMAP)[:3]]
+        items = [gc.required(c) for c in version_names(BASEMAP)[:3]]
         extra = [build_basemap_names_sql(z) for z in range(0, MAX_ZOOM + 1, 2)]
     else:
         assert not isinstance(source, str)
@@ -641,7 +654,7 @@ def _count_miss(engine: Engine, budget: CacheBudget | None) -> None:
         keep_within(engine, budget)
 
 
-def get_tile(engine: Engine, source: Source, filters: TileFilters, z: int, x: int, y: int,
+def get_tile(engine: Engine, declared: Source, filters: TileFilters, z: int, x: int, y: int,
              budget: CacheBudget | None = None) -> Tile:
     """The tile from the cache, or built now (and cached when no writer is at work on it).
 
@@ -651,6 +664,7 @@ def get_tile(engine: Engine, source: Source, filters: TileFilters, z: int, x: in
     (the lock, then the statement that builds and stores the tile, as one implicit
     transaction). The version is read with the lookup, before any build: the tile is of that
     version or a newer one. With a ``budget``, the cache is kept within it."""
+    source = as_source(declared)
     collection, params, fp = cache_collection(source), filters.key(), fingerprint(source)
     with _Db.of(engine) as db:
         data, etag, total = db.row(_LOOKUP, {
@@ -688,15 +702,14 @@ def clear_cache(engine: Engine, collection: str | None = None) -> int:
 
 def extent(engine: Engine, source: Source) -> list[float] | None:
     """lon/lat bounds of what the tiles show (for TileJSON ``bounds``)."""
-    if isinstance(source, bq.BoundaryCollection):
-        return bq.extent(engine, source)
-    summary = lq.layer_summary(engine)
-    layers = source if isinstance(source, tuple) else (source,)
-    boxes = [summary[layer.id]["bbox"] for layer in layers if layer.id in summary]
+    members = _members(as_source(source))
+    if len(members) == 1:
+        return members[0].summary(engine).bbox
+    boxes = [b for member in members if (b := member.summary(engine).bbox) is not None]
     if not boxes:
         return None
-    return [min(b[0] for b in boxes), min(b[1] for b in boxes),  # type: ignore[index]
-            max(b[2] for b in boxes), max(b[3] for b in boxes)]  # type: ignore[index]
+    return [min(b[0] for b in boxes), min(b[1] for b in boxes),
+            max(b[2] for b in boxes), max(b[3] for b in boxes)]
 
 
 # -- the basemap: cddgis's own boundaries, names and villages --------------------------------
@@ -714,21 +727,21 @@ _LABELS = (("provinces", "geom_lod3", 4, 8), ("districts", "geom_lod2", 8, 10),
            ("subdistricts", "geom_lod1", 11, MAX_ZOOM))
 
 
-def basemap_layers(z: int) -> list[bq.BoundaryCollection]:
+def basemap_layers(z: int) -> list[gc.Collection]:
     """The boundary collections whose lines the basemap draws at zoom ``z``."""
     names = ["provinces"]
     if z >= BASEMAP_DISTRICTS_FROM:
         names.append("districts")
     if z >= BASEMAP_SUBDISTRICTS_FROM:
         names.append("subdistricts")
-    return [bq.COLLECTIONS[n] for n in names]
+    return [gc.required(n) for n in names]
 
 
 def build_basemap_names_sql(z: int) -> str:
     """The statement of ``build_basemap_names`` at zoom ``z`` ('' when nothing is named)."""
     parts = [f"""
         SELECT ST_PointOnSurface(t.{geom}) AS pt, t.name_th, t.name_en, '{c}' AS level
-        FROM {bq.COLLECTIONS[c].table} t, tile WHERE t.geom && tile.env4326
+        FROM {gc.required(c).table} t, tile WHERE t.geom && tile.env4326
     """ for c, geom, first, last in _LABELS if first <= z <= last]
     sql = [f"""
         SELECT ST_AsMVT(l, 'labels', {EXTENT}, 'geom') FROM (

@@ -24,7 +24,6 @@ from flask.typing import ResponseReturnValue
 from core.errors import (
     BadParameter,
     Forbidden,
-    MethodNotAllowed,
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
@@ -32,13 +31,10 @@ from core.errors import (
     UnsupportedMediaType,
 )
 from core.readers import EXPECTED
-from core.schema import Layer
-from gis import boundaries as bq
 from gis import changes
-from gis import layer_queries as lq
+from gis import collections as gc
 from gis.layer_store import import_file
 from gis.upload_jobs import crs_choice
-from layers.definitions import LAYERS
 from layers.importer import ImportRefused, ImportReport
 from web.auth import api_account
 from web.services import engine
@@ -54,21 +50,19 @@ feature back as it got it, and these are ignored — the server derives them aga
 IMPORT_MODES = {"dry-run": {"dry_run": True}, "all": {}, "valid-only": {"valid_only": True}}
 
 
-def _layer(collection_id: str) -> Layer:
-    """The layer to write; boundaries are read-only (405), anything else unknown (404)."""
-    if collection_id in bq.COLLECTIONS:
-        raise MethodNotAllowed(f"{collection_id} is read-only: the boundaries come from the "
-                               "official DOPA/HDX files / ขอบเขตการปกครองแก้ไขผ่าน API ไม่ได้")
-    layer = LAYERS.get(collection_id)
-    if layer is None:
-        raise NotFound(f"no collection {collection_id!r}")
-    return layer
-
-
-def _feature_id(layer: Layer, key: str) -> int:
-    found = changes.feature_id_for_key(engine(), layer, key)
+def _writable(collection_id: str) -> gc.Collection:
+    """The collection to write: a read-only one refuses (405), an unknown one is 404."""
+    found = gc.collection(collection_id)
     if found is None:
-        raise NotFound(f"no feature {key!r} in {layer.id}")
+        raise NotFound(f"no collection {collection_id!r}")
+    found.layer()  # 405 for a read-only collection, before anything else is checked
+    return found
+
+
+def _feature_id(c: gc.Collection, key: str) -> int:
+    found = c.feature_id(engine(), key)
+    if found is None:
+        raise NotFound(c.missing(key))
     return found
 
 
@@ -146,7 +140,7 @@ def _parts(body: dict[str, Any], *, whole: bool) -> tuple[dict[str, Any] | None,
     return properties, point
 
 
-def _answer(layer: Layer, result: changes.ChangeResult, *, created: bool = False,
+def _answer(c: gc.Collection, result: changes.ChangeResult, *, created: bool = False,
             ) -> ResponseReturnValue:
     """201/200 with the feature as the public API shows it, or 202 with the change."""
     if result.status == "pending":
@@ -156,9 +150,9 @@ def _answer(layer: Layer, result: changes.ChangeResult, *, created: bool = False
                                "published",
                 "links": [{"href": location, "rel": "monitor", "type": "application/json"}]}
         return jsonify(body), 202, {"Location": location}
-    location = url_for("api.item", collection_id=layer.id, item_id=result.key, _external=True)
+    location = url_for("api.item", collection_id=c.id, item_id=result.key, _external=True)
     headers = {"ETag": f'"{result.version}"', "Location": location}
-    feature = lq.get_feature(engine(), layer, result.key)
+    feature = c.item(engine(), result.key)
     if feature is None:  # retired
         return Response(status=204, headers={"Location": location})
     return Response(feature, status=201 if created else 200, mimetype=GEOJSON, headers=headers)
@@ -170,12 +164,11 @@ def _conflict_to_412(exc: changes.StaleVersion) -> NoReturn:
 
 @api_write.post("/collections/<collection_id>/items")
 def create(collection_id: str) -> ResponseReturnValue:
-    layer = _layer(collection_id)
+    c = _writable(collection_id)
     account = api_account()
     properties, point = _parts(_body(), whole=True)
     assert properties is not None and point is not None
-    result = changes.create_feature(engine(), account, layer, properties, *point)
-    return _answer(layer, result, created=True)
+    return _answer(c, c.create(engine(), account, properties, *point), created=True)
 
 
 @api_write.put("/collections/<collection_id>/items/<item_id>")
@@ -183,51 +176,49 @@ def replace(collection_id: str, item_id: str) -> ResponseReturnValue:
     """Replaces the public fields (one left out is cleared) and the point; personal fields are
     replaced only when sent (the public representation never holds them, so a GET-then-PUT
     must not erase them)."""
-    layer = _layer(collection_id)
+    c = _writable(collection_id)
     account = api_account()
     properties, point = _parts(_body(), whole=True)
     assert properties is not None and point is not None
-    fid = _feature_id(layer, item_id)
+    fid = _feature_id(c, item_id)
     version = _expected_version()
-    values = {f.name: None for f in layer.public_fields} | properties
     try:
-        result = changes.update_feature(engine(), account, layer, fid, values,
-                                        expected_version=version, lon=point[0], lat=point[1])
+        result = c.update(engine(), account, fid, properties, expected_version=version,
+                          lon=point[0], lat=point[1], whole=True)
     except changes.StaleVersion as exc:
         _conflict_to_412(exc)
-    return _answer(layer, result)
+    return _answer(c, result)
 
 
 @api_write.patch("/collections/<collection_id>/items/<item_id>")
 def update(collection_id: str, item_id: str) -> ResponseReturnValue:
     """Merges the properties sent (null clears one); a geometry moves the point."""
-    layer = _layer(collection_id)
+    c = _writable(collection_id)
     account = api_account()
     properties, point = _parts(_body(), whole=False)
-    fid = _feature_id(layer, item_id)
+    fid = _feature_id(c, item_id)
     version = _expected_version()
     lon, lat = point if point else (None, None)
     try:
-        result = changes.update_feature(engine(), account, layer, fid, properties or {},
-                                        expected_version=version, lon=lon, lat=lat)
+        result = c.update(engine(), account, fid, properties or {}, expected_version=version,
+                          lon=lon, lat=lat)
     except changes.StaleVersion as exc:
         _conflict_to_412(exc)
-    return _answer(layer, result)
+    return _answer(c, result)
 
 
 @api_write.delete("/collections/<collection_id>/items/<item_id>")
 def retire(collection_id: str, item_id: str) -> ResponseReturnValue:
     """Retires the feature (kept in the history; restorable in the workspace)."""
-    layer = _layer(collection_id)
+    c = _writable(collection_id)
     account = api_account()
-    fid = _feature_id(layer, item_id)
+    fid = _feature_id(c, item_id)
     version = _expected_version()
     try:
-        result = changes.retire_feature(engine(), account, layer, fid,
-                                        expected_version=version)
+        result = c.retire(engine(), account, fid, expected_version=version)
     except changes.StaleVersion as exc:
         _conflict_to_412(exc)
-    return _answer(layer, result)
+    return _answer(c, result)
 
 
 @api_write.get("/changes/<id:change_id>")
@@ -257,7 +248,7 @@ def bulk_import(collection_id: str) -> ResponseReturnValue:
     """A file posted as multipart ``file`` with ``mode`` = dry-run (default), all (all or
     nothing) or valid-only: the importer's report, rows with errors first. Files over
     CDDGIS_MAX_UPLOAD_MB are refused with 413 before they are read."""
-    layer = _layer(collection_id)
+    layer = _writable(collection_id).layer()
     account = api_account()
     if not account.covers_layer(layer.id):
         raise Forbidden(f"layer {layer.id} is outside the layers of account {account.name}")

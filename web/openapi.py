@@ -15,7 +15,7 @@ from collections.abc import Callable
 from flask import url_for
 
 from core import __version__
-from gis import boundaries as bq
+from gis import collections as gc
 from gis import summary as gs
 from layers.definitions import LAYERS
 from web import dashboard
@@ -239,18 +239,10 @@ def operations() -> dict[str, tuple[list[Param], dict[str, object]]]:
     add("/openapi", f, _op("getOpenAPI", "This API definition (OpenAPI 3.0)", f,
                            _html_or("application/vnd.oai.openapi+json;version=3.0"),
                            tags=["Capabilities"]))
-    collections: list[tuple[str, str, list[Param], list[Param], dict[str, object]]] = [
-        (c.id, f"{c.title_th} / {c.title_en}", wp.boundary_items_params(),
-         wp.boundary_item_params(),
-         _id_param("featureId", f"{c.code_length}-digit DOPA code",
-                   f"^[0-9]{{{c.code_length}}}$"))
-        for c in bq.COLLECTIONS.values()]
-    collections += [(layer.id, f"{layer.title_th} / {layer.title_en}",
-                     wp.layer_items_params(layer), wp.layer_item_params(),
-                     _id_param("featureId", f"{layer.key_field} (the layer's natural key)"))
-                    for layer in LAYERS.values()]
-    for cid, title, items_params, item_params, feature_id in collections:
-        tag = [cid]
+    for c in gc.collections():
+        cid, title, tag = c.id, c.title, [c.id]
+        items_params, item_params = wp.items_params(c), wp.item_params(c)
+        feature_id = _id_param("featureId", c.id_description, c.id_pattern)
         base = f"/collections/{cid}"
         name = cid.replace("-", "_")
         add(base, f, _op(f"describe_{name}", f"{title}: metadata", f, _html_or(JSON),
@@ -259,7 +251,7 @@ def operations() -> dict[str, tuple[list[Param], dict[str, object]]]:
             f"queryables_{name}", f"{title}: queryables (JSON Schema)", f,
             _html_or("application/schema+json"), tags=tag))
         content = _html_or(GEOJSON, {"$ref": "#/components/schemas/featureCollection"})
-        if cid in LAYERS:
+        if c.points:
             content["text/csv"] = {"schema": {"type": "string"}}
         add(f"{base}/items", items_params, _op(
             f"items_{name}", f"{title}: features", items_params, content, tags=tag,
@@ -269,10 +261,9 @@ def operations() -> dict[str, tuple[list[Param], dict[str, object]]]:
         add(f"{base}/items/{{featureId}}", item_params, _op(
             f"item_{name}", f"{title}: one feature", item_params, _html_or(GEOJSON), tags=tag,
             path_params=[feature_id]))
-        source = LAYERS[cid] if cid in LAYERS else bq.COLLECTIONS[cid]
-        _add_tiles(add, base, f"{name}_", title, source, tag)
-        if cid in LAYERS:
-            cluster = wp.cluster_params(LAYERS[cid])
+        _add_tiles(add, base, f"{name}_", title, c, tag)
+        if c.points:
+            cluster = wp.cluster_params(c)
             add(f"{base}/clusters", cluster, _op(
                 f"clusters_{name}", f"{title}: points gathered on a grid (cddgis extension)",
                 cluster, {JSON: {"schema": _OBJECT}}, tags=tag))

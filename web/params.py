@@ -8,6 +8,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from flask import Response, after_this_request, g, request
 from werkzeug.routing import IntegerConverter
@@ -16,6 +17,7 @@ from core.areas import CDD_REGIONS, village_key
 from core.errors import BadParameter, NotFound
 from core.schema import Field, Layer
 from gis import crs as gcrs
+from gis.collections import Collection
 from gis.cql import Compiled, Queryable, compile_filter
 from gis.layer_queries import MAX_LIMIT, RangeFilter
 
@@ -273,7 +275,15 @@ def filter_param_names(layer: Layer) -> set[str]:
     return names
 
 
-def layer_filters(layer: Layer) -> tuple[dict[str, tuple[object, ...]], dict[str, RangeFilter]]:
+class Filtered(Protocol):
+    """What has attribute filters: a layer's declaration, or any collection (a boundary
+    collection has none)."""
+
+    @property
+    def filter_fields(self) -> tuple[Field, ...]: ...
+
+
+def layer_filters(layer: Filtered) -> tuple[dict[str, tuple[object, ...]], dict[str, RangeFilter]]:
     """The layer's attribute filters: ``field=a,b`` for choices, ``field_min``/``_max`` ranges."""
     choices: dict[str, tuple[object, ...]] = {}
     ranges: dict[str, RangeFilter] = {}
@@ -418,7 +428,7 @@ PLACE_LIMIT = Param("limit", "Places to return.", type="integer", default=10, mi
 _TYPES = {"int": "integer", "year_be": "integer", "float": "number", "bool": "boolean"}
 
 
-def field_params(layer: Layer) -> list[Param]:
+def field_params(layer: Filtered) -> list[Param]:
     """The layer's attribute filters as declared parameters: ``field=a,b`` for choices,
     ``field_min``/``field_max`` for ranges."""
     params: list[Param] = []
@@ -436,12 +446,34 @@ def field_params(layer: Layer) -> list[Param]:
     return params
 
 
+AREA_PARAMS = {"province": PROVINCE, "district": DISTRICT, "subdistrict": SUBDISTRICT}
+"""The area code parameters, by the level a collection's ``area_levels`` names."""
+
+
+def items_params(collection: Collection) -> list[Param]:
+    """What ``/collections/{id}/items`` takes, from what the collection has: its area levels
+    and attribute filters; points also name search, nearest first and CSV; several levels of
+    detail add ``lod``."""
+    points = [Q, NEAR, RADIUS] if collection.points else []
+    lod = [LOD] if len(collection.lods) > 1 else []
+    return [BBOX, BBOX_CRS, CRS_PARAM, REGION,
+            *(AREA_PARAMS[level] for level in collection.area_levels),
+            *field_params(collection), *points, FILTER, FILTER_LANG, SORTBY, PROPERTIES, LIMIT,
+            OFFSET, CURSOR, *lod, F_ITEMS if collection.points else F_BOUNDARY_ITEMS]
+
+
+def item_params(collection: Collection) -> list[Param]:
+    """What ``/collections/{id}/items/{itemId}`` takes."""
+    lod = [LOD] if len(collection.lods) > 1 else []
+    return [CRS_PARAM, *lod, F_BOUNDARY_ITEMS]
+
+
 def boundary_items_params() -> list[Param]:
     return [BBOX, BBOX_CRS, CRS_PARAM, REGION, PROVINCE, DISTRICT, FILTER, FILTER_LANG, SORTBY,
             PROPERTIES, LIMIT, OFFSET, CURSOR, LOD, F_BOUNDARY_ITEMS]
 
 
-def layer_items_params(layer: Layer) -> list[Param]:
+def layer_items_params(layer: Filtered) -> list[Param]:
     return [BBOX, BBOX_CRS, CRS_PARAM, REGION, PROVINCE, DISTRICT, SUBDISTRICT,
             *field_params(layer), Q, NEAR, RADIUS, FILTER, FILTER_LANG, SORTBY, PROPERTIES, LIMIT,
             OFFSET, CURSOR, F_ITEMS]
@@ -455,7 +487,7 @@ def layer_item_params() -> list[Param]:
     return [CRS_PARAM, F_BOUNDARY_ITEMS]
 
 
-def cluster_params(layer: Layer) -> list[Param]:
+def cluster_params(layer: Filtered) -> list[Param]:
     return [BBOX, REGION, PROVINCE, DISTRICT, SUBDISTRICT, *field_params(layer), Q, NEAR, RADIUS,
             FILTER, FILTER_LANG, ZOOM]
 

@@ -22,11 +22,9 @@ from flask import Blueprint, Response, jsonify, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 
 from core.errors import BadParameter, NotFound
-from core.schema import Layer
-from gis import boundaries as bq
+from gis import collections as gc
 from gis import tiles as gt
 from gis.settings import Settings
-from layers.definitions import LAYERS
 from web import params as wp
 from web.params import Param, accept, code_param, layer_filters, region_param
 from web.services import engine, settings
@@ -111,56 +109,52 @@ def _check_tms(tms: str) -> None:
 
 # -- collections -----------------------------------------------------------------------------
 
-def _source(collection_id: str) -> gt.Source:
-    if (c := bq.COLLECTIONS.get(collection_id)) is not None:
-        return c
-    if (layer := LAYERS.get(collection_id)) is not None:
-        return layer
-    raise NotFound(f"no collection {collection_id!r}; see /api/collections")
+def _source(collection_id: str) -> gc.Collection:
+    found = gc.collection(collection_id)
+    if found is None:
+        raise NotFound(f"no collection {collection_id!r}; see /api/collections")
+    return found
 
 
-def _title(source: gt.Source) -> str:
+def _title(source: gt.Tileset) -> str:
     if isinstance(source, tuple):
         return "ชั้นข้อมูลกรมการพัฒนาชุมชน / CDD layers"
-    return f"{source.title_th} / {source.title_en}"
+    return source.title
 
 
-def _layers_of(source: gt.Source) -> list[bq.BoundaryCollection | Layer]:
+def _layers_of(source: gt.Tileset) -> list[gc.Collection]:
     return list(source) if isinstance(source, tuple) else [source]
 
 
-def _fields(item: bq.BoundaryCollection | Layer) -> dict[str, str]:
+_GRID_NOTE = (f"below zoom {gt.POINTS_FROM_ZOOM}, or where a tile would pass "
+              f"{gt.BYTE_BUDGET:,} bytes")
+_DIMENSION = {"polygon": 2, "point": 0}
+"""OGC API - Tiles ``geometryDimension`` of a collection's geometry type."""
+
+
+def _fields(item: gc.Collection) -> dict[str, str]:
     """Property names and what they hold, as TileJSON ``vector_layers[].fields`` lists them."""
-    if isinstance(item, bq.BoundaryCollection):
-        fields = {"code": "String: DOPA code", "name_th": "String: ชื่อ (Thai name)",
-                  "name_en": "String: English name"}
-        fields.update({p: f"String: DOPA code of the {p.removesuffix('_code')}"
-                       for p in item.parents})
-        fields["region"] = "String: CDD region (central, north, northeast, south)"
-        return fields
-    types = {"int": "Number", "float": "Number", "year_be": "Number", "bool": "Boolean"}
-    fields = {f.name: f"{types.get(f.type, 'String')}: {f.label_th} / {f.label_en}"
-              for f in item.public_fields}
-    fields.update({
-        "id": "String: feature id (also on a grid cell holding one point)",
-        "count": "Number: points in the grid cell (below zoom "
-                 f"{gt.POINTS_FROM_ZOOM}, or where a tile would pass {gt.BYTE_BUDGET:,} bytes)",
-        "province_code": "String", "district_code": "String", "subdistrict_code": "String",
-        "region": "String", "sample": "Boolean: generated sample data"})
-    return fields
+    return item.tile_fields(_GRID_NOTE)
 
 
-def tile_params(source: gt.Source, f: Param = F_TILE) -> list[Param]:
+def _filtered(source: gt.Tileset) -> gc.Collection | None:
+    """The collection whose filters the tiles take (the all-layers tileset: none of its
+    members' attribute filters, only the areas)."""
+    return None if isinstance(source, tuple) else source
+
+
+_ALL_LEVELS = ("province", "district", "subdistrict")
+
+
+def tile_params(declared: gt.Source, f: Param = F_TILE) -> list[Param]:
     """The query parameters a tile (or its tileset documents, with ``F_DOC``) takes, as on
     items: the area, and a layer's attribute filters. Declared once: the OpenAPI document is
     made from the same list (``web/openapi.py``)."""
     version = [VERSION] if f is F_TILE else []
-    if isinstance(source, bq.BoundaryCollection):
-        return [wp.REGION, wp.PROVINCE, wp.DISTRICT, *version, f]
-    if isinstance(source, Layer):
-        return [wp.REGION, wp.PROVINCE, wp.DISTRICT, wp.SUBDISTRICT, *wp.field_params(source),
-                *version, f]
-    return [wp.REGION, wp.PROVINCE, wp.DISTRICT, wp.SUBDISTRICT, *version, f]
+    one = _filtered(gt.as_source(declared))
+    levels = _ALL_LEVELS if one is None else one.area_levels
+    fields = [] if one is None else wp.field_params(one)
+    return [wp.REGION, *(wp.AREA_PARAMS[level] for level in levels), *fields, *version, f]
 
 
 def asked_version() -> str | None:
@@ -177,7 +171,7 @@ def asked_version() -> str | None:
 _VERSION_RE = re.compile(VERSION.pattern.strip("^$") if VERSION.pattern else "")
 
 
-def _filters(source: gt.Source, f: Param = F_TILE) -> gt.TileFilters:
+def _filters(source: gt.Tileset, f: Param = F_TILE) -> gt.TileFilters:
     """The tile's filters from the request, after refusing what it does not take."""
     if not request.args or (f is F_TILE and request.args.keys() == {"v"}):
         return gt.TileFilters()  # most tiles: nothing to check or parse
@@ -191,7 +185,8 @@ def _filters(source: gt.Source, f: Param = F_TILE) -> gt.TileFilters:
     for parent, child in itertools.pairwise(present):
         if not child.startswith(parent):
             raise BadParameter(f"{child} is not inside {parent}")
-    choices, ranges = layer_filters(source) if isinstance(source, Layer) else ({}, {})
+    one = _filtered(source)
+    choices, ranges = ({}, {}) if one is None else layer_filters(one)
     return gt.TileFilters(region=region_param(), **codes, choices=choices, ranges=ranges)
 
 
@@ -201,7 +196,7 @@ def _query(**more: str) -> str:
     return f"?{urlencode(args)}" if args else ""
 
 
-def _tile_template(source: gt.Source) -> str:
+def _tile_template(source: gt.Tileset) -> str:
     """The tile URL with the tileset's current version: a client that reads it again after a
     write gets new URLs, so what a proxy kept under the old ones is never shown as current."""
     if isinstance(source, tuple):
@@ -219,14 +214,14 @@ def _versioned_doc(doc: dict[str, object]) -> Response:
     return response
 
 
-def _tilejson_url(source: gt.Source) -> str:
+def _tilejson_url(source: gt.Tileset) -> str:
     if isinstance(source, tuple):
         return url_for("tiles.dataset_tilejson", tms=TMS_ID, _external=True) + _query()
     return url_for("tiles.tilejson", collection_id=source.id, tms=TMS_ID,
                    _external=True) + _query()
 
 
-def _tileset_doc(source: gt.Source, self_href: str) -> dict[str, object]:
+def _tileset_doc(source: gt.Tileset, self_href: str) -> dict[str, object]:
     template = _tile_template(source)
     bbox = gt.extent(engine(), source)
     doc: dict[str, object] = {
@@ -246,7 +241,7 @@ def _tileset_doc(source: gt.Source, self_href: str) -> dict[str, object]:
         ],
         "layers": [{
             "id": item.id, "title": _title(item), "dataType": "vector",
-            "geometryDimension": 2 if isinstance(item, bq.BoundaryCollection) else 0,
+            "geometryDimension": _DIMENSION[item.geometry_type],
             "minTileMatrix": "0", "maxTileMatrix": str(gt.MAX_ZOOM),
             "propertiesSchema": {"type": "object", "properties": {
                 name: {"description": what} for name, what in _fields(item).items()}},
@@ -281,7 +276,7 @@ def tileset(collection_id: str, tms: str) -> ResponseReturnValue:
     return _versioned_doc(_tileset_doc(source, request.url))
 
 
-def _tilejson(source: gt.Source) -> dict[str, object]:
+def _tilejson(source: gt.Tileset) -> dict[str, object]:
     bbox = gt.extent(engine(), source) or [97.34, 5.61, 105.64, 20.47]
     center = [round((bbox[0] + bbox[2]) / 2, 5), round((bbox[1] + bbox[3]) / 2, 5), 6]
     return {
@@ -354,7 +349,7 @@ def _cache_budget(settings: Settings) -> gt.CacheBudget:
                           filtered_bytes=settings.tile_cache_filtered_mb * 2**20)
 
 
-def _tile_response(source: gt.Source, z_raw: str, x_raw: str, y_raw: str) -> Response:
+def _tile_response(source: gt.Tileset, z_raw: str, x_raw: str, y_raw: str) -> Response:
     z, x, y = tile_address(z_raw, x_raw, y_raw)
     filters, version = _filters(source), asked_version()
     return _mvt_response(gt.get_tile(engine(), source, filters, z, x, y,
@@ -370,8 +365,8 @@ def tile(collection_id: str, tms: str, z: str, x: str, y: str) -> ResponseReturn
 
 # -- every point layer in one tileset --------------------------------------------------------
 
-def _all_layers() -> tuple[Layer, ...]:
-    return tuple(LAYERS.values())
+def _all_layers() -> tuple[gc.Collection, ...]:
+    return gc.point_layers()
 
 
 @tiles.get("/tiles")
