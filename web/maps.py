@@ -118,7 +118,6 @@ document.dispatchEvent(new CustomEvent("cddgis:map-ready",
 class RenderedMap:
     """The pieces of a Folium map, to place inside our own page template."""
 
-    name: str
     header: str
     html: str
     script: str
@@ -159,7 +158,6 @@ def render(fmap: folium.Map) -> RenderedMap:
     root: Any = fmap.get_root()  # a branca Figure (typed as a plain Element)
     root.render(nonce=nonce())
     return RenderedMap(
-        name=fmap.get_name(),
         header=root.header.render(),
         html=root.html.render(),
         script=root.script.render(),
