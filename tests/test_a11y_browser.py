@@ -176,10 +176,10 @@ def test_subdistrict_map_is_one_tab_stop(browser: Browser, live_server: str) -> 
         expect(the_map).to_have_attribute("aria-label", "แผนที่: ลูกศรเพื่อเลื่อน, + และ − เพื่อซูม"
                                           " — Map: arrow keys pan, + and − zoom")
         the_map.focus()
-        before = page.evaluate("() => window[window.CDDGIS.mapName].getCenter().lng")
+        before = page.evaluate("() => cddgisCommon.pageMap().getCenter().lng")
         page.keyboard.press("ArrowRight")
         page.wait_for_function(
-            "(before) => window[window.CDDGIS.mapName].getCenter().lng > before", arg=before)
+            "(before) => cddgisCommon.pageMap().getCenter().lng > before", arg=before)
         page.locator("path.area").first.dispatch_event("click")  # still clickable
     finally:
         context.close()

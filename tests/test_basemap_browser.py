@@ -34,7 +34,7 @@ CanvasRenderingContext2D.prototype.fillText = function (text, ...rest) {
 
 # The RGBA of the basemap's canvas at a lon/lat (null where no tile canvas covers it).
 PIXEL_AT = """([lon, lat]) => {
-  const map = window[window.CDDGIS.mapName];
+  const map = cddgisCommon.pageMap();
   const pt = map.latLngToContainerPoint([lat, lon]);
   const r0 = map.getContainer().getBoundingClientRect();
   const x = r0.left + pt.x, y = r0.top + pt.y;

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 # The area's outline as the API gives it, its bounds, and the part of the map the user sees
 # (measured from the container as it is now, not from Leaflet's remembered size).
 FIT = """async ([collection, code]) => {
-  const map = window[CDDGIS.mapName];
+  const map = cddgisCommon.pageMap();
   const response = await fetch(`/api/collections/${collection}/items/${code}?lod=1`);
   const area = L.geoJSON(await response.json()).getBounds();
   const box = map.getContainer();

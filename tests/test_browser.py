@@ -13,7 +13,7 @@ pytestmark = pytest.mark.browser
 
 
 def _map_center(page: Page) -> tuple[float, float]:
-    center = page.evaluate("() => { const c = window[CDDGIS.mapName].getCenter(); "
+    center = page.evaluate("() => { const c = cddgisCommon.pageMap().getCenter(); "
                            "return [c.lng, c.lat]; }")
     return center[0], center[1]
 
@@ -75,7 +75,7 @@ def test_clicking_an_area_drills_down_and_back_returns(page: Page, live_server: 
     _wait_for_code(page, "73")
     # Click the map on the centre of Mueang Nakhon Pathom (7301).
     point = page.evaluate("""() => {
-        const map = window[CDDGIS.mapName];
+        const map = cddgisCommon.pageMap();
         const p = map.latLngToContainerPoint([13.82, 100.06]);
         const box = map.getContainer().getBoundingClientRect();
         return [box.left + p.x, box.top + p.y];

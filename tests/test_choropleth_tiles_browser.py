@@ -15,7 +15,7 @@ DRAWN = ("() => document.querySelector('.leaflet-container').dataset.areasDrawn 
          "'subdistricts'")
 # The pixel of the page at a lon/lat, as [r, g, b, a], read from the choropleth's canvases.
 PIXEL = """([lon, lat]) => {
-  const map = window[CDDGIS.mapName];
+  const map = cddgisCommon.pageMap();
   const p = map.latLngToContainerPoint([lat, lon]);
   const box = map.getContainer().getBoundingClientRect();
   for (const c of document.querySelectorAll(".cddgis-choropleth-tiles canvas")) {
@@ -40,7 +40,7 @@ def _inside(engine: Engine, code: str) -> tuple[float, float]:
 
 def _screen(page: Page, lon: float, lat: float) -> tuple[float, float]:
     return page.evaluate("""([lon, lat]) => {
-        const map = window[CDDGIS.mapName];
+        const map = cddgisCommon.pageMap();
         const p = map.latLngToContainerPoint([lat, lon]);
         const box = map.getContainer().getBoundingClientRect();
         return [box.left + p.x, box.top + p.y];
@@ -63,7 +63,7 @@ def test_nationwide_subdistricts_from_tiles_with_hover_and_click(
     # Zoomed in on Chiang Mai: Si Phum (500101) is painted in its class colour, and the
     # pointer over it names it.
     lon, lat = _inside(engine, "500101")
-    page.evaluate("([lon, lat]) => window[CDDGIS.mapName].setView([lat, lon], 13, "
+    page.evaluate("([lon, lat]) => cddgisCommon.pageMap().setView([lat, lon], 13, "
                   "{ animate: false })", [lon, lat])
     page.wait_for_function(DRAWN)
     color = page.wait_for_function(f"() => {{ const p = ({PIXEL})([{lon}, {lat}]); "
@@ -80,7 +80,7 @@ def test_nationwide_subdistricts_from_tiles_with_hover_and_click(
     page.mouse.click(x, y)
     page.wait_for_function("""() => document.getElementById("status").textContent.includes(
         "this indicator goes no deeper") ||
-        window[CDDGIS.mapName].getContainer().dataset.zoomed === "500101" """)
+        cddgisCommon.pageMap().getContainer().dataset.zoomed === "500101" """)
     assert page.js_errors == []
 
 

@@ -68,7 +68,7 @@ def test_permalink_restores_filters_and_view(page: Page, live_server: str) -> No
     wait_ready(page)
     assert page.locator("#f-province").input_value() == "50"
     assert page.locator("select[name=ready]").input_value() == "true"
-    assert page.evaluate(f"window[{page.evaluate('CDDGIS.mapName')!r}].getZoom()") == 9
+    assert page.evaluate("cddgisCommon.pageMap().getZoom()") == 9
     assert "ready=true" in page.locator("#permalink").get_attribute("href")
 
 

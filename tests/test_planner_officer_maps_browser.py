@@ -40,7 +40,7 @@ def _legend_bounds(page: Page) -> list[tuple[float, float, int]]:
 
 
 def _map_zoom(page: Page) -> int:
-    return page.evaluate("() => window[window.CDDGIS.mapName].getZoom()")
+    return page.evaluate("() => cddgisCommon.pageMap().getZoom()")
 
 
 def _grant_clipboard(page: Page, origin: str) -> None:
@@ -119,7 +119,7 @@ def test_a_layers_permalink_restores_its_view_on_every_load(browser: Browser,
         page = context.new_page()
         page.goto(link)
         wait_ready(page)
-        center = page.evaluate("() => { const c = window[window.CDDGIS.mapName].getCenter();"
+        center = page.evaluate("() => { const c = cddgisCommon.pageMap().getCenter();"
                                " return [c.lat, c.lng]; }")
         permalink = page.locator("#permalink").get_attribute("href") or ""
         written = page.evaluate("() => window.__urls")

@@ -35,7 +35,7 @@ def test_tour_on_a_phone_filters_by_province(phone: Page, live_server: str,
         assert "จ.น่าน" in text_
     assert "province=55" in phone.url
     # The map went to Nan by the time the page said ready (and no late animation undid it).
-    assert phone.evaluate("window[CDDGIS.mapName].getZoom()") >= 7
+    assert phone.evaluate("cddgisCommon.pageMap().getZoom()") >= 7
     assert phone.js_errors == []
 
 
@@ -57,7 +57,7 @@ def test_locator_lists_the_centers_nearest_a_clicked_point(page: Page,
     page.goto(f"{live_server}/locator")
     wait_ready(page)
     point = page.evaluate("""() => {
-        const map = window[CDDGIS.mapName];
+        const map = cddgisCommon.pageMap();
         map.setView([16.44, 102.83], 9, {animate: false});  // Khon Kaen
         const p = map.latLngToContainerPoint([16.44, 102.83]);
         const box = map.getContainer().getBoundingClientRect();
@@ -155,7 +155,7 @@ def test_village_page_opens_on_the_village(desktop: Page, live_server: str,
                                      "WHERE layer = :l AND key = :k"), {"l": TOUR, "k": key}).one()
     desktop.goto(f"{live_server}/tour/{key}")
     wait_ready(desktop)
-    view = desktop.evaluate("""() => { const m = window[CDDGIS.mapName]; const b = m.getBounds();
+    view = desktop.evaluate("""() => { const m = cddgisCommon.pageMap(); const b = m.getBounds();
         return {zoom: m.getZoom(), w: b.getWest(), e: b.getEast(), s: b.getSouth(),
                 n: b.getNorth()}; }""")
     assert view["zoom"] >= 11, view
@@ -265,7 +265,7 @@ def test_near_me_zooms_to_you_and_the_nearest(browser, live_server: str) -> None
         wait_ready(phone)
         with new_view(phone):
             phone.click("#near-me")
-        view = phone.evaluate("""() => { const m = window[CDDGIS.mapName]; const b = m.getBounds();
+        view = phone.evaluate("""() => { const m = cddgisCommon.pageMap(); const b = m.getBounds();
             return {zoom: m.getZoom(), inside: b.contains([18.79, 98.98])}; }""")
         assert view["zoom"] >= 9 and view["inside"], view
         first_km = float(phone.locator("#village-list li .distance").first.inner_text().split()[0])

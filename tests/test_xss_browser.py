@@ -78,7 +78,7 @@ def watched(page: Page) -> Iterator[Page]:
 
 
 FIND_MARKER = """([lat, lon]) => {
-  const map = window[CDDGIS.mapName];
+  const map = cddgisCommon.pageMap();
   let hit = null;
   map.eachLayer((l) => {
     if (!l.getTooltip || !l.getTooltip() || !l.getLatLng) return;
@@ -115,7 +115,7 @@ def _assert_harmless(page: Page) -> None:
 
 def _zoom_to(page: Page, lat: float, lon: float, zoom: int) -> None:
     with new_view(page):
-        page.evaluate("([lat, lon, z]) => window[CDDGIS.mapName].setView([lat, lon], z, "
+        page.evaluate("([lat, lon, z]) => cddgisCommon.pageMap().setView([lat, lon], z, "
                       "{animate: false})", [lat, lon, zoom])
 
 

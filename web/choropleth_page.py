@@ -15,7 +15,7 @@ from gis import choropleth as ch
 from gis import indicators as gi
 from web.choices import area_choices
 from web.indicators_api import VALUE_PARAMS, compute_values
-from web.maps import base_map, render, static_url
+from web.maps import VENDORED_CSS, VENDORED_JS, page_map, render
 from web.params import BadParameter
 from web.services import engine, settings
 
@@ -33,7 +33,7 @@ METHOD_LABELS = {
 
 @choropleth.get("/choropleth")
 def page() -> ResponseReturnValue:
-    fmap = render(base_map(settings()))
+    fmap = render(page_map(settings()))
     catalogue = [i.as_dict() for i in gi.catalogue(engine())]
     ids = [i["id"] for i in catalogue]
     default = DEFAULT_INDICATOR if DEFAULT_INDICATOR in ids else ids[0]
@@ -81,16 +81,12 @@ def bounds(values: list[float], signed: bool = False) -> list[str]:
     return [repr(v) for v in values]
 
 
-def _inline_assets(html: str) -> str:
-    """Puts the vendored Leaflet JS and CSS inside the page, so the file works on its own."""
-    for tag, path, wrap in (
-        ('<script src="{}"></script>', "vendor/leaflet-1.9.3/leaflet.js", "<script>{}</script>"),
-        ('<link rel="stylesheet" href="{}"/>', "vendor/leaflet-1.9.3/leaflet.css",
-         "<style>{}</style>"),
-    ):
-        html = html.replace(tag.format(static_url(path)),
-                            wrap.format((STATIC / path).read_text(encoding="utf-8")))
-    return html
+def _inline_assets() -> dict[str, list[str]]:
+    """The vendored Leaflet JS and CSS, to put inside the export so the file works on its own
+    (its map is made without asset links: ``page_map(asset_url=None)``)."""
+    def read(paths: dict[str, str]) -> list[str]:
+        return [(STATIC / path).read_text(encoding="utf-8") for path in paths.values()]
+    return {"scripts": read(VENDORED_JS), "styles": read(VENDORED_CSS)}
 
 
 def _legend_labels(body: dict[str, Any]) -> list[str]:
@@ -122,7 +118,7 @@ def export() -> ResponseReturnValue:
             "shown": "ไม่มีข้อมูล / no data" if value is None else escape(
                 f"{number(value, body['measure'] == 'change')} {unit}"),
             "color": v.get("color", ch.NO_DATA_COLOR)})
-    fmap = base_map(settings())
+    fmap = page_map(settings(), asset_url=None)
     layer = folium.GeoJson(
         geo, style_function=lambda f: {"fillColor": f["properties"]["color"], "color": "#fff",
                                        "weight": 0.5, "fillOpacity": 0.85},
@@ -140,7 +136,8 @@ def export() -> ResponseReturnValue:
         render_template("choropleth_legend.html", body=body, title=title,
                         labels=_legend_labels(body))))
     rendered = render(fmap)
-    html = render_template("choropleth_export.html", fmap=rendered, title=title)
+    html = render_template("choropleth_export.html", fmap=rendered, title=title,
+                           **_inline_assets())
     name = f"{indicator['id']}-{body['level']}-{body.get('year') or 'all'}.html"
-    return Response(_inline_assets(html), mimetype="text/html",
+    return Response(html, mimetype="text/html",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -8,7 +8,6 @@ inline ``<script>`` carrying this response's nonce, so markup that slips into a 
 
 from __future__ import annotations
 
-import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -22,7 +21,6 @@ HEADERS = {
 }
 REPORT_PATH = "/csp-report"
 REPORT_GROUP = "csp"
-_INLINE_TAG = re.compile(r"<(script|style)>")
 
 
 def nonce() -> str:
@@ -32,13 +30,6 @@ def nonce() -> str:
     if "csp_nonce" not in g:
         g.csp_nonce = secrets.token_urlsafe(18)
     return g.csp_nonce
-
-
-def add_nonce(html: str) -> str:
-    """Puts the nonce on the bare ``<script>`` and ``<style>`` tags of markup we generated
-    (Folium's header). Never use it on markup holding stored text: it would bless injected tags."""
-    value = nonce()
-    return _INLINE_TAG.sub(lambda m: f'<{m.group(1)} nonce="{value}">', html)
 
 
 def tile_source(tile_url: str | None) -> str | None:

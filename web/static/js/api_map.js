@@ -3,11 +3,9 @@
 (function () {
   "use strict";
   const el = document.getElementById("api-map");
-  if (!el || !el.dataset.src || !window.L) return;
-  const map = L.map(el, { scrollWheelZoom: false }).setView([13.5, 100.9], 5);
-  if (el.dataset.tiles) {
-    L.tileLayer(el.dataset.tiles, { attribution: el.dataset.attribution || "", maxZoom: 18 }).addTo(map);
-  }
+  if (!el || !el.dataset.src || !window.L || !window.cddgisCommon) return;
+  const map = window.cddgisCommon.handMap(el, { scrollWheelZoom: false },
+    { tiles: el.dataset.tiles, attribution: el.dataset.attribution || "" });
   fetch(el.dataset.src, { headers: { Accept: "application/geo+json" } })
     .then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.status))))
     .then((data) => {

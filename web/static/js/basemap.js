@@ -9,7 +9,7 @@
   const cfg = window.CDDGIS;
   const bm = cfg && cfg.basemap;
   const P = window.protomapsL;
-  const map = cfg && window[cfg.mapName];
+  const map = window.cddgisCommon && window.cddgisCommon.pageMap();
   if (!bm || !P || !map) return;
 
   const FONT = "Sarabun, 'Noto Sans Thai', Loma, sans-serif";

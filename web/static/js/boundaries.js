@@ -6,7 +6,7 @@
   const { esc, busy, current, ready, failed } = window.cddgisCommon;
   const areas = window.cddgisAreas;
   const cfg = window.CDDGIS;
-  const map = window[cfg.mapName];
+  const map = window.cddgisCommon.pageMap();
   const api = cfg.api.replace(/\/$/, "");
   const els = {
     form: document.getElementById("area-form"),

@@ -7,7 +7,7 @@
   const { getJSON, esc, busy, current, ready, failed, formatNumber, formatBounds, formatYear,
           copyLinkButton } = window.cddgisCommon;
   const cfg = window.CDDGIS;
-  const map = window[cfg.mapName];
+  const map = window.cddgisCommon.pageMap();
   const api = cfg.api.replace(/\/$/, "");
   const el = (id) => document.getElementById(id);
   const form = el("cform");

@@ -152,6 +152,29 @@ window.cddgisCommon = (function () {
     return `${api.replace(/\/$/, "")}/collections/${encodeURIComponent(collection)}` +
       `/tiles/WebMercatorQuad/{z}/{x}/{y}${qs ? "?" + qs : ""}`;
   }
+
+  // ---- maps (docs/architecture.md, "Maps on pages") -------------------------------------------
+  // The page's Folium map, by the one hook web/maps.py writes (MapHook): window.cddgisMaps[name],
+  // registered in the map's own script, which runs before the page scripts. A script that may run
+  // earlier listens for the "cddgis:map-ready" event on document instead (detail: {name, map}).
+  function pageMap(name = "page") {
+    return (window.cddgisMaps || {})[name] || null;
+  }
+  // The shared defaults, as web/maps.py has them for the Folium maps (tests/test_maps.py checks
+  // that the two agree): Thailand in view, fitted without animation, and the basemap's zoom limit.
+  const MAP_DEFAULTS = { bounds: [[5.6, 97.3], [20.5, 105.7]], basemapMaxZoom: 18 };
+  // A map a page script makes itself, on a page without a Folium map (the API's item pages, the
+  // dashboard's small map, an upload's report): Leaflet's options as the page wants them, the
+  // shared first view, and the operator's raster basemap when `tiles` is given.
+  function handMap(el, options, { tiles = "", attribution = "" } = {}) {
+    const map = window.L.map(el, options || {});
+    map.fitBounds(MAP_DEFAULTS.bounds, { animate: false });
+    if (tiles) {
+      window.L.tileLayer(tiles, { attribution, maxZoom: MAP_DEFAULTS.basemapMaxZoom }).addTo(map);
+    }
+    return map;
+  }
   return { getJSON, esc, tip, iconBox, filterProvinces, busy, current, ready, failed,
-           formatNumber, formatBounds, formatYear, formatDateBE, copyLinkButton, tileUrl };
+           formatNumber, formatBounds, formatYear, formatDateBE, copyLinkButton, tileUrl,
+           pageMap, handMap, MAP_DEFAULTS };
 })();

@@ -320,7 +320,7 @@
     const q = { level: S.child_level };
     if (S.area.level !== "country") q[S.area.level] = S.area.code;
     const fc = await window.cddgisCommon.getJSON(`${window.CDDGIS.api}/choropleth/areas?${new URLSearchParams(q)}`);
-    const map = window.L.map(box, { zoomSnap: 0.25, attributionControl: false, scrollWheelZoom: false });
+    const map = window.cddgisCommon.handMap(box, { zoomSnap: 0.25, attributionControl: false, scrollWheelZoom: false });
     const byCode = new Map(S.children.map((c) => [c.code, c]));
     const select = document.getElementById("map-measure");
     const legend = document.getElementById("map-legend");

@@ -8,7 +8,7 @@
           formatDateBE, copyLinkButton, tileUrl } = window.cddgisCommon;
   const areas = window.cddgisAreas;
   const cfg = window.CDDGIS;
-  const map = window[cfg.mapName];
+  const map = window.cddgisCommon.pageMap();
   const api = cfg.api.replace(/\/$/, "");
   const POINTS_BELOW = 1500;      // fewer than this in view: draw the points themselves
   const TILES_BELOW = 8;          // below this zoom the grid of counts comes from vector tiles

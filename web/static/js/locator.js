@@ -6,7 +6,7 @@
   "use strict";
   const { getJSON, tip, busy, current, ready, failed, formatNumber, copyLinkButton } = window.cddgisCommon;
   const cfg = window.CDDGIS;
-  const map = window[cfg.mapName];
+  const map = window.cddgisCommon.pageMap();
   const api = cfg.api.replace(/\/$/, "");
   const el = (id) => document.getElementById(id);
   const byId = Object.fromEntries(cfg.layers.map((l) => [l.id, l]));

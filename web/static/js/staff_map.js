@@ -11,7 +11,7 @@
   "use strict";
   const { tip, busy, ready, failed } = window.cddgisCommon;
   const cfg = window.CDDGIS;
-  const map = window[cfg.mapName];
+  const map = window.cddgisCommon.pageMap();
   const staff = cfg.staff || {};
   const el = (id) => document.getElementById(id);
   const status = (text) => { const s = el("status"); if (s) s.textContent = text || ""; };

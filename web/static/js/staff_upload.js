@@ -119,10 +119,8 @@
     const data = await C.getJSON(root.dataset.pointsUrl);
     if (!C.current(v)) return;
     const el = $("report-map");
-    map = L.map(el, { preferCanvas: data.points.length > 5000 }).setView([13.5, 100.9], 5);
-    if (root.dataset.tiles) {
-      L.tileLayer(root.dataset.tiles, { attribution: root.dataset.attribution || "", maxZoom: 18 }).addTo(map);
-    }
+    map = C.handMap(el, { preferCanvas: data.points.length > 5000 },
+      { tiles: root.dataset.tiles, attribution: root.dataset.attribution || "" });
     const drawn = { error: 0, warning: 0, ok: 0 };
     const group = L.featureGroup();
     // Errors last, so they lie on top of the rows that are fine.

@@ -8,7 +8,7 @@
   const { getJSON, tip, iconBox, filterProvinces, busy, current, ready, failed,
           tileUrl } = window.cddgisCommon;
   const cfg = window.CDDGIS;
-  const map = window[cfg.mapName];
+  const map = window.cddgisCommon.pageMap();
   const api = cfg.api.replace(/\/$/, "");
   const LAYER = cfg.layer.id;  // the layer declared with the "tour" role
   const LIST_SIZE = cfg.pageSize;

@@ -5,7 +5,7 @@
   "use strict";
   const { getJSON, tip, busy, ready, failed } = window.cddgisCommon;
   const cfg = window.CDDGIS;
-  const map = window[cfg.mapName];
+  const map = window.cddgisCommon.pageMap();
   const api = cfg.api.replace(/\/$/, "");
   const mine = busy();
   const { village, neighbours, color, subdistrict, district, others } = cfg.markers;
