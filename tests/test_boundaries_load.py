@@ -332,7 +332,7 @@ def test_a_database_at_the_newest_migration_is_known_without_alembic(
         scratch_engine: Engine, copy_database: Callable[..., str]) -> None:
     """Every `cddgis` command and every start checks the schema; at the newest migration that
     is one query (`gis.migrate.at_head`), on a new database Alembic migrates."""
-    from gis.migrate import at_head, head_revision, upgrade
+    from gis.migrate import at_head, head_revision
 
     url = scratch_engine.url.render_as_string(hide_password=False)
     assert head_revision() == _scalar(scratch_engine, "SELECT version_num FROM alembic_version")
