@@ -2,6 +2,11 @@
 
 Simplification works on the whole coverage of a level at once (``shapely.coverage_simplify``), so
 neighbouring units keep sharing their edges: no slivers or gaps when drawn.
+
+Every stored geometry then goes through :func:`for_geojson`: GeoJSON readers (RFC 7946 §3.1.6)
+want outer rings counter-clockwise and holes clockwise, and the API writes coordinates rounded
+(``ST_AsGeoJSON``: 6 decimals at full detail, 5 for the display levels), which can fold a narrow
+part of a polygon onto itself; snapped to that grid here, what is stored is what is written.
 """
 
 from __future__ import annotations
@@ -47,6 +52,27 @@ def repair(level: str, codes: list[str], geoms: np.ndarray) -> tuple[np.ndarray,
                             f"{area_change:.4%})"))
         out[i] = fixed
     return out, issues
+
+
+FULL_GRID = 1e-6
+"""The API writes full-detail coordinates with 6 decimals (about 0.1 m)."""
+DISPLAY_GRID = 1e-5
+"""The display levels of detail are written with 5 decimals (about 1 m; coarser than their
+simplification tolerances of 0.001 degrees and up)."""
+
+
+def for_geojson(geoms: np.ndarray, grid_size: float) -> np.ndarray:
+    """Snaps every geometry to the grid the API rounds to, keeps it valid there
+    (``set_precision`` nodes what snapping folds; ``make_valid`` mends what is left) and orients
+    it as RFC 7946 asks: outer rings counter-clockwise, holes clockwise."""
+    snapped = shapely.set_precision(geoms, grid_size)
+    out = np.empty(len(geoms), dtype=object)
+    for i, (original, geom) in enumerate(zip(geoms, snapped, strict=True)):
+        if not geom.is_valid:
+            geom = shapely.make_valid(geom)
+        polygons = to_multipolygon(geom)
+        out[i] = polygons if not polygons.is_empty else original
+    return shapely.orient_polygons(out, exterior_cw=False)
 
 
 def coverage_issues(level: str, codes: list[str], geoms: np.ndarray) -> list[Issue]:

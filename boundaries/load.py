@@ -11,7 +11,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from boundaries.geometry import coverage_issues, repair, simplify_coverage
+from boundaries.geometry import (
+    DISPLAY_GRID,
+    FULL_GRID,
+    coverage_issues,
+    for_geojson,
+    repair,
+    simplify_coverage,
+)
 from boundaries.registry import Issue, check_parent_codes, reconcile
 from boundaries.sources import LEVELS, BoundarySourceError, LevelData, locate_sources, read_level
 from core.areas import LEVELS_OF_DETAIL
@@ -76,9 +83,10 @@ def prepare(data_dir: Path) -> tuple[dict[str, LevelData], list[Issue]]:
             raise BoundarySourceError(f"{data.source.describe()}: {exc}") from exc
         issues += repaired
         issues += coverage_issues(level, codes, geoms)
-        frame["geom_full"] = geoms
+        frame["geom_full"] = for_geojson(geoms, FULL_GRID)
         for lod, tolerance in LEVELS_OF_DETAIL.items():
-            frame[f"geom_lod{lod}"] = simplify_coverage(geoms, tolerance)
+            frame[f"geom_lod{lod}"] = for_geojson(simplify_coverage(geoms, tolerance),
+                                                  DISPLAY_GRID)
         levels[level] = data
     return levels, issues
 
