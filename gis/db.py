@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import weakref
 from functools import cache
 from pathlib import Path
@@ -81,11 +82,11 @@ def database_url(settings: Settings, role: str = "app") -> str:
 def engine_for(url: str, *, statement_timeout_ms: int = 0,
                idle_in_transaction_timeout_ms: int = 0,
                cluster_file: Path | None = None) -> Engine:
-    """A pooled engine. ``pool_pre_ping`` drops connections a database restart has closed, so
-    the first request after a restart does not fail. Timeouts (ms, 0 = none) are set on every
-    connection at start-up; the loaders' engine has none (their work is long and legitimate).
-    With ``cluster_file`` (the local cluster's cluster.json) each new connection goes to the
-    port recorded there now, so the app follows the cluster if it ever had to move."""
+    """A pooled engine. A connection idle for a while is tested before use (``_ping_if_idle``),
+    so the first request after a database restart does not fail. Timeouts (ms, 0 = none) are
+    set on every connection at start-up; the loaders' engine has none (their work is long and
+    legitimate). With ``cluster_file`` (the local cluster's cluster.json) each new connection
+    goes to the port recorded there now, so the app follows the cluster if it ever moved."""
     connect_args: dict[str, object] = {"connect_timeout": 5, "application_name": "cddgis"}
     options = []
     if statement_timeout_ms:
@@ -97,8 +98,9 @@ def engine_for(url: str, *, statement_timeout_ms: int = 0,
         connect_args["options"] = " ".join(options)
     # hide_parameters: a failed statement's parameters (a plot owner's name, say) never reach
     # an exception's text, and so never a log line or an answer.
-    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
+    engine = create_engine(url, pool_size=5, max_overflow=5, pool_recycle=RECYCLE_S,
                            connect_args=connect_args, hide_parameters=True)
+    _ping_if_idle(engine)
     _guard_against_fork(engine)
     translate_errors(engine, statement_timeout_ms)
     _ENGINES.add(engine)
@@ -110,6 +112,37 @@ def engine_for(url: str, *, statement_timeout_ms: int = 0,
             if port is not None:
                 cparams["port"] = port
     return engine
+
+
+# A connection back in the pool for longer than this is tested with one round trip before it is
+# used; one that came back more recently is used as it is. Under load (when a ping would cost a
+# fifth of a simple page's time, issue 26) connections come back within milliseconds; after a
+# quiet spell, or a database restart, the test replaces a dead connection before a request sees it.
+IDLE_PING_S = 2.0
+RECYCLE_S = 1800  # connections are replaced after half an hour, whatever happens
+
+
+def _ping_if_idle(engine: Engine) -> None:
+    """SQLAlchemy's custom pessimistic disconnect handling: raising ``DisconnectionError`` in
+    ``checkout`` makes the pool drop the connection and hand out a fresh one (up to 3 tries).
+    A disconnect seen by a statement still invalidates the whole pool (SQLAlchemy's default),
+    so after a restart at most one request per process, on a connection used within the last
+    ``IDLE_PING_S``, can meet the error (a 503 that asks to retry)."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        returned = record.info.get("returned_at")
+        if returned is None or time.monotonic() - returned < IDLE_PING_S:
+            return
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except Exception as error:  # the driver's OperationalError/InterfaceError
+            raise exc.DisconnectionError("an idle pooled connection was closed") from error
 
 
 def _local_cluster_file(settings: Settings, url: str) -> Path | None:
