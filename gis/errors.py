@@ -138,7 +138,8 @@ def translated(engine: Engine | None = None) -> Iterator[None]:
 
 def translate_errors(engine: Engine, statement_timeout_ms: int = 0) -> None:
     """Every error of a statement on ``engine`` (and of connecting) leaves as a domain error.
-    The pool's pre-ping is left alone: its failure is how a restart is noticed and healed."""
+    A pool pre-ping's failure is left alone (it is how such a pool heals); ``gis.db``'s own
+    engines test idle connections in a checkout hook instead, outside this event."""
     _TIMEOUTS[engine] = statement_timeout_ms
 
     @event.listens_for(engine, "handle_error")
