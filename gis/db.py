@@ -141,6 +141,9 @@ def _ping_if_idle(engine: Engine) -> None:
         try:
             with dbapi_connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
+            # psycopg2 opened a transaction for the SELECT: the pool hands out a connection
+            # outside any (SET SESSION and isolation levels refuse to run inside one).
+            dbapi_connection.rollback()
         except Exception as error:  # the driver's OperationalError/InterfaceError
             raise exc.DisconnectionError("an idle pooled connection was closed") from error
 

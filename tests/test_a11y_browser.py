@@ -287,6 +287,36 @@ def test_offline_the_osm_basemap_falls_back_to_ours(page: Page, osm_server: str)
     page.wait_for_function("() => window.cddgisBasemap && window.cddgisBasemap._map")
 
 
+def test_a_network_that_drops_tile_requests_falls_back_too(phone: Page, osm_server: str) -> None:
+    """Issue 24: a firewall that drops requests (no answer, no refusal) left the map grey for
+    minutes, crediting OpenStreetMap. Now the map falls back when no tile has loaded after a
+    few seconds, keeps OpenStreetMap in the layer control, and the note can be closed on a
+    phone-sized map."""
+    held: list[Route] = []
+
+    def dropped(route: Route) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            held.append(route)  # never answered, never refused
+
+    page = phone
+    page.route("**/*", dropped)
+    page.goto(f"{osm_server}/boundaries")
+    wait_ready(page)
+    the_map = page.locator(".folium-map")
+    expect(the_map).to_have_attribute("data-basemap", "offline", timeout=30_000)
+    assert any("tile.openstreetmap.org" in r.request.url for r in held)
+    expect(page.locator(".leaflet-control-attribution")).not_to_contain_text("OpenStreetMap")
+    # The layer control still offers OpenStreetMap, for when the network answers again.
+    expect(page.locator(".leaflet-control-layers-base")).to_contain_text("Basemap")
+    note = page.locator(".basemap-note")
+    expect(note).to_be_visible()
+    close = note.get_by_role("button", name=re.compile("Close"))
+    close.tap()
+    expect(page.locator(".basemap-note")).to_have_count(0)
+
+
 def test_online_the_osm_basemap_stays(page: Page, osm_server: str) -> None:
     """Tiles that load keep OpenStreetMap as the base (served here by a stand-in tile)."""
     tile = (ROOT / "web/static/vendor/leaflet-1.9.3/images/marker-shadow.png").read_bytes()

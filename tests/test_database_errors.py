@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 
 import pytest
+from psycopg2.extensions import STATUS_READY
 from sqlalchemy import Engine, text
 
 from core.errors import (
@@ -170,6 +171,15 @@ def test_an_idle_pooled_connection_the_server_closed_is_replaced_unseen(
     record.info["returned_at"] -= db.IDLE_PING_S + 1
     with engine.connect() as conn:
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != pid
+    # A live idle connection is tested too, and handed out outside a transaction (the test's
+    # SELECT must not leave one open: an AUTOCOMMIT connection then cannot be set up).
+    with engine.connect() as conn:
+        record = conn.connection._connection_record
+    assert record is not None
+    record.info["returned_at"] -= db.IDLE_PING_S + 1
+    with engine.connect() as conn:
+        assert conn.connection.dbapi_connection.status == STATUS_READY
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("SELECT 1"))
     engine.dispose()
 
 

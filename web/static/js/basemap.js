@@ -113,9 +113,14 @@
 
   // The raster basemap (OpenStreetMap by default) needs the internet. When its first tiles all
   // fail and none loads, the map says so and draws cddgis's own basemap instead, with its own
-  // attribution, rather than crediting OpenStreetMap over grey.
+  // attribution, rather than crediting OpenStreetMap over grey. A network that drops requests
+  // instead of refusing them (a firewall, as on many government networks) fails nothing for
+  // minutes: if no tile has loaded after RASTER_WAIT_MS, the map falls back as well, and keeps
+  // OpenStreetMap in the layer control for when the network comes back.
   const FAILED_TILES = 4;
+  const RASTER_WAIT_MS = bm.rasterWaitMs || 8000;
   let rasterFailed = false;
+  let rasterSilent = false;
   function watchRaster() {
     // Tiles that settled before this script ran count too (Leaflet marks the ones that loaded).
     const settled = Object.values(raster._tiles || {}).filter((t) => t.loaded);
@@ -129,10 +134,15 @@
     raster.on("tileload", () => { loaded += 1; });
     raster.on("tileerror", () => { failed += 1; check(); });
     check();
+    window.setTimeout(() => {
+      if (rasterFailed || loaded > 0) return;
+      rasterFailed = rasterSilent = true;
+      if (control) fallBack();
+    }, RASTER_WAIT_MS);
   }
   function fallBack() {
     map.removeLayer(raster);
-    control.removeLayer(raster);
+    if (!rasterSilent) control.removeLayer(raster);
     map.getContainer().classList.add("offline-basemap");
     map.getContainer().dataset.basemap = "offline";
     setOwn(ownLayer(true), OFFLINE_NAME, true);
@@ -146,7 +156,15 @@
       const en = document.createElement("span");
       en.className = "en";
       en.textContent = "Offline: OpenStreetMap tiles could not load; showing cddgis's own basemap.";
-      div.append(th, en);
+      // A phone's map is small: the note can be closed (it is said once, not kept in the way).
+      const close = document.createElement("button");
+      close.type = "button";
+      close.className = "basemap-note-close";
+      close.setAttribute("aria-label", "ปิดข้อความ / Close this note");
+      close.textContent = "×";
+      close.addEventListener("click", () => note.remove());
+      L.DomEvent.disableClickPropagation(div);
+      div.append(close, th, en);
       return div;
     };
     note.addTo(map);
