@@ -291,7 +291,7 @@ def test_a_network_that_drops_tile_requests_falls_back_too(phone: Page, osm_serv
     """Issue 24: a firewall that drops requests (no answer, no refusal) left the map grey for
     minutes, crediting OpenStreetMap. Now the map falls back when no tile has loaded after a
     few seconds, keeps OpenStreetMap in the layer control, and the note can be closed on a
-    phone-sized map."""
+    phone-sized map, and stays closed."""
     held: list[Route] = []
 
     def dropped(route: Route) -> None:
@@ -314,6 +314,12 @@ def test_a_network_that_drops_tile_requests_falls_back_too(phone: Page, osm_serv
     expect(note).to_be_visible()
     close = note.get_by_role("button", name=re.compile("Close"))
     close.tap()
+    expect(page.locator(".basemap-note")).to_have_count(0)
+    # Closed once, it stays closed on the next map page (the map still falls back).
+    page.goto(f"{osm_server}/boundaries")
+    wait_ready(page)
+    expect(page.locator(".folium-map")).to_have_attribute("data-basemap", "offline",
+                                                          timeout=30_000)
     expect(page.locator(".basemap-note")).to_have_count(0)
 
 

@@ -119,6 +119,7 @@
   // OpenStreetMap in the layer control for when the network comes back.
   const FAILED_TILES = 4;
   const RASTER_WAIT_MS = bm.rasterWaitMs || 8000;
+  const NOTE_CLOSED = "cddgis.basemapNoteClosed";
   let rasterFailed = false;
   let rasterSilent = false;
   function watchRaster() {
@@ -162,12 +163,17 @@
       close.className = "basemap-note-close";
       close.setAttribute("aria-label", "ปิดข้อความ / Close this note");
       close.textContent = "×";
-      close.addEventListener("click", () => note.remove());
+      close.addEventListener("click", () => {
+        note.remove();
+        try { window.localStorage.setItem(NOTE_CLOSED, "1"); } catch (e) { /* private mode */ }
+      });
       L.DomEvent.disableClickPropagation(div);
       div.append(close, th, en);
       return div;
     };
-    note.addTo(map);
+    let closedBefore = false;
+    try { closedBefore = window.localStorage.getItem(NOTE_CLOSED) === "1"; } catch (e) { /* none */ }
+    if (!closedBefore) note.addTo(map);  // said once: a closed note stays closed on later pages
     document.dispatchEvent(new CustomEvent("cddgis:basemap-offline"));
   }
 
