@@ -68,6 +68,8 @@ def romanise(name: str) -> str:
 @lru_cache(maxsize=65_536)
 def _romanise_part(part: str) -> str:
     """Words of a name with no space in it, romanised (see ``romanise``)."""
+    if part.isascii() and (part.isdigit() or part.isalpha()):
+        return part.lower()  # one word to the tokeniser: a number (หมู่ 3, ศูนย์ 1234) or a word
     from pythainlp.tokenize import word_tokenize
 
     words = []
