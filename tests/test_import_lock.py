@@ -75,6 +75,11 @@ def _pending(engine: Engine) -> tuple[int, int]:
                 conn.execute(text("SELECT count(*) FROM tile_cache_pending_xacts")).scalar_one())
 
 
+def _report(name: str) -> ImportReport:
+    return ImportReport(layer=KNN.id, source_file=name, sha256="", mode="all-or-nothing",
+                        file_problems=[], rows=[])
+
+
 def _row(engine: Engine, key: str, lon: float, lat: float) -> FeatureRow:
     return FeatureRow(key=key, name=key, properties={
         "plot_id": key, "plot_size_rai": 2.0, "model_level": "HLM", "budget_year": 2566},
@@ -92,8 +97,7 @@ def test_an_open_import_does_not_block_an_edit_of_another_feature(
     version = _version(owner)
 
     # The import's write transaction, open: a batch written, not finished.
-    report = ImportReport(layer=KNN.id, source_file="held.csv", sha256="", mode="all-or-nothing",
-                          file_problems=[], rows=[])
+    report = _report("held.csv")
     carried = Carried(public=frozenset({"plot_id", "plot_size_rai", "model_level",
                                         "budget_year"}), personal=frozenset(), name=True,
                       given=False)
@@ -111,6 +115,16 @@ def test_an_open_import_does_not_block_an_edit_of_another_feature(
             "plot_id": "LOCK-NEW", "plot_size_rai": "1", "model_level": "HLM",
             "budget_year": "2566"}, EDITED[0] + 0.001, EDITED[1])
         assert created.status == "published"
+        # And a second import of the layer (other keys) writes and commits meanwhile.
+        other = _report("other.csv")
+        second = PostgisLayerStore(impatient).begin(other, source_path="other.csv",
+                                                    sample=False, carried=carried)
+        try:
+            second.write([_row(owner, "LOCK-OTHER", EDITED[0] - 0.001, EDITED[1])])
+        except BaseException:
+            second.finish(other, commit=False)
+            raise
+        assert second.finish(other, commit=True)[1:] == (1, 0)
         assert not _tile(owner, *EDITED).cached  # the commits forgot the tile
         # A tile of the import's place built now shows the committed data (no import row yet).
         during = _tile(owner, *IMPORTED)
@@ -127,8 +141,8 @@ def test_an_open_import_does_not_block_an_edit_of_another_feature(
     assert _tile(owner, *IMPORTED).cached
     edited_tile = _tile(owner, *EDITED)
     assert edited_tile.cached and b"LOCK-EDIT" in edited_tile.data
-    assert b"LOCK-NEW" in edited_tile.data
-    assert _version(owner) == version + 3  # the edit, the creation, the import: at commit
+    assert b"LOCK-NEW" in edited_tile.data and b"LOCK-OTHER" in edited_tile.data
+    assert _version(owner) == version + 4  # edit, creation, two imports: each at its commit
     assert _pending(owner) == (0, 0)
 
 
