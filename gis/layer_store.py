@@ -116,6 +116,9 @@ class PostgisLayerWriter:
         self.engine = engine
         self.conn = engine.connect()
         self.transaction = self.conn.begin()
+        # Batch statements are estimated costly, and JIT compiling them cost more than running
+        # them (as for gis.locate's lookups).
+        self.conn.execute(text("SET LOCAL jit = off"))
         self.report, self.sample, self.carried = report, sample, carried
         self.account = account
         self.inserted = self.updated = self.pending = 0

@@ -315,6 +315,85 @@ class LoadedInput(Base):
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                 server_default=func.now())
 
+# Tile invalidation at commit (issue 25, item 7; migration 0017). The statement triggers on
+# layer_features record the changed positions per transaction (no lock); the marker row's
+# deferred constraint trigger forgets the tiles at COMMIT, under the layers' advisory locks,
+# so those locks are held for the commit-time work only, not for the length of an import.
+TILE_EXACT_POINTS = 10_000
+"""Up to this many recorded positions, exactly the tiles that hold one are forgotten."""
+TILE_CELL_DEGREES = 0.0625
+"""Past it, positions are reduced to cells of this grid first (1/16°, ~7 km, a power of two so
+cell edges are exact): at most ~11,000 cells cover Thailand's land, however many rows."""
+_CELL = f"""(SELECT DISTINCT layer, floor(ST_X(geom) / {TILE_CELL_DEGREES}) AS cx,
+                    floor(ST_Y(geom) / {TILE_CELL_DEGREES}) AS cy
+             FROM tile_cache_pending WHERE xact = NEW.xact AND geom IS NOT NULL)"""
+TILE_PENDING_FUNCTION = f"""
+    CREATE FUNCTION tile_cache_forget_pending() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    DECLARE
+        recorded bigint;
+    BEGIN
+        -- Sorted, so two transactions committing at once cannot deadlock. Each statement
+        -- below sees what committed before the lock was got (READ COMMITTED): a tile a
+        -- builder stored under the shared lock just before is deleted too.
+        PERFORM pg_advisory_xact_lock(hashtext('cddgis.tile_cache'), hashtext(l.layer))
+        FROM (SELECT DISTINCT layer FROM tile_cache_pending WHERE xact = NEW.xact
+              ORDER BY layer) l;
+        SELECT count(*) INTO recorded FROM tile_cache_pending WHERE xact = NEW.xact;
+        IF recorded <= {TILE_EXACT_POINTS} THEN
+            DELETE FROM tile_cache c USING tile_cache_pending r
+            WHERE r.xact = NEW.xact AND c.collection IN (r.layer, '*')
+              AND c.envelope && r.geom;
+        ELSE
+            DELETE FROM tile_cache c USING {_CELL} r
+            WHERE c.collection IN (r.layer, '*')
+              AND c.envelope && ST_MakeEnvelope(
+                  r.cx * {TILE_CELL_DEGREES}, r.cy * {TILE_CELL_DEGREES},
+                  (r.cx + 1) * {TILE_CELL_DEGREES}, (r.cy + 1) * {TILE_CELL_DEGREES}, 4326);
+        END IF;
+        INSERT INTO tile_versions AS v (collection, version)
+        SELECT DISTINCT layer, 1 FROM tile_cache_pending WHERE xact = NEW.xact
+        ON CONFLICT (collection) DO UPDATE SET version = v.version + 1;
+        DELETE FROM tile_cache_pending WHERE xact = NEW.xact;
+        DELETE FROM tile_cache_pending_xacts WHERE xact = NEW.xact;
+        RETURN NULL;
+    END $$
+"""
+TILE_PENDING_TRIGGER = """
+    CREATE CONSTRAINT TRIGGER tile_cache_forget_at_commit
+    AFTER INSERT ON tile_cache_pending_xacts
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION tile_cache_forget_pending()
+"""
+
+
+# What a transaction's writes to ``layer_features`` changed (layer, old/new position), kept
+# until its commit forgets their tiles (0017). A plain table: no key, only ever read and deleted
+# by transaction. A rolled-back transaction's rows vanish with it; unlogged: after a crash there
+# is no transaction left to commit them.
+tile_cache_pending = Table(
+    "tile_cache_pending",
+    Base.metadata,
+    Column("xact", BigInteger, nullable=False),
+    Column("layer", String, nullable=False),
+    Column("geom", Geometry("POINT", srid=SRID, spatial_index=False)),
+    Index("ix_tile_cache_pending_xact", "xact"),
+    prefixes=["UNLOGGED"],
+)
+
+
+class TileCachePendingXact(Base):
+    """One row per transaction with pending tile invalidation; its deferred constraint trigger
+    (``TILE_PENDING_TRIGGER``) does the invalidation at COMMIT."""
+
+    __tablename__ = "tile_cache_pending_xacts"
+    __table_args__ = ({"prefixes": ["UNLOGGED"]},)
+    xact: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+event.listen(TileCachePendingXact.__table__, "after_create", DDL(TILE_PENDING_FUNCTION))
+event.listen(TileCachePendingXact.__table__, "after_create", DDL(TILE_PENDING_TRIGGER))
+
 
 # A plain table, not a mapped class: its key is (indicator, area, year) with year possibly NULL,
 # so it has a unique expression index instead of a primary key (which the ORM would require).

@@ -59,15 +59,26 @@ def romanise(name: str) -> str:
     name = village_key_spaced(name)
     if not _THAI.search(name):
         return " ".join(re.findall(r"[0-9a-z]+", name.lower()))
+    # Word by word between spaces (no word of the tokeniser spans a space), each part cached:
+    # an import's names share their parts (ศูนย์เรียนรู้ชุมชน, บ้านหนองบัว, หมู่ 3) far more than
+    # whole names, and tokenising costs most of the rest (~0.7 ms a name).
+    return " ".join(" ".join(_romanise_part(part) for part in name.split(" ")).split())
+
+
+@lru_cache(maxsize=65_536)
+def _romanise_part(part: str) -> str:
+    """Words of a name with no space in it, romanised (see ``romanise``)."""
+    if part.isascii() and (part.isdigit() or part.isalpha()):
+        return part.lower()  # one word to the tokeniser: a number (หมู่ 3, ศูนย์ 1234) or a word
     from pythainlp.tokenize import word_tokenize
 
     words = []
-    for word in word_tokenize(name, engine="newmm"):
+    for word in word_tokenize(part, engine="newmm"):
         if _THAI.search(word):
             words.append(_romanise_word(word))
         else:
             words += re.findall(r"[0-9a-z]+", word.lower())
-    return " ".join(" ".join(words).lower().split())
+    return " ".join(words).lower()
 
 
 @lru_cache(maxsize=65_536)

@@ -480,11 +480,12 @@ def import_file(store: LayerStore, layer: Layer, path: Path, *, dry_run: bool = 
         name=layer.name_field in fields, given=any(r in special for r in AREA_ROLES))
     checker = _Checker(store, layer, report, fields, special, crs, table.geometry,
                        allowed_provinces)
-    # Two phases. Checking reads the whole file without a transaction: no lock is held while a
-    # big file is read (the first write takes the layer's tile-cache lock until the commit, and
-    # every other writer of the layer waits for it). The rows to write go to a temporary file,
-    # batch by batch; then the writing phase opens the one transaction, writes them and commits
-    # or rolls back as a whole. An import refused all-or-nothing never takes the lock at all.
+    # Two phases. Checking reads the whole file without a transaction: nothing is held while a
+    # big file is read. The rows to write go to a temporary file, batch by batch; then the
+    # writing phase opens the one transaction, writes them and commits or rolls back as a whole.
+    # It locks only the rows it writes: the tile cache is forgotten at its commit (migration
+    # 0016), so the layer's other writers do not wait for it. An import refused all-or-nothing
+    # never opens the transaction at all.
     spill = _Spill()
     try:
         errors = 0
