@@ -331,6 +331,9 @@ def _ensure_roles(info: ClusterInfo) -> None:
     conn = _superuser_connection(info)
     try:
         with conn.cursor() as cur:
+            # One process at a time (pytest-xdist workers, two commands started together): two
+            # ALTER ROLE of one role at once fail with "tuple concurrently updated".
+            cur.execute("SELECT pg_advisory_lock(hashtext('cddgis.roles'))")
             for role, password in ((OWNER_ROLE, info.owner_password),
                                    (APP_ROLE, info.app_password)):
                 cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
