@@ -289,6 +289,15 @@ class _JobStore(PostgisLayerStore):
         self.timeout_s = timeout_s
         self.deadline = None if timeout_s is None else time.monotonic() + timeout_s
 
+    def timed_out(self, running: str, report: ImportReport) -> bool:
+        """After the importer returned uncommitted: if the job ran past its limit (a statement
+        stopped by what was left of it; the writer rolled back), the job is failed saying so."""
+        if report.committed or self.deadline is None or time.monotonic() < self.deadline:
+            return False
+        _finish(self.engine, self.job_id, "status = 'failed', message = :m",
+                {"m": timeout_message(self.timeout_s or 0)}, running)
+        return True
+
     def remaining_ms(self) -> int | None:
         if self.deadline is None:
             return None
@@ -370,6 +379,8 @@ def run_check(engine: Engine, job_id: int, path: Path, layer: Layer, account: Ac
         _finish(engine, job_id, "status = 'failed', message = :m",
                 {"m": f"การตรวจล้มเหลว / the check failed: {own_words(exc)}"}, "checking")
         return
+    if store.timed_out("checking", report):
+        return
     _finish(engine, job_id,
             "status = 'checked', report = CAST(:r AS jsonb), check_import_id = :i, "
             "rows_done = :n",
@@ -420,6 +431,8 @@ def run_commit(engine: Engine, job_id: int, path: Path, layer: Layer, account: A
         return
     finally:
         path.unlink(missing_ok=True)
+    if store.timed_out("committing", report):
+        return
     _finish(engine, job_id,
             "status = :s, commit_report = CAST(:r AS jsonb), import_id = :i, rows_done = :n",
             {"s": "committed" if report.committed else "not_committed",
@@ -474,10 +487,7 @@ def run_api_import(engine: Engine, job_id: int, path: Path, layer: Layer, accoun
                 {"m": f"การนำเข้าล้มเหลว ไม่มีการเปลี่ยนแปลง / the import failed, nothing changed: "
                       f"{own_words(exc)}"}, running)
         return
-    if not report.committed and store.deadline is not None and time.monotonic() >= store.deadline:
-        # a statement stopped by what was left of the time limit: the writer rolled back
-        _finish(engine, job_id, "status = 'failed', message = :m",
-                {"m": timeout_message(store.timeout_s or 0)}, running)
+    if store.timed_out(running, report):
         return
     done = "checked" if mode is None else "committed" if report.committed else "not_committed"
     column = "report" if mode is None else "commit_report"

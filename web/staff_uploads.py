@@ -128,25 +128,21 @@ def upload() -> ResponseReturnValue:
         sent.save(path)
         try:
             kind = jobs.file_kind(name, path)
-        except BadParameter:
+            purge_uploads(engine(), _uploads_dir(), settings().upload_retention_days)  # PDPA
+            job_id = runner.runner().create(
+                engine(), account, chosen.id, file_name=name,
+                stored_name=f"{folder.name}/{name}", kind=kind, size=path.stat().st_size,
+                rows_estimate=jobs.estimate_rows(path, kind), crs=crs)
+        except (BadParameter, jobs.TooManyJobs):
             shutil.rmtree(folder, ignore_errors=True)
             raise
-    except (BadParameter, Forbidden) as refused:
+    except (BadParameter, Forbidden, jobs.TooManyJobs) as refused:
         return render_template("staff/upload.html", account=account, layers=layers,
                                accepted_endings=",".join(jobs.KINDS),
                                recent=[], status_text=STATUS_TEXT, max_mb=settings().max_upload_mb,
                                crs_choices=jobs.CRS_CHOICES, chosen_crs=request.form.get("crs"),
                                error=refused.message,
                                chosen=layer_id), refused.status
-    purge_uploads(engine(), _uploads_dir(), settings().upload_retention_days)  # PDPA retention
-    try:
-        job_id = runner.runner().create(engine(), account, chosen.id, file_name=name,
-                                        stored_name=f"{folder.name}/{name}", kind=kind,
-                                        size=path.stat().st_size,
-                                        rows_estimate=jobs.estimate_rows(path, kind), crs=crs)
-    except jobs.TooManyJobs:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
     runner.submit(jobs.run_check, job_id, path, chosen, account, crs)
     return redirect(url_for("staff_uploads.job_page", job_id=job_id), 303)
 
