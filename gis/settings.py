@@ -143,7 +143,7 @@ class Settings:
     import_queue_per_account: int = 5
     """Import jobs one account may have waiting in the queue (CDDGIS_IMPORT_QUEUE_PER_ACCOUNT):
     more are refused with 429, so one client cannot fill the queue for everyone."""
-    import_sync_max_kb: int = 256
+    import_sync_max_kb: int = 64
     """The largest file the import API imports inside the request (CDDGIS_IMPORT_SYNC_MAX_KB);
     a larger one becomes a job and the answer is 202 with its URL (``/api/jobs/{id}``)."""
 
@@ -209,7 +209,7 @@ class Settings:
             import_job_timeout_s=_seconds_from_env(env, "CDDGIS_IMPORT_JOB_TIMEOUT_S", 1800.0),
             import_queue_per_account=int_from_env(env, "CDDGIS_IMPORT_QUEUE_PER_ACCOUNT", 5,
                                                   minimum=1),
-            import_sync_max_kb=int_from_env(env, "CDDGIS_IMPORT_SYNC_MAX_KB", 256),
+            import_sync_max_kb=int_from_env(env, "CDDGIS_IMPORT_SYNC_MAX_KB", 64),
             proxies=int_from_env(env, "CDDGIS_PROXIES", 0),
             trusted_proxies=_networks_setting(env, "CDDGIS_TRUSTED_PROXIES",
                                               cls.trusted_proxies),

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openapi_spec_validator import validate
 from sqlalchemy import Engine, text
 
 from gis import accounts
@@ -216,3 +217,12 @@ def test_an_accounts_queue_is_bounded(owner: Engine) -> None:
         runner.create(owner, account, LAYER, file_name="a.csv", stored_name="x/a.csv",
                       kind="csv", size=1, rows_estimate=1)
     assert refused.value.status == 429 and "CDDGIS_IMPORT_QUEUE_PER_ACCOUNT" in str(refused.value)
+
+
+def test_the_job_is_in_the_api_definition(api) -> None:
+    doc = api.get("/api/openapi").get_json()
+    validate(doc)
+    job = doc["paths"]["/jobs/{jobId}"]["get"]
+    assert {"200", "401", "404"} <= set(job["responses"]) and job["security"]
+    imports = doc["paths"][f"/collections/{LAYER}/imports"]["post"]["responses"]
+    assert "Location" in imports["202"]["headers"] and "429" in imports
