@@ -131,6 +131,9 @@ def create_job(engine: Engine, account: Account, layer: str, *, file_name: str,
     """The job's row, ``queued``; with ``queue_limit``, refused (TooManyJobs) when the account
     already has that many jobs waiting (a lost process's jobs no longer count)."""
     with engine.begin() as conn:
+        if queue_limit is not None:  # two requests at once must not both take the last place
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('cddgis.import_queue'), "
+                              ":account)"), {"account": account.id})
         job_id = conn.execute(text(f"""
             INSERT INTO upload_jobs (account_id, layer, file_name, stored_name, file_kind,
                                      size_bytes, rows_estimate, crs, origin, commit_mode)
@@ -490,9 +493,12 @@ def run_api_import(engine: Engine, job_id: int, path: Path, layer: Layer, accoun
     if store.timed_out(running, report):
         return
     done = "checked" if mode is None else "committed" if report.committed else "not_committed"
-    column = "report" if mode is None else "commit_report"
+    # where the staff upload keeps a check's and a commit's, so the import history finds it
+    report_column, import_column = (("report", "check_import_id") if mode is None
+                                    else ("commit_report", "import_id"))
     _finish(engine, job_id,
-            f"status = :s, {column} = CAST(:r AS jsonb), import_id = :i, rows_done = :n",
+            f"status = :s, {report_column} = CAST(:r AS jsonb), {import_column} = :i, "
+            "rows_done = :n",
             {"s": done, "r": json.dumps(api_report_json(report), ensure_ascii=False),
              "i": report.import_id, "n": len(report.rows)}, running)
 
