@@ -140,7 +140,7 @@ class Settings:
     import_job_timeout_s: float = 1800.0
     """The longest an import job may run (CDDGIS_IMPORT_JOB_TIMEOUT_S, seconds): past it the
     job stops at its next batch as a Cancel does, nothing is committed, and it is failed."""
-    import_queue_per_account: int = 5
+    import_queue_per_account: int = 10
     """Import jobs one account may have waiting in the queue (CDDGIS_IMPORT_QUEUE_PER_ACCOUNT):
     more are refused with 429, so one client cannot fill the queue for everyone."""
     import_sync_max_kb: int = 64
@@ -207,7 +207,7 @@ class Settings:
             max_upload_mb=int_from_env(env, "CDDGIS_MAX_UPLOAD_MB", 50, minimum=1),
             import_workers=int_from_env(env, "CDDGIS_IMPORT_WORKERS", 2, minimum=1),
             import_job_timeout_s=_seconds_from_env(env, "CDDGIS_IMPORT_JOB_TIMEOUT_S", 1800.0),
-            import_queue_per_account=int_from_env(env, "CDDGIS_IMPORT_QUEUE_PER_ACCOUNT", 5,
+            import_queue_per_account=int_from_env(env, "CDDGIS_IMPORT_QUEUE_PER_ACCOUNT", 10,
                                                   minimum=1),
             import_sync_max_kb=int_from_env(env, "CDDGIS_IMPORT_SYNC_MAX_KB", 64),
             proxies=int_from_env(env, "CDDGIS_PROXIES", 0),
