@@ -574,6 +574,7 @@ class UploadJob(Base):
                         name="ck_upload_jobs_status"),
         CheckConstraint("commit_mode IN ('all-or-nothing', 'valid-only')",
                         name="ck_upload_jobs_commit_mode"),
+        CheckConstraint("origin IN ('upload', 'api')", name="ck_upload_jobs_origin"),
         Index("ix_upload_jobs_account_created", "account_id", "created_at"),
         Index("ix_upload_jobs_check_import_id", "check_import_id"),
         Index("ix_upload_jobs_import_id", "import_id"),
@@ -586,6 +587,9 @@ class UploadJob(Base):
     stored_name: Mapped[str] = mapped_column(Text)
     """The file under ``state_dir/uploads`` while it is needed (deleted once committed)."""
     file_kind: Mapped[str] = mapped_column(String)
+    origin: Mapped[str] = mapped_column(String, server_default="upload")
+    """``upload``: the staff workspace (checked, then committed or cancelled); ``api``: a file
+    the import API runs in the background in one go (0017_import_job_origin)."""
     crs: Mapped[str | None] = mapped_column(String)
     """The coordinate system the clerk chose (EPSG:32647/32648 for UTM files without a zone
     column); None: latitude/longitude or a zone column."""

@@ -14,6 +14,20 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 
+def _seconds_from_env(env: dict[str, str], name: str, default: float) -> float:
+    """A positive number of seconds (decimals allowed), refused with the setting's name."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from exc
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{name} must be more than 0 seconds, got {raw!r}")
+    return value
+
+
 def _networks_setting(env: dict[str, str], name: str,
                       default: tuple[str, ...]) -> tuple[str, ...]:
     """Comma-separated IP addresses or networks, each checked; refused with the setting's name."""
@@ -119,6 +133,19 @@ class Settings:
     profile's nginx runs on the same machine."""
     max_upload_mb: int = 50
     """The largest file the staff workspace and the import API accept (CDDGIS_MAX_UPLOAD_MB)."""
+    import_workers: int = 2
+    """Imports checked or committed at once per app process (CDDGIS_IMPORT_WORKERS): the staff
+    uploads and the API's background imports share them, so a burst of imports never takes the
+    CPU from the people browsing the map; more wait in the queue."""
+    import_job_timeout_s: float = 1800.0
+    """The longest an import job may run (CDDGIS_IMPORT_JOB_TIMEOUT_S, seconds): past it the
+    job stops at its next batch as a Cancel does, nothing is committed, and it is failed."""
+    import_queue_per_account: int = 10
+    """Import jobs one account may have waiting in the queue (CDDGIS_IMPORT_QUEUE_PER_ACCOUNT):
+    more are refused with 429, so one client cannot fill the queue for everyone."""
+    import_sync_max_kb: int = 64
+    """The largest file the import API imports inside the request (CDDGIS_IMPORT_SYNC_MAX_KB);
+    a larger one becomes a job and the answer is 202 with its URL (``/api/jobs/{id}``)."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -178,6 +205,11 @@ class Settings:
             cookie_secure=env.get("CDDGIS_COOKIE_SECURE", "1").strip().lower()
             not in ("0", "false", "no", "off"),
             max_upload_mb=int_from_env(env, "CDDGIS_MAX_UPLOAD_MB", 50, minimum=1),
+            import_workers=int_from_env(env, "CDDGIS_IMPORT_WORKERS", 2, minimum=1),
+            import_job_timeout_s=_seconds_from_env(env, "CDDGIS_IMPORT_JOB_TIMEOUT_S", 1800.0),
+            import_queue_per_account=int_from_env(env, "CDDGIS_IMPORT_QUEUE_PER_ACCOUNT", 10,
+                                                  minimum=1),
+            import_sync_max_kb=int_from_env(env, "CDDGIS_IMPORT_SYNC_MAX_KB", 64),
             proxies=int_from_env(env, "CDDGIS_PROXIES", 0),
             trusted_proxies=_networks_setting(env, "CDDGIS_TRUSTED_PROXIES",
                                               cls.trusted_proxies),

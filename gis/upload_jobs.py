@@ -1,24 +1,32 @@
-"""Uploads from the staff workspace: the ``upload_jobs`` table, and the background check and
-commit of an uploaded file through the importer (issue 11).
+"""Import jobs: the ``upload_jobs`` table, and the background check and commit of an uploaded
+file through the importer (issue 11), for the staff workspace and the import API (issue 20).
 
 A worker thread checks (dry run) and later commits the file with ``gis.layer_store``'s importer,
 on an engine without the web statement timeout, and writes its progress and report into the
 job's row: any app process can answer a poll, and the report outlives the file. Rows that lie
 outside the uploader's provinces are errors naming the province, in the check and the commit.
+
+One ``JobRunner`` per app process runs them all, staff uploads and the API's large files
+(``origin = 'api'``, checked and written in one go as the synchronous API does): a bounded pool,
+a bounded queue per account, and a time limit a job cannot outlive (it stops at its next batch
+the way Cancel stops it, and is failed with a message naming the setting).
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
 
 from core.accounts import Account
-from core.errors import BadParameter, Conflict, Forbidden, NotFound, own_words
+from core.errors import BadParameter, CddgisError, Conflict, Forbidden, NotFound, own_words
 from core.readers import ACCEPTED_NAMES, EXPECTED, FileProblem, sniff
 from core.schema import Layer
 from gis.layer_store import PostgisLayerStore, PostgisLayerWriter, import_scope
@@ -44,6 +52,42 @@ STALE_MINUTES = 15
 failed. The worker touches the row every batch of 2,000 rows, far more often than this."""
 MAX_ROWS_SHOWN = 500
 STATUS_ORDER = "CASE r->>'status' WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END"
+TIMEOUT_SETTING = "CDDGIS_IMPORT_JOB_TIMEOUT_S"
+
+
+class TooManyJobs(CddgisError):
+    """The account already has as many imports waiting as it may (429): one client cannot
+    fill the queue the whole office shares."""
+
+    status = 429
+    code = "TooManyRequests"
+
+
+def timeout_message(seconds: float) -> str:
+    return (f"หยุดเพราะใช้เวลาเกิน {seconds:g} วินาที ({TIMEOUT_SETTING}) ไม่มีการเปลี่ยนแปลง / "
+            f"stopped after its time limit of {seconds:g} s ({TIMEOUT_SETTING}); nothing was "
+            "changed")
+
+
+class JobRunner:
+    """The one pool every import job runs on, in this process: ``workers`` at once, the rest
+    queued (at most ``queued_per_account`` of one account), each stopped after ``timeout_s``.
+    Framework-free; web/ keeps one per app and hands it the import engine."""
+
+    def __init__(self, *, workers: int, timeout_s: float, queued_per_account: int):
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cddgis-import")
+        self.timeout_s = timeout_s
+        self.queued_per_account = queued_per_account
+
+    def create(self, engine: Engine, account: Account, layer: str, **job: Any) -> int:
+        """A new job row, or TooManyJobs when the account's queue is full."""
+        return create_job(engine, account, layer, queue_limit=self.queued_per_account, **job)
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> Future[None]:
+        """Runs ``fn(*args, timeout_s=…)`` on a worker thread, in the caller's context (the
+        client's address for the PDPA view log)."""
+        return self.pool.submit(contextvars.copy_context().run, fn, *args,
+                                timeout_s=self.timeout_s)
 
 
 def file_kind(file_name: str, path: Path) -> str:
@@ -82,16 +126,33 @@ def estimate_rows(path: Path, kind: str) -> int | None:
 
 def create_job(engine: Engine, account: Account, layer: str, *, file_name: str,
                stored_name: str, kind: str, size: int, rows_estimate: int | None,
-               crs: str | None = None) -> int:
+               crs: str | None = None, origin: str = "upload", commit_mode: str | None = None,
+               queue_limit: int | None = None) -> int:
+    """The job's row, ``queued``; with ``queue_limit``, refused (TooManyJobs) when the account
+    already has that many jobs waiting (a lost process's jobs no longer count)."""
     with engine.begin() as conn:
-        return conn.execute(text("""
+        if queue_limit is not None:  # two requests at once must not both take the last place
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('cddgis.import_queue'), "
+                              ":account)"), {"account": account.id})
+        job_id = conn.execute(text(f"""
             INSERT INTO upload_jobs (account_id, layer, file_name, stored_name, file_kind,
-                                     size_bytes, rows_estimate, crs)
-            VALUES (:account, :layer, :file_name, :stored, :kind, :size, :estimate, :crs)
+                                     size_bytes, rows_estimate, crs, origin, commit_mode)
+            SELECT :account, :layer, :file_name, :stored, :kind, :size, :estimate, :crs,
+                   :origin, :mode
+            WHERE CAST(:limit AS int) IS NULL OR (
+                SELECT count(*) FROM upload_jobs
+                WHERE account_id = :account AND status = 'queued'
+                  AND updated_at >= now() - interval '{STALE_MINUTES} minutes') < :limit
             RETURNING id
         """), {"account": account.id, "layer": layer, "file_name": file_name[:255],
                "stored": stored_name, "kind": kind, "size": size,
-               "estimate": rows_estimate, "crs": crs}).scalar_one()
+               "estimate": rows_estimate, "crs": crs, "origin": origin, "mode": commit_mode,
+               "limit": queue_limit}).scalar_one_or_none()
+    if job_id is None:
+        raise TooManyJobs(f"บัญชีนี้มีงานนำเข้ารอคิวอยู่ {queue_limit} งานแล้ว รอให้งานเดิมเสร็จก่อน / "
+                          f"this account already has {queue_limit} imports waiting in the "
+                          "queue: wait for one to finish (CDDGIS_IMPORT_QUEUE_PER_ACCOUNT)")
+    return int(job_id)
 
 
 CRS_CHOICES = {"": "ละติจูด/ลองจิจูด หรือคอลัมน์โซน / latitude and longitude, or a zone column",
@@ -116,6 +177,7 @@ _JOB = f"""
     SELECT j.id, j.account_id, a.name AS account_name, j.layer, j.file_name, j.stored_name,
            j.file_kind, j.size_bytes, j.rows_done, j.rows_estimate, j.check_import_id,
            j.commit_mode, j.import_id, j.message, j.created_at, j.updated_at, j.crs,
+           j.origin,
            CASE WHEN j.status IN ('queued', 'checking', 'committing')
                  AND j.updated_at < now() - interval '{STALE_MINUTES} minutes'
                 THEN 'failed' ELSE j.status END AS status,
@@ -147,7 +209,7 @@ def recent_jobs(engine: Engine, account: Account, limit: int = 10) -> list[dict[
     """The account's latest uploads, for the upload page."""
     with engine.connect() as conn:
         rows = conn.execute(text(_JOB + " WHERE j.account_id = :account "
-                                 "ORDER BY j.id DESC LIMIT :limit"),
+                                 "AND j.origin = 'upload' ORDER BY j.id DESC LIMIT :limit"),
                             {"account": account.id, "limit": limit}).mappings().all()
     return [dict(r) for r in rows]
 
@@ -222,18 +284,40 @@ class _JobStore(PostgisLayerStore):
     Rows outside the account's provinces are the importer's own errors (``allowed_provinces``),
     as in the API."""
 
-    def __init__(self, engine: Engine, job_id: int, account: Account):
+    def __init__(self, engine: Engine, job_id: int, account: Account,
+                 timeout_s: float | None = None):
         super().__init__(engine, account)
         self.job_id = job_id
         self.report: ImportReport | None = None
+        self.timeout_s = timeout_s
+        self.deadline = None if timeout_s is None else time.monotonic() + timeout_s
+
+    def timed_out(self, running: str, report: ImportReport) -> bool:
+        """After the importer returned uncommitted: if the job ran past its limit (a statement
+        stopped by what was left of it; the writer rolled back), the job is failed saying so."""
+        if report.committed or self.deadline is None or time.monotonic() < self.deadline:
+            return False
+        _finish(self.engine, self.job_id, "status = 'failed', message = :m",
+                {"m": timeout_message(self.timeout_s or 0)}, running)
+        return True
+
+    def remaining_ms(self) -> int | None:
+        if self.deadline is None:
+            return None
+        return max(1, int((self.deadline - time.monotonic()) * 1000))
 
     def checking(self, report: ImportReport) -> None:
         """The importer starts checking rows (before any transaction of its own)."""
         self.report = report
 
     def _progress(self, rows: int) -> None:
-        """Says how far we are, and stops if the clerk has cancelled (the import's
-        transaction, if it has one yet, is then rolled back)."""
+        """Says how far we are, and stops if the clerk has cancelled or the job is past its
+        time limit (the import's transaction, if it has one yet, is then rolled back)."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            assert self.timeout_s is not None
+            _finish(self.engine, self.job_id, "status = 'failed', message = :m",
+                    {"m": timeout_message(self.timeout_s)}, ("checking", "committing"))
+            raise ImportCancelled(f"upload {self.job_id} ran past its time limit")
         with self.engine.begin() as conn:
             running = conn.execute(text(
                 "UPDATE upload_jobs SET rows_done = :n, updated_at = now() "
@@ -262,32 +346,34 @@ class _JobStore(PostgisLayerStore):
         writer.write = write_and_tell  # type: ignore[method-assign]
         # Behind PgBouncer every server connection starts with the web's statement timeout
         # (its connect_query): an import's own transaction lifts it, for itself only.
-        writer.conn.execute(text("SET LOCAL statement_timeout = 0"))
+        # The job's time limit bounds a single statement too (what is left of it).
+        writer.conn.execute(text(f"SET LOCAL statement_timeout = {self.remaining_ms() or 0}"))
         writer.conn.execute(text("SET LOCAL idle_in_transaction_session_timeout = '10min'"))
         return writer
 
 
 def _finish(engine: Engine, job_id: int, sets: str, params: dict[str, Any],
-            expect: str) -> bool:
+            expect: str | tuple[str, ...]) -> bool:
     """Moves the job on from ``expect`` (a cancelled job stays cancelled)."""
+    expected = [expect] if isinstance(expect, str) else list(expect)
     with engine.begin() as conn:
         return bool(conn.execute(text(
             f"UPDATE upload_jobs SET {sets}, updated_at = now() "
-            "WHERE id = :id AND status = :expect"),
-            {**params, "id": job_id, "expect": expect}).rowcount)
+            "WHERE id = :id AND status = ANY(:expect)"),
+            {**params, "id": job_id, "expect": expected}).rowcount)
 
 
 def run_check(engine: Engine, job_id: int, path: Path, layer: Layer, account: Account,
-              crs: str | None = None) -> None:
+              crs: str | None = None, *, timeout_s: float | None = None) -> None:
     """The dry run of an uploaded file, in a worker thread: report and counts into the job."""
     if not _finish(engine, job_id, "status = 'checking'", {}, "queued"):
         return  # cancelled before it started
     try:
-        store = _JobStore(engine, job_id, account)
+        store = _JobStore(engine, job_id, account, timeout_s)
         report = importer.import_file(store, layer, path, dry_run=True, crs=crs,
                                       **import_scope(account, layer))
     except ImportCancelled:
-        return  # the job stays cancelled; the check's transaction was rolled back
+        return  # the job stays cancelled (or failed: too long); its transaction rolled back
     except ImportRefused as exc:
         _finish(engine, job_id, "status = 'failed', message = :m", {"m": str(exc)}, "checking")
         return
@@ -295,6 +381,8 @@ def run_check(engine: Engine, job_id: int, path: Path, layer: Layer, account: Ac
         log.error("checking upload %s failed", job_id)
         _finish(engine, job_id, "status = 'failed', message = :m",
                 {"m": f"การตรวจล้มเหลว / the check failed: {own_words(exc)}"}, "checking")
+        return
+    if store.timed_out("checking", report):
         return
     _finish(engine, job_id,
             "status = 'checked', report = CAST(:r AS jsonb), check_import_id = :i, "
@@ -311,6 +399,10 @@ def claim_commit(engine: Engine, account: Account, job_id: int, mode: str) -> di
     if job["account_id"] != account.id:
         raise Forbidden(f"การอัปโหลด {job_id} เป็นของบัญชีอื่น / upload {job_id} belongs to "
                         "another account: only its uploader commits it")
+    if job["origin"] != "upload":
+        raise Conflict(f"งาน {job_id} มาจาก API นำเข้าในขั้นเดียว / job {job_id} came from the "
+                       "import API, which imports in one step: send the file again with the "
+                       "mode you want")
     if not account.covers_layer(job["layer"]):
         raise Forbidden(f"บัญชีนี้ไม่ได้ดูแลชั้นข้อมูล {job['layer']} / this account does not "
                         f"edit {job['layer']}")
@@ -328,10 +420,10 @@ def claim_commit(engine: Engine, account: Account, job_id: int, mode: str) -> di
 
 
 def run_commit(engine: Engine, job_id: int, path: Path, layer: Layer, account: Account,
-               mode: str, crs: str | None = None) -> None:
+               mode: str, crs: str | None = None, *, timeout_s: float | None = None) -> None:
     """The commit, in a worker thread; the file is deleted when it is done."""
     try:
-        store = _JobStore(engine, job_id, account)
+        store = _JobStore(engine, job_id, account, timeout_s)
         report = importer.import_file(store, layer, path, valid_only=mode == "valid-only",
                                       crs=crs, **import_scope(account, layer))
     except Exception as exc:
@@ -342,11 +434,87 @@ def run_commit(engine: Engine, job_id: int, path: Path, layer: Layer, account: A
         return
     finally:
         path.unlink(missing_ok=True)
+    if store.timed_out("committing", report):
+        return
     _finish(engine, job_id,
             "status = :s, commit_report = CAST(:r AS jsonb), import_id = :i, rows_done = :n",
             {"s": "committed" if report.committed else "not_committed",
              "r": json.dumps(report_json(report), ensure_ascii=False), "i": report.import_id,
              "n": len(report.rows)}, "committing")
+
+
+API_MODES = {"dry-run": None, "all": "all-or-nothing", "valid-only": "valid-only"}
+"""The import API's modes, and the job's ``commit_mode`` for each (None: a dry run)."""
+
+
+def api_report_json(report: ImportReport) -> dict[str, Any]:
+    """The import API's report, rows with errors first: what the synchronous answer holds and
+    what a finished job gives (``report`` of ``/api/jobs/{id}``)."""
+    return {
+        "layer": report.layer, "source_file": report.source_file, "mode": report.mode,
+        "committed": report.committed, "import_id": report.import_id,
+        "encoding": report.encoding, "counts": report.counts(), "pending": report.pending,
+        "file_problems": report.file_problems, "file_notes": report.file_notes,
+        "rows": [{"row": r.row, "key": r.key, "status": r.status, "errors": r.errors,
+                  "warnings": r.warnings, "changes": r.changes}
+                 for r in sorted(report.rows, key=lambda r: (r.status != "error",
+                                                             r.status != "warning", r.row))],
+    }
+
+
+def run_api_import(engine: Engine, job_id: int, path: Path, layer: Layer, account: Account,
+                   crs: str | None = None, *, timeout_s: float | None = None) -> None:
+    """An import the API runs in the background, in one go as its synchronous answer does
+    (the job's ``commit_mode``: None for a dry run); the API's report into the job. The file
+    is the caller's to delete."""
+    job = get_job(engine, job_id)
+    if job is None:
+        return
+    mode = job["commit_mode"]
+    running = "committing" if mode else "checking"
+    if not _finish(engine, job_id, f"status = '{running}'", {}, "queued"):
+        return  # cancelled (or erased) before it started
+    store = _JobStore(engine, job_id, account, timeout_s)
+    try:
+        report = importer.import_file(store, layer, path, dry_run=mode is None,
+                                      valid_only=mode == "valid-only", crs=crs,
+                                      **import_scope(account, layer))
+    except ImportCancelled:
+        return  # failed (its time limit) or cancelled; its transaction was rolled back
+    except ImportRefused as exc:
+        _finish(engine, job_id, "status = 'failed', message = :m", {"m": str(exc)}, running)
+        return
+    except Exception as exc:  # the job must not stay running for ever
+        log.error("import job %s failed", job_id)
+        _finish(engine, job_id, "status = 'failed', message = :m",
+                {"m": f"การนำเข้าล้มเหลว ไม่มีการเปลี่ยนแปลง / the import failed, nothing changed: "
+                      f"{own_words(exc)}"}, running)
+        return
+    if store.timed_out(running, report):
+        return
+    done = "checked" if mode is None else "committed" if report.committed else "not_committed"
+    # where the staff upload keeps a check's and a commit's, so the import history finds it
+    report_column, import_column = (("report", "check_import_id") if mode is None
+                                    else ("commit_report", "import_id"))
+    _finish(engine, job_id,
+            f"status = :s, {report_column} = CAST(:r AS jsonb), {import_column} = :i, "
+            "rows_done = :n",
+            {"s": done, "r": json.dumps(api_report_json(report), ensure_ascii=False),
+             "i": report.import_id, "n": len(report.rows)}, running)
+
+
+def api_job_for(engine: Engine, account: Account, job_id: int) -> dict[str, Any]:
+    """A job the API started, with its whole report once finished, for its owner or an
+    administrator; 404 for anyone else, as if it did not exist (its file name and rows are the
+    owner's)."""
+    job = get_job(engine, job_id)
+    if (job is None or job["origin"] != "api"
+            or (job["account_id"] != account.id and not account.is_admin)):
+        raise NotFound(f"ไม่พบงานนำเข้า {job_id} / no import job {job_id}")
+    finished = job["status"] in ("checked", "committed", "not_committed")
+    job["report"] = (all_report_rows(engine, job_id, commit=job["commit_mode"] is not None)
+                     if finished else None)
+    return job
 
 
 def cancel(engine: Engine, account: Account, job_id: int) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, NoReturn
@@ -33,11 +34,13 @@ from core.errors import (
 from core.readers import EXPECTED
 from gis import changes
 from gis import collections as gc
+from gis import upload_jobs as jobs
 from gis.layer_store import import_file
 from gis.upload_jobs import crs_choice
-from layers.importer import ImportRefused, ImportReport
+from layers.importer import ImportRefused
+from web import jobs as runner
 from web.auth import api_account
-from web.services import engine
+from web.services import engine, settings
 
 api_write = Blueprint("api_write", __name__)
 
@@ -48,6 +51,10 @@ DERIVED = frozenset({"id", "province_code", "district_code", "subdistrict_code",
 """Properties the read API adds (where the point lies, the sample flag): a client may send a
 feature back as it got it, and these are ignored — the server derives them again."""
 IMPORT_MODES = {"dry-run": {"dry_run": True}, "all": {}, "valid-only": {"valid_only": True}}
+JOB_STATUS = {"queued": "accepted", "checking": "running", "committing": "running",
+              "checked": "successful", "committed": "successful",
+              "not_committed": "successful", "failed": "failed", "cancelled": "dismissed"}
+"""A job's status in the words of OGC API - Processes (statusInfo)."""
 
 
 def _writable(collection_id: str) -> gc.Collection:
@@ -230,24 +237,30 @@ def change(change_id: int) -> ResponseReturnValue:
     return jsonify(found)
 
 
-def _report_json(report: ImportReport) -> dict[str, Any]:
-    return {
-        "layer": report.layer, "source_file": report.source_file, "mode": report.mode,
-        "committed": report.committed, "import_id": report.import_id,
-        "encoding": report.encoding, "counts": report.counts(), "pending": report.pending,
-        "file_problems": report.file_problems, "file_notes": report.file_notes,
-        "rows": [{"row": r.row, "key": r.key, "status": r.status, "errors": r.errors,
-                  "warnings": r.warnings, "changes": r.changes}
-                 for r in sorted(report.rows, key=lambda r: (r.status != "error",
-                                                             r.status != "warning", r.row))],
-    }
+def _import_answer(body: dict[str, Any], mode: str) -> tuple[dict[str, Any], int]:
+    """The import's answer, the same whether it ran in the request or as a job: the report
+    (200, or 202 when rows wait for review), or 422 when nothing could be imported."""
+    if body["committed"] or mode == "dry-run":
+        return body, 202 if body["pending"] else 200
+    return {"code": "InvalidContent",
+            "description": "ไม่ได้นำเข้า: มีแถวที่ผิดพลาด ฐานข้อมูลไม่เปลี่ยนแปลง / nothing was "
+                           "imported: the file has errors and the database is unchanged",
+            **body}, 422
+
+
+def _in_background(size: int) -> bool:
+    """A file over CDDGIS_IMPORT_SYNC_MAX_KB, or a client that asks for it (RFC 7240's
+    ``Prefer: respond-async``), is imported as a job rather than inside the request."""
+    prefer = request.headers.get("Prefer", "").lower()
+    return size > settings().import_sync_max_kb * 1024 or "respond-async" in prefer
 
 
 @api_write.post("/collections/<collection_id>/imports")
 def bulk_import(collection_id: str) -> ResponseReturnValue:
     """A file posted as multipart ``file`` with ``mode`` = dry-run (default), all (all or
     nothing) or valid-only: the importer's report, rows with errors first. Files over
-    CDDGIS_MAX_UPLOAD_MB are refused with 413 before they are read."""
+    CDDGIS_MAX_UPLOAD_MB are refused with 413 before they are read; files over
+    CDDGIS_IMPORT_SYNC_MAX_KB become a job: 202 with ``Location: /api/jobs/{id}``."""
     layer = _writable(collection_id).layer()
     account = api_account()
     if not account.covers_layer(layer.id):
@@ -270,16 +283,82 @@ def bulk_import(collection_id: str) -> ResponseReturnValue:
     with tempfile.TemporaryDirectory(prefix="cddgis-api-import-") as tmp:
         path = Path(tmp) / name
         upload.save(path)
+        size = path.stat().st_size
+        if _in_background(size):
+            return _start_job(layer, account, path, name=name, suffix=suffix, size=size,
+                              mode=mode, crs=crs)
         try:
             report = import_file(engine(), layer, path, account=account, crs=crs,
                                  **IMPORT_MODES[mode])
         except ImportRefused as exc:
             raise Unprocessable(str(exc)) from None
-    body = _report_json(report)
-    if report.committed or mode == "dry-run":
-        return jsonify(body), 202 if report.pending else 200
-    body = {"code": "InvalidContent",
-            "description": "ไม่ได้นำเข้า: มีแถวที่ผิดพลาด ฐานข้อมูลไม่เปลี่ยนแปลง / nothing was "
-                           "imported: the file has errors and the database is unchanged",
-            **body}
-    return jsonify(body), 422
+    body, status = _import_answer(jobs.api_report_json(report), mode)
+    return jsonify(body), status
+
+
+def _start_job(layer: Any, account: Any, sent: Path, *, name: str, suffix: str, size: int,
+               mode: str, crs: str | None) -> ResponseReturnValue:
+    """Moves the file where uploads wait (PDPA retention applies), queues the job and
+    answers 202 with where to follow it."""
+    folder = runner.new_upload_folder()
+    path = folder / name
+    shutil.move(sent, path)
+    try:
+        job_id = runner.runner().create(
+            engine(), account, layer.id, file_name=name, stored_name=f"{folder.name}/{name}",
+            kind=EXPECTED[suffix], size=size, rows_estimate=jobs.estimate_rows(path,
+                                                                             EXPECTED[suffix]),
+            crs=crs, origin="api", commit_mode=jobs.API_MODES[mode])
+    except jobs.TooManyJobs:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    runner.submit(_import_then_clean, job_id, path, layer, account, crs)
+    location = url_for("api_write.import_job", job_id=job_id, _external=True)
+    body = _job_json(jobs.api_job_for(engine(), account, job_id), location)
+    headers = {"Location": location}
+    if "respond-async" in request.headers.get("Prefer", "").lower():
+        headers["Preference-Applied"] = "respond-async"
+    return jsonify(body), 202, headers
+
+
+def _import_then_clean(import_engine: Any, job_id: int, path: Path, layer: Any, account: Any,
+                       crs: str | None, *, timeout_s: float | None = None) -> None:
+    try:
+        jobs.run_api_import(import_engine, job_id, path, layer, account, crs,
+                            timeout_s=timeout_s)
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def _job_json(job: dict[str, Any], location: str) -> dict[str, Any]:
+    """The job as OGC API - Processes words a status (``statusInfo``), with the import's
+    answer once it is done: ``report`` is the body the synchronous import gives, and
+    ``report_status`` its HTTP status."""
+    mode = {None: "dry-run", "all-or-nothing": "all"}.get(job["commit_mode"],
+                                                          job["commit_mode"])
+    estimate = job["rows_estimate"]
+    body: dict[str, Any] = {
+        "jobID": str(job["id"]), "type": "process", "processID": "import",
+        "status": JOB_STATUS[job["status"]], "collection": job["layer"], "mode": mode,
+        "file_name": job["file_name"], "message": job["message"],
+        "created": job["created_at"].isoformat(), "updated": job["updated_at"].isoformat(),
+        "rows_done": job["rows_done"], "rows_estimate": estimate,
+        "progress": (100 if JOB_STATUS[job["status"]] == "successful"
+                     else min(99, 100 * job["rows_done"] // estimate) if estimate else None),
+        "links": [{"href": location, "rel": "self", "type": "application/json",
+                   "title": "this job / งานนำเข้านี้"}],
+    }
+    if job.get("report") is not None:
+        body["report"], body["report_status"] = _import_answer(job["report"], mode)
+    return body
+
+
+@api_write.get("/jobs/<id:job_id>")
+def import_job(job_id: int) -> ResponseReturnValue:
+    """An import job the API started: its status and progress and, once it is done, the same
+    report the synchronous import answers with. Its owner's (or an administrator's) only: 404
+    for anyone else."""
+    account = api_account()
+    job = jobs.api_job_for(engine(), account, job_id)
+    location = url_for("api_write.import_job", job_id=job_id, _external=True)
+    return jsonify(_job_json(job, location))

@@ -173,6 +173,36 @@ def _write_op(operation_id: str, summary: str, tags: list[str], responses: tuple
     return op
 
 
+_JOB: dict[str, object] = {
+    "type": "object", "required": ["jobID", "status", "links"],
+    "properties": {
+        "jobID": {"type": "string"},
+        "status": {"type": "string",
+                   "enum": ["accepted", "running", "successful", "failed", "dismissed"]},
+        "progress": {"type": "integer", "nullable": True, "minimum": 0, "maximum": 100},
+        "message": {"type": "string", "nullable": True},
+        "rows_done": {"type": "integer"},
+        "rows_estimate": {"type": "integer", "nullable": True},
+        "report": _OBJECT, "report_status": {"type": "integer", "enum": [200, 202, 422]},
+        "links": {"type": "array", "items": _OBJECT}}}
+
+
+def _import_op(op: dict[str, object]) -> dict[str, object]:
+    """A bulk import's own answers: 202 is also a job (large files), 429 a full queue."""
+    responses = op["responses"]
+    assert isinstance(responses, dict)
+    responses["202"] = {
+        "description": "Rows wait for review (the report), or the file became a job: "
+                       "Location /jobs/{jobId}, the body its status",
+        "headers": {"Location": {"schema": {"type": "string"},
+                                 "description": "The job to poll (/jobs/{jobId})"}},
+        "content": {JSON: {"schema": _OBJECT}}}
+    responses["429"] = {
+        "description": "The account has CDDGIS_IMPORT_QUEUE_PER_ACCOUNT imports waiting",
+        "content": {JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}}
+    return op
+
+
 def _add_writes(ops: dict[str, tuple[list[Param], dict[str, object]]]) -> None:
     """OGC API - Features Part 4 on every point layer, its bulk import, and the changes it
     answers with (``web/api_write.py``)."""
@@ -204,7 +234,7 @@ def _add_writes(ops: dict[str, tuple[list[Param], dict[str, object]]]) -> None:
             f"retire_{name}", "Retire a feature (Part 4; restorable in the workspace)", tag,
             ("202", "204", "401", "403", "404", "409", "412", "428"), path_params=[fid],
             if_match=True)
-        ops[f"/collections/{layer.id}/imports"] = ([], {"post": _write_op(
+        ops[f"/collections/{layer.id}/imports"] = ([], {"post": _import_op(_write_op(
             f"import_{name}", "Bulk import a file: the importer's report", tag,
             ("200", "202", "400", "401", "403", "413", "415", "422"),
             body={"multipart/form-data": {"schema": {
@@ -214,7 +244,22 @@ def _add_writes(ops: dict[str, tuple[list[Param], dict[str, object]]]) -> None:
                                         "enum": ["dry-run", "all", "valid-only"]}}}}},
             description="mode=dry-run (default) checks and reports; all commits all or "
                         "nothing; valid-only commits the rows without errors. Rows outside "
-                        "the account's provinces are errors naming the province.")})
+                        "the account's provinces are errors naming the province. A file over "
+                        "CDDGIS_IMPORT_SYNC_MAX_KB (or `Prefer: respond-async`) is imported "
+                        "as a job: 202 with Location /jobs/{jobId}."))})
+    ops["/jobs/{jobId}"] = ([], {"get": _write_op(
+        "importJob", "An import job the API started: status, progress, and its report",
+        ["Changes"], ("401", "404"),
+        path_params=[{"name": "jobId", "in": "path", "required": True,
+                      "description": "Job id (the Location of a 202 from …/imports)",
+                      "schema": {"type": "integer"}}],
+        description="For the job's owner (or an administrator); 404 for anyone else. "
+                    "status: accepted, running, successful, failed or dismissed (OGC API - "
+                    "Processes). Once successful, report is the body the import answers "
+                    "with when it runs in the request, and report_status its HTTP status.")})
+    ops["/jobs/{jobId}"][1]["get"]["responses"]["200"] = {  # type: ignore[index]
+        "description": "The job (OGC API - Processes statusInfo, plus the import's report)",
+        "content": {JSON: {"schema": _JOB}}}
     ops["/changes/{changeId}"] = ([], {"get": _write_op(
         "change", "One change (e.g. one waiting for review)", ["Changes"],
         ("200", "401", "403", "404"),

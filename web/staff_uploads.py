@@ -1,7 +1,8 @@
 """The staff workspace's uploads and import history (issue 11).
 
 ``/staff/upload``: an officer chooses a layer in their scope and a file; the file is saved under
-the state directory and checked by a worker thread (``gis.upload_jobs``) while the page polls;
+the state directory and checked by the app's import job runner (``web/jobs.py`` over
+``gis.upload_jobs``, shared with the import API) while the page polls;
 the dry-run report (every row ok / warning / error, errors first, on a map by status) then leads
 to a commit (all or nothing, or the valid rows only) or a cancel. ``/staff/imports`` lists every
 import with its counts and report. (Administration: ``web/staff_admin.py``.)
@@ -9,13 +10,10 @@ import with its counts and report. (Administration: ``web/staff_admin.py``.)
 
 from __future__ import annotations
 
-import contextvars
 import csv
 import io
 import re
-import secrets
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,6 @@ from flask import (
     Blueprint,
     Flask,
     Response,
-    current_app,
     jsonify,
     redirect,
     render_template,
@@ -39,18 +36,15 @@ from core.accounts import Account
 from core.errors import BadParameter, Forbidden, NotFound
 from core.values import safe_row
 from gis import upload_jobs as jobs
-from gis.db import engine_for
 from gis.personal import purge_uploads
 from layers.definitions import LAYERS
+from web import jobs as runner
 from web.auth import current_account, signed_in
 from web.services import engine, settings
 
 staff_uploads = Blueprint("staff_uploads", __name__)
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
-WORKERS = 2
-"""Uploads checked or committed at once per app process; more wait in the queue (``queued``),
-so a burst of uploads never takes the CPU from the people browsing the map."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
 STATUS_TEXT = {
     "queued": "รอคิว / queued", "checking": "กำลังตรวจ / checking",
@@ -61,8 +55,6 @@ STATUS_TEXT = {
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["cddgis.upload_workers"] = ThreadPoolExecutor(
-        max_workers=WORKERS, thread_name_prefix="cddgis-upload")
     app.add_template_filter(be_time, "be_time")
 
     app.register_blueprint(staff_uploads, url_prefix="/staff")
@@ -82,15 +74,8 @@ def _account() -> Account:
     return account
 
 
-def _import_engine() -> Engine:
-    """The app's database role without the web statement timeout: an import of a large file is
-    long, legitimate work (the same URL, so the same least-privileged role)."""
-    url = engine().url.render_as_string(hide_password=False)
-    return engine_for(url)
-
-
 def _uploads_dir() -> Path:
-    return settings().state_dir / "uploads"
+    return runner.uploads_dir()
 
 
 def _safe_file_name(name: str) -> str:
@@ -102,13 +87,6 @@ def _safe_file_name(name: str) -> str:
 def _layers_in_scope(account: Account) -> list[dict[str, str]]:
     return [{"id": layer.id, "title_th": layer.title_th, "title_en": layer.title_en}
             for layer in LAYERS.values() if account.covers_layer(layer.id)]
-
-
-def _submit(fn: Any, *args: Any) -> None:
-    """Runs ``fn`` on an upload worker thread, in this request's context (the client's
-    address for the PDPA view log)."""
-    current_app.extensions["cddgis.upload_workers"].submit(contextvars.copy_context().run, fn,
-                                                           *args)
 
 
 def _job_path(job: dict[str, Any]) -> Path:
@@ -145,28 +123,27 @@ def upload() -> ResponseReturnValue:
         if sent is None or not sent.filename:
             raise BadParameter("เลือกไฟล์ที่จะอัปโหลด / choose a file to upload")
         name = _safe_file_name(sent.filename)
-        folder = _uploads_dir() / secrets.token_hex(12)
-        folder.mkdir(parents=True, mode=0o700)
+        folder = runner.new_upload_folder()
         path = folder / name
         sent.save(path)
         try:
             kind = jobs.file_kind(name, path)
-        except BadParameter:
+            purge_uploads(engine(), _uploads_dir(), settings().upload_retention_days)  # PDPA
+            job_id = runner.runner().create(
+                engine(), account, chosen.id, file_name=name,
+                stored_name=f"{folder.name}/{name}", kind=kind, size=path.stat().st_size,
+                rows_estimate=jobs.estimate_rows(path, kind), crs=crs)
+        except (BadParameter, jobs.TooManyJobs):
             shutil.rmtree(folder, ignore_errors=True)
             raise
-    except (BadParameter, Forbidden) as refused:
+    except (BadParameter, Forbidden, jobs.TooManyJobs) as refused:
         return render_template("staff/upload.html", account=account, layers=layers,
                                accepted_endings=",".join(jobs.KINDS),
                                recent=[], status_text=STATUS_TEXT, max_mb=settings().max_upload_mb,
                                crs_choices=jobs.CRS_CHOICES, chosen_crs=request.form.get("crs"),
                                error=refused.message,
                                chosen=layer_id), refused.status
-    purge_uploads(engine(), _uploads_dir(), settings().upload_retention_days)  # PDPA retention
-    job_id = jobs.create_job(engine(), account, chosen.id, file_name=name,
-                             stored_name=f"{folder.name}/{name}", kind=kind,
-                             size=path.stat().st_size,
-                             rows_estimate=jobs.estimate_rows(path, kind), crs=crs)
-    _submit(jobs.run_check, _import_engine(), job_id, path, chosen, account, crs)
+    runner.submit(jobs.run_check, job_id, path, chosen, account, crs)
     return redirect(url_for("staff_uploads.job_page", job_id=job_id), 303)
 
 
@@ -235,15 +212,16 @@ def job_commit(job_id: int) -> ResponseReturnValue:
     mode = request.form.get("mode", "")
     job = jobs.claim_commit(engine(), account, job_id, mode)
     layer = LAYERS[job["layer"]]
-    _submit(_commit_then_clean, _import_engine(), job, layer, account, mode,
-            _job_path(job))
+    runner.submit(_commit_then_clean, job, layer, account, mode, _job_path(job))
     return redirect(url_for("staff_uploads.job_page", job_id=job_id), 303)
 
 
 def _commit_then_clean(import_engine: Engine, job: dict[str, Any], layer: Any,
-                       account: Account, mode: str, path: Path) -> None:
+                       account: Account, mode: str, path: Path, *,
+                       timeout_s: float | None = None) -> None:
     try:
-        jobs.run_commit(import_engine, job["id"], path, layer, account, mode, job["crs"])
+        jobs.run_commit(import_engine, job["id"], path, layer, account, mode, job["crs"],
+                        timeout_s=timeout_s)
     finally:
         shutil.rmtree(path.parent, ignore_errors=True)
 
