@@ -589,7 +589,7 @@ class UploadJob(Base):
     file_kind: Mapped[str] = mapped_column(String)
     origin: Mapped[str] = mapped_column(String, server_default="upload")
     """``upload``: the staff workspace (checked, then committed or cancelled); ``api``: a file
-    the import API runs in the background in one go (0017_import_job_origin)."""
+    the import API runs in the background in one go (0018_import_job_origin)."""
     crs: Mapped[str | None] = mapped_column(String)
     """The coordinate system the clerk chose (EPSG:32647/32648 for UTM files without a zone
     column); None: latitude/longitude or a zone column."""

@@ -2,16 +2,16 @@
 runs in the background (``origin = 'api'``), so one runner, one progress column, one PDPA
 retention and erasure serve both; the staff workspace lists and commits only its own uploads.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-07
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017"
-down_revision = "0016"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
