@@ -375,8 +375,13 @@ CRS_NAMES = tuple(gcrs.SUPPORTED)
 F_JSON = Param("f", "Output format: json (or geojson), or html for a browser. Without f, a "
                     "browser's Accept header gets HTML.", enum=("json", "html"), default="json")
 F_ITEMS = Param("f", "Output format: GeoJSON (json/geojson), html (a paged table and map), or "
-                     "csv (every matching row, UTF-8 with BOM, for Excel; point layers only).",
-                enum=("json", "geojson", "html", "csv"), default="json")
+                     "a download of every matching row, not paged (limit caps it; sortby and "
+                     "near are refused, a download is in id order except csv): csv (UTF-8 "
+                     "with BOM, for Excel), fgb (FlatGeobuf, streamed), gpkg (GeoPackage), "
+                     "geojsonseq (GeoJSON text sequence, RFC 8142) or ndjson "
+                     "(newline-delimited GeoJSON).",
+                enum=("json", "geojson", "html", "csv", "fgb", "gpkg", "geojsonseq", "ndjson"),
+                default="json")
 F_BOUNDARY_ITEMS = Param("f", "Output format: GeoJSON (json/geojson) or html.",
                          enum=("json", "geojson", "html"), default="json")
 BBOX = Param("bbox", "minLon,minLat,maxLon,maxLat (in bbox-crs; default CRS84 degrees): only "

@@ -1,0 +1,129 @@
+"""Whole-selection downloads of a point layer's items in the formats GIS software loads:
+``f=fgb`` (FlatGeobuf), ``f=gpkg`` (GeoPackage), ``f=geojsonseq`` (GeoJSON text sequence,
+RFC 8142) and ``f=ndjson`` (newline-delimited GeoJSON), beside ``f=json`` and ``f=csv``.
+
+Like the CSV, a download takes every filter the items take and is not paged: without
+``limit`` it is the whole selection (at most ``lq.MAX_CSV_ROWS`` rows), read in batches by
+``gis/downloads.py``, so memory stays flat. FlatGeobuf and the text sequences stream as the
+batches come; a GeoPackage is an SQLite database, which cannot be written to a socket, so it is
+written by GDAL (pyogrio) from the stream of batches into a temporary file, which is then
+streamed and removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyogrio
+from flask import Response
+from sqlalchemy import Engine
+
+from gis import collections as gc
+from gis import downloads as gd
+from web.params import BadParameter
+from web.services import engine
+
+FORMATS = ("fgb", "gpkg", "geojsonseq", "ndjson")
+"""The ``f`` values answered here (point layers)."""
+MEDIA_TYPES = {"fgb": "application/flatgeobuf", "gpkg": "application/geopackage+sqlite3",
+               "geojsonseq": "application/geo+json-seq", "ndjson": "application/x-ndjson"}
+SUFFIXES = {"fgb": "fgb", "gpkg": "gpkg", "geojsonseq": "geojsons", "ndjson": "ndjson"}
+DESCRIPTIONS = {
+    "fgb": "FlatGeobuf (QGIS, GDAL, browsers; streamed, no spatial index)",
+    "gpkg": "GeoPackage (QGIS, ArcGIS, GDAL)",
+    "geojsonseq": "GeoJSON text sequence, one feature per record (RFC 8142)",
+    "ndjson": "newline-delimited GeoJSON features",
+}
+FILE_CHUNK = 256 * 1024
+_ARROW = {"text": pa.string(), "bigint": pa.int64(), "double precision": pa.float64(),
+          "boolean": pa.bool_(), "date": pa.date32()}
+
+
+def response(c: gc.Collection, fmt: str, q: gc.Query) -> Response:
+    """The download of ``q``'s selection in ``fmt`` (one of FORMATS)."""
+    problem = gd.unordered_problem(q)
+    if problem is not None:
+        raise BadParameter(problem)
+    stamp = datetime.now(UTC).strftime("%Y%m%d")
+    headers = {"Content-Disposition":
+               f'attachment; filename="{c.id}-{stamp}.{SUFFIXES[fmt]}"',
+               "Content-Crs": f"<{q.crs.uri}>"}
+    db = engine()  # the body is sent outside the request's context
+    if fmt == "fgb":
+        body: Iterator[bytes] = gd.flatgeobuf(db, c, q)
+    elif fmt == "gpkg":
+        body = _geopackage(db, c, q)
+    else:
+        body = _sequence(db, c, q, "\x1e" if fmt == "geojsonseq" else "")
+    # The first chunk is made now: a bad filter or a timeout in the first batch is still an
+    # error status, not a broken download.
+    first = next(body, b"")
+    return Response(itertools.chain([first], body), mimetype=MEDIA_TYPES[fmt],
+                    headers=headers, direct_passthrough=True)
+
+
+def _sequence(db: Engine, c: gc.Collection, q: gc.Query, separator: str) -> Iterator[bytes]:
+    """One feature a line (RFC 8142 puts the record separator before each)."""
+    chunk: list[str] = []
+    size = 0
+    for feature in gd.geojson_features(db, c, q):
+        chunk.append(f"{separator}{feature}\n")
+        size += len(feature)
+        if size > FILE_CHUNK:
+            yield "".join(chunk).encode()
+            chunk, size = [], 0
+    yield "".join(chunk).encode()
+
+
+def _geopackage(db: Engine, c: gc.Collection, q: gc.Query) -> Iterator[bytes]:
+    """GDAL writes the GeoPackage from a stream of Arrow batches (one batch in memory at a
+    time) into a temporary file before the response starts, so a database error is still an
+    error status; the file is then sent in chunks and removed when sent (or abandoned)."""
+    cols = gd.columns(c)
+    schema = pa.schema([pa.field(col.name, _ARROW[col.kind]) for col in cols]
+                       + [pa.field("geometry", pa.binary())])
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for _, rows in gd.flat_rows(db, c, q):
+            by_column = list(zip(*rows, strict=True))
+            yield pa.RecordBatch.from_arrays(
+                [pa.array(values, type=field.type)
+                 for values, field in zip(by_column, schema, strict=True)], schema=schema)
+
+    handle, path = tempfile.mkstemp(prefix=f"cddgis-{c.id}-", suffix=".gpkg")
+    os.close(handle)
+    os.unlink(path)  # GDAL creates the file itself
+    try:
+        pyogrio.write_arrow(
+            pa.RecordBatchReader.from_batches(schema, batches()), path, layer=c.id,
+            driver="GPKG", geometry_name="geometry", geometry_type="Point",
+            crs=f"EPSG:{q.crs.srid}")
+        if not os.path.exists(path):  # nothing was written: no batch came
+            pyogrio.write_arrow(pa.RecordBatchReader.from_batches(schema, iter(())), path,
+                                layer=c.id, driver="GPKG", geometry_name="geometry",
+                                geometry_type="Point", crs=f"EPSG:{q.crs.srid}")
+    except BaseException:
+        _remove(path)
+        raise
+    return _send(path)
+
+
+def _send(path: str) -> Iterator[bytes]:
+    try:
+        with open(path, "rb") as file:
+            while chunk := file.read(FILE_CHUNK):
+                yield chunk
+    finally:
+        _remove(path)
+
+
+def _remove(path: str) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path + suffix)
