@@ -9,6 +9,12 @@ nor this process ever holds more than one batch. Each batch is a statement of it
 the web engine's statement timeout, and the selection is at most ``lq.MAX_CSV_ROWS`` rows: the
 same bounds as the CSV download.
 
+The FlatGeobuf is written by GDAL from ``flat_rows``, not by PostGIS's ``ST_AsFlatGeobuf``:
+in PostGIS 3.3 (Debian 12's) a NULL value shifts the column index of the values after it
+(``NULL::text, true`` reads back as the first column true; GDAL reports "Invalid size detected"
+or "Field 0 set more than once"), and ``varchar``, ``date`` and ``timestamp`` values are
+unreadable; most layers have empty optional fields.
+
 The columns are the layer's public fields (typed from the declaration) and the area codes and
 names, as the GeoJSON's properties are; the ``personal`` column and the personal fields are
 never named, so no download can carry personal data (PDPA).
@@ -16,7 +22,6 @@ never named, so no download can carry personal data (PDPA).
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -130,94 +135,8 @@ def _geometry(q: gc.Query) -> str:
 
 
 def _select(cols: list[Column]) -> str:
-    """The columns, each cast to its type: PostGIS 3.3's ST_AsFlatGeobuf writes ``varchar``
-    values that GDAL cannot read ("Invalid size detected: string value"); ``text`` is right."""
+    """The columns, each cast to its declared type."""
     return ", ".join(f'({col.sql})::{col.kind} AS "{col.name}"' for col in cols)
-
-
-def flatgeobuf(engine: Engine, c: gc.Collection, q: gc.Query,
-               batch: int = BATCH) -> Iterator[bytes]:
-    """A FlatGeobuf file (no spatial index, so it can stream), made by PostGIS's
-    ``ST_AsFlatGeobuf`` one batch at a time: the first batch's file is sent whole, with its
-    header's feature count set to 0 ("unknown, read to the end", which the format allows for
-    a streamed file) and its envelope set to the whole selection's; each later batch's file
-    has the same header (same columns, same types) and only its features are sent."""
-    cols = columns(c)
-    names = ", ".join(f'"{col.name}"' for col in cols)
-    outer = f"""
-        SELECT (SELECT ST_AsFlatGeobuf(t.*, false, 'geom')
-                FROM (SELECT {names}, geom FROM batch_rows ORDER BY last_key) t),
-               (SELECT count(*) FROM batch_rows), (SELECT max(last_key) FROM batch_rows)
-    """
-    envelope = _extent(engine, c, q)
-    first = True
-    for rows in _run(engine, c, q, f"{_select(cols)}, {_geometry(q)} AS geom, f.key AS last_key",
-                     outer, batch):
-        data = bytes(rows[0][0])
-        header_end = 12 + struct.unpack_from("<I", data, 8)[0]
-        if first:
-            yield _streamable_header(data[:header_end], envelope)
-            first = False
-        yield data[header_end:]
-    if first:  # nothing matched: a valid file with no features
-        yield _empty_flatgeobuf(engine, c, q)
-
-
-def _extent(engine: Engine, c: gc.Collection, q: gc.Query) -> tuple[float, ...] | None:
-    clauses, params = c.where(q)
-    with engine.connect() as conn:
-        row = conn.execute(text(f"""
-            SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
-                SELECT ST_Extent(geom) AS e FROM (
-                    SELECT {_geometry(q)} AS geom FROM layer_features f WHERE {clauses}
-                    ORDER BY f.key LIMIT :limit OFFSET :offset) s) t
-        """), {**params, "limit": q.limit, "offset": q.offset if q.after is None else 0}).one()
-    return None if row[0] is None else tuple(float(v) for v in row)
-
-
-def _empty_flatgeobuf(engine: Engine, c: gc.Collection, q: gc.Query) -> bytes:
-    """The header of the layer's FlatGeobuf with no features (PostGIS writes the columns from a
-    row's types, so one typed row that is never a feature gives them)."""
-    cols = columns(c)
-    nulls = ", ".join(f'NULL::{col.kind} AS "{col.name}"' for col in cols)
-    with engine.connect() as conn:
-        data = bytes(conn.execute(text(f"""
-            SELECT ST_AsFlatGeobuf(t.*, false, 'geom') FROM (
-                SELECT {nulls}, ST_SetSRID(ST_MakePoint(0, 0), {int(q.crs.srid)}) AS geom) t
-        """)).scalar_one())
-    header_end = 12 + struct.unpack_from("<I", data, 8)[0]
-    return _streamable_header(data[:header_end], None)
-
-
-# The FlatGeobuf header is a FlatBuffers table; its fields in schema order (header.fbs).
-_ENVELOPE, _FEATURES_COUNT = 1, 8
-
-
-def _field_position(buf: memoryview, table: int, index: int) -> int | None:
-    vtable = table - struct.unpack_from("<i", buf, table)[0]
-    vtable_size = struct.unpack_from("<H", buf, vtable)[0]
-    if 4 + 2 * index >= vtable_size:
-        return None
-    offset = struct.unpack_from("<H", buf, vtable + 4 + 2 * index)[0]
-    return table + offset if offset else None
-
-
-def _streamable_header(head: bytes, envelope: tuple[float, ...] | None) -> bytes:
-    """The magic bytes and header of a file PostGIS wrote for one batch, changed in place (same
-    length) to describe the whole stream: feature count 0 (unknown), the selection's envelope."""
-    out = bytearray(head)
-    buf = memoryview(out)[12:]
-    table = struct.unpack_from("<I", buf, 0)[0]
-    count_at = _field_position(buf, table, _FEATURES_COUNT)
-    if count_at is not None:
-        struct.pack_into("<Q", buf, count_at, 0)
-    envelope_at = _field_position(buf, table, _ENVELOPE)
-    if envelope_at is not None and envelope is not None:
-        vector = envelope_at + struct.unpack_from("<I", buf, envelope_at)[0]
-        if struct.unpack_from("<I", buf, vector)[0] == len(envelope):
-            struct.pack_into(f"<{len(envelope)}d", buf, vector + 4, *envelope)
-    buf.release()
-    return bytes(out)
 
 
 def geojson_features(engine: Engine, c: gc.Collection, q: gc.Query,

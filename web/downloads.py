@@ -4,17 +4,18 @@ RFC 8142) and ``f=ndjson`` (newline-delimited GeoJSON), beside ``f=json`` and ``
 
 Like the CSV, a download takes every filter the items take and is not paged: without
 ``limit`` it is the whole selection (at most ``lq.MAX_CSV_ROWS`` rows), read in batches by
-``gis/downloads.py``, so memory stays flat. FlatGeobuf and the text sequences stream as the
-batches come; a GeoPackage is an SQLite database, which cannot be written to a socket, so it is
-written by GDAL (pyogrio) from the stream of batches into a temporary file, which is then
-streamed and removed.
+``gis/downloads.py``, so memory stays flat. The text sequences stream as the batches come. A
+GeoPackage is an SQLite database, which cannot be written to a socket, and PostGIS 3.3's
+FlatGeobuf writer is wrong with NULL values (``gis/downloads.py``), so both are written by GDAL
+(pyogrio) from the stream of batches into a temporary file, which is then streamed and
+removed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -35,12 +36,13 @@ MEDIA_TYPES = {"fgb": "application/flatgeobuf", "gpkg": "application/geopackage+
                "geojsonseq": "application/geo+json-seq", "ndjson": "application/x-ndjson"}
 SUFFIXES = {"fgb": "fgb", "gpkg": "gpkg", "geojsonseq": "geojsons", "ndjson": "ndjson"}
 DESCRIPTIONS = {
-    "fgb": "FlatGeobuf (QGIS, GDAL, browsers; streamed, no spatial index)",
+    "fgb": "FlatGeobuf (QGIS, GDAL, browsers; no spatial index)",
     "gpkg": "GeoPackage (QGIS, ArcGIS, GDAL)",
     "geojsonseq": "GeoJSON text sequence, one feature per record (RFC 8142)",
     "ndjson": "newline-delimited GeoJSON features",
 }
 FILE_CHUNK = 256 * 1024
+_DRIVERS = {"fgb": ("FlatGeobuf", {"SPATIAL_INDEX": "NO"}), "gpkg": ("GPKG", {})}
 _ARROW = {"text": pa.string(), "bigint": pa.int64(), "double precision": pa.float64(),
           "boolean": pa.bool_(), "date": pa.date32()}
 
@@ -55,10 +57,8 @@ def response(c: gc.Collection, fmt: str, q: gc.Query) -> Response:
                f'attachment; filename="{c.id}-{stamp}.{SUFFIXES[fmt]}"',
                "Content-Crs": f"<{q.crs.uri}>"}
     db = engine()  # the body is sent outside the request's context
-    if fmt == "fgb":
-        body: Iterator[bytes] = gd.flatgeobuf(db, c, q)
-    elif fmt == "gpkg":
-        body = _geopackage(db, c, q)
+    if fmt in _DRIVERS:
+        body: Iterator[bytes] = _gdal_file(db, c, q, fmt)
     else:
         body = _sequence(db, c, q, "\x1e" if fmt == "geojsonseq" else "")
     # The first chunk is made now: a bad filter or a timeout in the first batch is still an
@@ -81,10 +81,15 @@ def _sequence(db: Engine, c: gc.Collection, q: gc.Query, separator: str) -> Iter
     yield "".join(chunk).encode()
 
 
-def _geopackage(db: Engine, c: gc.Collection, q: gc.Query) -> Iterator[bytes]:
-    """GDAL writes the GeoPackage from a stream of Arrow batches (one batch in memory at a
+def _gdal_file(db: Engine, c: gc.Collection, q: gc.Query, fmt: str) -> Iterator[bytes]:
+    """GDAL (pyogrio) writes the file from a stream of Arrow batches (one batch in memory at a
     time) into a temporary file before the response starts, so a database error is still an
-    error status; the file is then sent in chunks and removed when sent (or abandoned)."""
+    error status; the file is then sent in chunks and removed when sent (or abandoned).
+
+    FlatGeobuf is written without its spatial index: building one keeps every feature's box
+    in memory until the end (about 50 MB for a million points), which is what a streamed
+    download must not do; GDAL and QGIS read a file without one."""
+    driver, options = _DRIVERS[fmt]
     cols = gd.columns(c)
     schema = pa.schema([pa.field(col.name, _ARROW[col.kind]) for col in cols]
                        + [pa.field("geometry", pa.binary())])
@@ -96,34 +101,27 @@ def _geopackage(db: Engine, c: gc.Collection, q: gc.Query) -> Iterator[bytes]:
                 [pa.array(values, type=field.type)
                  for values, field in zip(by_column, schema, strict=True)], schema=schema)
 
-    handle, path = tempfile.mkstemp(prefix=f"cddgis-{c.id}-", suffix=".gpkg")
-    os.close(handle)
-    os.unlink(path)  # GDAL creates the file itself
+    folder = tempfile.mkdtemp(prefix="cddgis-download-")
+    path = os.path.join(folder, f"{c.id}.{SUFFIXES[fmt]}")
     try:
         pyogrio.write_arrow(
             pa.RecordBatchReader.from_batches(schema, batches()), path, layer=c.id,
-            driver="GPKG", geometry_name="geometry", geometry_type="Point",
-            crs=f"EPSG:{q.crs.srid}")
-        if not os.path.exists(path):  # nothing was written: no batch came
-            pyogrio.write_arrow(pa.RecordBatchReader.from_batches(schema, iter(())), path,
-                                layer=c.id, driver="GPKG", geometry_name="geometry",
-                                geometry_type="Point", crs=f"EPSG:{q.crs.srid}")
+            driver=driver, geometry_name="geometry", geometry_type="Point",
+            crs=f"EPSG:{q.crs.srid}", layer_options=options)
     except BaseException:
-        _remove(path)
+        _remove(folder)
         raise
-    return _send(path)
+    return _send(path, folder)
 
 
-def _send(path: str) -> Iterator[bytes]:
+def _send(path: str, folder: str) -> Iterator[bytes]:
     try:
         with open(path, "rb") as file:
             while chunk := file.read(FILE_CHUNK):
                 yield chunk
     finally:
-        _remove(path)
+        _remove(folder)
 
 
-def _remove(path: str) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path + suffix)
+def _remove(folder: str) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
