@@ -52,8 +52,16 @@ class Column:
     """text, bigint, double precision, boolean or date."""
 
 
-def columns(c: gc.Collection) -> list[Column]:
-    """The public columns of a point layer, in the order the GeoJSON's properties come."""
+def columns(c: gc.Collection, only: tuple[str, ...] | None = None) -> list[Column]:
+    """The public columns of a point layer, in the order the GeoJSON's properties come; with
+    ``only`` (``properties=``, checked against the queryables), the id and those."""
+    found = _columns(c)
+    if only is None:
+        return found
+    return [col for col in found if col.name == "id" or col.name in only]
+
+
+def _columns(c: gc.Collection) -> list[Column]:
     found = [Column("id", "f.key", "text")]
     fields = {f.name for f in c.public_fields}
     for f in c.public_fields:
@@ -159,8 +167,8 @@ def geojson_features(engine: Engine, c: gc.Collection, q: gc.Query,
 def flat_rows(engine: Engine, c: gc.Collection, q: gc.Query, batch: int = BATCH
               ) -> Iterator[tuple[list[Column], list[tuple[object, ...]]]]:
     """Batches of public rows, each ``(*columns, geometry as WKB)``, for writers that take
-    columns (the GeoPackage)."""
-    cols = columns(c)
+    columns (GDAL's FlatGeobuf and GeoPackage)."""
+    cols = columns(c, q.properties)
     names = ", ".join(f'"{col.name}"' for col in cols)
     outer = f"""
         SELECT {names}, ST_AsBinary(geom), count(*) OVER (), last_key

@@ -26,7 +26,7 @@ PLOTS = "/api/collections/khok-nong-na/items"
 
 
 def _fetch(url: str, out: Path) -> bytes:
-    with urllib.request.urlopen(url, timeout=120) as response:  # noqa: S310 (our test server)
+    with urllib.request.urlopen(url, timeout=120) as response:
         assert response.status == 200, url
         data = response.read()
     out.write_bytes(data)
@@ -161,6 +161,21 @@ def test_limit_offset_and_an_empty_selection(live_server: str, client: FlaskClie
             assert _count(empty) == 0, f
         else:
             assert empty.read_bytes() == b"", f
+
+
+def test_properties_and_crs_apply_to_the_files(live_server: str, tmp_path: Path) -> None:
+    """``properties=`` picks the columns (the id always), ``crs=`` the coordinates."""
+    for f, suffix in FORMATS.items():
+        path = tmp_path / f"some.{suffix}"
+        _fetch(f"{live_server}/api/collections/volunteer-centers/items?f={f}"
+               "&properties=name,province_th&crs=http://www.opengis.net/def/crs/EPSG/0/32647",
+               path)
+        found = _as_geojson(path, tmp_path / f"some-{f}.geojson")
+        assert len(found) == 76, f
+        feature = next(iter(found.values()))
+        assert set(feature["properties"]) == {"id", "name", "province_th"}, f
+        x, y = feature["geometry"]["coordinates"][:2]
+        assert abs(x) > 1000 and y > 500_000, (f, x, y)  # metres, not degrees
 
 
 def test_media_types_and_file_names(client: FlaskClient) -> None:

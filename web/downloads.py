@@ -90,7 +90,7 @@ def _gdal_file(db: Engine, c: gc.Collection, q: gc.Query, fmt: str) -> Iterator[
     in memory until the end (about 50 MB for a million points), which is what a streamed
     download must not do; GDAL and QGIS read a file without one."""
     driver, options = _DRIVERS[fmt]
-    cols = gd.columns(c)
+    cols = gd.columns(c, q.properties)
     schema = pa.schema([pa.field(col.name, _ARROW[col.kind]) for col in cols]
                        + [pa.field("geometry", pa.binary())])
 
