@@ -157,6 +157,9 @@ def main() -> None:
                     s, b, m = results[(layer, fmt)][-1]
                     print(f"  {layer} {fmt}: {s:.2f} s, {b / 1e6:.1f} MB, +{m:.0f} MB RSS",
                           flush=True)
+    (OUT / "downloads.json").write_text(json.dumps(
+        {f"{layer} {fmt}": [{"seconds": s, "bytes": b, "rss_growth_mb": m} for s, b, m in runs]
+         for (layer, fmt), runs in results.items()}, indent=1))
     print(f"\n| layer (points) | format | seconds (median of {args.rounds}) | "
           "× GeoJSON time | MB sent | peak RSS growth (MB, max) |")
     print("|---|---|---:|---:|---:|---:|")
