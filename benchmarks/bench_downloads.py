@@ -39,7 +39,9 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 from benchmarks.bench_api import _free_port
-from benchmarks.common import bench_database, bench_settings
+from benchmarks.common import BENCH_DATABASE, bench_database, bench_settings
+from gis.cluster import LocalCluster
+from gis.db import engine_for
 from gis.samples import load_samples
 
 OUT = Path(__file__).parent / "out"
@@ -127,13 +129,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep cddgis_bench as an earlier run left it (no load)")
     args = parser.parse_args()
     settings = bench_settings()
-    url, engine = bench_database(settings)
     started = time.perf_counter()
-    load_samples(engine, settings.data_dir, layers=list(LAYERS))
-    if args.points:
-        _synthetic(engine, args.points)
+    if args.reuse:  # the data of an earlier run, as it was left
+        url = LocalCluster(settings.state_dir).start().url(database=BENCH_DATABASE)
+        engine = engine_for(url)
+    else:
+        url, engine = bench_database(settings)
+        load_samples(engine, settings.data_dir, layers=list(LAYERS))
+        if args.points:
+            _synthetic(engine, args.points)
     with engine.connect() as conn:
         counts = dict(conn.execute(text(
             "SELECT layer, count(*) FROM layer_features GROUP BY layer")).all())

@@ -101,9 +101,9 @@ def unordered_problem(q: gc.Query) -> str | None:
 def _run(engine: Engine, c: gc.Collection, q: gc.Query, select_rows: str, outer: str,
          batch: int, extra: dict[str, object] | None = None,
          ) -> Iterator[list[Any]]:
-    """Rows of each batch of ``outer`` over the batch's rows (``select_rows``, which must end
-    with ``f.key AS last_key``). ``outer`` reads ``batch_rows`` and returns rows whose last
-    column is the batch's last key."""
+    """Each batch's rows as ``outer`` makes them from ``batch_rows`` (the batch's
+    ``select_rows``, which end with ``f.key AS last_key``); each of ``outer``'s rows ends with
+    the batch's row count and the row's key, so the next batch starts after the last one."""
     problem = unordered_problem(q)
     if problem is not None:
         raise ValueError(problem)
@@ -125,7 +125,7 @@ def _run(engine: Engine, c: gc.Collection, q: gc.Query, select_rows: str, outer:
                     {outer}
                 """), {**params, **(extra or {}), "batch_size": size,
                        "batch_offset": offset}).all())
-                if not rows or rows[-1][-1] is None:
+                if not rows:
                     return
                 yield rows
                 count = int(rows[-1][-2])
@@ -166,12 +166,16 @@ def geojson_features(engine: Engine, c: gc.Collection, q: gc.Query,
 
 def flat_rows(engine: Engine, c: gc.Collection, q: gc.Query, batch: int = BATCH
               ) -> Iterator[tuple[list[Column], list[tuple[object, ...]]]]:
-    """Batches of public rows, each ``(*columns, geometry as WKB)``, for writers that take
-    columns (GDAL's FlatGeobuf and GeoPackage)."""
+    """Batches of public rows, each ``(*columns, x, y)`` (the point in the asked CRS), for
+    writers that take columns (GDAL's FlatGeobuf and GeoPackage).
+
+    Coordinates rather than WKB: psycopg2 hands ``bytea`` over as ``memoryview`` objects, and
+    Arrow arrays made from them kept the process's memory growing with the download (+110 MB
+    per 300,000 points, measured); two floats make the WKB in one vectorised call instead."""
     cols = columns(c, q.properties)
     names = ", ".join(f'"{col.name}"' for col in cols)
     outer = f"""
-        SELECT {names}, ST_AsBinary(geom), count(*) OVER (), last_key
+        SELECT {names}, ST_X(geom), ST_Y(geom), count(*) OVER (), last_key
         FROM batch_rows ORDER BY last_key
     """
     for rows in _run(engine, c, q, f"{_select(cols)}, {_geometry(q)} AS geom, f.key AS last_key",

@@ -20,8 +20,10 @@ import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import numpy as np
 import pyarrow as pa
 import pyogrio
+import shapely
 from flask import Response
 from sqlalchemy import Engine
 
@@ -96,10 +98,13 @@ def _gdal_file(db: Engine, c: gc.Collection, q: gc.Query, fmt: str) -> Iterator[
 
     def batches() -> Iterator[pa.RecordBatch]:
         for _, rows in gd.flat_rows(db, c, q):
-            by_column = list(zip(*rows, strict=True))
+            *by_column, xs, ys = zip(*rows, strict=True)
+            points = shapely.to_wkb(shapely.points(np.array(xs, dtype=float),
+                                                   np.array(ys, dtype=float)))
             yield pa.RecordBatch.from_arrays(
-                [pa.array(values, type=field.type)
-                 for values, field in zip(by_column, schema, strict=True)], schema=schema)
+                [*(pa.array(values, type=field.type)
+                   for values, field in zip(by_column, schema, strict=False)),
+                 pa.array(points, type=pa.binary())], schema=schema)
 
     folder = tempfile.mkdtemp(prefix="cddgis-download-")
     path = os.path.join(folder, f"{c.id}.{SUFFIXES[fmt]}")
