@@ -58,6 +58,7 @@ bench: setup-test
 	$(PY) -m benchmarks.bench_choropleth
 	$(PY) -m benchmarks.bench_load
 	$(PY) -m benchmarks.bench_api
+	$(PY) -m benchmarks.bench_downloads
 
 db-stop:
 	$(CDDGIS) db stop

@@ -24,7 +24,7 @@ from core.accounts import Account
 from core.errors import MethodNotAllowed
 from core.schema import Field, Layer
 from gis import boundaries as bq
-from gis import changes
+from gis import changes, search
 from gis import crs as gcrs
 from gis import layer_queries as lq
 from gis.cql import Compiled, Queryable
@@ -51,7 +51,7 @@ class Query:
     choices: dict[str, tuple[object, ...]] = field(default_factory=dict)
     ranges: dict[str, lq.RangeFilter] = field(default_factory=dict)
     text: str | None = None
-    """Part of the name, already in ``village_key`` form."""
+    """Part of the name as typed: matched as the tour search matches (``gis.search``)."""
     near: tuple[float, float] | None = None
     radius_km: float | None = None
     exclude: str | None = None
@@ -343,13 +343,17 @@ class PointCollection(Collection):
     def queryables(self) -> dict[str, Queryable]:
         return lq.queryables(self.declaration)
 
-    @staticmethod
-    def _query(q: Query) -> lq.LayerQuery:
+    def _query(self, q: Query) -> lq.LayerQuery:
+        where = q.filter
+        if q.text:  # the tour search's matching (gis/search.py), as one more filter
+            named = search.name_filter(self.declaration, q.text)
+            where = named if where is None else Compiled(
+                f"({where.sql}) AND {named.sql}", {**where.params, **named.params})
         return lq.LayerQuery(
             bbox=q.bbox, bbox_srid=q.bbox_srid, region=q.region, province=q.province,
             district=q.district, subdistrict=q.subdistrict, choices=q.choices,
-            ranges=q.ranges, text=q.text, near=q.near, radius_km=q.radius_km,
-            exclude=q.exclude, limit=q.limit, offset=q.offset, filter=q.filter,
+            ranges=q.ranges, near=q.near, radius_km=q.radius_km,
+            exclude=q.exclude, limit=q.limit, offset=q.offset, filter=where,
             sortby=q.sortby, properties=q.properties, crs=q.crs, after=q.after)
 
     def where(self, q: Query) -> tuple[str, dict[str, object]]:

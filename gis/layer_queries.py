@@ -144,11 +144,7 @@ def where(layer: Layer, q: LayerQuery) -> tuple[str, dict[str, object]]:
             clauses.append(f"f.{name} = :{column}")
             params[column] = value
     if q.text:
-        names = " || '|' || ".join(
-            ["coalesce(f.name, '')"] + [f"coalesce(f.properties->>'{_safe(layer, n)}', '')"
-                                        for n in layer.search_fields])
-        clauses.append(f"regexp_replace(lower({names}), '[[:space:].''-]', '', 'g') LIKE :text "
-                       "ESCAPE '\\'")
+        clauses.append(name_like_sql(layer))
         params["text"] = "%" + like_escape(q.text) + "%"
     if q.near is not None:
         params["near_lon"], params["near_lat"] = q.near
@@ -178,6 +174,16 @@ def where(layer: Layer, q: LayerQuery) -> tuple[str, dict[str, object]]:
             clauses.append(f"{expression} <= :r{i}_max")
             params[f"r{i}_max"] = bounds.maximum
     return " AND ".join(clauses), params
+
+
+def name_like_sql(layer: Layer) -> str:
+    """The name (and the layer's search fields) contains ``:text`` (a LIKE pattern of a
+    ``village_key``): spacing, dots, dashes and case do not matter."""
+    names = " || '|' || ".join(
+        ["coalesce(f.name, '')"] + [f"coalesce(f.properties->>'{_safe(layer, n)}', '')"
+                                    for n in layer.search_fields])
+    return (f"regexp_replace(lower({names}), '[[:space:].''-]', '', 'g') LIKE :text "
+            "ESCAPE '\\'")
 
 
 def _safe(layer: Layer, name: str) -> str:

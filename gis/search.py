@@ -191,6 +191,25 @@ _LIKENESS = ("(word_similarity(:q_rtgs, n.name_rtgs) "
 _SCORE = f"(CASE WHEN {_CONTAINS} THEN 2 ELSE 0 END + {_LIKENESS})"
 
 
+def name_filter(layer: Layer, typed: str) -> Compiled:
+    """The items' ``q``: features whose name is like ``typed`` as the tour search finds them
+    (tone marks, vowel slips, RTGS spellings; ``feature_names``), or whose name or search
+    fields contain it with spacing and case ignored (what ``q`` matched before). A filter,
+    not a ranking: the items keep their order (by id), so paging by key still works.
+    Nothing matches when ``typed`` has no letters or digits to compare."""
+    query = Query.of(typed)
+    key = village_key(typed)
+    if query.empty and not key:
+        return Compiled("false")
+    found = (f"EXISTS (SELECT 1 FROM feature_names n WHERE n.layer = f.layer AND n.key = f.key"
+             f" AND ({_CONTAINS} OR word_similarity(:q_rtgs, n.name_rtgs) >= {WORD_MATCH}"
+             f" OR similarity(:q_compact, replace(n.name_rtgs, ' ', '')) >= {WORD_MATCH}))"
+             if not query.empty else "false")
+    like = lq.name_like_sql(layer) if key else "false"
+    return Compiled(f"({like} OR {found})",
+                    {**query.params(), "text": "%" + lq.like_escape(key) + "%"})
+
+
 @dataclass(frozen=True)
 class Found:
     keys: list[str]

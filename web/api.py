@@ -31,7 +31,7 @@ from gis import crs as gcrs
 from gis import layer_queries as lq
 from gis import places as gis_places
 from gis.cql import Compiled, Queryable
-from web import api_html
+from web import api_html, downloads
 from web import params as wp
 from web.params import (
     MAX_NEAR_LIMIT,
@@ -358,10 +358,12 @@ def _csv(c: gc.Collection, rows: Iterator[dict[str, object]]) -> Response:
 @api.get("/collections/<collection_id>/items")
 def items(collection_id: str) -> ResponseReturnValue:
     c = _collection(collection_id)
-    fmt = format_param(("json", "geojson", "html", "csv") if c.points
+    fmt = format_param(("json", "geojson", "html", "csv", *downloads.FORMATS) if c.points
                        else ("json", "geojson", "html"))
-    if fmt == "csv":
+    if fmt == "csv" or fmt in downloads.FORMATS:  # the whole selection, streamed, not paged
         q = _query(c, max_limit=lq.MAX_CSV_ROWS, default_limit=lq.MAX_CSV_ROWS)
+        if fmt != "csv":
+            return downloads.response(c, fmt, q)
         return _csv(c, c.rows_for_csv(engine(), q))
     q = _query(c, max_limit=lq.MAX_LIMIT, default_limit=100)
     page = c.items(engine(), q)

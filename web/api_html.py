@@ -8,10 +8,12 @@ the resources, and a small map on item pages. Pages extend ``base.html``; the ma
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from flask import render_template
+from flask import render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from gis import collections as gc
 from web.services import settings
 
 
@@ -55,7 +57,25 @@ def items(collection_id: str, title: str, features: list[str], matched: int | No
     rel = {link["rel"]: link["href"] for link in links}
     return _render("items.html", collection_id=collection_id, title=title, features=parsed,
                    columns=columns, matched=matched, rel=rel, sample=sample,
-                   map_src=rel.get("alternate", ""), map_config=_map_config())
+                   map_src=rel.get("alternate", ""), map_config=_map_config(),
+                   downloads=_downloads(collection_id))
+
+
+_DOWNLOAD_LABELS = (("csv", "CSV"), ("fgb", "FlatGeobuf"), ("gpkg", "GeoPackage"),
+                    ("geojsonseq", "GeoJSON-Seq"), ("ndjson", "NDJSON"))
+
+
+def _downloads(collection_id: str) -> list[tuple[str, str]]:
+    """(label, URL) of the whole selection this page shows a page of, in each download format:
+    the same filters, without the paging (a download is not paged)."""
+    found = gc.collection(collection_id)
+    if found is None or not found.points:
+        return []
+    args: dict[str, Any] = {k: v for k, v in request.args.items()
+            if k not in ("f", "limit", "offset", "cursor")}
+    ordered = "sortby" in args or "near" in args  # only the CSV keeps those orders
+    return [(label, url_for("api.items", collection_id=collection_id, f=f, **args))
+            for f, label in _DOWNLOAD_LABELS if f == "csv" or not ordered]
 
 
 def item(collection_id: str, feature: str, links: list[dict[str, str]]) -> ResponseReturnValue:

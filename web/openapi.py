@@ -22,6 +22,7 @@ from web import dashboard
 from web import indicators_api as ia
 from web import params as wp
 from web import tiles as wt
+from web.downloads import MEDIA_TYPES as DOWNLOAD_TYPES
 from web.params import Param
 
 JSON = "application/json"
@@ -298,6 +299,8 @@ def operations() -> dict[str, tuple[list[Param], dict[str, object]]]:
         content = _html_or(GEOJSON, {"$ref": "#/components/schemas/featureCollection"})
         if c.points:
             content["text/csv"] = {"schema": {"type": "string"}}
+            content.update({media: {"schema": {"type": "string", "format": "binary"}}
+                            for media in DOWNLOAD_TYPES.values()})
         add(f"{base}/items", items_params, _op(
             f"items_{name}", f"{title}: features", items_params, content, tags=tag,
             description="Paged by key: follow the next link (it carries a cursor) and every "

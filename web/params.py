@@ -13,7 +13,7 @@ from typing import Protocol
 from flask import Response, after_this_request, g, request
 from werkzeug.routing import IntegerConverter
 
-from core.areas import CDD_REGIONS, village_key
+from core.areas import CDD_REGIONS
 from core.errors import BadParameter, NotFound
 from core.schema import Field, Layer
 from gis import crs as gcrs
@@ -366,7 +366,7 @@ def text_param() -> str | None:
         return None
     if len(raw) > 100:
         raise BadParameter("q is at most 100 characters")
-    return village_key(raw) or None
+    return raw.strip()
 
 
 # --- Declared parameters, shared by the views and the OpenAPI document ------------------------
@@ -375,8 +375,13 @@ CRS_NAMES = tuple(gcrs.SUPPORTED)
 F_JSON = Param("f", "Output format: json (or geojson), or html for a browser. Without f, a "
                     "browser's Accept header gets HTML.", enum=("json", "html"), default="json")
 F_ITEMS = Param("f", "Output format: GeoJSON (json/geojson), html (a paged table and map), or "
-                     "csv (every matching row, UTF-8 with BOM, for Excel; point layers only).",
-                enum=("json", "geojson", "html", "csv"), default="json")
+                     "a download of every matching row, not paged (limit caps it; sortby and "
+                     "near are refused, a download is in id order except csv): csv (UTF-8 "
+                     "with BOM, for Excel), fgb (FlatGeobuf, streamed), gpkg (GeoPackage), "
+                     "geojsonseq (GeoJSON text sequence, RFC 8142) or ndjson "
+                     "(newline-delimited GeoJSON).",
+                enum=("json", "geojson", "html", "csv", "fgb", "gpkg", "geojsonseq", "ndjson"),
+                default="json")
 F_BOUNDARY_ITEMS = Param("f", "Output format: GeoJSON (json/geojson) or html.",
                          enum=("json", "geojson", "html"), default="json")
 BBOX = Param("bbox", "minLon,minLat,maxLon,maxLat (in bbox-crs; default CRS84 degrees): only "
@@ -412,7 +417,10 @@ FILTER = Param("filter", "A CQL2 filter over the collection's queryables (Part 3
 FILTER_LANG = Param("filter-lang", "Language of filter. cql-text, the draft's name that GDAL "
                                    "3.6 sends, is read as cql2-text.",
                     enum=("cql2-text", "cql2-json", "cql-text"), default="cql2-text")
-Q = Param("q", "Part of the name (spacing, dots and case do not matter).", max_length=100)
+Q = Param("q", "Free text: features whose name is like it, as the tour search finds them "
+              "(ชื่อ: tone marks, vowel slips and spacing forgiven; English/RTGS spellings "
+              "such as 'Nong Bua' find Thai names). A filter: the items keep their order.",
+          max_length=100)
 NEAR = Param("near", "lon,lat: nearest first, each feature with distance_km (cddgis "
                      "extension; limit + offset at most 1,000).", type="array",
              items={"type": "number"}, example="100.5018,13.7563")
