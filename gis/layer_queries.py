@@ -5,6 +5,7 @@ personal data (PDPA).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -15,6 +16,7 @@ from core.schema import Layer
 from gis import crs as gcrs
 from gis.cql import Compiled, Queryable
 from gis.places import like_escape
+from layers.definitions import LAYERS
 
 MAX_LIMIT = 10_000
 MAX_CSV_ROWS = 10_000_000  # the CSV streams: the whole layer, however big
@@ -54,6 +56,9 @@ class LayerQuery:
     """The SRID of ``bbox`` (already in x, y order)."""
     filter: Compiled | None = None
     """A compiled CQL2 filter (``gis.cql``) over :func:`queryables`."""
+    period: tuple[dt.date | None, dt.date | None] | None = None
+    """``datetime``: first and last day (None: open) of the layer's ``temporal`` field; a
+    layer without one keeps every feature."""
     sortby: tuple[tuple[str, bool], ...] = ()
     """(queryable, descending) pairs; the key always breaks ties."""
     properties: tuple[str, ...] | None = None
@@ -137,6 +142,13 @@ def where(layer: Layer, q: LayerQuery) -> tuple[str, dict[str, object]]:
     if q.filter is not None:
         clauses.append(f"({q.filter.sql})")
         params.update(q.filter.params)
+    if q.period is not None and layer.temporal is not None:
+        day = f"(f.properties->>'{_safe(layer, layer.temporal)}')::date"
+        for bound, op, limit in (("period_start", ">=", q.period[0]),
+                                 ("period_end", "<=", q.period[1])):
+            if limit is not None:
+                clauses.append(f"{day} {op} :{bound}")
+                params[bound] = limit
     for column in ("region", "province", "district", "subdistrict"):
         value = getattr(q, column)
         if value is not None:
@@ -396,7 +408,8 @@ _SUMMARIES: dict[str, tuple[str, dict[str, dict[str, object]]]] = {}
 
 
 def layer_summary(engine: Engine) -> dict[str, dict[str, object]]:
-    """Per layer: how many features, whether any are sample, and their extent.
+    """Per layer: how many features, whether any are sample, and their extent (in space, and
+    in time for a layer with a ``temporal`` field).
 
     Asked for by most pages and the collections document, and a scan of every feature (20 ms
     at 29,000 points, growing with the layers), so it is kept per process for as long as the
@@ -409,17 +422,28 @@ def layer_summary(engine: Engine) -> dict[str, dict[str, object]]:
         known = _SUMMARIES.get(key)
         if known is not None and known[0] == versions:
             return _copy(known[1])
+        dated = [(layer.id, layer.temporal) for layer in LAYERS.values() if layer.temporal]
+        values = ", ".join(f"(:dl{i}, :df{i})" for i in range(len(dated))) or "(NULL, NULL)"
+        bound = {f"d{kind}{i}": v for i, pair in enumerate(dated)
+                 for kind, v in zip("lf", pair, strict=True)}
         rows = conn.execute(text(f"""
             SELECT {_VERSIONS}, layer, n, any_sample, ST_XMin(e), ST_YMin(e), ST_XMax(e),
-                   ST_YMax(e)
-            FROM (SELECT layer, count(*) AS n, bool_or(sample) AS any_sample,
-                         ST_Extent(geom) AS e
-                  FROM layer_features GROUP BY layer) t
+                   ST_YMax(e), first_day, last_day
+            FROM (SELECT f.layer, count(*) AS n, bool_or(sample) AS any_sample,
+                         ST_Extent(geom) AS e,
+                         min((f.properties->>d.field)::date) AS first_day,
+                         max((f.properties->>d.field)::date) AS last_day
+                  FROM layer_features f
+                  LEFT JOIN (VALUES {values}) d(layer, field) ON d.layer = f.layer
+                  GROUP BY f.layer) t
             RIGHT JOIN (SELECT 1) one ON true
-        """)).all()
+        """), bound).all()
     summary = {layer: {"count": int(n), "sample": bool(sample),
-                       "bbox": [round(v, 6) for v in (x0, y0, x1, y1)]}
-               for _, layer, n, sample, x0, y0, x1, y1 in rows if layer is not None}
+                       "bbox": [round(v, 6) for v in (x0, y0, x1, y1)],
+                       "interval": (None if first is None else first.isoformat(),
+                                    None if last is None else last.isoformat())}
+               for _, layer, n, sample, x0, y0, x1, y1, first, last in rows
+               if layer is not None}
     if len(_SUMMARIES) > 64:  # one entry per database; tests make many
         _SUMMARIES.clear()
     _SUMMARIES[key] = (rows[0][0], summary)

