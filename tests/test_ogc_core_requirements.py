@@ -117,3 +117,39 @@ def _parameters(doc: dict, path: str) -> list[dict]:
             p = doc["components"]["parameters"][p["$ref"].rsplit("/", 1)[1]]
         out.append(p)
     return out
+
+
+def test_collections_and_the_dataset_link_their_tilesets(client: FlaskClient) -> None:
+    rel = "http://www.opengis.net/def/rel/ogc/1.0/"
+    for c in _get(client, "/api/collections")["collections"]:
+        links = {link["rel"]: link["href"] for link in c["links"]}
+        href = links[f"{rel}tilesets-vector"]
+        assert href.endswith(f"/api/collections/{c['id']}/tiles"), href
+        listed = _get(client, href.replace("http://localhost", ""))
+        assert listed["tilesets"][0]["links"]
+    for tileset in _get(client, "/api/tiles")["tilesets"]:
+        schemes = [link["href"] for link in tileset["links"]
+                   if link["rel"] == f"{rel}tiling-scheme"]
+        assert schemes and schemes[0].endswith("/api/tileMatrixSets/WebMercatorQuad")
+
+
+@pytest.mark.parametrize("collection", ["provinces", "khok-nong-na"])
+def test_gdal_ogcapi_driver_follows_the_tileset_links(live_server: str, collection: str) -> None:
+    """GDAL 3.6 said "API TILES requested, but not available" before the collections linked
+    their tilesets; now it follows collection → tilesets → tileset → tiling scheme (and reads
+    the tiling scheme: TMS 1.0 member names beside 2.0's; "Invalid tiling matrix set name"
+    before). GDAL 3.6.2 still gives up silently after that step (issue 21: left open)."""
+    import os
+    import re
+    import subprocess
+
+    run = subprocess.run(
+        ["/usr/bin/ogrinfo", "-ro", "-so", "-oo", "API=TILES",
+         f"OGCAPI:{live_server}/api/collections/{collection}"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "CPL_DEBUG": "ON"})
+    assert "not available" not in run.stderr, run.stderr[-2000:]
+    assert "Invalid tiling matrix set" not in run.stderr, run.stderr[-2000:]
+    fetched = re.findall(r"HTTP: Fetch\((\S+)\)", run.stderr)
+    assert fetched[1:4] == [f"{live_server}/api/collections/{collection}/tiles",
+                            f"{live_server}/api/collections/{collection}/tiles/WebMercatorQuad",
+                            f"{live_server}/api/tileMatrixSets/WebMercatorQuad"], fetched

@@ -61,6 +61,7 @@ api = Blueprint("api", __name__)
 GEOJSON = "application/geo+json"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+TILESETS_VECTOR_REL = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
@@ -140,6 +141,9 @@ def _collection_links(collection_id: str, csv_link: bool) -> list[dict[str, str]
         _link(at("api.items"), "items", GEOJSON),
         _link(at("api.items", f="html"), "items", "text/html"),
         _link(at("api.queryables"), QUERYABLES_REL, "application/schema+json"),
+        # OGC API - Tiles: the collection's vector tilesets (GDAL's OGCAPI driver follows it)
+        _link(at("tiles.tilesets"), TILESETS_VECTOR_REL, "application/json",
+              "Vector tilesets"),
     ]
     if csv_link:
         links.append(_link(at("api.items", f="csv"), "items", "text/csv", "CSV"))
