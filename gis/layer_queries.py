@@ -199,29 +199,31 @@ def _safe(layer: Layer, name: str) -> str:
     return name
 
 
-def _personal_array(layer: Layer) -> str:
-    names = ", ".join(f"'{f.name}'" for f in layer.personal_fields)
-    return f"ARRAY[{names}]::text[]" if names else "ARRAY[]::text[]"
+_AREA_OUTPUTS = (("province_code", "f.province_code"), ("district_code", "f.district_code"),
+                 ("subdistrict_code", "f.subdistrict_code"), ("region", "f.region"),
+                 ("province_th", "p.name_th"), ("district_th", "d.name_th"),
+                 ("subdistrict_th", "s.name_th"), ("sample", "f.sample"))
+NEAR_KM = ("round((ST_Distance(f.geom::geography, ST_SetSRID(ST_MakePoint(:near_lon, "
+           ":near_lat), 4326)::geography) / 1000)::numeric, 3)")
+"""The ground distance from ``near`` in km (``where`` binds the point)."""
 
 
-def _public_properties(layer: Layer, only: tuple[str, ...] | None = None) -> str:
-    if only is not None:  # names checked against the queryables; the list itself is bound
-        return f"""(SELECT coalesce(jsonb_object_agg(e.key, e.value), '{{}}'::jsonb)
-                    FROM jsonb_each({_public_properties(layer)}) e
-                    WHERE e.key = ANY(CAST(:only_properties AS text[])))"""
-    return f"""
-        (f.properties - {_personal_array(layer)}) || jsonb_build_object(
-            'id', f.key,
-            'province_code', f.province_code,
-            'district_code', f.district_code,
-            'subdistrict_code', f.subdistrict_code,
-            'region', f.region,
-            'province_th', p.name_th,
-            'district_th', d.name_th,
-            'subdistrict_th', s.name_th,
-            'sample', f.sample
-        )
-    """
+def _public_properties(layer: Layer, only: tuple[str, ...] | None = None,
+                       distance: str | None = None) -> str:
+    """A feature's public properties as ``json`` in the declared order: id, the layer's public
+    fields as its declaration lists them, then where it lies (a field with no value is null).
+    ``json_build_object`` keeps that order where ``jsonb`` would sort the keys shortest first,
+    which is the column order QGIS, GDAL and the CSV would show (issue 21, item 8). Only
+    declared names reach the SQL text: ``only`` (checked against the queryables) picks among
+    them; personal fields are never among them."""
+    pairs = [("id", "f.key"),
+             *((f.name, f"f.properties->'{_safe(layer, f.name)}'") for f in layer.public_fields),
+             *_AREA_OUTPUTS]
+    if only is not None:
+        pairs = [(name, sql) for name, sql in pairs if name in only]
+    if distance is not None:
+        pairs.append(("distance_km", distance))
+    return "json_build_object(" + ", ".join(f"'{name}', {sql}" for name, sql in pairs) + ")"
 
 
 _JOINS = """
@@ -256,8 +258,6 @@ def _selection(layer: Layer, q: LayerQuery, columns: str, *, few: bool = False,
     """
     clauses, params = where(layer, q)
     params = {**params, "limit": q.limit, "offset": 0 if q.after else q.offset}
-    if q.properties is not None:
-        params["only_properties"] = list(q.properties)
     if q.near is None:
         found = queryables(layer)
         order = "".join(f"{found[name].sql} {'DESC' if desc else 'ASC'} NULLS LAST, "
@@ -297,8 +297,10 @@ def _selection(layer: Layer, q: LayerQuery, columns: str, *, few: bool = False,
 def _feature_parts(layer: Layer, q: LayerQuery) -> str:
     """A feature's parts; the outer query assembles them as JSON text once (no json → jsonb →
     text round trip per row)."""
+    distance = NEAR_KM if q.near is not None else None
     return (f"{geometry_sql('f.geom', q.crs)} AS geometry, "
-            f"{_public_properties(layer, q.properties)} AS properties, f.sample, f.key")
+            f"{_public_properties(layer, q.properties, distance)} AS properties, f.sample, "
+            "f.key")
 
 
 def query_features(engine: Engine, layer: Layer, q: LayerQuery, *, count: bool = True,
@@ -325,9 +327,7 @@ def query_features(engine: Engine, layer: Layer, q: LayerQuery, *, count: bool =
         rows = conn.execute(text(f"""
             SELECT json_build_object(
                        'type', 'Feature', 'id', key, 'geometry', geometry,
-                       'properties', CASE WHEN distance_m IS NULL THEN properties
-                           ELSE properties || jsonb_build_object(
-                               'distance_km', round((distance_m / 1000)::numeric, 3)) END
+                       'properties', properties
                    )::text, sample, key
             FROM ({sql}) page
         """), page_params).all()

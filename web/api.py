@@ -315,7 +315,7 @@ def _query(c: gc.Collection, *, max_limit: int, default_limit: int) -> gc.Query:
     near = near_param()
     if near is not None:
         default_limit = min(default_limit, MAX_NEAR_LIMIT)
-    limit = int_param("limit", default_limit, 1, max_limit)
+    limit = int_param("limit", default_limit, 1, max_limit, cap=True)
     offset = wp.OFFSET.integer()
     if near is not None:
         near_paging(limit, offset)
@@ -325,7 +325,8 @@ def _query(c: gc.Collection, *, max_limit: int, default_limit: int) -> gc.Query:
         bbox=common.bbox, bbox_srid=common.bbox_srid, region=region, province=province,
         district=district, subdistrict=subdistrict, choices=choices, ranges=ranges,
         text=text_param(), near=near, radius_km=radius_param(), limit=limit, offset=offset,
-        lod=wp.LOD.integer(), filter=common.filter, period=wp.datetime_param(),
+        lod=wp.LOD.integer(), filter=wp.both(common.filter, wp.queryables_filter(c)),
+        period=wp.datetime_param(),
         sortby=common.sortby,
         properties=common.properties, crs=common.crs, after=cursor_param(),
     )
