@@ -44,8 +44,7 @@ class Queryable:
 
     def schema(self) -> dict[str, object]:
         if self.type == "geometry":
-            return {"title": self.title, "format": "geometry-point-or-polygon",
-                    "x-ogc-role": "primary-geometry",
+            return {"title": self.title, "x-ogc-role": "primary-geometry",
                     "$ref": "https://geojson.org/schema/Geometry.json"}
         if self.type == "date":
             doc: dict[str, object] = {"type": "string", "format": "date"}

@@ -300,3 +300,15 @@ def test_properties_come_in_the_declared_order(client: FlaskClient) -> None:
         f"{PLOTS}?limit=1&near=100.5,13.75").get_data(as_text=True))["features"][0]
     assert list(near["properties"])[:3] == ["id", "plot_id", "village_no"]
     assert list(near["properties"])[-1] == "distance_km"
+
+
+def test_queryables_are_json_schema_2020_12_with_part_5_geometry_formats(
+        client: FlaskClient) -> None:
+    from jsonschema import Draft202012Validator
+
+    for collection, geometry in (("districts", "geometry-polygon-or-multipolygon"),
+                                 ("khok-nong-na", "geometry-point")):
+        doc = _get(client, f"/api/collections/{collection}/queryables")
+        assert doc["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+        Draft202012Validator.check_schema(doc)
+        assert doc["properties"]["geometry"]["format"] == geometry

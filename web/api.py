@@ -220,14 +220,23 @@ def collection(collection_id: str) -> ResponseReturnValue:
     return jsonify(doc)
 
 
+GEOMETRY_FORMATS = {"point": "geometry-point", "polygon": "geometry-polygon-or-multipolygon"}
+"""The geometry ``format`` of each kind of collection, as OGC API - Features Part 5 names
+them (the queryables used an undefined "geometry-point-or-polygon")."""
+
+
 def _queryables_doc(c: gc.Collection) -> dict[str, object]:
-    found = c.queryables()
+    """The queryables as JSON Schema 2020-12 (Part 3)."""
+    properties = {name: q.schema() for name, q in c.queryables().items()}
+    for schema in properties.values():
+        if schema.get("x-ogc-role") == "primary-geometry":
+            schema["format"] = GEOMETRY_FORMATS[c.geometry_type]
     return {
-        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": url_for("api.queryables", collection_id=c.id, _external=True),
         "type": "object",
         "title": c.id,
-        "properties": {name: q.schema() for name, q in found.items()},
+        "properties": properties,
         "additionalProperties": False,
     }
 
