@@ -98,6 +98,9 @@ class Layer:
     search_fields: tuple[str, ...] = ()
     """Fields besides ``name_field`` that name search (``q=``) also looks in."""
     sample: SampleSpec = SampleSpec()
+    temporal: str | None = None
+    """The public ``date`` field that dates a feature, if any: OGC API - Features' ``datetime``
+    selects by it and the collection's ``extent.temporal`` spans it."""
     extra: dict[str, object] = field(default_factory=dict)
 
     def field(self, name: str) -> Field:

@@ -12,6 +12,7 @@ layer, an older declaration whose tiles are fingerprinted).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -57,6 +58,10 @@ class Query:
     exclude: str | None = None
     filter: Compiled | None = None
     """A compiled CQL2 filter (``gis.cql``) over the collection's queryables."""
+    period: tuple[dt.date | None, dt.date | None] | None = None
+    """``datetime``: the first and last UTC day (None: open) a dated feature's ``temporal``
+    property must fall in. A collection with no temporal property keeps every feature, as
+    OGC API - Features Part 1 says of features with no temporal geometry."""
     sortby: tuple[tuple[str, bool], ...] = ()
     properties: tuple[str, ...] | None = None
     crs: gcrs.Crs = gcrs.DEFAULT
@@ -85,6 +90,8 @@ class Summary:
     bbox: list[float] | None
     count: int | None = None
     sample: bool = False
+    interval: tuple[str | None, str | None] | None = None
+    """The first and last date of the ``temporal`` property (a collection that has one)."""
 
 
 LOCK_ALL_POINTS = "#points"
@@ -110,7 +117,7 @@ class Collection(ABC):
     """Fields with a filter parameter of their own (``field=a,b``, ``field_min``)."""
     writable: bool
     temporal: str | None = None
-    """The property that dates an item, if any (none of today's collections has one)."""
+    """The property that dates an item, if any (``datetime`` selects by it)."""
     area_levels: tuple[str, ...]
     """Area codes the items may be filtered by (``province``, ``district``, ...)."""
     outputs: tuple[str, ...]
@@ -327,6 +334,7 @@ class PointCollection(Collection):
         self.personal_fields = tuple(f.name for f in declaration.personal_fields)
         self.public_fields = declaration.public_fields
         self.filter_fields = declaration.filter_fields
+        self.temporal = declaration.temporal
         self.lock_names = tuple(sorted({declaration.id, LOCK_ALL_POINTS}))
         self.geometry_columns = {0: "geom"}
         self.id_description = f"{declaration.key_field} (the layer's natural key)"
@@ -354,7 +362,7 @@ class PointCollection(Collection):
             district=q.district, subdistrict=q.subdistrict, choices=q.choices,
             ranges=q.ranges, near=q.near, radius_km=q.radius_km,
             exclude=q.exclude, limit=q.limit, offset=q.offset, filter=where,
-            sortby=q.sortby, properties=q.properties, crs=q.crs, after=q.after)
+            period=q.period, sortby=q.sortby, properties=q.properties, crs=q.crs, after=q.after)
 
     def where(self, q: Query) -> tuple[str, dict[str, object]]:
         return lq.where(self.declaration, self._query(q))
@@ -384,9 +392,10 @@ class PointCollection(Collection):
         found = lq.layer_summary(engine).get(self.id)
         if not found:
             return Summary(None, 0, False)
-        bbox = found["bbox"]
+        bbox, interval = found["bbox"], found.get("interval")
         return Summary(bbox if isinstance(bbox, list) else None, int(str(found["count"])),
-                       bool(found["sample"]))
+                       bool(found["sample"]),
+                       interval if isinstance(interval, tuple) and self.temporal else None)
 
     def tile_fields(self, grid_note: str) -> dict[str, str]:
         types = {"int": "Number", "float": "Number", "year_be": "Number", "bool": "Boolean"}

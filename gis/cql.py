@@ -44,8 +44,7 @@ class Queryable:
 
     def schema(self) -> dict[str, object]:
         if self.type == "geometry":
-            return {"title": self.title, "format": "geometry-point-or-polygon",
-                    "x-ogc-role": "primary-geometry",
+            return {"title": self.title, "x-ogc-role": "primary-geometry",
                     "$ref": "https://geojson.org/schema/Geometry.json"}
         if self.type == "date":
             doc: dict[str, object] = {"type": "string", "format": "date"}
@@ -351,6 +350,9 @@ class _Compiler:
         if _op(node):
             raise _unsupported(str(_op(node)))
         value = _literal(node)
+        if q.type == "boolean" and type(value) in (int, float) and value in (0, 1):
+            value = bool(value)  # GDAL's OAPIF driver writes a boolean field's values as 0/1
+            # (CQL2 text reads every number as a double: 1 arrives as 1.0)
         check: Callable[[Any], bool] = {
             "string": lambda v: isinstance(v, str),
             "integer": lambda v: isinstance(v, int | float) and not isinstance(v, bool),

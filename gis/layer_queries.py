@@ -5,6 +5,7 @@ personal data (PDPA).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -15,6 +16,7 @@ from core.schema import Layer
 from gis import crs as gcrs
 from gis.cql import Compiled, Queryable
 from gis.places import like_escape
+from layers.definitions import LAYERS
 
 MAX_LIMIT = 10_000
 MAX_CSV_ROWS = 10_000_000  # the CSV streams: the whole layer, however big
@@ -54,6 +56,9 @@ class LayerQuery:
     """The SRID of ``bbox`` (already in x, y order)."""
     filter: Compiled | None = None
     """A compiled CQL2 filter (``gis.cql``) over :func:`queryables`."""
+    period: tuple[dt.date | None, dt.date | None] | None = None
+    """``datetime``: first and last day (None: open) of the layer's ``temporal`` field; a
+    layer without one keeps every feature."""
     sortby: tuple[tuple[str, bool], ...] = ()
     """(queryable, descending) pairs; the key always breaks ties."""
     properties: tuple[str, ...] | None = None
@@ -137,6 +142,13 @@ def where(layer: Layer, q: LayerQuery) -> tuple[str, dict[str, object]]:
     if q.filter is not None:
         clauses.append(f"({q.filter.sql})")
         params.update(q.filter.params)
+    if q.period is not None and layer.temporal is not None:
+        day = f"(f.properties->>'{_safe(layer, layer.temporal)}')::date"
+        for bound, op, limit in (("period_start", ">=", q.period[0]),
+                                 ("period_end", "<=", q.period[1])):
+            if limit is not None:
+                clauses.append(f"{day} {op} :{bound}")
+                params[bound] = limit
     for column in ("region", "province", "district", "subdistrict"):
         value = getattr(q, column)
         if value is not None:
@@ -193,29 +205,31 @@ def _safe(layer: Layer, name: str) -> str:
     return name
 
 
-def _personal_array(layer: Layer) -> str:
-    names = ", ".join(f"'{f.name}'" for f in layer.personal_fields)
-    return f"ARRAY[{names}]::text[]" if names else "ARRAY[]::text[]"
+_AREA_OUTPUTS = (("province_code", "f.province_code"), ("district_code", "f.district_code"),
+                 ("subdistrict_code", "f.subdistrict_code"), ("region", "f.region"),
+                 ("province_th", "p.name_th"), ("district_th", "d.name_th"),
+                 ("subdistrict_th", "s.name_th"), ("sample", "f.sample"))
+NEAR_KM = ("round((ST_Distance(f.geom::geography, ST_SetSRID(ST_MakePoint(:near_lon, "
+           ":near_lat), 4326)::geography) / 1000)::numeric, 3)")
+"""The ground distance from ``near`` in km (``where`` binds the point)."""
 
 
-def _public_properties(layer: Layer, only: tuple[str, ...] | None = None) -> str:
-    if only is not None:  # names checked against the queryables; the list itself is bound
-        return f"""(SELECT coalesce(jsonb_object_agg(e.key, e.value), '{{}}'::jsonb)
-                    FROM jsonb_each({_public_properties(layer)}) e
-                    WHERE e.key = ANY(CAST(:only_properties AS text[])))"""
-    return f"""
-        (f.properties - {_personal_array(layer)}) || jsonb_build_object(
-            'id', f.key,
-            'province_code', f.province_code,
-            'district_code', f.district_code,
-            'subdistrict_code', f.subdistrict_code,
-            'region', f.region,
-            'province_th', p.name_th,
-            'district_th', d.name_th,
-            'subdistrict_th', s.name_th,
-            'sample', f.sample
-        )
-    """
+def _public_properties(layer: Layer, only: tuple[str, ...] | None = None,
+                       distance: str | None = None) -> str:
+    """A feature's public properties as ``json`` in the declared order: id, the layer's public
+    fields as its declaration lists them, then where it lies (a field with no value is null).
+    ``json_build_object`` keeps that order where ``jsonb`` would sort the keys shortest first,
+    which is the column order QGIS, GDAL and the CSV would show (issue 21, item 8). Only
+    declared names reach the SQL text: ``only`` (checked against the queryables) picks among
+    them; personal fields are never among them."""
+    pairs = [("id", "f.key"),
+             *((f.name, f"f.properties->'{_safe(layer, f.name)}'") for f in layer.public_fields),
+             *_AREA_OUTPUTS]
+    if only is not None:
+        pairs = [(name, sql) for name, sql in pairs if name in only]
+    if distance is not None:
+        pairs.append(("distance_km", distance))
+    return "json_build_object(" + ", ".join(f"'{name}', {sql}" for name, sql in pairs) + ")"
 
 
 _JOINS = """
@@ -250,8 +264,6 @@ def _selection(layer: Layer, q: LayerQuery, columns: str, *, few: bool = False,
     """
     clauses, params = where(layer, q)
     params = {**params, "limit": q.limit, "offset": 0 if q.after else q.offset}
-    if q.properties is not None:
-        params["only_properties"] = list(q.properties)
     if q.near is None:
         found = queryables(layer)
         order = "".join(f"{found[name].sql} {'DESC' if desc else 'ASC'} NULLS LAST, "
@@ -291,8 +303,10 @@ def _selection(layer: Layer, q: LayerQuery, columns: str, *, few: bool = False,
 def _feature_parts(layer: Layer, q: LayerQuery) -> str:
     """A feature's parts; the outer query assembles them as JSON text once (no json → jsonb →
     text round trip per row)."""
+    distance = NEAR_KM if q.near is not None else None
     return (f"{geometry_sql('f.geom', q.crs)} AS geometry, "
-            f"{_public_properties(layer, q.properties)} AS properties, f.sample, f.key")
+            f"{_public_properties(layer, q.properties, distance)} AS properties, f.sample, "
+            "f.key")
 
 
 def query_features(engine: Engine, layer: Layer, q: LayerQuery, *, count: bool = True,
@@ -319,9 +333,7 @@ def query_features(engine: Engine, layer: Layer, q: LayerQuery, *, count: bool =
         rows = conn.execute(text(f"""
             SELECT json_build_object(
                        'type', 'Feature', 'id', key, 'geometry', geometry,
-                       'properties', CASE WHEN distance_m IS NULL THEN properties
-                           ELSE properties || jsonb_build_object(
-                               'distance_km', round((distance_m / 1000)::numeric, 3)) END
+                       'properties', properties
                    )::text, sample, key
             FROM ({sql}) page
         """), page_params).all()
@@ -402,7 +414,8 @@ _SUMMARIES: dict[str, tuple[str, dict[str, dict[str, object]]]] = {}
 
 
 def layer_summary(engine: Engine) -> dict[str, dict[str, object]]:
-    """Per layer: how many features, whether any are sample, and their extent.
+    """Per layer: how many features, whether any are sample, and their extent (in space, and
+    in time for a layer with a ``temporal`` field).
 
     Asked for by most pages and the collections document, and a scan of every feature (20 ms
     at 29,000 points, growing with the layers), so it is kept per process for as long as the
@@ -415,17 +428,28 @@ def layer_summary(engine: Engine) -> dict[str, dict[str, object]]:
         known = _SUMMARIES.get(key)
         if known is not None and known[0] == versions:
             return _copy(known[1])
+        dated = [(layer.id, layer.temporal) for layer in LAYERS.values() if layer.temporal]
+        values = ", ".join(f"(:dl{i}, :df{i})" for i in range(len(dated))) or "(NULL, NULL)"
+        bound = {f"d{kind}{i}": v for i, pair in enumerate(dated)
+                 for kind, v in zip("lf", pair, strict=True)}
         rows = conn.execute(text(f"""
             SELECT {_VERSIONS}, layer, n, any_sample, ST_XMin(e), ST_YMin(e), ST_XMax(e),
-                   ST_YMax(e)
-            FROM (SELECT layer, count(*) AS n, bool_or(sample) AS any_sample,
-                         ST_Extent(geom) AS e
-                  FROM layer_features GROUP BY layer) t
+                   ST_YMax(e), first_day, last_day
+            FROM (SELECT f.layer, count(*) AS n, bool_or(sample) AS any_sample,
+                         ST_Extent(geom) AS e,
+                         min((f.properties->>d.field)::date) AS first_day,
+                         max((f.properties->>d.field)::date) AS last_day
+                  FROM layer_features f
+                  LEFT JOIN (VALUES {values}) d(layer, field) ON d.layer = f.layer
+                  GROUP BY f.layer) t
             RIGHT JOIN (SELECT 1) one ON true
-        """)).all()
+        """), bound).all()
     summary = {layer: {"count": int(n), "sample": bool(sample),
-                       "bbox": [round(v, 6) for v in (x0, y0, x1, y1)]}
-               for _, layer, n, sample, x0, y0, x1, y1 in rows if layer is not None}
+                       "bbox": [round(v, 6) for v in (x0, y0, x1, y1)],
+                       "interval": (None if first is None else first.isoformat(),
+                                    None if last is None else last.isoformat())}
+               for _, layer, n, sample, x0, y0, x1, y1, first, last in rows
+               if layer is not None}
     if len(_SUMMARIES) > 64:  # one entry per database; tests make many
         _SUMMARIES.clear()
     _SUMMARIES[key] = (rows[0][0], summary)

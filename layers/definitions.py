@@ -198,6 +198,7 @@ PLANT_GENETICS_TREES = Layer(
     color="#be123c",
     icon="tree",
     namesake_radius_m=2,  # trees of one species often stand a few metres apart
+    temporal="recorded_on",
     published_note="บันทึกโดยศูนย์ศึกษาและพัฒนาชุมชน 11 แห่ง ศูนย์ศึกษาการพัฒนาเขาหินซ้อน "
                    "และศูนย์เรียนรู้ทุนชุมชนสารภี",
     sample=SampleSpec(recipe=sample.plant_genetics_trees),

@@ -61,6 +61,7 @@ api = Blueprint("api", __name__)
 GEOJSON = "application/geo+json"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+TILESETS_VECTOR_REL = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
@@ -140,14 +141,29 @@ def _collection_links(collection_id: str, csv_link: bool) -> list[dict[str, str]
         _link(at("api.items"), "items", GEOJSON),
         _link(at("api.items", f="html"), "items", "text/html"),
         _link(at("api.queryables"), QUERYABLES_REL, "application/schema+json"),
+        # OGC API - Tiles: the collection's vector tilesets (GDAL's OGCAPI driver follows it)
+        _link(at("tiles.tilesets"), TILESETS_VECTOR_REL, "application/json",
+              "Vector tilesets"),
     ]
     if csv_link:
         links.append(_link(at("api.items", f="csv"), "items", "text/csv", "CSV"))
     return links
 
 
-def _extent(bbox: list[float] | None) -> dict[str, object]:
-    return {"spatial": {"bbox": [bbox] if bbox else [], "crs": CRS84}}
+TRS = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+
+
+def _extent(summary: gc.Summary) -> dict[str, object]:
+    """Where the features lie and, for a collection with a temporal property, the days they
+    span (what ``datetime`` selects in; clients such as QGIS read it to offer a time filter)."""
+    extent: dict[str, object] = {
+        "spatial": {"bbox": [summary.bbox] if summary.bbox else [], "crs": CRS84}}
+    if summary.interval is not None:
+        start, end = summary.interval
+        extent["temporal"] = {
+            "interval": [[f"{start}T00:00:00Z" if start else None,
+                          f"{end}T23:59:59Z" if end else None]], "trs": TRS}
+    return extent
 
 
 def _crs_doc() -> dict[str, object]:
@@ -172,7 +188,7 @@ def _collection_doc(c: gc.Collection) -> dict[str, object]:
         "description": c.description(summary),
         "itemType": "feature",
         **_crs_doc(),
-        "extent": _extent(summary.bbox),
+        "extent": _extent(summary),
         **counted,
         **fields,
         "links": _collection_links(c.id, csv_link=c.points),
@@ -204,14 +220,23 @@ def collection(collection_id: str) -> ResponseReturnValue:
     return jsonify(doc)
 
 
+GEOMETRY_FORMATS = {"point": "geometry-point", "polygon": "geometry-polygon-or-multipolygon"}
+"""The geometry ``format`` of each kind of collection, as OGC API - Features Part 5 names
+them (the queryables used an undefined "geometry-point-or-polygon")."""
+
+
 def _queryables_doc(c: gc.Collection) -> dict[str, object]:
-    found = c.queryables()
+    """The queryables as JSON Schema 2020-12 (Part 3)."""
+    properties = {name: q.schema() for name, q in c.queryables().items()}
+    for schema in properties.values():
+        if schema.get("x-ogc-role") == "primary-geometry":
+            schema["format"] = GEOMETRY_FORMATS[c.geometry_type]
     return {
-        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": url_for("api.queryables", collection_id=c.id, _external=True),
         "type": "object",
         "title": c.id,
-        "properties": {name: q.schema() for name, q in found.items()},
+        "properties": properties,
         "additionalProperties": False,
     }
 
@@ -299,7 +324,7 @@ def _query(c: gc.Collection, *, max_limit: int, default_limit: int) -> gc.Query:
     near = near_param()
     if near is not None:
         default_limit = min(default_limit, MAX_NEAR_LIMIT)
-    limit = int_param("limit", default_limit, 1, max_limit)
+    limit = int_param("limit", default_limit, 1, max_limit, cap=True)
     offset = wp.OFFSET.integer()
     if near is not None:
         near_paging(limit, offset)
@@ -309,7 +334,9 @@ def _query(c: gc.Collection, *, max_limit: int, default_limit: int) -> gc.Query:
         bbox=common.bbox, bbox_srid=common.bbox_srid, region=region, province=province,
         district=district, subdistrict=subdistrict, choices=choices, ranges=ranges,
         text=text_param(), near=near, radius_km=radius_param(), limit=limit, offset=offset,
-        lod=wp.LOD.integer(), filter=common.filter, sortby=common.sortby,
+        lod=wp.LOD.integer(), filter=wp.both(common.filter, wp.queryables_filter(c)),
+        period=wp.datetime_param(),
+        sortby=common.sortby,
         properties=common.properties, crs=common.crs, after=cursor_param(),
     )
 

@@ -39,6 +39,12 @@ _FEATURES = {"type": "object", "required": ["type", "features"],
 _OBJECT: dict[str, object] = {"type": "object"}
 
 
+SHARED: dict[str, Param] = {"limit": wp.LIMIT, "bbox": wp.BBOX, "datetime": wp.DATETIME}
+"""Part 1 Core's parameters, declared once in ``components/parameters`` and named by ``$ref``
+from every items path, as the standard's own OpenAPI templates do: QGIS 3.22 reads ``limit``'s
+maximum there only (else it pages by 100)."""
+
+
 def _responses(content: dict[str, dict[str, object]], *, not_found: bool = True,
                ) -> dict[str, object]:
     error = {"content": {JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}}
@@ -59,6 +65,10 @@ def _op(operation_id: str, summary: str, params: list[Param],
         description: str = "", required: tuple[str, ...] = ()) -> dict[str, object]:
     parameters = list(path_params or [])
     for p in params:
+        shared = next((name for name, c in SHARED.items() if c is p), None)
+        if shared is not None:
+            parameters.append({"$ref": f"#/components/parameters/{shared}"})
+            continue
         doc = p.openapi()
         if p.name in required:
             doc["required"] = True
@@ -388,6 +398,7 @@ def document() -> dict[str, object]:
         "servers": [{"url": url_for("api.landing", _external=True).rstrip("/")}],
         "paths": {path: item for path, (_, item) in operations().items()},
         "components": {"schemas": {"exception": _EXCEPTION, "featureCollection": _FEATURES},
+                       "parameters": {name: p.openapi() for name, p in SHARED.items()},
                        "securitySchemes": {"bearer": {
                            "type": "http", "scheme": "bearer",
                            "description": "An API token from `cddgis users token NAME`"}}},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 import math
 import re
@@ -161,7 +162,9 @@ def format_param(allowed: tuple[str, ...] = ("json", "geojson")) -> str:
     return f
 
 
-def int_param(name: str, default: int, low: int, high: int) -> int:
+def int_param(name: str, default: int, low: int, high: int, *, cap: bool = False) -> int:
+    """A whole number between ``low`` and ``high``; ``cap``: one above ``high`` is taken as
+    ``high`` (OGC API - Features' ``limit``, /req/core/fc-limit-response-1 C)."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
@@ -169,6 +172,8 @@ def int_param(name: str, default: int, low: int, high: int) -> int:
         value = int(raw)
     except ValueError as exc:
         raise BadParameter(f"{name} must be a whole number; got {raw!r}") from exc
+    if cap and value > high:
+        return high
     if not low <= value <= high:
         raise BadParameter(f"{name} must be between {low} and {high}; got {value}")
     return value
@@ -190,13 +195,15 @@ def bbox_param(crs: gcrs.Crs = gcrs.DEFAULT) -> tuple[float, float, float, float
     if raw is None or raw == "":
         return None
     parts = raw.split(",")
-    if len(parts) != 4:
-        raise BadParameter("bbox must be minLon,minLat,maxLon,maxLat (4 numbers); "
-                           f"got {raw!r}")
+    if len(parts) not in (4, 6):
+        raise BadParameter("bbox must be minLon,minLat,maxLon,maxLat (4 numbers, or 6 with "
+                           f"heights); got {raw!r}")
+    if len(parts) == 6:  # minx,miny,minz,maxx,maxy,maxz: the data is 2D, so the heights
+        parts = [*parts[0:2], *parts[3:5]]  # select nothing out (Part 1: 3D boxes allowed)
     try:
         minx, miny, maxx, maxy = (float(p) for p in parts)
     except ValueError as exc:
-        raise BadParameter(f"bbox must hold 4 numbers; got {raw!r}") from exc
+        raise BadParameter(f"bbox must hold 4 numbers (or 6 with heights); got {raw!r}") from exc
     if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
         raise BadParameter(f"bbox must hold 4 finite numbers; got {raw!r}")
     if crs.lat_first:
@@ -360,6 +367,48 @@ def breaks_param() -> list[float] | None:
     return breaks
 
 
+def _instant(raw: str) -> dt.date:
+    """One end of ``datetime`` as the UTC day it falls on: an RFC 3339 date-time (an offset
+    is turned to UTC; none is read as UTC) or a date (the whole day)."""
+    text = raw.strip()
+    try:
+        if "T" not in text.upper():
+            return dt.date.fromisoformat(text)
+        value = dt.datetime.fromisoformat(text.upper())
+    except ValueError:
+        raise BadParameter(
+            f"datetime: {raw!r} ไม่ใช่วันที่หรือเวลา / is not an RFC 3339 date-time (e.g. "
+            "2020-01-01T00:00:00Z) or date (2020-01-01)") from None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC)
+    return value.date()
+
+
+def datetime_param() -> tuple[dt.date | None, dt.date | None] | None:
+    """``datetime`` (OGC API - Features Part 1 Core): an instant or an interval, each end a
+    date-time or a date, ``..`` or empty for an open end. Dated features are kept when their
+    day overlaps it, so it comes back as the first and last UTC day it touches (None: open).
+    A collection whose features carry no date keeps them all (the standard's
+    /req/core/fc-time-response C), but a malformed value is still a 400."""
+    raw = DATETIME.raw()
+    if raw is None:
+        return None
+    parts = raw.split("/")
+    if len(parts) > 2:
+        raise BadParameter(f"datetime: an instant or start/end; got {raw!r}")
+    if len(parts) == 1:
+        if parts[0].strip() in ("", ".."):
+            raise BadParameter(f"datetime: an instant or start/end; got {raw!r}")
+        day = _instant(parts[0])
+        return day, day
+    start, end = (None if p.strip() in ("", "..") else _instant(p) for p in parts)
+    if start is None and end is None:  # the standard's ABNF: at most one end is open
+        raise BadParameter(f"datetime: an interval needs a start or an end; got {raw!r}")
+    if start is not None and end is not None and start > end:
+        raise BadParameter(f"datetime: the start is after the end; got {raw!r}")
+    return start, end
+
+
 def text_param() -> str | None:
     raw = request.args.get("q")
     if raw is None or not raw.strip():
@@ -385,7 +434,8 @@ F_ITEMS = Param("f", "Output format: GeoJSON (json/geojson), html (a paged table
 F_BOUNDARY_ITEMS = Param("f", "Output format: GeoJSON (json/geojson) or html.",
                          enum=("json", "geojson", "html"), default="json")
 BBOX = Param("bbox", "minLon,minLat,maxLon,maxLat (in bbox-crs; default CRS84 degrees): only "
-                     "features that intersect it.", type="array", items={"type": "number"},
+                     "features that intersect it. Six numbers (with heights) are taken as "
+                     "their horizontal box.", type="array", items={"type": "number"},
              example="100.3,13.5,100.9,14.0")
 BBOX_CRS = Param("bbox-crs", "CRS of bbox (OGC API - Features Part 2).", enum=CRS_NAMES,
                  default=gcrs.CRS84)
@@ -397,7 +447,8 @@ PROVINCE = Param("province", "2-digit DOPA province code", pattern="^[0-9]{2}$",
 DISTRICT = Param("district", "4-digit DOPA district code", pattern="^[0-9]{4}$", example="5001")
 SUBDISTRICT = Param("subdistrict", "6-digit DOPA subdistrict code", pattern="^[0-9]{6}$",
                     example="500101")
-LIMIT = Param("limit", "Features per page (ask for the maximum to download fast).",
+LIMIT = Param("limit", "Features per page (ask for the maximum to download fast); more than "
+                       "the maximum is taken as the maximum.",
               type="integer", default=100, minimum=1, maximum=MAX_LIMIT)
 OFFSET = Param("offset", "Features to skip (the next links use cursor instead: every page then "
                          "costs the same).", type="integer", default=0, minimum=0,
@@ -417,6 +468,11 @@ FILTER = Param("filter", "A CQL2 filter over the collection's queryables (Part 3
 FILTER_LANG = Param("filter-lang", "Language of filter. cql-text, the draft's name that GDAL "
                                    "3.6 sends, is read as cql2-text.",
                     enum=("cql2-text", "cql2-json", "cql-text"), default="cql2-text")
+DATETIME = Param(
+    "datetime", "Features dated in this instant or interval (RFC 3339 date-time or date; "
+                "start/end, `..` or empty for an open end), e.g. 2020-01-01T00:00:00Z/.. — "
+                "collections whose features carry no date (extent.temporal absent) keep all.",
+    example="2020-01-01T00:00:00Z/..")
 Q = Param("q", "Free text: features whose name is like it, as the tour search finds them "
               "(ชื่อ: tone marks, vowel slips and spacing forgiven; English/RTGS spellings "
               "such as 'Nong Bua' find Thai names). A filter: the items keep their order.",
@@ -461,13 +517,90 @@ AREA_PARAMS = {"province": PROVINCE, "district": DISTRICT, "subdistrict": SUBDIS
 def items_params(collection: Collection) -> list[Param]:
     """What ``/collections/{id}/items`` takes, from what the collection has: its area levels
     and attribute filters; points also name search, nearest first and CSV; several levels of
-    detail add ``lod``."""
+    detail add ``lod``; and every other queryable as ``name=value``."""
+    declared = _own_items_params(collection)
+    return declared + queryable_params(collection, names(declared))
+
+
+def _own_items_params(collection: Collection) -> list[Param]:
     points = [Q, NEAR, RADIUS] if collection.points else []
     lod = [LOD] if len(collection.lods) > 1 else []
-    return [BBOX, BBOX_CRS, CRS_PARAM, REGION,
+    return [BBOX, BBOX_CRS, CRS_PARAM, DATETIME, REGION,
             *(AREA_PARAMS[level] for level in collection.area_levels),
-            *field_params(collection), *points, FILTER, FILTER_LANG, SORTBY, PROPERTIES, LIMIT,
-            OFFSET, CURSOR, *lod, F_ITEMS if collection.points else F_BOUNDARY_ITEMS]
+            *field_params(collection), *points, FILTER, FILTER_LANG, SORTBY, PROPERTIES,
+            LIMIT, OFFSET, CURSOR, *lod, F_ITEMS if collection.points else F_BOUNDARY_ITEMS]
+
+
+_QUERYABLE_TYPES = {"integer": "integer", "number": "number", "boolean": "boolean"}
+
+
+def queryable_params(collection: Collection, taken: set[str]) -> list[Param]:
+    """OGC API - Features Part 3 "queryables as query parameters": every queryable that is not
+    already a parameter of its own (``region``, a layer's choice filters) selects by equality,
+    ``province_code=50``. GDAL 3.6 sends a ``-where`` to the server only on properties it finds
+    here, so they are declared per collection. Personal fields are no queryables, so never
+    parameters."""
+    params: list[Param] = []
+    for name, q in collection.queryables().items():
+        if q.type == "geometry" or name in taken:
+            continue
+        described = f"{q.title}: " if q.title and q.title != name else ""
+        params.append(Param(
+            name, f"{described}only features whose {name} equals this (queryable as a query "
+                  "parameter; booleans: true/false or 1/0; dates: YYYY-MM-DD).",
+            type=_QUERYABLE_TYPES.get(q.type, "string"),
+            pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$" if q.type == "date" else None,
+            enum=q.enum))
+    return params
+
+
+def _queryable_value(name: str, kind: str, raw: str) -> object:
+    """One query parameter's value typed as its queryable (a CQL2 JSON literal)."""
+    if kind == "boolean":
+        if raw.lower() in ("true", "1"):
+            return True
+        if raw.lower() in ("false", "0"):
+            return False
+        raise BadParameter(f"{name} must be true or false (or 1 or 0); got {raw!r}")
+    if kind in ("integer", "number"):
+        try:
+            number = float(raw)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number) or (kind == "integer" and not number.is_integer()):
+            raise BadParameter(f"{name} must be a {'whole ' if kind == 'integer' else ''}"
+                               f"number; got {raw!r}")
+        return int(number) if number.is_integer() else number
+    if kind == "date":
+        try:
+            return {"date": dt.date.fromisoformat(raw).isoformat()}
+        except ValueError:
+            raise BadParameter(f"{name} must be a date (YYYY-MM-DD); got {raw!r}") from None
+    return raw
+
+
+def queryables_filter(collection: Collection) -> Compiled | None:
+    """The ``name=value`` queryable parameters given, as one compiled filter (AND)."""
+    found = collection.queryables()
+    terms: list[object] = []
+    for param in queryable_params(collection, names(_own_items_params(collection))):
+        name, raw = param.name, param.raw()
+        if raw is None:
+            continue
+        q = found[name]
+        terms.append({"op": "=", "args": [{"property": name},
+                                          _queryable_value(name, q.type, raw)]})
+    if not terms:
+        return None
+    tree = terms[0] if len(terms) == 1 else {"op": "and", "args": terms}
+    return compile_filter(json.dumps(tree), "cql2-json", found, prefix="qp")
+
+
+def both(a: Compiled | None, b: Compiled | None) -> Compiled | None:
+    """Two compiled filters that must both hold (their bind names have different prefixes)."""
+    if a is None or b is None:
+        return a or b
+    return Compiled(f"({a.sql}) AND ({b.sql})", {**a.params, **b.params})
 
 
 def item_params(collection: Collection) -> list[Param]:
@@ -477,12 +610,12 @@ def item_params(collection: Collection) -> list[Param]:
 
 
 def boundary_items_params() -> list[Param]:
-    return [BBOX, BBOX_CRS, CRS_PARAM, REGION, PROVINCE, DISTRICT, FILTER, FILTER_LANG, SORTBY,
-            PROPERTIES, LIMIT, OFFSET, CURSOR, LOD, F_BOUNDARY_ITEMS]
+    return [BBOX, BBOX_CRS, CRS_PARAM, DATETIME, REGION, PROVINCE, DISTRICT, FILTER,
+            FILTER_LANG, SORTBY, PROPERTIES, LIMIT, OFFSET, CURSOR, LOD, F_BOUNDARY_ITEMS]
 
 
 def layer_items_params(layer: Filtered) -> list[Param]:
-    return [BBOX, BBOX_CRS, CRS_PARAM, REGION, PROVINCE, DISTRICT, SUBDISTRICT,
+    return [BBOX, BBOX_CRS, CRS_PARAM, DATETIME, REGION, PROVINCE, DISTRICT, SUBDISTRICT,
             *field_params(layer), Q, NEAR, RADIUS, FILTER, FILTER_LANG, SORTBY, PROPERTIES, LIMIT,
             OFFSET, CURSOR, F_ITEMS]
 

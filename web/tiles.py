@@ -65,19 +65,25 @@ def _link(href: str, rel: str, type_: str, title: str | None = None, **extra: ob
 
 
 def tile_matrix_set() -> dict[str, object]:
-    """WebMercatorQuad as OGC 2D Tile Matrix Set JSON (TMS 2.0)."""
+    """WebMercatorQuad as OGC 2D Tile Matrix Set JSON (TMS 2.0), with TMS 1.0's member names
+    beside (``identifier``, ``supportedCRS``, ``topLeftCorner``): GDAL 3.6's OGC API driver
+    reads only those and refuses the tiles without them ("Invalid tiling matrix set name")."""
     return {
         "id": TMS_ID,
+        "identifier": TMS_ID,
         "title": "Google Maps Compatible for the World",
         "uri": TMS_URI,
         "crs": CRS_3857,
+        "supportedCRS": CRS_3857,
         "orderedAxes": ["X", "Y"],
         "wellKnownScaleSet": "http://www.opengis.net/def/wkss/OGC/1.0/GoogleMapsCompatible",
         "boundingBox": {"lowerLeft": [-HALF_WORLD, -HALF_WORLD],
                         "upperRight": [HALF_WORLD, HALF_WORLD], "crs": CRS_3857},
         "tileMatrices": [
-            {"id": str(z), "scaleDenominator": SCALE_Z0 / 2**z, "cellSize": CELL_Z0 / 2**z,
-             "cornerOfOrigin": "topLeft", "pointOfOrigin": [-HALF_WORLD, HALF_WORLD],
+            {"id": str(z), "identifier": str(z), "scaleDenominator": SCALE_Z0 / 2**z,
+             "cellSize": CELL_Z0 / 2**z, "cornerOfOrigin": "topLeft",
+             "pointOfOrigin": [-HALF_WORLD, HALF_WORLD],
+             "topLeftCorner": [-HALF_WORLD, HALF_WORLD],
              "tileWidth": 256, "tileHeight": 256, "matrixWidth": 2**z, "matrixHeight": 2**z}
             for z in range(gt.MAX_ZOOM + 1)
         ],
@@ -376,7 +382,10 @@ def dataset_tilesets() -> ResponseReturnValue:
     href = url_for("tiles.dataset_tileset", tms=TMS_ID, _external=True)
     return jsonify(tilesets=[{
         "title": _title(_all_layers()), "dataType": "vector", "crs": CRS_3857,
-        "tileMatrixSetURI": TMS_URI, "links": [_link(href, "self", "application/json")]}],
+        "tileMatrixSetURI": TMS_URI,
+        "links": [_link(href, "self", "application/json"),
+                  _link(url_for("tiles.tile_matrix_set_doc", tms=TMS_ID, _external=True),
+                        REL_TILING_SCHEME, "application/json", "WebMercatorQuad")]}],
         links=[_link(request.url, "self", "application/json")])
 
 
