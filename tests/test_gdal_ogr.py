@@ -50,13 +50,12 @@ def test_every_collection_downloads_completely(live_server: str, engine: Engine,
         table = COLLECTIONS[collection].table if collection in COLLECTIONS else None
         expected = _count(engine, f"SELECT count(*) FROM {table}") if table else _count(
             engine, f"SELECT count(*) FROM layer_features WHERE layer = '{collection}'")
-        features, log, seconds = _download(live_server, collection,
-                                           tmp_path / f"{collection}.gpkg")
+        features, log, _ = _download(live_server, collection, tmp_path / f"{collection}.gpkg")
         assert features == expected, collection
         pages = [u for u in _fetched(log) if "/items?" in u]
         # Pages follow next links by key (cursor), never by a growing offset: linear.
         assert all("offset=" not in u for u in pages), collection
-        assert seconds < 60, (collection, seconds)
+        # No time limit here (speed lives in benchmarks/): a timed test fails on a busy machine.
 
 
 def test_bbox_is_evaluated_by_the_server(live_server: str, engine: Engine,
