@@ -392,37 +392,45 @@ def test_a_killed_app_comes_back_and_no_client_sees_an_error(production: Profile
     old = _status_pids(production)["app-1"]
     stop = threading.Event()
     answers: list[int | str] = []
+    answered = threading.Condition()
 
     def clients() -> None:
         while not stop.is_set():  # the proxy's cache skipped: every request reaches an app
             try:
-                answers.append(_get(f"{production.base}/api/collections?f=json",
-                                    {"X-Cddgis-Cache-Bypass": "1"}).status)
+                answer: int | str = _get(f"{production.base}/api/collections?f=json",
+                                         {"X-Cddgis-Cache-Bypass": "1"}).status
             except OSError as exc:
-                answers.append(str(exc))
+                answer = str(exc)
+            with answered:
+                answers.append(answer)
+                answered.notify_all()
+
+    def until_answers(count: int, what: str, timeout: float = 30) -> None:
+        """Waits for the client thread's answers (woken by each one), not for time."""
+        with answered:
+            assert answered.wait_for(lambda: len(answers) >= count, timeout), what
 
     thread = threading.Thread(target=clients)
     thread.start()
     try:
-        _until(lambda: len(answers) >= 20, "the load is on before the kill")
+        until_answers(20, "the load is on before the kill")
         os.kill(old, signal.SIGKILL)
         killed_at = time.monotonic()
         # nginx serves on at once, from the other app (the client thread checks every answer).
         served = len(answers)
-        _until(lambda: len(answers) >= served + 5, "nginx serving after the kill", timeout=10)
+        until_answers(served + 5, "nginx serving after the kill", timeout=10)
         # A new master on the same port: as soon as it has loaded the app (3–11 s measured on
         # this 2-core machine under other test runs).
-        back = None
-        while time.monotonic() - killed_at < 30:
+        def new_master_answers() -> bool:  # each check waits on a process and a request
             new = _status_pids(production).get("app-1")
-            if new and new != old and _get_status(f"http://127.0.0.1:{port}/api/health") == 200:
-                back = time.monotonic() - killed_at
-                break
-            time.sleep(0.2)
-        assert back is not None, "app-1 did not come back within 30 s"
+            return bool(new and new != old
+                        and _get_status(f"http://127.0.0.1:{port}/api/health") == 200)
+
+        _until(new_master_answers, "app-1 did not come back within 30 s")
+        back = time.monotonic() - killed_at
         print(f"app-1 answered again {back:.1f} s after kill -9")
         seen = len(answers)
-        _until(lambda: len(answers) >= seen + 20, "serving on through nginx")
+        until_answers(seen + 20, "serving on through nginx")
     finally:
         stop.set()
         thread.join(timeout=30)
@@ -451,10 +459,11 @@ def test_a_killed_proxy_or_pool_comes_back(production: Profile, name: str) -> No
 
 
 def _until(check, what: str, timeout: float = 30) -> None:
+    """Polls ``check`` until it holds: each check is a blocking request or process (it waits on
+    the data itself), so there is no sleep between checks."""
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, what
-        time.sleep(0.05)
 
 
 def _get_status(url: str) -> int | None:
