@@ -7,25 +7,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.env import int_from_env
+from core.env import int_from_env, seconds_from_env
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-
-
-def _seconds_from_env(env: dict[str, str], name: str, default: float) -> float:
-    """A positive number of seconds (decimals allowed), refused with the setting's name."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from exc
-    if not 0 < value < float("inf"):
-        raise ValueError(f"{name} must be more than 0 seconds, got {raw!r}")
-    return value
 
 
 def _networks_setting(env: dict[str, str], name: str,
@@ -206,7 +190,7 @@ class Settings:
             not in ("0", "false", "no", "off"),
             max_upload_mb=int_from_env(env, "CDDGIS_MAX_UPLOAD_MB", 50, minimum=1),
             import_workers=int_from_env(env, "CDDGIS_IMPORT_WORKERS", 2, minimum=1),
-            import_job_timeout_s=_seconds_from_env(env, "CDDGIS_IMPORT_JOB_TIMEOUT_S", 1800.0),
+            import_job_timeout_s=seconds_from_env(env, "CDDGIS_IMPORT_JOB_TIMEOUT_S", 1800.0),
             import_queue_per_account=int_from_env(env, "CDDGIS_IMPORT_QUEUE_PER_ACCOUNT", 10,
                                                   minimum=1),
             import_sync_max_kb=int_from_env(env, "CDDGIS_IMPORT_SYNC_MAX_KB", 64),
