@@ -19,12 +19,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import geothai
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Connection, Engine, text
 
 from core.accounts import ROLES, Account, check_name, normalise_name
 from core.errors import BadParameter, Conflict, NotFound
+from layers.definitions import LAYERS
 
 # argon2-cffi's defaults are RFC 9106's second recommendation (argon2id, 64 MiB, t=3).
 _hasher = PasswordHasher()
@@ -106,9 +108,8 @@ def create_account(engine: Engine, name: str, *, role: str, password: str | None
     name = _checked_name(name)
     if role not in ROLES:
         raise BadParameter(f"role must be one of {', '.join(ROLES)}; got {role!r}")
+    provinces_list, layers_list = checked_scope(provinces, layers)
     password_hash = hash_password(password) if password is not None else None
-    provinces_list = sorted(set(provinces)) if provinces else None
-    layers_list = sorted(set(layers)) if layers else None
     with engine.begin() as conn:
         row = conn.execute(text(f"""
             INSERT INTO accounts (name, role, provinces, layers, can_approve, can_personal,
@@ -123,6 +124,38 @@ def create_account(engine: Engine, name: str, *, role: str, password: str | None
     if row is None:
         raise Conflict(f"มีบัญชีชื่อ {name} แล้ว / an account named {name!r} already exists")
     return _account(row)
+
+
+def checked_scope(provinces: Iterable[str] | None, layers: Iterable[str] | None
+                  ) -> tuple[list[str] | None, list[str] | None]:
+    """An account's scope as stored: province codes and layer ids, sorted, or None for all.
+
+    Every path that sets a scope (the CLI, the admin page, updates) goes through here, because
+    a scope that matches nothing is worse than an error: the account reads "editor:
+    เชียงใหม่" and silently sees no features. A province may be given by its DOPA code or its
+    Thai or English name; anything else is refused with the closest provinces named."""
+    codes = sorted({_province_code(given) for given in provinces or ()})
+    unknown_layers = sorted({la for la in layers or () if la not in LAYERS})
+    if unknown_layers:
+        raise BadParameter(
+            f"ไม่รู้จักชั้นข้อมูล {', '.join(unknown_layers)} / unknown layer "
+            f"{', '.join(map(repr, unknown_layers))}: one of {', '.join(LAYERS)}")
+    return codes or None, sorted(set(layers or ())) or None
+
+
+def _province_code(given: str) -> str:
+    wanted = given.strip()
+    if geothai.province(wanted) is not None:
+        return wanted
+    plain = wanted.removeprefix("จังหวัด").strip().casefold()
+    for province in geothai.provinces():
+        if plain in (province.name_th, province.name_en.casefold()):
+            return str(province.code)
+    near = [hit.area for hit in geothai.search(wanted, limit=10) if hit.level == "province"]
+    hint = ("; ใกล้เคียง / did you mean: "
+            + ", ".join(f"{p.code} {p.name_th} ({p.name_en})" for p in near[:3])) if near else ""
+    raise BadParameter(f"ไม่รู้จักจังหวัด {given!r} / unknown province {given!r}: give a "
+                       f"2-digit DOPA code or the province's Thai or English name{hint}")
 
 
 def _checked_name(name: str) -> str:
@@ -167,9 +200,11 @@ def update_account(engine: Engine, name: str, **changes: Any) -> Account:
         raise BadParameter(f"cannot change {', '.join(sorted(unknown))}")
     if "role" in changes and changes["role"] not in ROLES:
         raise BadParameter(f"role must be one of {', '.join(ROLES)}")
-    for key in ("provinces", "layers"):
-        if key in changes:
-            changes[key] = sorted(set(changes[key])) if changes[key] else None
+    if "provinces" in changes or "layers" in changes:
+        provinces, layers = checked_scope(changes.get("provinces"), changes.get("layers"))
+        for key, value in (("provinces", provinces), ("layers", layers)):
+            if key in changes:
+                changes[key] = value
     sets = ", ".join(f"{k} = :{k}" for k in changes)
     bump = ", session_epoch = session_epoch + 1" if changes.get("disabled") else ""
     with engine.begin() as conn:

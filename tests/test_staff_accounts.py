@@ -14,6 +14,7 @@ import pytest
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import Engine, text
 
+from core.errors import BadParameter
 from gis import accounts
 from gis.cluster import ClusterInfo
 from gis.db import engine_for
@@ -98,6 +99,28 @@ def test_cli_refuses_bad_input_and_changes_nothing(cluster: ClusterInfo, fresh: 
     assert [a.name for a in accounts.list_accounts(fresh)] == ["twice"]
     missing = _cli(cluster, "passwd", "nobody", "--password-stdin", stdin=PASSWORD + "\n")
     assert missing.returncode == 2 and "no account" in missing.stderr
+
+
+def test_a_scope_that_matches_nothing_is_refused(cluster: ClusterInfo, fresh: Engine) -> None:
+    """Issue 24: `--province เชียงใหม่` used to be stored as given, so the account read
+    "editor: เชียงใหม่" and saw no features; a misspelt layer likewise."""
+    by_name = _cli(cluster, "add", "cm-by-name", "--role", "editor", "--province", "เชียงใหม่",
+                   "--province", "Nan", "--password-stdin", stdin=PASSWORD + "\n")
+    assert by_name.returncode == 0, by_name.stderr
+    assert accounts.require_account(fresh, "cm-by-name").provinces == {"50", "55"}
+
+    misspelt = _cli(cluster, "add", "cm-typo", "--role", "editor", "--province", "เชียงใหมม",
+                    "--password-stdin", stdin=PASSWORD + "\n")
+    assert misspelt.returncode == 2
+    assert "unknown province 'เชียงใหมม'" in misspelt.stderr and "ไม่รู้จักจังหวัด" in misspelt.stderr
+    bad_layer = _cli(cluster, "add", "cm-layer", "--role", "editor", "--layer", "khok-nong-naa",
+                     "--password-stdin", stdin=PASSWORD + "\n")
+    assert bad_layer.returncode == 2 and "unknown layer 'khok-nong-naa'" in bad_layer.stderr
+    assert [a.name for a in accounts.list_accounts(fresh)] == ["cm-by-name"]
+
+    with pytest.raises(BadParameter, match="99"):
+        accounts.update_account(fresh, "cm-by-name", provinces=["99"])
+    assert accounts.require_account(fresh, "cm-by-name").provinces == {"50", "55"}
 
 
 def test_sign_in_sign_out_and_pages_need_it(staff_app, fresh: Engine) -> None:

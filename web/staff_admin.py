@@ -53,11 +53,6 @@ def admin_add_account() -> ResponseReturnValue:
     provinces = form.getlist("provinces")
     layers = form.getlist("layers")
     try:
-        unknown = [p for p in provinces if not geothai.province(p)]
-        unknown += [la for la in layers if la not in LAYERS]
-        if unknown:
-            raise BadParameter(f"ไม่รู้จัก {', '.join(unknown)} / unknown province or layer: "
-                               f"{', '.join(unknown)}")
         if form.get("password", "") != form.get("again", ""):
             raise BadParameter("รหัสผ่านสองช่องไม่ตรงกัน / the two passwords differ")
         added = store.create_account(
