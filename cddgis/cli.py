@@ -481,7 +481,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", choices=["admin", "editor"], required=True)
     add.add_argument("--province", action="append", metavar="CODE",
-                     help="a province (2-digit DOPA code) the editor keeps; repeat; none = all")
+                     help="a province the editor keeps (DOPA code, or Thai or English "
+                          "name); repeat; none = all")
     add.add_argument("--layer", action="append", metavar="ID",
                      help="a layer id the editor keeps; repeat; none = all")
     add.add_argument("--approve", action="store_true", help="may approve changes in scope")
