@@ -124,8 +124,11 @@ class PostgisLayerWriter:
         self.inserted = self.updated = self.pending = 0
         self.history = not sample
         self.review = account is not None and changes.requires_approval(self.conn, report.layer)
+        # Only the file's name is kept: the path is the server's (var/uploads/<hash>/...) or the
+        # operator's machine's, and the history page shows this column (issue 24: no server
+        # paths in any page).
         self.import_id = record_import(
-            self.conn, layer=report.layer, source_file=source_path, sha256=report.sha256,
+            self.conn, layer=report.layer, source_file=report.source_file, sha256=report.sha256,
             mode=report.mode, committed=True, sample=sample, counts={}, message=None,
             account=account)
 

@@ -542,7 +542,8 @@ def history(engine: Engine, account: Account, *, before: int | None = None,
     sees_all = account.is_admin or account.provinces is None
     with engine.connect() as conn:
         rows = conn.execute(text("""
-            SELECT i.id, i.layer, i.source_file, i.mode, i.committed, i.sample, i.rows_total,
+            SELECT i.id, i.layer, regexp_replace(i.source_file, '^.*[/\\\\]', '') AS source_file,
+                   i.mode, i.committed, i.sample, i.rows_total,
                    i.rows_ok, i.rows_warning, i.rows_error, i.inserted, i.updated, i.message,
                    i.imported_at, a.name AS account_name,
                    coalesce(c.id, d.id) AS job_id, c.id IS NOT NULL AS is_commit

@@ -112,7 +112,8 @@ def _upload_in_page(page: Page, path: Path) -> None:
 
 @pytest.mark.browser
 def test_officer_uploads_reads_report_and_map_and_commits(
-        browser, server: str, staff_app, fresh: Engine, tmp_path: Path) -> None:
+        browser, server: str, staff_app, fresh: Engine, tmp_path: Path,
+        settings: Settings) -> None:
     add_account(fresh, "cm-officer", provinces=["50"], layers=[LAYER])
     add_account(fresh, "bkk-officer", provinces=["10"], layers=[LAYER])
     path = _write(tmp_path, "ศูนย์เรียนรู้-เชียงใหม่.csv", MIXED)
@@ -179,6 +180,7 @@ def test_officer_uploads_reads_report_and_map_and_commits(
     history = client.get("/staff/imports")
     assert history.status_code == 200
     assert "cm-officer" in history.text and "ศูนย์เรียนรู้-เชียงใหม่.csv" in history.text
+    assert str(settings.state_dir) not in history.text  # no server path (issue 24)
     with fresh.connect() as conn:
         committed = conn.execute(text(
             "SELECT i.id, a.name, i.inserted FROM layer_imports i JOIN accounts a "
