@@ -33,11 +33,23 @@ def like_escape(text_: str) -> str:
 _TABLE = {"province": "provinces", "district": "districts", "subdistrict": "subdistricts"}
 
 
-def search(engine: Engine, query: str, limit: int = 10) -> list[Place]:
+# How many registry matches are read when a search is limited to an area: a common name
+# (บ้านหนองบัว, ต.ในเมือง) has dozens of namesakes, and the ones inside the area may come last.
+_WITHIN_CANDIDATES = 200
+
+
+def search(engine: Engine, query: str, limit: int = 10, within: str | None = None) -> list[Place]:
+    """Places whose name matches ``query``, areas first, then villages.
+
+    ``within`` (a 2-, 4- or 6-digit DOPA code) keeps only places inside that area, so the staff
+    locator's province filter narrows the places as well as the centres (issue 24: with the
+    province set to เชียงใหม่, "บ้านหนองบัว" listed eight namesakes elsewhere)."""
     query = query.strip()
     if not normalize(query):
         return []
-    areas = geothai.search(query, limit=limit)
+    areas = geothai.search(query, limit=_WITHIN_CANDIDATES if within else limit)
+    if within:
+        areas = [r for r in areas if str(r.area.code).startswith(within)][:limit]
     found: list[Place] = []
     with engine.connect() as conn:
         for result in areas:
@@ -55,9 +67,11 @@ def search(engine: Engine, query: str, limit: int = 10) -> list[Place]:
             rows = conn.execute(text("""
                 SELECT id, name_th, subdistrict_code, ST_X(geom), ST_Y(geom)
                 FROM villages WHERE search_key LIKE :prefix ESCAPE '\\'
+                  AND (CAST(:within AS text) IS NULL OR subdistrict_code LIKE :within || '%')
                 ORDER BY search_key = :key DESC, name_th, id
                 LIMIT :limit
-            """), {"prefix": like_escape(key) + "%", "key": key, "limit": limit - len(found)}).all()
+            """), {"prefix": like_escape(key) + "%", "key": key, "limit": limit - len(found),
+                  "within": within}).all()
             found += [Place("village", str(i), name, None, _context(code or ""), round(x, 6),
                             round(y, 6)) for i, name, code, x, y in rows]
     return found

@@ -110,6 +110,20 @@ def test_village_names_resolve_with_or_without_ban(client: FlaskClient) -> None:
     assert _get(client, "/api/places?q=", 400)["description"].startswith("q (a place name)")
 
 
+def test_place_search_keeps_to_the_chosen_area(client: FlaskClient) -> None:
+    """Issue 24: with the locator's province set to เชียงใหม่, "บ้านหนองบัว" listed eight
+    namesakes in other provinces. ``within`` keeps areas and villages inside the area."""
+    anywhere = _get(client, "/api/places?q=บ้านหนองบัว&limit=8")["places"]
+    assert any("จ.เชียงใหม่" not in p["context_th"] for p in anywhere)
+    in_cm = _get(client, "/api/places?q=บ้านหนองบัว&limit=8&within=50")["places"]
+    assert in_cm and all(p["context_th"].endswith("จ.เชียงใหม่") for p in in_cm), in_cm
+    areas = _get(client, "/api/places?q=ศรีภูมิ&within=50")["places"]
+    assert [(p["kind"], p["code"]) for p in areas] == [("subdistrict", "500101")]
+    assert _get(client, "/api/places?q=ศรีภูมิ&within=10")["places"] == []
+    bad = _get(client, "/api/places?q=ศรีภูมิ&within=5", 400)
+    assert "within" in bad["description"]
+
+
 def test_name_search_forgives_prefix_and_spacing(client: FlaskClient) -> None:
     first = _get(client, "/api/collections/otop-tourism-villages/items?limit=1")["features"][0]
     name = first["properties"]["village_name"]

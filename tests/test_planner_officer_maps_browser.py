@@ -350,6 +350,31 @@ def test_indicator_csv_carries_year_unit_and_source(page: Page, live_server: str
 
 # -- item 2: the locator's panel -----------------------------------------------------------------
 
+def test_the_locator_place_search_honours_the_province_and_says_not_found(
+        browser: Browser, live_server: str) -> None:
+    """Issue 24: the place search ignored the chosen province and said nothing on no match."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="th-TH")
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server}/locator")
+        wait_ready(page)
+        page.select_option("#l-province", "50")
+        page.fill("#from", "บ้านหนองบัว")
+        expect(page.locator("#place-results button").first).to_be_visible()
+        listed = page.locator("#place-results button").all_inner_texts()
+        assert listed and all(t.endswith("จ.เชียงใหม่") for t in listed), listed
+        page.fill("#from", "ศรีภูมิ")
+        expect(page.locator("#place-results button")).to_have_count(1)
+        page.select_option("#l-province", "10")
+        page.fill("#from", "ศรีภูมิx")
+        page.fill("#from", "ศรีภูมิ")
+        expect(page.locator("#place-results .place-none")).to_contain_text(
+            "ไม่พบสถานที่ \"ศรีภูมิ\"")
+        expect(page.locator("#place-results button")).to_have_count(0)
+    finally:
+        context.close()
+
+
 def test_the_locator_panel_never_scrolls_sideways(browser: Browser, live_server: str) -> None:
     context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="th-TH")
     page = context.new_page()

@@ -12,6 +12,7 @@ import csv
 import io
 import itertools
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -503,13 +504,16 @@ def openapi() -> ResponseReturnValue:
 @api.get("/places")
 def places() -> ResponseReturnValue:
     """Places by name (province, district, subdistrict, village), for "find near…" boxes."""
-    accept([wp.PLACE_Q, wp.PLACE_LIMIT])
+    accept([wp.PLACE_Q, wp.PLACE_LIMIT, wp.PLACE_WITHIN])
     query = request.args.get("q", "")
     if not query.strip():
         raise BadParameter("q (a place name) is required")
     if len(query) > 100:
         raise BadParameter("q is at most 100 characters")
-    found = gis_places.search(engine(), query, limit=wp.PLACE_LIMIT.integer())
+    within = wp.PLACE_WITHIN.raw()
+    if within is not None and not re.fullmatch(r"(?:[0-9]{2}){1,3}", within):
+        raise BadParameter(f"within must be a 2-, 4- or 6-digit DOPA area code; got {within!r}")
+    found = gis_places.search(engine(), query, limit=wp.PLACE_LIMIT.integer(), within=within)
     return jsonify(query=query, places=[p.as_dict() for p in found])
 
 

@@ -363,7 +363,7 @@ def operations() -> dict[str, tuple[list[Param], dict[str, object]]]:
              "schema": {"type": "string", "enum": list(gs.LEVELS)}},
             _id_param("code", "DOPA code of the area (TH for the country; a village is its "
                       "subdistrict code and หมู่ที่, e.g. 50010103)", "^(TH|[0-9]{2,8})$")]))
-    places = [wp.PLACE_Q, wp.PLACE_LIMIT]
+    places = [wp.PLACE_Q, wp.PLACE_LIMIT, wp.PLACE_WITHIN]
     add("/places", places, _op("places", "Find a place by name (cddgis extension)", places,
                                {JSON: {"schema": _OBJECT}}, tags=["Extensions"],
                                required=("q",)))

@@ -488,6 +488,9 @@ PLACE_Q = Param("q", "A place name (Thai or English): province, district, subdis
                      "village. Required.", max_length=100, example="เชียงใหม่")
 PLACE_LIMIT = Param("limit", "Places to return.", type="integer", default=10, minimum=1,
                     maximum=50)
+PLACE_WITHIN = Param("within", "Only places inside this area: a 2-digit province, 4-digit "
+                     "district or 6-digit subdistrict DOPA code.", pattern="^([0-9]{2}){1,3}$",
+                     example="50")
 
 _TYPES = {"int": "integer", "year_be": "integer", "float": "number", "bool": "boolean"}
 

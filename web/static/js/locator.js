@@ -133,7 +133,21 @@
       return;
     }
     if (text.trim().length < 2) return;
-    const found = await getJSON(`${api}/places?${new URLSearchParams({ q: text, limit: 8 })}`);
+    // The province filter narrows the places too: a common village name has namesakes everywhere.
+    const within = el("l-province").value;
+    const ask = new URLSearchParams({ q: text, limit: 8 });
+    if (within) ask.set("within", within);
+    const found = await getJSON(`${api}/places?${ask}`);
+    if (!found.places.length) {
+      const li = document.createElement("li");
+      li.className = "place-none";
+      const where = within ? el("l-province").selectedOptions[0].textContent.trim() : "";
+      li.textContent = within
+        ? `ไม่พบสถานที่ "${text.trim()}" ใน${where} / no place named "${text.trim()}" in this province`
+        : `ไม่พบสถานที่ "${text.trim()}" / no place found`;
+      el("place-results").replaceChildren(li);
+      return;
+    }
     el("place-results").replaceChildren(...found.places.map((p) => {
       const li = document.createElement("li");
       const b = document.createElement("button");
