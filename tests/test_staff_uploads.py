@@ -190,6 +190,25 @@ def test_officer_uploads_reads_report_and_map_and_commits(
     assert report.status_code == 200 and "LC-BKK-1" in report.text
 
 
+@pytest.mark.browser
+def test_upload_page_and_report_fit_a_phone(browser, server: str, staff_app, fresh: Engine,
+                                            tmp_path: Path) -> None:
+    """Issue 24: the upload page was 718 px wide on a 390 px phone (sideways scrolling)."""
+    add_account(fresh, "cm-officer", provinces=["50"], layers=[LAYER])
+    path = _write(tmp_path, "ศูนย์เรียนรู้-เชียงใหม่.csv", MIXED)
+    context, page = _open_page(browser, viewport={"width": 390, "height": 844},
+                               is_mobile=True, has_touch=True)
+    widest = "() => document.documentElement.scrollWidth"
+    try:
+        _sign_in_page(page, server, "cm-officer")
+        assert page.evaluate(widest) <= 390, "upload form"
+        _upload_in_page(page, path)
+        expect(page.locator("#count-error")).to_have_text("2")
+        assert page.evaluate(widest) <= 390, "report"
+    finally:
+        context.close()
+
+
 # ---- HTTP: bad input ------------------------------------------------------------------------
 
 def test_wrong_type_missing_file_and_csrf_change_nothing(staff_app, fresh: Engine,
