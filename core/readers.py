@@ -340,7 +340,8 @@ def _stream_from_lines(kind: str, path: Path, lines: Iterator[list[object]],
                 raise limits.too_many_rows(path.name)
             problems = []
             if len(line) > len(headers) and not _blank(line[len(headers):]):
-                problems.append(f"row has {len(line)} cells but the header has {len(headers)}")
+                problems.append(f"แถวมี {len(line)} ช่อง แต่หัวตารางมี {len(headers)} / row has "
+                                f"{len(line)} cells but the header has {len(headers)}")
             cells: dict[str, object] = {}
             for h, value in zip(headers, line, strict=False):
                 if not h:

@@ -45,7 +45,7 @@ def read_number(raw: object) -> tuple[float, str | None]:
     is refused rather than guessed: removing every comma turned 2,5 rai into 25.
     """
     if isinstance(raw, bool):
-        raise BadValue(f"{raw!r} is not a number")
+        raise BadValue(f"{raw!r} ไม่ใช่ตัวเลข / is not a number")
     if isinstance(raw, int | float):
         # JSON bodies: NaN, Infinity, 1e400 (read as inf) and integers of hundreds of digits
         # (float() overflows) are not numbers anyone means.
@@ -152,13 +152,14 @@ def parse(f: Field, raw: object) -> object:
     if f.type == "text":
         text = str(raw).strip()
         if len(text) > f.max_length:
-            raise BadValue(f"is {len(text):,} characters long; at most {f.max_length:,} allowed")
+            raise BadValue(f"ยาว {len(text):,} ตัวอักษร เกิน {f.max_length:,} / is {len(text):,} "
+                           f"characters long; at most {f.max_length:,} allowed")
         return text
     if f.type in ("int", "float"):
         value, number_note = read_number(raw)
         if f.type == "int":
             if value != int(value):
-                raise BadValue(f"{str(raw)!r} is not a whole number")
+                raise BadValue(f"{str(raw)!r} ไม่ใช่จำนวนเต็ม / is not a whole number")
             value = int(value)
         _range(f, value)
         if number_note:
@@ -180,28 +181,32 @@ def parse(f: Field, raw: object) -> object:
             return True
         if key in FALSE_WORDS:
             return False
-        raise BadValue(f"{str(raw)!r} is not yes/no (ใช่/ไม่ใช่, พร้อม/ไม่พร้อม, 1/0)")
+        raise BadValue(f"{str(raw)!r} ไม่ใช่ ใช่/ไม่ใช่ / is not yes/no "
+                   "(ใช่/ไม่ใช่, พร้อม/ไม่พร้อม, 1/0)")
     if f.type == "enum":
         choice = f.choice(str(raw))
         if choice is None:
             allowed = ", ".join(c.label_th if c.value in c.label_th else
                                 f"{c.label_th} ({c.value})" for c in f.choices)
-            raise BadValue(f"{str(raw)!r} is not one of the allowed values: {allowed}")
+            raise BadValue(f"{str(raw)!r} ไม่ใช่ค่าที่รับได้ / is not one of the allowed values: "
+                           f"{allowed}")
         return choice.value
     if f.type == "url":
         text = str(raw).strip()
         if not re.match(r"https?://[^\s/]+\.[^\s]+$", text):
-            raise BadValue(f"{text!r} is not a web link (http:// or https://)")
+            raise BadValue(f"{text!r} ไม่ใช่ลิงก์เว็บ / is not a web link (http:// or https://)")
         if len(text) > 2000:
-            raise BadValue("link is longer than 2,000 characters")
+            raise BadValue("ลิงก์ยาวเกิน 2,000 ตัวอักษร / link is longer than 2,000 characters")
         return text
     if f.type == "phone":
         text = str(raw).strip().translate(THAI_DIGITS)
+        if isinstance(raw, float) and not math.isfinite(raw):
+            raise BadValue(f"{raw!r} ไม่ใช่หมายเลขโทรศัพท์ / is not a phone number")
         if isinstance(raw, int | float) and not isinstance(raw, bool):
             text = "0" + str(int(raw))  # Excel drops the leading zero of Thai numbers
         digits = re.sub(r"[\s\-().]", "", text)
         if not re.fullmatch(r"\+?\d{9,12}(,\+?\d{9,12})*", digits.replace("/", ",")):
-            raise BadValue(f"{text!r} is not a phone number")
+            raise BadValue(f"{text!r} ไม่ใช่หมายเลขโทรศัพท์ / is not a phone number")
         return text
     raise AssertionError(f"unknown field type {f.type}")
 

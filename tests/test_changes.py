@@ -102,7 +102,7 @@ def test_invalid_values_are_refused_with_the_importers_messages(
                 colour="red")
     problems = " | ".join(refused.value.problems)
     assert "ขนาดแปลง (ไร่) / Plot size (rai)" in problems and "not a number" in problems
-    assert "'XYZ' is not one of the allowed values" in problems
+    assert "'XYZ' ไม่ใช่ค่าที่รับได้ / is not one of the allowed values" in problems
     assert "colour: ไม่มีช่องนี้ในชั้นข้อมูล / not a field" in problems
     with pytest.raises(Unprocessable) as missing:
         changes.create_feature(app_engine, people["cm"], KNN, {"plot_id": "CM-X"}, *CHIANG_MAI)

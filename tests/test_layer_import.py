@@ -221,7 +221,7 @@ def test_missing_value_bad_number_bad_choice_long_text(tmp_path: Path, db: Engin
     report = refused(db, write_csv(tmp_path / "b.csv", rows))
     assert "รหัสแปลง: ไม่มีค่า (ต้องกรอก) / missing (required)" in reasons(report, 2)
     assert "ขนาดแปลง (ไร่): 'สามไร่' is not a number" in reasons(report, 3)
-    assert "ระดับโมเดล: 'ใหญ่' is not one of the allowed values" in reasons(report, 4)
+    assert "ระดับโมเดล: 'ใหญ่' ไม่ใช่ค่าที่รับได้ / is not one of the allowed values" in reasons(report, 4)
     assert "1,500 characters long; at most 1,000" in reasons(report, 5)
     assert "9999 is above the largest allowed (500)" in reasons(report, 6)
 
