@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 
@@ -122,6 +124,46 @@ def test_place_search_keeps_to_the_chosen_area(client: FlaskClient) -> None:
     assert _get(client, "/api/places?q=ศรีภูมิ&within=10")["places"] == []
     bad = _get(client, "/api/places?q=ศรีภูมิ&within=5", 400)
     assert "within" in bad["description"]
+
+
+def test_nearest_center_for_every_village_of_a_district(client: FlaskClient) -> None:
+    """Issue 24: the locator's batch list, checked against a brute-force geodesic search over
+    every center (the API's own list) for each village."""
+    response = client.get("/locator/villages?layer=learning-centers&district=5001&f=csv")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].endswith('nearest-learning-centers-5001.csv"')
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert len(rows) > 20 and all(r["subdistrict_code"].startswith("5001") for r in rows)
+    centers = _all_centers(client)
+    for row in rows:
+        at = (float(row["lon"]), float(row["lat"]))
+        best = min(centers, key=lambda f: _geodesic_km(at, f["geometry"]["coordinates"]))
+        assert row["nearest_key"] == best["id"], row
+        assert float(row["distance_km"]) == pytest.approx(
+            _geodesic_km(at, best["geometry"]["coordinates"]), abs=0.006)
+
+    page = client.get("/locator/villages?layer=learning-centers&district=5001")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "เมืองเชียงใหม่" in html and html.count("<tr>") == len(rows) + 1
+    assert 'href="/locator/villages?layer=learning-centers&amp;district=5001&amp;f=csv"' in html
+
+
+@pytest.mark.parametrize(("query", "status", "named"), [
+    ("layer=learning-centers", 400, "district"),
+    ("layer=learning-centers&district=50", 400, "district"),
+    ("layer=learning-centers&district=9999", 404, "9999"),
+    ("layer=khok-nong-na&district=5001", 400, "layer"),
+    ("layer=learning-centers&district=5001&f=xlsx", 400, "f must be"),
+    ("layer=learning-centers&district=5001&colour=red", 400, "colour"),
+])
+def test_the_village_list_refuses_bad_input(client: FlaskClient, query: str, status: int,
+                                            named: str) -> None:
+    response = client.get(f"/locator/villages?{query}")
+    assert response.status_code == status
+    assert named in response.get_data(as_text=True)
 
 
 def test_name_search_forgives_prefix_and_spacing(client: FlaskClient) -> None:

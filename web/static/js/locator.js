@@ -182,12 +182,30 @@
       { timeout: 10000 });
   });
   el("print").addEventListener("click", () => window.print());
+
+  // The district list follows the province; the batch form carries the chosen layer and its
+  // "only …" boxes, so the list answers the same question as the panel, for every village.
+  const batchAreas = window.cddgisAreas.chain(api, { district: el("batch-district") });
+  const batchDistricts = () => batchAreas.districts(el("l-province").value, "")
+    .catch((err) => { el("status").textContent = err.message; });
+  el("l-province").addEventListener("change", batchDistricts);
+  el("batch").addEventListener("submit", () => {
+    el("batch-layer").value = layer().id;
+    for (const old of el("batch").querySelectorAll("input.only-copy")) old.remove();
+    for (const box of onlyBoxes(layer().id)) {
+      if (!box.checked) continue;
+      const copy = document.createElement("input");
+      Object.assign(copy, { type: "hidden", name: box.name, value: "true", className: "only-copy" });
+      el("batch").appendChild(copy);
+    }
+  });
   map.on("click", (e) => setOrigin(e.latlng.lng, e.latlng.lat, "จุดที่คลิก / clicked point"));
 
   copyLinkButton(el("copy-link"));
   const q = new URLSearchParams(location.search);
   readUrl(q);
   showOnlyFilters();
+  if (el("l-province").value) batchDistricts();
   const at = COORDS.exec(q.get("at") || "");
   if (at) setOrigin(Number(at[2]), Number(at[1]), "ลิงก์ / link");
   else update();
