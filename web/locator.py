@@ -79,8 +79,8 @@ def _villages_csv(layer: Layer, district: str, rows: list, sample: bool) -> Resp
     out.write("\ufeff")  # Excel reads UTF-8 Thai only with the byte-order mark
     writer = csv.writer(out)
     writer.writerow(["village_id", "หมู่บ้าน / village", "subdistrict_code", "ตำบล / subdistrict",
-                     "lon", "lat", "nearest_key", f"{layer.title_th} ที่ใกล้ที่สุด / nearest", "distance_km",
-                     "sample"])
+                     "lon", "lat", "nearest_key", f"{layer.title_th} ที่ใกล้ที่สุด / nearest",
+                     "distance_km", "sample"])
     for r in rows:
         writer.writerow(safe_row([
             r.village_id, r.village_th, r.subdistrict_code or "", r.subdistrict_th or "",
