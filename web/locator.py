@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 from flask import Blueprint, Response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -70,8 +71,12 @@ def villages_nearest() -> ResponseReturnValue:
                            district_th=names[0], district_en=names[1], province_th=names[2],
                            rows=rows, sample=sample,
                            csv_url=url_for("locator.villages_nearest",
-                                           **{**request.args.to_dict(), "f": "csv"}),
+                                           **_as_csv(request.args.to_dict())),
                            only=[f for f in only_filters(layer) if f["name"] in chosen])
+
+
+def _as_csv(args: dict[str, str]) -> dict[str, Any]:
+    return {**args, "f": "csv"}
 
 
 def _villages_csv(layer: Layer, district: str, rows: list, sample: bool) -> Response:
