@@ -362,12 +362,18 @@ def rows_for_csv(engine: Engine, layer: Layer, q: LayerQuery,
     """Flat public rows (lon/lat columns, distance when near) for a CSV download, streamed from
     a server-side cursor ``batch`` rows at a time: memory stays flat however big the layer."""
     sql, params = _selection(
-        layer, q, f"ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat, {_public_properties(layer)} AS props")
+        layer, q, f"ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat, {_public_properties(layer)} AS "
+                  "props, f.given_province_code, f.given_district_code, f.given_subdistrict_code")
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=batch).execute(
             text(sql), params)
-        for lon, lat, props, d in result:
+        for lon, lat, props, gp, gd, gs, d in result:
+            # The areas the source stated, apart from where the point lies (``province_code``
+            # …): the importer reads these back as the stated ones, so a download imported back
+            # unchanged is no edit (issue 24, item 6).
             yield {**props, "lon": lon, "lat": lat,
+                   "stated_province_code": gp, "stated_district_code": gd,
+                   "stated_subdistrict_code": gs,
                    "distance_km": None if d is None else round(d / 1000, 3)}
 
 

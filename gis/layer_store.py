@@ -224,9 +224,12 @@ class PostgisLayerWriter:
                     WHERE id = :id
                 """), {**counts, "id": self.import_id})
                 self.transaction.commit()
-                report.pending = self.pending
             else:
                 self.transaction.rollback()
+            # A dry run says how many changes would wait for review: the same staging ran, so
+            # the check's count is the commit's (issue 24: a check said 0, the commit sent 5).
+            if commit or report.mode == "dry-run":
+                report.pending = self.pending
         finally:
             self.conn.close()
         return self.import_id, self.inserted, self.updated

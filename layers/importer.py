@@ -59,7 +59,15 @@ SPECIAL_HEADERS: dict[str, set[str]] = {
     "district": {"district", "อำเภอ", "เขต", "อำเภอเขต", "amphoe", "districtname"},
     "subdistrict": {"subdistrict", "ตำบล", "แขวง", "ตำบลแขวง", "tambon", "subdistrictname"},
     "sample": {"sample", "ข้อมูลตัวอย่าง"},
+    # cddgis's own CSV download writes where each point lies as province_code … and the areas
+    # its source stated as stated_province_code …; with these present the plain codes are
+    # the location's, not a statement, and are not read (issue 24, item 6).
+    "stated_province_code": {"statedprovincecode", "รหัสจังหวัดที่ระบุ"},
+    "stated_district_code": {"stateddistrictcode", "รหัสอำเภอที่ระบุ"},
+    "stated_subdistrict_code": {"statedsubdistrictcode", "รหัสตำบลที่ระบุ"},
 }
+STATED_ROLES = {"stated_province_code": "province_code", "stated_district_code": "district_code",
+                "stated_subdistrict_code": "subdistrict_code"}
 AREA_ROLES = ("province_code", "district_code", "subdistrict_code", "province", "district",
               "subdistrict")
 BATCH = 2_000
@@ -243,6 +251,9 @@ class ImportReport:
                          f"({changed} with changes; fields the file has no column for are "
                          f"kept) / จะเพิ่ม {self.inserted} แก้ไข {self.updated} รายการ "
                          "(ช่องที่ไฟล์ไม่มีจะคงค่าเดิม)")
+            if self.pending:
+                lines.append(f"  would send {self.pending} for review / จะส่งรออนุมัติ "
+                             f"{self.pending} รายการ")
         lines += [f"  file: {p}" for p in self.file_problems]
         lines += [f"  note: {n}" for n in self.file_notes]
         # Errors first, then warnings (each in file order), as the web report lists them: a
@@ -289,6 +300,13 @@ def _map_columns(layer: Layer, headers: list[str], utm: bool,
             special[role] = header
         else:
             unused.append(header)
+    if any(role in special for role in STATED_ROLES):
+        for role in AREA_ROLES:  # the location's areas: the stated ones are in their own columns
+            if role in special:
+                unused.append(special.pop(role))
+        for stated, role in STATED_ROLES.items():
+            if stated in special:
+                special[role] = special.pop(stated)
     return fields, special, unused
 
 

@@ -348,7 +348,8 @@ def _csv(c: gc.Collection, rows: Iterator[dict[str, object]]) -> Response:
     columns = ["id", *(f.name for f in c.public_fields), "lon", "lat", "distance_km",
                "province_code",
                "district_code", "subdistrict_code", "province_th", "district_th",
-               "subdistrict_th", "sample"]
+               "subdistrict_th", "stated_province_code", "stated_district_code",
+               "stated_subdistrict_code", "sample"]
     gzipped = "gzip" in request.headers.get("Accept-Encoding", "").lower()
 
     def chunks() -> Iterator[str]:
