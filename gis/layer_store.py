@@ -169,12 +169,14 @@ class PostgisLayerWriter:
         self._log_compared(before)
         staged = [r for r in rows if self._staged(r, before.get(r.key))]
         published = [r for r in rows if not self._staged(r, before.get(r.key))]
-        inserted, updated = self._upsert(published)
+        inserted, _ = self._upsert(published)
         self.inserted += inserted
-        self.updated += updated
         if published:
             after = self._changed(before, [r.key for r in published])
             bumped = [s["id"] for s in after if s["key"] in before]
+            # Updated means changed: a row imported again as it is stored is no update, so
+            # a layer's own download imported back reports 0 (issue 24, item 6).
+            self.updated += len(bumped)
             if bumped:  # a separate statement: the upsert cannot tell "changed" from "same"
                 self.conn.execute(text("""
                     UPDATE layer_features SET version = version + 1 WHERE id = ANY(:ids)

@@ -53,12 +53,16 @@ def _state(engine: Engine, layer: str) -> tuple:
         )
 
 
+@pytest.mark.parametrize("role", ["editor", "admin"])
 @pytest.mark.parametrize("layer_id", list(LAYERS))
 def test_a_layers_own_download_imports_back_with_no_change(
-        layer_id: str, owner: Engine, app_engine: Engine, client, tmp_path: Path) -> None:
+        layer_id: str, role: str, owner: Engine, app_engine: Engine, client,
+        tmp_path: Path) -> None:
+    """An editor's changes would wait for review; an administrator's would be published."""
     layer = LAYERS[layer_id]
-    changes.set_requires_approval(owner, layer_id, True)  # an editor's change would wait
-    editor = add_account(owner, f"rt-{layer_id}"[:40], provinces=["50"], layers=[layer_id])
+    changes.set_requires_approval(owner, layer_id, True)
+    editor = add_account(owner, f"rt-{role}-{layer_id}"[:40], role=role,
+                         provinces=None if role == "admin" else ["50"], layers=[layer_id])
     response = client.get(f"/api/collections/{layer_id}/items?f=csv&province=50&limit=10000")
     assert response.status_code == 200
     path = tmp_path / f"{layer_id}.csv"
