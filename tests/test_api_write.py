@@ -416,6 +416,12 @@ def test_content_crs_is_honoured_or_refused(api, tokens: dict[str, str]) -> None
             assert refused.status_code == 400, (bad, refused.text)
             assert refused.get_json()["description"].startswith("Content-Crs")
     assert api.get(f"{ITEMS}/API-CRS").headers["ETag"] == '"3"'  # nothing was written
+    huge = json.dumps(_feature("API-CRS-3", [1.0, 2.0])).replace("[1.0, 2.0]",
+                                                                 f"[{'9' * 400}, 2.0]")
+    for header in (UTM47, "EPSG:4326"):
+        outside = api.post(ITEMS, data=huge, headers=_bearer(cm, **{"Content-Crs": header}),
+                           content_type="application/geo+json")
+        assert outside.status_code == 422 and "Content-Crs" in outside.get_json()["problems"][0]
 
 
 def test_staff_form_follows_the_schema_order(write_app, tokens: dict[str, str]) -> None:

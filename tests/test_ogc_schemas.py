@@ -138,7 +138,8 @@ def test_schema_describes_the_returned_features(client, live_server: str,
 
 
 def test_schema_html(client) -> None:
-    html = client.get("/api/collections/plant-genetics-trees/schema", headers={"Accept": "text/html"})
+    html = client.get("/api/collections/plant-genetics-trees/schema",
+                      headers={"Accept": "text/html"})
     assert html.status_code == 200 and html.mimetype == "text/html"
     assert "primary-instant" in html.text and "โครงสร้างข้อมูล" in html.text
     assert "owner_name" not in client.get("/api/collections/khok-nong-na/schema").text

@@ -13,6 +13,7 @@ waits for review answers 202 Accepted with a ``Location`` of the change (``/api/
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import tempfile
@@ -163,13 +164,16 @@ def _content_crs(c: gc.Collection) -> gcrs.Crs:
 def _lon_lat(c: gc.Collection, point: tuple[Any, Any] | None,
              crs: gcrs.Crs) -> tuple[float, float] | None:
     """The body's point as the stored CRS84 longitude and latitude."""
-    if point is None:
-        return None
-    x, y = float(point[0]), float(point[1])
+    if point is None or crs is gcrs.DEFAULT:
+        return point  # as sent: the changes check lon/lat (range, NaN, huge numbers)
+    try:
+        x, y = float(point[0]), float(point[1])
+    except OverflowError:
+        x = y = math.nan
     west, south, east, north = crs.bounds
     if crs.lat_first:
         west, south, east, north = south, west, north, east
-    if crs is not gcrs.DEFAULT and not (west <= x <= east and south <= y <= north):
+    if not (west <= x <= east and south <= y <= north):
         raise Unprocessable("ไม่ใช่ GeoJSON Feature ที่ใช้ได้ / not a usable GeoJSON Feature",
                             [f"geometry: ({x}, {y}) is outside {crs.uri} (Content-Crs) / "
                              "พิกัดอยู่นอกขอบเขตของระบบพิกัด"])
