@@ -73,17 +73,24 @@ class FeaturePage:
     last_key: str | None = None
 
 
+PARENT_TITLES = {"province_code": "รหัสจังหวัด / province code",
+                 "district_code": "รหัสอำเภอ / district code"}
+
+
 def queryables(collection: BoundaryCollection) -> dict[str, Queryable]:
     """What a filter, sortby or properties may name in a boundary collection."""
     found = [Queryable("code", "t.code", "string", "รหัส DOPA / DOPA code"),
              Queryable("name_th", "t.name_th", "string", "ชื่อ / Thai name"),
-             Queryable("name_en", "t.name_en", "string", "English name"),
-             *(Queryable(p, f"t.{p}", "string", p) for p in collection.parents),
+             Queryable("name_en", "t.name_en", "string", "ชื่อภาษาอังกฤษ / English name"),
+             *(Queryable(p, f"t.{p}", "string", PARENT_TITLES.get(p, p))
+               for p in collection.parents),
              Queryable("region", "t.region", "string", "ภาค / CDD region",
                        tuple(CDD_REGIONS)),
-             Queryable("region_nesdb", "t.region_nesdb", "string", "NESDB region"),
+             Queryable("region_nesdb", "t.region_nesdb", "string",
+                       "ภาค (สศช.) / NESDB region"),
              Queryable("area_km2", "t.area_km2", "number", "พื้นที่ (ตร.กม.) / area (km²)"),
-             Queryable("in_registry", "t.in_registry", "boolean", "in the DOPA registry"),
+             Queryable("in_registry", "t.in_registry", "boolean",
+                       "อยู่ในทะเบียนกรมการปกครอง / in the DOPA registry"),
              Queryable("geometry", "t.geom", "geometry", "ขอบเขต / boundary")]
     return {q.name: q for q in found}
 
@@ -119,6 +126,19 @@ def where(collection: BoundaryCollection, q: ItemQuery) -> tuple[str, dict[str, 
     return (" AND ".join(clauses) or "TRUE"), params
 
 
+def property_pairs(collection: BoundaryCollection) -> list[tuple[str, str]]:
+    """Each property an area carries and its SQL, in the declared order (the features and the
+    Part 5 schema both follow it, ``gis/collections.py``)."""
+    children = (f"(SELECT count(*) FROM {collection.child_table} c "
+                f"WHERE c.{collection.child_key} = t.code)"
+                if collection.child_table else "NULL")
+    return [("code", "t.code"), ("name_th", "t.name_th"), ("name_en", "t.name_en"),
+            *((p, f"t.{p}") for p in collection.parents),
+            ("region", "t.region"), ("region_nesdb", "t.region_nesdb"),
+            ("area_km2", "round(t.area_km2::numeric, 2)"), ("children", children),
+            ("in_registry", "t.in_registry")]
+
+
 def _feature_sql(collection: BoundaryCollection, lod: int, crs: gcrs.Crs = gcrs.DEFAULT,
                  only: tuple[str, ...] | None = None) -> str:
     geom = GEOMETRY_COLUMNS[lod]
@@ -130,26 +150,13 @@ def _feature_sql(collection: BoundaryCollection, lod: int, crs: gcrs.Crs = gcrs.
         opening = ("(SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}') "
                    "FROM jsonb_each(jsonb")
         closing = ") e WHERE e.key = ANY(CAST(:only_properties AS text[])))"
-    parent_props = "".join(f"'{p}', t.{p}, " for p in collection.parents)
-    children = (f"(SELECT count(*) FROM {collection.child_table} c "
-                f"WHERE c.{collection.child_key} = t.code)"
-                if collection.child_table else "NULL")
+    properties = ", ".join(f"'{name}', {sql}" for name, sql in property_pairs(collection))
     return f"""
         json_build_object(
             'type', 'Feature',
             'id', t.code,
             'geometry', {geometry},
-            'properties', {opening}_build_object(
-                'code', t.code,
-                'name_th', t.name_th,
-                'name_en', t.name_en,
-                {parent_props}
-                'region', t.region,
-                'region_nesdb', t.region_nesdb,
-                'area_km2', round(t.area_km2::numeric, 2),
-                'children', {children},
-                'in_registry', t.in_registry
-            ){closing}
+            'properties', {opening}_build_object({properties}){closing}
         )::text
     """
 

@@ -94,6 +94,57 @@ class Summary:
     """The first and last date of the ``temporal`` property (a collection that has one)."""
 
 
+@dataclass(frozen=True)
+class Returnable:
+    """One property a feature carries, as OGC API - Features Part 5 describes it: its JSON
+    Schema (type, format, title in Thai and English, allowed values), its role and whether the
+    server derives it (a write ignores it)."""
+
+    name: str
+    schema: dict[str, object]
+    role: str | None = None
+    """``x-ogc-role``: ``id``, ``primary-geometry`` or ``primary-instant``."""
+    read_only: bool = False
+
+
+_OUTPUT_SCHEMAS: dict[str, dict[str, object]] = {
+    "province_th": {"type": "string", "title": "จังหวัด / province (Thai name)"},
+    "district_th": {"type": "string", "title": "อำเภอ / district (Thai name)"},
+    "subdistrict_th": {"type": "string", "title": "ตำบล / subdistrict (Thai name)"},
+    "children": {"type": "integer",
+                 "title": "จำนวนเขตการปกครองย่อย / areas of the next level inside it"},
+    "distance_km": {"type": "number",
+                    "title": "ระยะทาง (กม.) / distance from near (km), only with near="},
+}
+"""The properties a feature carries that are no queryables (names, counts, distances)."""
+
+_DERIVED = frozenset({"province_code", "district_code", "subdistrict_code", "region",
+                      "province_th", "district_th", "subdistrict_th", "sample", "distance_km"})
+"""Properties the server works out (where a point lies, the sample flag): a write never sets
+them."""
+
+
+def _returnables(names: list[str], queryables: dict[str, Queryable], id_name: str,
+                 temporal: str | None, geometry_format: str) -> tuple[Returnable, ...]:
+    found: list[Returnable] = []
+    for name in names:
+        q = queryables.get(name)
+        schema = q.schema() if q is not None else dict(_OUTPUT_SCHEMAS[name])
+        role = "id" if name == id_name else "primary-instant" if name == temporal else None
+        found.append(Returnable(name, schema, role,
+                                read_only=name == id_name or name in _DERIVED))
+    geometry = queryables["geometry"]
+    found.append(Returnable("geometry", {"title": geometry.title, "format": geometry_format,
+                                         "$ref": "https://geojson.org/schema/Geometry.json"},
+                            "primary-geometry"))
+    return tuple(found)
+
+
+GEOMETRY_FORMATS = {"point": "geometry-point", "polygon": "geometry-polygon-or-multipolygon"}
+"""The geometry ``format`` of each kind of collection, as OGC API - Features Part 5 names
+them."""
+
+
 LOCK_ALL_POINTS = "#points"
 """The tile-cache lock every point layer's tiles also take (TRUNCATE of layer_features takes
 it exclusively; migration 0007)."""
@@ -137,6 +188,9 @@ class Collection(ABC):
     """The geometry column of each level of detail."""
     lock_names: tuple[str, ...]
     """The tile cache's advisory locks its tiles take (see ``gis/tiles.py``)."""
+    crs: tuple[str, ...] = tuple(gcrs.SUPPORTED)
+    """The CRSs it lists (Part 2): answers, bbox, ``filter-crs`` and a write's ``Content-Crs``
+    may be in any of them, and in no other."""
 
     @property
     def title(self) -> str:
@@ -148,6 +202,20 @@ class Collection(ABC):
     @abstractmethod
     def queryables(self) -> dict[str, Queryable]:
         """What a filter, sortby or properties may name."""
+
+    def sortables(self) -> dict[str, Queryable]:
+        """What ``sortby`` accepts: every queryable but the geometry (Part 8 sortables)."""
+        return {n: q for n, q in self.queryables().items() if q.type != "geometry"}
+
+    @abstractmethod
+    def returnables(self) -> tuple[Returnable, ...]:
+        """The properties its features carry, in the order they carry them, then the
+        geometry (the Part 5 schema). Personal fields are never among them."""
+
+    def form_fields(self, personal: bool) -> tuple[Field, ...]:
+        """The declared fields a staff edit form shows, in the schema's order (personal ones,
+        at their declared place, only for ``personal``); none for a read-only collection."""
+        return ()
 
     @abstractmethod
     def where(self, q: Query) -> tuple[str, dict[str, object]]:
@@ -256,6 +324,11 @@ class AreaCollection(Collection):
     def queryables(self) -> dict[str, Queryable]:
         return bq.queryables(self.declaration)
 
+    def returnables(self) -> tuple[Returnable, ...]:
+        return _returnables([name for name, _ in bq.property_pairs(self.declaration)],
+                            self.queryables(), "code", None,
+                            GEOMETRY_FORMATS[self.geometry_type])
+
     def _query(self, q: Query) -> bq.ItemQuery:
         unused = [name for name, value in (
             ("subdistrict", q.subdistrict), ("choices", q.choices), ("ranges", q.ranges),
@@ -350,6 +423,23 @@ class PointCollection(Collection):
 
     def queryables(self) -> dict[str, Queryable]:
         return lq.queryables(self.declaration)
+
+    def returnables(self) -> tuple[Returnable, ...]:
+        names = [name for name, _ in lq.property_pairs(self.declaration)]
+        return _returnables([*names, "distance_km"], self.queryables(), "id", self.temporal,
+                            GEOMETRY_FORMATS[self.geometry_type])
+
+    def form_fields(self, personal: bool) -> tuple[Field, ...]:
+        order = {r.name: i for i, r in enumerate(self.returnables())}
+        shown = [f for f in self.declaration.fields if personal or not f.personal]
+        # a personal field keeps its declared place: it sorts just after the public field
+        # declared before it (or first)
+        place: dict[str, float] = {}
+        last = -1.0
+        for f in self.declaration.fields:
+            last = order[f.name] if f.name in order else last + 0.001
+            place[f.name] = last
+        return tuple(sorted(shown, key=lambda f: place[f.name]))
 
     def _query(self, q: Query) -> lq.LayerQuery:
         where = q.filter

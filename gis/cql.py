@@ -25,6 +25,7 @@ from typing import Any
 import cql2
 
 from core.errors import BadParameter
+from gis import crs as gcrs
 
 MAX_NODES = 500
 
@@ -159,7 +160,10 @@ def _unreadable(raw: str, lang: str, detail: str) -> BadParameter:
 
 
 def compile_filter(raw: str, lang: str, queryables: dict[str, Queryable],
-                   prefix: str = "cql") -> Compiled:
+                   prefix: str = "cql", crs: gcrs.Crs = gcrs.DEFAULT) -> Compiled:
+    """The filter as SQL; its geometry literals and BBOXes are in ``crs`` (Part 3's
+    ``filter-crs``) and are brought to the stored CRS84 by PostGIS (``ST_Transform``; the
+    axes of EPSG:4326, latitude first, are swapped)."""
     expr = _read(raw, lang)
     tree = expr.to_json()
     try:
@@ -168,13 +172,13 @@ def compile_filter(raw: str, lang: str, queryables: dict[str, Queryable],
         # Off the schema. Compiling it anyway often names the exact fault (``name LIKE 5``:
         # "LIKE on name needs a quoted text pattern"); if not, the schema's message stands.
         try:
-            _Compiler(queryables, prefix).compile(tree)
+            _Compiler(queryables, prefix, crs).compile(tree)
         except BadParameter:
             raise
         except (LookupError, TypeError, ValueError, AttributeError):
             pass
         raise _off_schema(lang) from None
-    return _Compiler(queryables, prefix).compile(tree)
+    return _Compiler(queryables, prefix, crs).compile(tree)
 
 
 def _op(node: Any) -> str | None:
@@ -232,9 +236,11 @@ def _unsupported(op: str) -> BadParameter:
 
 
 class _Compiler:
-    def __init__(self, queryables: dict[str, Queryable], prefix: str) -> None:
+    def __init__(self, queryables: dict[str, Queryable], prefix: str,
+                 crs: gcrs.Crs = gcrs.DEFAULT) -> None:
         self.queryables = queryables
         self.prefix = prefix
+        self.crs = crs
         self.params: dict[str, object] = {}
         self.nodes = 0
 
@@ -400,14 +406,25 @@ class _Compiler:
             if len(box) != 4 or not all(isinstance(v, int | float) for v in box):
                 raise _bad("BBOX ต้องมีตัวเลข 4 หรือ 6 ตัว",
                            "BBOX takes 4 numbers (minLon, minLat, maxLon, maxLat) or 6")
-            return f"ST_MakeEnvelope({', '.join(self.bind(float(v)) for v in box)}, 4326)"
+            corners = ", ".join(self.bind(float(v)) for v in box)
+            return self.stored(f"ST_MakeEnvelope({corners}, {int(self.crs.srid)})")
         if isinstance(node, dict) and isinstance(node.get("type"), str):
             # A literal the client drew may cross itself: PostGIS would refuse to relate it,
             # so it is made valid first (a valid one is left as it is).
             shape = f"ST_Force2D(ST_GeomFromGeoJSON({self.bind(json.dumps(node))}))"
-            return f"ST_SetSRID(ST_MakeValid({shape}), 4326)"
+            return self.stored(f"ST_SetSRID(ST_MakeValid({shape}), {int(self.crs.srid)})")
         raise _bad(f"{_name(op)} ต้องใช้ geometry, รูปเรขาคณิต WKT หรือ BBOX(…)",
                    f"{_name(op)} needs the geometry, a WKT geometry or BBOX(...)")
+
+    def stored(self, literal: str) -> str:
+        """A geometry literal in ``filter-crs`` brought to CRS84, the stored CRS. A projected
+        one is densified first (1 km steps), so its straight edges in metres are followed as
+        the curves they are in degrees."""
+        if self.crs.lat_first:
+            return f"ST_FlipCoordinates({literal})"
+        if self.crs.projected:
+            return f"ST_Transform(ST_Segmentize({literal}, 1000), 4326)"
+        return literal
 
     def instant(self, q: Queryable) -> str:
         """A date property as the instant CQL2 takes it for: midnight UTC."""

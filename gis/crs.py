@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import Engine, text
+
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
@@ -43,3 +45,18 @@ SUPPORTED: dict[str, Crs] = {c.uri: c for c in (
     Crs(epsg(3857), 3857, bounds=(-20_037_508.34, -20_048_966.1, 20_037_508.34, 20_048_966.1)),
 )}
 DEFAULT = SUPPORTED[CRS84]
+
+
+def to_crs84(engine: Engine, crs: Crs, x: float, y: float) -> tuple[float, float]:
+    """A point written in ``crs`` (a write's ``Content-Crs``, Part 4) as the stored CRS84
+    longitude and latitude. PostGIS's own ``ST_Transform`` does it, so a point read back in
+    ``crs`` (the ``crs`` parameter) gives the numbers that were written."""
+    if crs.lat_first:
+        return y, x
+    if not crs.projected:
+        return x, y
+    with engine.connect() as conn:
+        lon, lat = conn.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), "
+            ":srid), 4326) AS p"), {"x": x, "y": y, "srid": crs.srid}).one()
+    return float(lon), float(lat)

@@ -76,7 +76,7 @@ _SQL_TYPES = {"int": ("numeric", "integer"), "year_be": ("numeric", "integer"),
 def queryables(layer: Layer) -> dict[str, Queryable]:
     """What a filter, sortby or properties may name: the layer's public fields (typed from the
     declaration), its area codes and the geometry. Personal fields are not among them."""
-    found = {"id": Queryable("id", "f.key", "string", "ID / รหัส")}
+    found = {"id": Queryable("id", "f.key", "string", "รหัส / ID")}
     for f in layer.public_fields:
         cast, kind = _SQL_TYPES.get(f.type, ("", "string"))
         column = f"(f.properties->>'{_safe(layer, f.name)}')"
@@ -84,8 +84,10 @@ def queryables(layer: Layer) -> dict[str, Queryable]:
                                   f"{f.label_th} / {f.label_en}",
                                   tuple(c.value for c in f.choices),
                                   contains=None if f.type == "date" else "f.properties")
-    for name, title in (("region", "ภาค / CDD region"), ("province_code", "รหัสจังหวัด"),
-                        ("district_code", "รหัสอำเภอ"), ("subdistrict_code", "รหัสตำบล")):
+    for name, title in (("region", "ภาค / CDD region"),
+                        ("province_code", "รหัสจังหวัด / province code"),
+                        ("district_code", "รหัสอำเภอ / district code"),
+                        ("subdistrict_code", "รหัสตำบล / subdistrict code")):
         found[name] = Queryable(name, f"f.{name}", "string", title)
     found["sample"] = Queryable("sample", "f.sample", "boolean", "ข้อมูลตัวอย่าง / sample")
     found["geometry"] = Queryable("geometry", "f.geom", "geometry", "ตำแหน่ง / location")
@@ -214,6 +216,15 @@ NEAR_KM = ("round((ST_Distance(f.geom::geography, ST_SetSRID(ST_MakePoint(:near_
 """The ground distance from ``near`` in km (``where`` binds the point)."""
 
 
+def property_pairs(layer: Layer) -> list[tuple[str, str]]:
+    """Each public property a feature carries and its SQL, in the declared order: id, the
+    layer's public fields as its declaration lists them, then where it lies. The one order the
+    features, the Part 5 schema and the staff edit form follow (``gis/collections.py``)."""
+    return [("id", "f.key"),
+            *((f.name, f"f.properties->'{_safe(layer, f.name)}'") for f in layer.public_fields),
+            *_AREA_OUTPUTS]
+
+
 def _public_properties(layer: Layer, only: tuple[str, ...] | None = None,
                        distance: str | None = None) -> str:
     """A feature's public properties as ``json`` in the declared order: id, the layer's public
@@ -222,9 +233,7 @@ def _public_properties(layer: Layer, only: tuple[str, ...] | None = None,
     which is the column order QGIS, GDAL and the CSV would show (issue 21, item 8). Only
     declared names reach the SQL text: ``only`` (checked against the queryables) picks among
     them; personal fields are never among them."""
-    pairs = [("id", "f.key"),
-             *((f.name, f"f.properties->'{_safe(layer, f.name)}'") for f in layer.public_fields),
-             *_AREA_OUTPUTS]
+    pairs = property_pairs(layer)
     if only is not None:
         pairs = [(name, sql) for name, sql in pairs if name in only]
     if distance is not None:

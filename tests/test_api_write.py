@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from openapi_spec_validator import validate
+from pyproj import Transformer
 from sqlalchemy import Engine, text
 
 from gis import accounts, changes
@@ -21,7 +23,7 @@ from gis.db import engine_for
 from gis.settings import Settings
 from layers.definitions import LAYERS
 from tests.serving import served
-from tests.staff import add_account
+from tests.staff import add_account, sign_in
 from tests.workers import db_name
 from web import create_app
 
@@ -361,3 +363,79 @@ def test_real_http_exchange(live: str, tokens: dict[str, str]) -> None:
     assert status == 401 and headers["WWW-Authenticate"].startswith("Bearer")
     status, _, body = _http("GET", f"{live}{ITEMS}/HTTP-1")
     assert json.loads(body)["properties"]["plot_size_rai"] == 6
+
+
+UTM47 = "http://www.opengis.net/def/crs/EPSG/0/32647"
+CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+def test_content_crs_is_honoured_or_refused(api, tokens: dict[str, str]) -> None:
+    """Part 4 with Part 2: a write's coordinates in the Content-Crs the header names (any CRS
+    the collection lists) are stored as the same place in CRS84 — checked against PROJ
+    (pyproj), not the server's PostGIS; an unknown CRS is a 400 naming Content-Crs, never
+    ignored (UTM metres once were stored as degrees)."""
+    cm = tokens["cm-officer"]
+    to_utm = Transformer.from_crs("OGC:CRS84", "EPSG:32647", always_xy=True)
+    utm = list(to_utm.transform(*CHIANG_MAI_2))
+    created = _post(api, cm, _feature("API-CRS"))
+    assert created.status_code == 201, created.text
+    assert "32647" in " ".join(api.get("/api/collections/khok-nong-na").get_json()["crs"])
+
+    put = api.put(f"{ITEMS}/API-CRS", data=json.dumps(_feature("API-CRS", utm)),
+                  headers=_bearer(cm, **{"If-Match": '"1"', "Content-Crs": f"<{UTM47}>"}),
+                  content_type="application/geo+json")
+    assert put.status_code == 200, put.text
+    back = api.get(f"{ITEMS}/API-CRS", query_string={"crs": CRS84_URI}).get_json()
+    assert back["geometry"]["coordinates"] == pytest.approx(CHIANG_MAI_2, abs=1e-6)
+    in_utm = api.get(f"{ITEMS}/API-CRS", query_string={"crs": UTM47}).get_json()
+    assert in_utm["geometry"]["coordinates"] == pytest.approx(utm, abs=0.01)
+
+    # EPSG:4326 is latitude first; PATCH honours the header as PUT and POST do
+    lat_lon = [CHIANG_MAI[1], CHIANG_MAI[0]]
+    patched = api.patch(f"{ITEMS}/API-CRS",
+                        data=json.dumps({"geometry": {"type": "Point", "coordinates": lat_lon}}),
+                        headers=_bearer(cm, **{"If-Match": '"2"', "Content-Crs":
+                                               "<http://www.opengis.net/def/crs/EPSG/0/4326>"}),
+                        content_type="application/merge-patch+json")
+    assert patched.status_code == 200, patched.text
+    back = api.get(f"{ITEMS}/API-CRS").get_json()
+    assert back["geometry"]["coordinates"] == pytest.approx(CHIANG_MAI, abs=1e-6)
+    posted = api.post(ITEMS, data=json.dumps(_feature("API-CRS-2", utm)),
+                      headers=_bearer(cm, **{"Content-Crs": "EPSG:32647"}),
+                      content_type="application/geo+json")
+    assert posted.status_code == 201, posted.text
+    assert posted.get_json()["geometry"]["coordinates"] == pytest.approx(CHIANG_MAI_2,
+                                                                          abs=1e-6)
+
+    for bad in (f"<{UTM47.replace('32647', '2154')}>", "<nonsense>"):
+        for method, path in ((api.put, f"{ITEMS}/API-CRS"), (api.patch, f"{ITEMS}/API-CRS"),
+                             (api.post, ITEMS)):
+            refused = method(path, data=json.dumps(_feature("API-CRS", utm)),
+                             headers=_bearer(cm, **{"If-Match": '"3"', "Content-Crs": bad}),
+                             content_type="application/geo+json")
+            assert refused.status_code == 400, (bad, refused.text)
+            assert refused.get_json()["description"].startswith("Content-Crs")
+    assert api.get(f"{ITEMS}/API-CRS").headers["ETag"] == '"3"'  # nothing was written
+    huge = json.dumps(_feature("API-CRS-3", [1.0, 2.0])).replace("[1.0, 2.0]",
+                                                                 f"[{'9' * 400}, 2.0]")
+    for header in (UTM47, "EPSG:4326"):
+        outside = api.post(ITEMS, data=huge, headers=_bearer(cm, **{"Content-Crs": header}),
+                           content_type="application/geo+json")
+        assert outside.status_code == 422 and "Content-Crs" in outside.get_json()["problems"][0]
+
+
+def test_staff_form_follows_the_schema_order(write_app, tokens: dict[str, str]) -> None:
+    """The staff edit form shows the fields in the order the API's schema lists the
+    properties (one declared order); personal fields only for those allowed to see them."""
+    staff = write_app.test_client()
+    assert sign_in(staff, "knn-owner").status_code in (302, 303)
+    form = staff.get("/staff/layers/khok-nong-na/new")
+    assert form.status_code == 200
+    shown = re.findall(r'<label for="f-([a-z0-9_]+)"', form.text)
+    schema = write_app.test_client().get("/api/collections/khok-nong-na/schema").get_json()
+    fields = {f.name for f in KNN.fields}
+    public = [name for name in schema["properties"] if name in fields]
+    assert [name for name in shown if name in public] == public
+    assert set(shown) == fields  # the owner may see personal fields: all of them, in place
+    personal = {f.name for f in KNN.personal_fields}
+    assert personal and not personal & set(schema["properties"])

@@ -14,7 +14,7 @@ import itertools
 import json
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NoReturn
@@ -31,7 +31,7 @@ from gis import collections as gc
 from gis import crs as gcrs
 from gis import layer_queries as lq
 from gis import places as gis_places
-from gis.cql import Compiled, Queryable
+from gis.cql import Compiled
 from web import api_html, downloads
 from web import params as wp
 from web.params import (
@@ -63,6 +63,10 @@ GEOJSON = "application/geo+json"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 TILESETS_VECTOR_REL = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
+SORTABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/sortables"
+SCHEMA_REL = "http://www.opengis.net/def/rel/ogc/1.0/schema"
+SCHEMA_JSON = "application/schema+json"
+JSON_SCHEMA_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
@@ -82,6 +86,8 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
     "http://www.opengis.net/spec/ogcapi-features-8/1.0/conf/sorting",
+    "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/schemas",
+    "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/core-roles-features",
     *(f"http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/{c}" for c in (
         "core", "tileset", "tilesets-list", "geodata-tilesets", "dataset-tilesets", "mvt")),
     "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
@@ -141,7 +147,9 @@ def _collection_links(collection_id: str, csv_link: bool) -> list[dict[str, str]
         _link(at("api.collection", f="html"), "alternate", "text/html"),
         _link(at("api.items"), "items", GEOJSON),
         _link(at("api.items", f="html"), "items", "text/html"),
-        _link(at("api.queryables"), QUERYABLES_REL, "application/schema+json"),
+        _link(at("api.queryables"), QUERYABLES_REL, SCHEMA_JSON),
+        _link(at("api.sortables"), SORTABLES_REL, SCHEMA_JSON),
+        _link(at("api.schema"), SCHEMA_REL, SCHEMA_JSON),
         # OGC API - Tiles: the collection's vector tilesets (GDAL's OGCAPI driver follows it)
         _link(at("tiles.tilesets"), TILESETS_VECTOR_REL, "application/json",
               "Vector tilesets"),
@@ -167,8 +175,8 @@ def _extent(summary: gc.Summary) -> dict[str, object]:
     return extent
 
 
-def _crs_doc() -> dict[str, object]:
-    return {"crs": list(gcrs.SUPPORTED), "storageCrs": CRS84}
+def _crs_doc(c: gc.Collection) -> dict[str, object]:
+    return {"crs": list(c.crs), "storageCrs": CRS84}
 
 
 def _collection_doc(c: gc.Collection) -> dict[str, object]:
@@ -188,7 +196,7 @@ def _collection_doc(c: gc.Collection) -> dict[str, object]:
         "title": c.title,
         "description": c.description(summary),
         "itemType": "feature",
-        **_crs_doc(),
+        **_crs_doc(c),
         "extent": _extent(summary),
         **counted,
         **fields,
@@ -221,9 +229,18 @@ def collection(collection_id: str) -> ResponseReturnValue:
     return jsonify(doc)
 
 
-GEOMETRY_FORMATS = {"point": "geometry-point", "polygon": "geometry-polygon-or-multipolygon"}
-"""The geometry ``format`` of each kind of collection, as OGC API - Features Part 5 names
-them (the queryables used an undefined "geometry-point-or-polygon")."""
+def _json_schema(c: gc.Collection, endpoint: str, properties: Mapping[str, object],
+                 **extra: object) -> dict[str, object]:
+    """A JSON Schema 2020-12 document about the collection's features, as Parts 3, 5 and 8
+    publish queryables, schemas and sortables."""
+    return {
+        "$schema": JSON_SCHEMA_2020_12,
+        "$id": url_for(endpoint, collection_id=c.id, _external=True),
+        "type": "object",
+        "title": c.title,
+        "properties": properties,
+        **extra,
+    }
 
 
 def _queryables_doc(c: gc.Collection) -> dict[str, object]:
@@ -231,26 +248,60 @@ def _queryables_doc(c: gc.Collection) -> dict[str, object]:
     properties = {name: q.schema() for name, q in c.queryables().items()}
     for schema in properties.values():
         if schema.get("x-ogc-role") == "primary-geometry":
-            schema["format"] = GEOMETRY_FORMATS[c.geometry_type]
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": url_for("api.queryables", collection_id=c.id, _external=True),
-        "type": "object",
-        "title": c.id,
-        "properties": properties,
-        "additionalProperties": False,
-    }
+            schema["format"] = gc.GEOMETRY_FORMATS[c.geometry_type]
+    return _json_schema(c, "api.queryables", properties, additionalProperties=False)
+
+
+def _sortables_doc(c: gc.Collection) -> dict[str, object]:
+    """What ``sortby`` accepts, exactly (Part 8 sortables; the same list the parameter is
+    checked against, ``Collection.sortables``)."""
+    properties = {name: q.schema() for name, q in c.sortables().items()}
+    return _json_schema(c, "api.sortables", properties, additionalProperties=False)
+
+
+def _schema_doc(c: gc.Collection) -> dict[str, object]:
+    """The features' properties in the order they carry them (Part 5 "returnables"), with
+    their roles, types and titles. Personal fields are no returnables, for anyone."""
+    properties: dict[str, object] = {}
+    for seq, r in enumerate(c.returnables(), start=1):
+        schema = dict(r.schema)
+        if r.role is not None:
+            schema["x-ogc-role"] = r.role
+        if r.read_only:
+            schema["readOnly"] = True
+        schema["x-ogc-propertySeq"] = seq
+        properties[r.name] = schema
+    return _json_schema(c, "api.schema", properties)
+
+
+def _schema_response(collection_id: str, make: Callable[[gc.Collection], dict[str, object]],
+                     heading: tuple[str, str]) -> ResponseReturnValue:
+    accept([wp.F_JSON])
+    fmt = format_param(("json", "html"))
+    doc = make(_collection(collection_id))
+    if fmt == "html":
+        return api_html.queryables(collection_id, doc, heading)
+    return Response(json.dumps(doc, ensure_ascii=False), mimetype=SCHEMA_JSON)
 
 
 @api.get("/collections/<collection_id>/queryables")
 def queryables(collection_id: str) -> ResponseReturnValue:
-    """The properties a filter, sortby or properties= may name (JSON Schema, Part 3)."""
-    accept([wp.F_JSON])
-    fmt = format_param(("json", "html"))
-    doc = _queryables_doc(_collection(collection_id))
-    if fmt == "html":
-        return api_html.queryables(collection_id, doc)
-    return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/schema+json")
+    """The properties a filter or properties= may name (JSON Schema, Part 3)."""
+    return _schema_response(collection_id, _queryables_doc,
+                            ("คุณสมบัติที่ค้นได้", "Queryables"))
+
+
+@api.get("/collections/<collection_id>/sortables")
+def sortables(collection_id: str) -> ResponseReturnValue:
+    """The properties sortby may name (JSON Schema, Part 8)."""
+    return _schema_response(collection_id, _sortables_doc,
+                            ("คุณสมบัติที่เรียงลำดับได้", "Sortables"))
+
+
+@api.get("/collections/<collection_id>/schema")
+def schema(collection_id: str) -> ResponseReturnValue:
+    """The features' properties, in order, with roles (JSON Schema, Part 5)."""
+    return _schema_response(collection_id, _schema_doc, ("โครงสร้างข้อมูล", "Schema"))
 
 
 def _page_links(offset: int, limit: int, more: bool, last_key: str | None,
@@ -312,10 +363,13 @@ class _Common:
     crs: gcrs.Crs
 
 
-def _common(found: dict[str, Queryable], outputs: tuple[str, ...]) -> _Common:
-    bbox_crs = crs_param(wp.BBOX_CRS)
-    return _Common(bbox_param(bbox_crs), bbox_crs.srid, filter_param(found),
-                   sortby_param(found), properties_param(found, outputs), crs_param())
+def _common(c: gc.Collection) -> _Common:
+    found = c.queryables()
+    bbox_crs = crs_param(wp.BBOX_CRS, c.crs)
+    filter_crs = crs_param(wp.FILTER_CRS, c.crs)
+    return _Common(bbox_param(bbox_crs), bbox_crs.srid, filter_param(found, filter_crs),
+                   sortby_param(c.sortables()), properties_param(found, c.outputs),
+                   crs_param(allowed=c.crs))
 
 
 def _query(c: gc.Collection, *, max_limit: int, default_limit: int) -> gc.Query:
@@ -330,7 +384,7 @@ def _query(c: gc.Collection, *, max_limit: int, default_limit: int) -> gc.Query:
     if near is not None:
         near_paging(limit, offset)
     region, province, district, subdistrict = _area_params()
-    common = _common(c.queryables(), c.outputs)
+    common = _common(c)
     return gc.Query(
         bbox=common.bbox, bbox_srid=common.bbox_srid, region=region, province=province,
         district=district, subdistrict=subdistrict, choices=choices, ranges=ranges,
@@ -422,7 +476,7 @@ def item(collection_id: str, item_id: str) -> ResponseReturnValue:
     fmt = format_param(("json", "geojson", "html"))
     if (problem := c.item_id_problem(item_id)) is not None:
         raise BadParameter(problem)
-    crs = crs_param()
+    crs = crs_param(allowed=c.crs)
     feature = c.item(engine(), item_id, crs, lod=wp.LOD.integer())
     if feature is None:
         raise NotFound(c.missing(item_id))

@@ -37,8 +37,13 @@ def collection(doc: dict[str, object], queryables: dict[str, object]) -> Respons
     return _render("collection.html", doc=doc, queryables=queryables)
 
 
-def queryables(collection_id: str, doc: dict[str, object]) -> ResponseReturnValue:
-    return _render("queryables.html", collection_id=collection_id, queryables=doc)
+def queryables(collection_id: str, doc: dict[str, object],
+               heading: tuple[str, str] = ("คุณสมบัติที่ค้นได้", "Queryables"),
+               ) -> ResponseReturnValue:
+    """A JSON Schema of the collection's properties as a table: the queryables, the sortables
+    or the schema (``heading``: Thai, English)."""
+    return _render("queryables.html", collection_id=collection_id, queryables=doc,
+                   heading=heading, endpoint=request.endpoint)
 
 
 def _map_config() -> dict[str, str]:

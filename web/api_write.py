@@ -13,6 +13,7 @@ waits for review answers 202 Accepted with a ``Location`` of the change (``/api/
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import tempfile
@@ -34,11 +35,13 @@ from core.errors import (
 from core.readers import EXPECTED
 from gis import changes
 from gis import collections as gc
+from gis import crs as gcrs
 from gis import upload_jobs as jobs
 from gis.layer_store import import_file
 from gis.upload_jobs import crs_choice
 from layers.importer import ImportRefused
 from web import jobs as runner
+from web import params as wp
 from web.auth import api_account
 from web.services import engine, settings
 
@@ -128,7 +131,8 @@ def _parts(body: dict[str, Any], *, whole: bool) -> tuple[dict[str, Any] | None,
         coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
         if not isinstance(geometry, dict) or geometry.get("type") != "Point" or not isinstance(
                 coordinates, list) or len(coordinates) not in (2, 3):
-            problems.append("geometry must be a GeoJSON Point [lon, lat] (CRS84)")
+            problems.append("geometry must be a GeoJSON Point [lon, lat] (CRS84, or x, y in "
+                            "the Content-Crs header's CRS)")
         elif not all(isinstance(c, int | float) and not isinstance(c, bool)
                      for c in coordinates):
             problems.append("geometry: coordinates must be numbers [lon, lat], not "
@@ -145,6 +149,35 @@ def _parts(body: dict[str, Any], *, whole: bool) -> tuple[dict[str, Any] | None,
     if properties is not None:
         properties = {k: v for k, v in properties.items() if k not in DERIVED}
     return properties, point
+
+
+def _content_crs(c: gc.Collection) -> gcrs.Crs:
+    """The CRS the body's coordinates are in (Part 4 with Part 2: ``Content-Crs: <uri>``):
+    CRS84 without the header, any CRS the collection lists, else 400 naming the header — a
+    CRS is never ignored (UTM metres stored as degrees)."""
+    raw = request.headers.get("Content-Crs")
+    if raw is None:
+        return gcrs.DEFAULT
+    return wp.crs_named("Content-Crs", raw.strip().removeprefix("<").removesuffix(">"), c.crs)
+
+
+def _lon_lat(c: gc.Collection, point: tuple[Any, Any] | None,
+             crs: gcrs.Crs) -> tuple[float, float] | None:
+    """The body's point as the stored CRS84 longitude and latitude."""
+    if point is None or crs is gcrs.DEFAULT:
+        return point  # as sent: the changes check lon/lat (range, NaN, huge numbers)
+    try:
+        x, y = float(point[0]), float(point[1])
+    except OverflowError:
+        x = y = math.nan
+    west, south, east, north = crs.bounds
+    if crs.lat_first:
+        west, south, east, north = south, west, north, east
+    if not (west <= x <= east and south <= y <= north):
+        raise Unprocessable("ไม่ใช่ GeoJSON Feature ที่ใช้ได้ / not a usable GeoJSON Feature",
+                            [f"geometry: ({x}, {y}) is outside {crs.uri} (Content-Crs) / "
+                             "พิกัดอยู่นอกขอบเขตของระบบพิกัด"])
+    return gcrs.to_crs84(engine(), crs, x, y)
 
 
 def _answer(c: gc.Collection, result: changes.ChangeResult, *, created: bool = False,
@@ -173,9 +206,11 @@ def _conflict_to_412(exc: changes.StaleVersion) -> NoReturn:
 def create(collection_id: str) -> ResponseReturnValue:
     c = _writable(collection_id)
     account = api_account()
+    crs = _content_crs(c)
     properties, point = _parts(_body(), whole=True)
-    assert properties is not None and point is not None
-    return _answer(c, c.create(engine(), account, properties, *point), created=True)
+    lon_lat = _lon_lat(c, point, crs)
+    assert properties is not None and lon_lat is not None
+    return _answer(c, c.create(engine(), account, properties, *lon_lat), created=True)
 
 
 @api_write.put("/collections/<collection_id>/items/<item_id>")
@@ -185,13 +220,15 @@ def replace(collection_id: str, item_id: str) -> ResponseReturnValue:
     must not erase them)."""
     c = _writable(collection_id)
     account = api_account()
+    crs = _content_crs(c)
     properties, point = _parts(_body(), whole=True)
-    assert properties is not None and point is not None
+    lon_lat = _lon_lat(c, point, crs)
+    assert properties is not None and lon_lat is not None
     fid = _feature_id(c, item_id)
     version = _expected_version()
     try:
         result = c.update(engine(), account, fid, properties, expected_version=version,
-                          lon=point[0], lat=point[1], whole=True)
+                          lon=lon_lat[0], lat=lon_lat[1], whole=True)
     except changes.StaleVersion as exc:
         _conflict_to_412(exc)
     return _answer(c, result)
@@ -202,10 +239,12 @@ def update(collection_id: str, item_id: str) -> ResponseReturnValue:
     """Merges the properties sent (null clears one); a geometry moves the point."""
     c = _writable(collection_id)
     account = api_account()
+    crs = _content_crs(c)
     properties, point = _parts(_body(), whole=False)
+    lon_lat = _lon_lat(c, point, crs)
     fid = _feature_id(c, item_id)
     version = _expected_version()
-    lon, lat = point if point else (None, None)
+    lon, lat = lon_lat if lon_lat else (None, None)
     try:
         result = c.update(engine(), account, fid, properties or {}, expected_version=version,
                           lon=lon, lat=lat)

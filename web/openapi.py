@@ -306,6 +306,13 @@ def operations() -> dict[str, tuple[list[Param], dict[str, object]]]:
         add(f"{base}/queryables", f, _op(
             f"queryables_{name}", f"{title}: queryables (JSON Schema)", f,
             _html_or("application/schema+json"), tags=tag))
+        add(f"{base}/sortables", f, _op(
+            f"sortables_{name}", f"{title}: sortables, what sortby may name (JSON Schema)", f,
+            _html_or("application/schema+json"), tags=tag))
+        add(f"{base}/schema", f, _op(
+            f"schema_{name}", f"{title}: schema of the features' properties, in order, with "
+            "their roles (JSON Schema, Part 5)", f,
+            _html_or("application/schema+json"), tags=tag))
         content = _html_or(GEOJSON, {"$ref": "#/components/schemas/featureCollection"})
         if c.points:
             content["text/csv"] = {"schema": {"type": "string"}}

@@ -468,6 +468,9 @@ FILTER = Param("filter", "A CQL2 filter over the collection's queryables (Part 3
 FILTER_LANG = Param("filter-lang", "Language of filter. cql-text, the draft's name that GDAL "
                                    "3.6 sends, is read as cql2-text.",
                     enum=("cql2-text", "cql2-json", "cql-text"), default="cql2-text")
+FILTER_CRS = Param("filter-crs", "CRS of the coordinates in filter's geometries and BBOX "
+                                 "(Part 3, Filter): any CRS the collection lists; EPSG:4326 "
+                                 "is latitude first.", enum=CRS_NAMES, default=gcrs.CRS84)
 DATETIME = Param(
     "datetime", "Features dated in this instant or interval (RFC 3339 date-time or date; "
                 "start/end, `..` or empty for an open end), e.g. 2020-01-01T00:00:00Z/.. — "
@@ -530,7 +533,8 @@ def _own_items_params(collection: Collection) -> list[Param]:
     lod = [LOD] if len(collection.lods) > 1 else []
     return [BBOX, BBOX_CRS, CRS_PARAM, DATETIME, REGION,
             *(AREA_PARAMS[level] for level in collection.area_levels),
-            *field_params(collection), *points, FILTER, FILTER_LANG, SORTBY, PROPERTIES,
+            *field_params(collection), *points, FILTER, FILTER_LANG, FILTER_CRS, SORTBY,
+            PROPERTIES,
             LIMIT, OFFSET, CURSOR, *lod, F_ITEMS if collection.points else F_BOUNDARY_ITEMS]
 
 
@@ -636,14 +640,22 @@ def cluster_params(layer: Filtered) -> list[Param]:
             FILTER, FILTER_LANG, ZOOM]
 
 
-def crs_param(param: Param = CRS_PARAM) -> gcrs.Crs:
-    raw = param.raw()
+def crs_param(param: Param = CRS_PARAM, allowed: tuple[str, ...] = CRS_NAMES) -> gcrs.Crs:
+    """A CRS parameter: one of ``allowed`` (the collection's ``crs``), as a URI or a short
+    form; anything else is a 400 naming the parameter."""
+    return crs_named(param.name, param.raw(), allowed)
+
+
+def crs_named(name: str, raw: str | None, allowed: tuple[str, ...] = CRS_NAMES) -> gcrs.Crs:
+    """The CRS ``raw`` names, where ``name`` (a parameter or header) may be one of
+    ``allowed``; None is CRS84."""
     if raw is None:
         return gcrs.DEFAULT
-    found = gcrs.SUPPORTED.get(_crs_uri(raw.strip()))
+    uri = _crs_uri(raw.strip())
+    found = gcrs.SUPPORTED.get(uri) if uri in allowed else None
     if found is None:
-        raise BadParameter(f"{param.name} must be one of {', '.join(gcrs.SUPPORTED)}; "
-                           f"got {raw!r}")
+        raise BadParameter(f"{name} ต้องเป็นหนึ่งใน {', '.join(allowed)} / {name} must be one "
+                           f"of {', '.join(allowed)}; got {raw[:200]!r}")
     return found
 
 
@@ -715,7 +727,9 @@ def properties_param(queryables: dict[str, Queryable],
     return wanted
 
 
-def filter_param(queryables: dict[str, Queryable]) -> Compiled | None:
+def filter_param(queryables: dict[str, Queryable],
+                 crs: gcrs.Crs = gcrs.DEFAULT) -> Compiled | None:
+    """The CQL2 filter compiled; its geometry literals are in ``crs`` (``filter-crs``)."""
     raw = FILTER.raw()
     lang = FILTER_LANG.choice() or "cql2-text"
     if lang == "cql-text":  # the draft's name (GDAL 3.6); its comparisons are CQL2 text
@@ -724,7 +738,7 @@ def filter_param(queryables: dict[str, Queryable]) -> Compiled | None:
         return None
     if len(raw) > (FILTER.max_length or 0):
         raise BadParameter(f"filter is at most {FILTER.max_length:,} characters")
-    return compile_filter(raw, lang, queryables)
+    return compile_filter(raw, lang, queryables, crs=crs)
 
 
 def _plain(queryables: dict[str, Queryable]) -> list[str]:

@@ -21,6 +21,7 @@ from core.errors import BadParameter, Conflict, Forbidden, NotFound, Unprocessab
 from core.schema import Field, Layer
 from core.values import BE_OFFSET
 from gis import changes
+from gis import collections as gc
 from gis import staff_features as store
 from layers.definitions import LAYERS
 from web.auth import current_account, signed_in
@@ -113,9 +114,9 @@ def _label_form(f: Field, text: str) -> str:
 
 
 def _fields(layer: Layer, account: Account) -> list[Field]:
-    """The fields this account edits: personal ones only with the right to see them."""
-    personal = account.may_see_personal(layer.id)
-    return [f for f in layer.fields if personal or not f.personal]
+    """The fields this account edits, in the order the API's schema lists them (one declared
+    order, ``Collection.form_fields``): personal ones only with the right to see them."""
+    return list(gc.of(layer).form_fields(account.may_see_personal(layer.id)))
 
 
 def _form_values(layer: Layer, snapshot: dict[str, Any] | None) -> dict[str, str]:
