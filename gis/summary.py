@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, text
 
 from core.errors import BadParameter, NotFound
 from core.schema import Field, Layer
+from gis.versioned import VersionedCache
 from layers.definitions import LAYERS
 
 LEVELS = ("country", "province", "district", "subdistrict", "village")
@@ -375,14 +376,22 @@ def _nearby(conn: Connection, point: list[float]) -> list[dict[str, Any]]:
             for r in rows]
 
 
+AREA_COUNTS: VersionedCache[tuple[list[Any], dict[tuple[str, str], list[Any]]]] = \
+    VersionedCache("dashboard counts and categories", max_entries=256)
+"""Per area: its layers' counts (``_counts``) and categories (``_categories``), scans of every
+layer (the country's: 68 % of its dashboard, issue 26), kept per data version
+(gis/versioned.py). Rows are read-only; the country's entry is the largest (a few hundred rows),
+an area's a few dozen. 256 holds the country, the provinces and the districts looked at most."""
+
+
 def area_summary(engine: Engine, level: str, code: str) -> dict[str, Any]:
     """What the dashboard shows for one area (see the module's docstring for the queries)."""
     ref = parse_area(level, code)
     with engine.connect() as conn:
         area = _area(conn, ref)
         children = _children(conn, ref)
-        counts = _counts(conn, ref)
-        categories = _categories(conn, ref)
+        counts, categories = AREA_COUNTS.get(
+            conn, (ref.level, ref.code), lambda c: (_counts(c, ref), _categories(c, ref)))
         indicators = _indicators(conn, ref)
         nearby = _nearby(conn, area["point"]) if ref.level == "village" else []
     country: dict[str, int] = {}
