@@ -47,6 +47,9 @@ def serving(code: Path, env: dict[str, str], log: Path) -> Iterator[str]:
     """``cddgis serve`` from the checkout ``code`` (its modules first on the path)."""
     port = _free_port()
     run_env = {**env, "PORT": str(port), "PYTHONPATH": str(code)}
+    origin = subprocess.run([sys.executable, "-c", "import web.maps; print(web.maps.__file__)"],
+                            cwd=code, env=run_env, capture_output=True, text=True, check=True)
+    assert origin.stdout.startswith(str(code)), (code, origin.stdout)  # that checkout's code
     proc = subprocess.Popen(
         [sys.executable, "-c", "import sys; from cddgis.cli import main; sys.exit(main())",
          "serve", "--no-migrate", "--workers", "2", "--threads", "4", "--no-access-log"],

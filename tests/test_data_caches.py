@@ -116,7 +116,7 @@ def test_dashboard_counts_and_categories_are_kept_and_a_write_shows_at_once(
         client: FlaskClient, owner: Engine, token: str, query: str) -> None:
     before = _knn(_dashboard(client, query))
     level, code = ("province", "50") if query else ("country", "")
-    assert _kept(gs.AREA_COUNTS, owner, (level, code))
+    assert _kept(gs.AREA_SUMMARIES, owner, (level, code))
     _post_plot(client, token, f"CACHE-D{level}", model_level="CLM", land_title="chanot")
     after = _knn(_dashboard(client, query))
     assert after["count"] == before["count"] + 1
@@ -163,15 +163,30 @@ def test_each_cache_stays_within_its_budget(client: FlaskClient, owner: Engine,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """Bounded per process: past ``max_entries`` the least recently used goes, and what is
     asked for again is kept."""
-    for cache in (lq.CHOICE_VALUES, lq.SUMMARIES, bq.AREA_NAMES, gi.CATALOGUE, gs.AREA_COUNTS):
+    for cache in (lq.CHOICE_VALUES, lq.SUMMARIES, bq.AREA_NAMES, gi.CATALOGUE, gs.AREA_SUMMARIES):
         assert 0 < cache.max_entries <= 256, cache.name
-    monkeypatch.setattr(gs.AREA_COUNTS, "max_entries", 5)
+    monkeypatch.setattr(gs.AREA_SUMMARIES, "max_entries", 5)
     provinces = ["10", "11", "12", "13", "14", "15", "16", "17", "18", "19"]
     for code in provinces:
         assert client.get(f"/dashboard?province={code}").status_code == 200
-        assert len(gs.AREA_COUNTS) <= 5
-    assert [k for _, k in gs.AREA_COUNTS._entries] == [("province", c) for c in provinces[-5:]]
+        assert len(gs.AREA_SUMMARIES) <= 5
+    assert [k for _, k in gs.AREA_SUMMARIES._entries] == [("province", c) for c in provinces[-5:]]
     assert client.get("/dashboard?province=16").status_code == 200  # a hit: now the newest
     assert client.get("/dashboard?province=20").status_code == 200  # 17 goes, not 16
-    assert [k for _, k in gs.AREA_COUNTS._entries] == [
+    assert [k for _, k in gs.AREA_SUMMARIES._entries] == [
         ("province", c) for c in ("17", "18", "19", "16", "20")]
+
+
+def test_a_kept_value_is_not_changed_by_a_caller(owner: Engine) -> None:
+    """The kept values serve every request: what a caller gets is its own copy."""
+    first = gs.area_summary(owner, "province", "50")
+    first["layers"][0]["count"] = -1
+    first["children"].clear()
+    again = gs.area_summary(owner, "province", "50")
+    assert again["layers"][0]["count"] >= 0 and again["children"]
+    names = bq.area_names(owner, bq.COLLECTIONS["provinces"])
+    names[0]["name_th"] = "changed"
+    assert bq.area_names(owner, bq.COLLECTIONS["provinces"])[0]["name_th"] != "changed"
+    values = lq.choice_values(owner, KNN, "budget_year")
+    values.clear()
+    assert lq.choice_values(owner, KNN, "budget_year")
