@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from core.areas import CDD_REGIONS
 from core.errors import BadParameter, NotFound
+from gis.versioned import VersionedCache
 from layers.definitions import LAYERS
 
 LEVELS = ("region", "province", "district", "subdistrict")
@@ -77,17 +78,31 @@ def _computed(has_population: bool) -> list[Indicator]:
 
 
 def catalogue(engine: Engine) -> list[Indicator]:
+    """Every indicator, imported and computed.
+
+    Asked for by the choropleth page and every values request (22 % of ``/choropleth``,
+    issue 26), so kept per data version (gis/versioned.py; migration 0019 gives the indicator
+    tables theirs): loading a table shows on the next request."""
     with engine.connect() as conn:
-        rows = conn.execute(text("""
-            SELECT i.id, i.title_th, i.title_en, i.unit, i.source, i.licence, i.level,
-                   coalesce(array_agg(DISTINCT v.year) FILTER (WHERE v.year IS NOT NULL),
-                            '{}') AS years
-            FROM indicators i LEFT JOIN indicator_values v ON v.indicator_id = i.id
-            GROUP BY i.id ORDER BY i.id
-        """)).all()
+        return list(CATALOGUE.get(conn, "catalogue", _make_catalogue))
+
+
+def _make_catalogue(conn: Connection) -> tuple[Indicator, ...]:
+    rows = conn.execute(text("""
+        SELECT i.id, i.title_th, i.title_en, i.unit, i.source, i.licence, i.level,
+               coalesce(array_agg(DISTINCT v.year) FILTER (WHERE v.year IS NOT NULL),
+                        '{}') AS years
+        FROM indicators i LEFT JOIN indicator_values v ON v.indicator_id = i.id
+        GROUP BY i.id ORDER BY i.id
+    """)).all()
     imported = [Indicator(r.id, r.title_th, r.title_en, r.unit, r.source, r.licence,
                           (r.level,), tuple(sorted(r.years)), False) for r in rows]
-    return imported + _computed(any(i.id == "population" for i in imported))
+    return tuple(imported + _computed(any(i.id == "population" for i in imported)))
+
+
+CATALOGUE: VersionedCache[tuple[Indicator, ...]] = VersionedCache("indicator catalogue",
+                                                                  max_entries=16)
+"""One entry per database (the indicators are frozen dataclasses: shared safely)."""
 
 
 def get(engine: Engine, indicator_id: str) -> Indicator:

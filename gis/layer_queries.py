@@ -16,6 +16,7 @@ from core.schema import Layer
 from gis import crs as gcrs
 from gis.cql import Compiled, Queryable
 from gis.places import like_escape
+from gis.versioned import VersionedCache
 from layers.definitions import LAYERS
 
 MAX_LIMIT = 10_000
@@ -410,22 +411,30 @@ def clusters(engine: Engine, layer: Layer, q: LayerQuery, cell_degrees: float) -
 
 
 def choice_values(engine: Engine, layer: Layer, name: str) -> list[tuple[object, int]]:
-    """The values a field takes in the data, with counts, for filter drop-downs."""
+    """The values a field takes in the data, with counts, for filter drop-downs.
+
+    A scan of the layer (40 % of a layer page's time, issue 26), so kept per data version
+    (gis/versioned.py): a write to any layer shows on the next request."""
     column = _safe(layer, name)
-    with engine.connect() as conn:
+
+    def make(conn: Connection) -> tuple[tuple[object, int], ...]:
         rows = conn.execute(text(f"""
             SELECT f.properties->'{column}' AS value, count(*)
             FROM layer_features f WHERE f.layer = :layer AND f.properties ? '{column}'
             GROUP BY 1 ORDER BY 1
         """), {"layer": layer.id}).all()
-    return [(value, int(n)) for value, n in rows]
+        return tuple((value, int(n)) for value, n in rows)
+
+    with engine.connect() as conn:
+        return list(CHOICE_VALUES.get(conn, (layer.id, column), make))
 
 
-# The layers' data versions (``tile_versions``, migration 0011): the tile-cache triggers raise a
-# layer's version in the same transaction as any write that changes its rows' content.
-_VERSIONS = "(SELECT coalesce(string_agg(collection || ':' || version, ',' ORDER BY collection), " \
-            "'') FROM tile_versions)"
-_SUMMARIES: dict[str, tuple[str, dict[str, dict[str, object]]]] = {}
+CHOICE_VALUES: VersionedCache[tuple[tuple[object, int], ...]] = VersionedCache(
+    "choice values", max_entries=256)
+"""Per (layer, field): a few dozen values each; five layers with a few choice fields each."""
+SUMMARIES: VersionedCache[dict[str, dict[str, object]]] = VersionedCache(
+    "layer summary", max_entries=64)
+"""One entry per database (tests make many)."""
 
 
 def layer_summary(engine: Engine) -> dict[str, dict[str, object]]:
@@ -434,41 +443,32 @@ def layer_summary(engine: Engine) -> dict[str, dict[str, object]]:
 
     Asked for by most pages and the collections document, and a scan of every feature (20 ms
     at 29,000 points, growing with the layers), so it is kept per process for as long as the
-    layers' data versions stay the same: asking costs one small lookup. The summary is made in
-    the same statement that reads the versions, so it is never kept under a newer version than
-    the data it counted."""
-    key = str(engine.url)
+    layers' data versions stay the same (gis/versioned.py): asking costs one small lookup."""
     with engine.connect() as conn:
-        versions = conn.execute(text(f"SELECT {_VERSIONS}")).scalar_one()
-        known = _SUMMARIES.get(key)
-        if known is not None and known[0] == versions:
-            return _copy(known[1])
-        dated = [(layer.id, layer.temporal) for layer in LAYERS.values() if layer.temporal]
-        values = ", ".join(f"(:dl{i}, :df{i})" for i in range(len(dated))) or "(NULL, NULL)"
-        bound = {f"d{kind}{i}": v for i, pair in enumerate(dated)
-                 for kind, v in zip("lf", pair, strict=True)}
-        rows = conn.execute(text(f"""
-            SELECT {_VERSIONS}, layer, n, any_sample, ST_XMin(e), ST_YMin(e), ST_XMax(e),
-                   ST_YMax(e), first_day, last_day
-            FROM (SELECT f.layer, count(*) AS n, bool_or(sample) AS any_sample,
-                         ST_Extent(geom) AS e,
-                         min((f.properties->>d.field)::date) AS first_day,
-                         max((f.properties->>d.field)::date) AS last_day
-                  FROM layer_features f
-                  LEFT JOIN (VALUES {values}) d(layer, field) ON d.layer = f.layer
-                  GROUP BY f.layer) t
-            RIGHT JOIN (SELECT 1) one ON true
-        """), bound).all()
-    summary = {layer: {"count": int(n), "sample": bool(sample),
-                       "bbox": [round(v, 6) for v in (x0, y0, x1, y1)],
-                       "interval": (None if first is None else first.isoformat(),
-                                    None if last is None else last.isoformat())}
-               for _, layer, n, sample, x0, y0, x1, y1, first, last in rows
-               if layer is not None}
-    if len(_SUMMARIES) > 64:  # one entry per database; tests make many
-        _SUMMARIES.clear()
-    _SUMMARIES[key] = (rows[0][0], summary)
-    return _copy(summary)
+        return _copy(SUMMARIES.get(conn, "summary", _make_summary))
+
+
+def _make_summary(conn: Connection) -> dict[str, dict[str, object]]:
+    dated = [(layer.id, layer.temporal) for layer in LAYERS.values() if layer.temporal]
+    values = ", ".join(f"(:dl{i}, :df{i})" for i in range(len(dated))) or "(NULL, NULL)"
+    bound = {f"d{kind}{i}": v for i, pair in enumerate(dated)
+             for kind, v in zip("lf", pair, strict=True)}
+    rows = conn.execute(text(f"""
+        SELECT layer, n, any_sample, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e),
+               first_day, last_day
+        FROM (SELECT f.layer, count(*) AS n, bool_or(sample) AS any_sample,
+                     ST_Extent(geom) AS e,
+                     min((f.properties->>d.field)::date) AS first_day,
+                     max((f.properties->>d.field)::date) AS last_day
+              FROM layer_features f
+              LEFT JOIN (VALUES {values}) d(layer, field) ON d.layer = f.layer
+              GROUP BY f.layer) t
+    """), bound).all()
+    return {layer: {"count": int(n), "sample": bool(sample),
+                    "bbox": [round(v, 6) for v in (x0, y0, x1, y1)],
+                    "interval": (None if first is None else first.isoformat(),
+                                 None if last is None else last.isoformat())}
+            for layer, n, sample, x0, y0, x1, y1, first, last in rows}
 
 
 def _copy(summary: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:

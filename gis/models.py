@@ -298,7 +298,9 @@ class TileCache(Base):
 
 class TileVersion(Base):
     """A collection's data version, raised by the tile-cache triggers (0011) on every write
-    that changes its tiles; versioned tile URLs are built from it."""
+    that changes its tiles; versioned tile URLs are built from it. The ``indicators`` row is
+    raised by any write to the indicator tables (0019). What the app keeps per process is
+    kept under all of them (gis/versioned.py)."""
 
     __tablename__ = "tile_versions"
     collection: Mapped[str] = mapped_column(String, primary_key=True)

@@ -8,6 +8,7 @@ imported indicators at the area's level (values, ranks and means in one window q
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy import Connection, Engine, text
 
 from core.errors import BadParameter, NotFound
 from core.schema import Field, Layer
+from gis.versioned import VersionedCache
 from layers.definitions import LAYERS
 
 LEVELS = ("country", "province", "district", "subdistrict", "village")
@@ -375,16 +377,33 @@ def _nearby(conn: Connection, point: list[float]) -> list[dict[str, Any]]:
             for r in rows]
 
 
+AREA_SUMMARIES: VersionedCache[dict[str, Any]] = VersionedCache("area summaries",
+                                                                 max_entries=256)
+"""Per area: what its dashboard shows. Its counts (``_counts``) and categories
+(``_categories``) scan every layer (the country's: 68 % of its dashboard, issue 26); with the
+area, its children and its indicators, all of it is kept per data version (gis/versioned.py).
+The country's entry is the largest (its 77 provinces, a few hundred category rows, ~100 kB);
+256 hold the country, the provinces and the districts looked at most."""
+
+
 def area_summary(engine: Engine, level: str, code: str) -> dict[str, Any]:
-    """What the dashboard shows for one area (see the module's docstring for the queries)."""
+    """What the dashboard shows for one area (see the module's docstring for the queries).
+
+    Every part depends only on the data (boundaries, layers, indicators), so the whole is
+    kept per data version (``AREA_SUMMARIES``); each caller gets its own copy."""
     ref = parse_area(level, code)
     with engine.connect() as conn:
-        area = _area(conn, ref)
-        children = _children(conn, ref)
-        counts = _counts(conn, ref)
-        categories = _categories(conn, ref)
-        indicators = _indicators(conn, ref)
-        nearby = _nearby(conn, area["point"]) if ref.level == "village" else []
+        return copy.deepcopy(AREA_SUMMARIES.get(conn, (ref.level, ref.code),
+                                                lambda c: _make_summary(c, ref)))
+
+
+def _make_summary(conn: Connection, ref: AreaRef) -> dict[str, Any]:
+    area = _area(conn, ref)
+    children = _children(conn, ref)
+    counts = _counts(conn, ref)
+    categories = _categories(conn, ref)
+    indicators = _indicators(conn, ref)
+    nearby = _nearby(conn, area["point"]) if ref.level == "village" else []
     country: dict[str, int] = {}
     in_area: dict[str, int] = {}
     sample: dict[str, bool] = {}

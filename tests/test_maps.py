@@ -110,6 +110,26 @@ def test_public_map_page(client_module: FlaskClient, village: str, path: str) ->
     _check_map_page(client_module.get(url), url)
 
 
+def test_the_plain_map_is_rendered_once_and_each_response_has_its_nonce(
+        client_module: FlaskClient) -> None:
+    """Folium built the same map on every request (issue 26: a quarter of ``/tour``); the
+    pages whose map holds nothing of their own now share one rendering per process, and each
+    response still carries its own nonce on every inline tag."""
+    first, second = (client_module.get("/choropleth") for _ in range(2))
+    _check_map_page(first, "/choropleth")
+    _check_map_page(second, "/choropleth")
+    html = [r.get_data(as_text=True) for r in (first, second)]
+    nonces = [re.search(r"'nonce-([^']+)'", r.headers["Content-Security-Policy"])[1]  # type: ignore[index]
+              for r in (first, second)]
+    assert nonces[0] != nonces[1]
+    names = [set(re.findall(r"\bmap_[0-9a-f]{32}\b", h)) for h in html]
+    assert names[0] and names[0] == names[1]  # the same rendering, not a new one
+    assert html[0].replace(nonces[0], "N") == html[1].replace(nonces[1], "N")
+    tour = client_module.get("/tour").get_data(as_text=True)
+    assert names[0] <= set(re.findall(r"\bmap_[0-9a-f]{32}\b", tour))  # shared by the pages
+    assert len(maps._PLAIN) <= maps.PLAIN_MAX
+
+
 @pytest.fixture(scope="module")
 def staff_engine(copy_database: Callable[..., str]) -> Engine:
     return engine_for(copy_database(DB, full=True))

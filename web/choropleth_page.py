@@ -15,7 +15,7 @@ from gis import choropleth as ch
 from gis import indicators as gi
 from web.choices import area_choices
 from web.indicators_api import VALUE_PARAMS, compute_values
-from web.maps import VENDORED_CSS, VENDORED_JS, page_map, render
+from web.maps import VENDORED_CSS, VENDORED_JS, page_map, plain_map, render
 from web.params import BadParameter
 from web.services import engine, settings
 
@@ -33,7 +33,7 @@ METHOD_LABELS = {
 
 @choropleth.get("/choropleth")
 def page() -> ResponseReturnValue:
-    fmap = render(page_map(settings()))
+    fmap = plain_map(settings())
     catalogue = [i.as_dict() for i in gi.catalogue(engine())]
     ids = [i["id"] for i in catalogue]
     default = DEFAULT_INDICATOR if DEFAULT_INDICATOR in ids else ids[0]

@@ -17,7 +17,7 @@ from gis import layer_queries as lq
 from gis.nearest_villages import district_name, nearest_per_village
 from web import params as wp
 from web.choices import area_choices
-from web.maps import page_map, render
+from web.maps import plain_map
 from web.page_layers import layers_with_role, script_config
 from web.services import engine, settings
 
@@ -32,7 +32,7 @@ def only_filters(layer: Layer) -> list[dict[str, str]]:
 
 @locator.get("/locator")
 def locator_page() -> ResponseReturnValue:
-    fmap = render(page_map(settings()))
+    fmap = plain_map(settings())
     layers = layers_with_role("locator")
     configs = [script_config(lay) | {"only": only_filters(lay)} for lay in layers]
     summary = lq.layer_summary(engine())

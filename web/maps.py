@@ -19,6 +19,7 @@ patched after rendering:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -154,11 +155,50 @@ def fit_bounds(fmap: folium.Map, bounds: list[list[float]], **options: object) -
 def render(fmap: folium.Map) -> RenderedMap:
     """Renders inside a request: the hook goes last (after everything the map holds), and the
     request's CSP nonce is handed to the templates, which write it on their inline tags."""
+    return _render(fmap, nonce())
+
+
+def _render(fmap: folium.Map, with_nonce: str) -> RenderedMap:
     fmap.add_child(MapHook(), name="cddgis_map_hook")
     root: Any = fmap.get_root()  # a branca Figure (typed as a plain Element)
-    root.render(nonce=nonce())
+    root.render(nonce=with_nonce)
     return RenderedMap(
         header=root.header.render(),
         html=root.html.render(),
         script=root.script.render(),
     )
+
+
+# -- the plain page map, rendered once per process -------------------------------------------
+
+_NONCE_MARK = "cddgis-nonce-mark-7f3a"
+"""Rendered in the nonce's place, then replaced by the request's nonce (letters, digits, ``-``:
+it cannot be mistaken for anything Folium writes)."""
+_PLAIN: dict[tuple[str | None, ...], RenderedMap] = {}
+_PLAIN_LOCK = threading.Lock()
+PLAIN_MAX = 8
+"""Keyed by what the map's text depends on (the basemap settings and the assets' URLs): one
+entry per deployment, a few more in tests."""
+
+
+def plain_map(settings: Settings) -> RenderedMap:
+    """``render(page_map(settings))``, for the pages whose map holds nothing of their own.
+
+    Folium built the same map on every request: ~25 % of ``/tour`` and ``/choropleth``
+    (issue 26), much of it ``TileLayer`` looking the basemap up in xyzservices. Its text
+    depends only on the settings and the assets' URLs, so it is rendered once per process
+    with a mark where the nonce goes, and each request gets a copy with its own nonce."""
+    key = (settings.tile_url, settings.tile_attribution,
+           *(static_url(path) for path in (*VENDORED_JS.values(), *VENDORED_CSS.values())))
+    with _PLAIN_LOCK:
+        kept = _PLAIN.get(key)
+    if kept is None:
+        kept = _render(page_map(settings), _NONCE_MARK)
+        with _PLAIN_LOCK:
+            if len(_PLAIN) >= PLAIN_MAX:
+                _PLAIN.clear()
+            _PLAIN[key] = kept
+    now = nonce()
+    mark, mine = f' nonce="{_NONCE_MARK}"', f' nonce="{now}"' if now else ""
+    return RenderedMap(*(part.replace(mark, mine) for part in
+                         (kept.header, kept.html, kept.script)))

@@ -13,7 +13,7 @@ from gis import layer_queries as lq
 from gis import tiles as gt
 from layers.definitions import LAYERS
 from web.choices import area_choices
-from web.maps import page_map, render
+from web.maps import plain_map
 from web.services import engine, settings
 
 pages = Blueprint("pages", __name__)
@@ -53,7 +53,7 @@ def index() -> ResponseReturnValue:
 
 @pages.get("/boundaries")
 def boundaries() -> ResponseReturnValue:
-    fmap = render(page_map(settings()))
+    fmap = plain_map(settings())
     return render_template("boundaries.html", fmap=fmap, **area_choices())
 
 
@@ -95,7 +95,7 @@ def _option_label(f: Field, value: object) -> str:
 
 def _render_layers(layers: list[Layer], single: bool) -> str:
     summary = lq.layer_summary(engine())
-    fmap = render(page_map(settings()))
+    fmap = plain_map(settings())
     configs = [_layer_config(layer, summary.get(layer.id)) for layer in layers]
     return render_template("layers.html", fmap=fmap, layers=configs, single=single,
                            sample=any(c["sample"] for c in configs), **area_choices())

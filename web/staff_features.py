@@ -25,7 +25,7 @@ from gis import collections as gc
 from gis import staff_features as store
 from layers.definitions import LAYERS
 from web.auth import current_account, signed_in
-from web.maps import page_map, render
+from web.maps import plain_map
 from web.services import engine, settings
 
 staff_features = Blueprint("staff_features", __name__)
@@ -225,7 +225,7 @@ def _history(layer: Layer, account: Account, feature_id: int) -> list[dict[str, 
 
 
 def _map() -> Any:
-    return render(page_map(settings()))
+    return plain_map(settings())
 
 
 def _feature_page(layer: Layer, account: Account, feature_id: int, *,

@@ -20,7 +20,7 @@ from gis import layer_queries as lq
 from gis import search as gsearch
 from layers.definitions import LAYERS, Layer  # Layer is declared in core.schema
 from web.choices import area_choices
-from web.maps import page_map, render
+from web.maps import page_map, plain_map, render
 from web.page_layers import layers_with_role, script_config
 from web.params import (
     code_param,
@@ -52,7 +52,7 @@ def tour_layer() -> Layer:
 def tour_index() -> ResponseReturnValue:
     layer = tour_layer()
     gsearch.warm_up()  # the visitor will type soon
-    fmap = render(page_map(settings()))
+    fmap = plain_map(settings())
     summary = lq.layer_summary(engine()).get(layer.id, {})
     return render_template("tour.html", fmap=fmap, layer=script_config(layer),
                            product_types=layer.field("product_type").choices,
