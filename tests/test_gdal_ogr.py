@@ -93,7 +93,7 @@ def _ogr(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 
 @pytest.mark.parametrize(("collection", "where", "sql"), [
-    ("khok-nong-na", "province_code = '50'", "properties->>'province_code' = '50'"),
+    ("khok-nong-na", "province_code = '50'", "province_code = '50'"),
     # GDAL writes booleans as 0/1.
     ("learning-centers", "ready = 1", "(properties->>'ready')::boolean"),
 ])
