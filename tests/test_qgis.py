@@ -100,14 +100,15 @@ def test_a_date_subset_counts_what_the_apis_datetime_counts(app: Flask, tmp_path
         expected = _get(f"{base}/api/collections/plant-genetics-trees/items"
                         "?datetime=2020-01-01/..&limit=1")["numberMatched"]
         total = _get(f"{base}/api/collections/plant-genetics-trees/items?limit=1")
+        del seen[:]
         [got] = qgis({"do": "read", "geometry": False, "layers": [{
             "name": "trees", "uri": _uri(base, "plant-genetics-trees"),
             "subset": "\"recorded_on\" >= '2020-01-01'"}]}, tmp_path)
         assert got["count"] == expected, got.get("messages")
         assert 0 < expected < total["numberMatched"]
         # QGIS turned the subset into datetime: the server did the filtering.
-        asked = _items(seen, "plant-genetics-trees")
-        assert asked and all("datetime" in q for q in asked[-1:]), asked
+        pages = [q for q in _items(seen, "plant-genetics-trees") if q.get("limit") != ["10"]]
+        assert pages and all("datetime" in q for q in pages), pages
 
 
 def test_a_full_read_pages_by_the_declared_page_size(app: Flask, tmp_path: Path) -> None:
