@@ -70,8 +70,7 @@ def qgis(base: str, profile: str) -> tuple[float, float, int]:
     started = time.perf_counter()
     run = subprocess.run(["/usr/bin/python3", str(CLIENT), json.dumps(args)],
                          capture_output=True, text=True, timeout=900,
-                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen",
-                              "XDG_RUNTIME_DIR": profile})
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     wall = time.perf_counter() - started
     if run.returncode != 0:
         sys.exit(f"QGIS failed: {run.stderr[-2000:]}")

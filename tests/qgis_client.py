@@ -37,7 +37,6 @@ from qgis.core import (
     QgsFeatureRequest,
     QgsMapRendererSequentialJob,
     QgsMapSettings,
-    QgsMessageLog,
     QgsProject,
     QgsRectangle,
     QgsVectorLayer,
@@ -138,6 +137,10 @@ def render(args: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     args = json.loads(sys.argv[1])
+    # Qt wants a private runtime directory; one inside the profile leaves nothing behind.
+    runtime = os.path.join(args["profile"], "runtime")
+    os.makedirs(runtime, mode=0o700, exist_ok=True)
+    os.environ["XDG_RUNTIME_DIR"] = runtime
     app = QgsApplication([], False, args["profile"])
     app.initQgis()
     QgsApplication.messageLog().messageReceived.connect(_log)
@@ -145,7 +148,6 @@ def main() -> None:
         out = read(args) if args["do"] == "read" else render(args)
         print(json.dumps({"qgis": Qgis.QGIS_VERSION, "result": out}, ensure_ascii=False))
     finally:
-        QgsMessageLog.logMessage("done", "cddgis")
         app.exitQgis()
 
 

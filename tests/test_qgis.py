@@ -44,7 +44,7 @@ def qgis(args: dict[str, Any], profile: Path) -> Any:
     run = subprocess.run(
         [DEBIAN_PYTHON, str(CLIENT), json.dumps({**args, "profile": str(profile)})],
         capture_output=True, text=True, timeout=600,
-        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(profile)})
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.splitlines()[-1])["result"]
 
