@@ -18,7 +18,9 @@ if (( want_prod )); then
   packages+=(nginx pgbouncer libnginx-mod-http-brotli-filter libnginx-mod-http-brotli-static)
 fi
 # gdal-bin: GDAL's OAPIF and MVT drivers (what QGIS uses) read the API and the tiles in tests.
-(( want_test )) && packages+=(chromium fonts-thai-tlwg wrk gdal-bin)
+# qgis, python3-qgis: QGIS 3.22 itself reads the API and renders the tiles in tests/test_qgis.py,
+# driven through PyQGIS under Debian's /usr/bin/python3 (headless, QT_QPA_PLATFORM=offscreen).
+(( want_test )) && packages+=(chromium fonts-thai-tlwg wrk gdal-bin qgis python3-qgis)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
