@@ -668,17 +668,20 @@ def _provinces_of(row: Any) -> set[str | None]:
     return {s["province_code"] for s in (row.before, row.after) if s is not None}
 
 
-def pending(engine: Engine, account: Account) -> list[dict[str, Any]]:
-    """The changes waiting for review that this account may approve, oldest first."""
+def pending(engine: Engine, account: Account, *,
+            import_id: int | None = None) -> list[dict[str, Any]]:
+    """The changes waiting for review that this account may approve, oldest first; with
+    ``import_id``, only that import's (what "approve the whole import" decides)."""
     with engine.begin() as conn:
         if not (account.is_admin or account.can_approve) or account.disabled:
             return []
         rows = conn.execute(text(f"""
             {_CHANGE_SELECT} WHERE c.status = 'pending'
               AND (CAST(:layers AS text[]) IS NULL OR c.layer = ANY(CAST(:layers AS text[])))
+              AND (CAST(:import_id AS bigint) IS NULL OR c.import_id = :import_id)
             ORDER BY c.id
         """), {"layers": None if account.is_admin or account.layers is None
-               else sorted(account.layers)}).all()
+               else sorted(account.layers), "import_id": import_id}).all()
         mine = [r for r in rows if all(account.may_approve(r.layer, p) for p in _provinces_of(r))]
         shown: dict[str, list[Any]] = {}
         out = []
@@ -691,6 +694,25 @@ def pending(engine: Engine, account: Account) -> list[dict[str, Any]]:
             _log_personal(conn, account, layer_id, [r.feature_id for r in seen], "review",
                           [s for r in seen for s in (r.before, r.after)])
     return out
+
+
+# The officer's inbox lists this many of their latest reviewed or waiting changes.
+INBOX_LIMIT = 500
+
+
+def mine(engine: Engine, account: Account, limit: int = INBOX_LIMIT) -> list[dict[str, Any]]:
+    """The account's own changes that went through review — waiting, approved or rejected,
+    with the reviewer's note — newest first: an officer's inbox (issue 24, item 7). Values are
+    masked: the inbox says what happened to a change, and personal fields stay behind the
+    feature page's rule."""
+    with engine.connect() as conn:
+        rows = conn.execute(text(f"""
+            {_CHANGE_SELECT}
+            WHERE c.account_id = :account
+              AND (c.status IN ('pending', 'rejected') OR c.decided_at IS NOT NULL)
+            ORDER BY c.id DESC LIMIT :limit
+        """), {"account": account.id, "limit": limit}).all()
+    return [_change_dict(r, False) for r in rows]
 
 
 def decide(engine: Engine, account: Account, change_ids: list[int], *, approve: bool,

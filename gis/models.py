@@ -507,6 +507,9 @@ class FeatureChange(Base):
         Index("ix_feature_changes_feature_id", "feature_id"),
         Index("ix_feature_changes_status_layer", "status", "layer"),
         Index("ix_feature_changes_import_id", "import_id"),
+        Index("ix_feature_changes_account_reviewed", "account_id", "id",
+              postgresql_where=text("status IN ('pending', 'rejected') "
+                                    "OR decided_at IS NOT NULL")),
     )
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     layer: Mapped[str] = mapped_column(String)

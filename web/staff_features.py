@@ -447,12 +447,7 @@ def review() -> ResponseReturnValue:
     account = _account()
     message, status = None, 200
     if request.method == "POST":
-        try:
-            ids = [int(v) for v in request.form.getlist("change_id")]
-        except ValueError as exc:
-            raise BadParameter("change_id must be a number") from exc
-        if not ids:
-            raise BadParameter("เลือกอย่างน้อยหนึ่งรายการ / choose at least one change")
+        ids = _chosen_changes(account)
         approve = request.form.get("decision") == "approve"
         note = request.form.get("note", "").strip()[:2000] or None
         if note and CONTROL.search(note):
@@ -463,11 +458,18 @@ def review() -> ResponseReturnValue:
         except (Conflict, Forbidden, Unprocessable, BadParameter) as exc:
             message, status = exc.message, exc.status
         else:
-            return redirect(url_for("staff_features.review", decided=len(decided),
-                                    approved=int(approve)))
+            back: dict[str, Any] = {"decided": len(decided), "approved": int(approve),
+                                    **_review_filters()}
+            return redirect(url_for("staff_features.review", **back))
     waiting = []
     shapes = []
-    for change in changes.pending(engine(), account):
+    filters = _review_filters()
+    everything = changes.pending(engine(), account)
+    authors = sorted({c["actor"] for c in everything})
+    layers_waiting = [lay for lay in LAYERS.values() if any(c["layer"] == lay.id
+                                                            for c in everything)]
+    matching = [c for c in everything if _matches(c, filters)]
+    for change in matching[:REVIEW_SHOWN]:
         layer = LAYERS.get(change.get("layer", ""))
         if layer is None:
             continue
@@ -478,6 +480,77 @@ def review() -> ResponseReturnValue:
         shapes.append({"id": change.get("id"), "color": layer.color,
                        "before": [before["lon"], before["lat"]] if before.get("lon") else None,
                        "after": [after["lon"], after["lat"]] if after.get("lon") else None})
+    import_sizes: dict[int, int] = {}
+    for c in matching:
+        if c["import_id"] is not None:
+            import_sizes[c["import_id"]] = import_sizes.get(c["import_id"], 0) + 1
     return render_template("staff/review.html", account=account, waiting=waiting,
-                           message=message, fmap=_map(),
+                           message=message, fmap=_map(), filters=filters, authors=authors,
+                           layers_waiting=layers_waiting, matching=len(matching),
+                           total=len(everything), import_sizes=import_sizes,
                            page_config={"staff": {"mode": "review", "changes": shapes}}), status
+
+
+# The review page lists at most this many changes (a large import may stage thousands: those
+# are decided as a whole with "approve the import", not one by one).
+REVIEW_SHOWN = 200
+
+
+def _review_filters() -> dict[str, str]:
+    """The queue's filters from the address: layer, province (2 digits), author."""
+    filters = {}
+    for name in ("layer", "province", "author"):
+        value = (request.values.get(f"filter_{name}") if request.method == "POST"
+                 else request.args.get(name)) or ""
+        if value.strip():
+            filters[name] = value.strip()[:64]
+    if "layer" in filters and filters["layer"] not in LAYERS:
+        raise BadParameter(f"layer: ไม่มีชั้นข้อมูล {filters['layer']!r} / no layer "
+                           f"{filters['layer']!r}")
+    if "province" in filters and not re.fullmatch(r"[0-9]{2}", filters["province"]):
+        raise BadParameter(f"province must be a 2-digit DOPA code; got {filters['province']!r}")
+    return filters
+
+
+def _matches(change: dict[str, Any], filters: dict[str, str]) -> bool:
+    return (filters.get("layer") in (None, change["layer"])
+            and filters.get("province") in (None, change["province_code"])
+            and filters.get("author") in (None, change["actor"]))
+
+
+def _chosen_changes(account: Account) -> list[int]:
+    """The changes a review form decides: the ticked one(s), or every waiting change of an
+    import this account may approve, less those the reviewer left out (per-row opt-out)."""
+    try:
+        ids = [int(v) for v in request.form.getlist("change_id")]
+        import_raw = request.form.get("import_id")
+        import_id = int(import_raw) if import_raw else None
+        left_out = {int(v) for v in request.form.getlist("leave_out")}
+    except ValueError as exc:
+        raise BadParameter("change_id, import_id and leave_out must be numbers") from exc
+    if import_id is not None:
+        ids = [c["id"] for c in changes.pending(engine(), account, import_id=import_id)
+               if c["id"] not in left_out]
+    if not ids:
+        raise BadParameter("เลือกอย่างน้อยหนึ่งรายการ / choose at least one change")
+    return ids
+
+
+@staff_features.get("/my-changes")
+@signed_in
+def my_changes() -> ResponseReturnValue:
+    """An officer's inbox: their own changes waiting, approved and rejected, with the notes."""
+    account = _account()
+    mine = changes.mine(engine(), account)
+    for change in mine:
+        layer = LAYERS.get(change["layer"])
+        change["layer_title"] = layer.title_th if layer else change["layer"]
+        change["kind_label"] = KINDS.get(change["kind"], change["kind"])
+    counts = {state: sum(1 for c in mine if _state(c) == state)
+              for state in ("pending", "approved", "rejected")}
+    return render_template("staff/my_changes.html", account=account, mine=mine, counts=counts,
+                           state=_state, limit=changes.INBOX_LIMIT)
+
+
+def _state(change: dict[str, Any]) -> str:
+    return "approved" if change["status"] == "published" else str(change["status"])
