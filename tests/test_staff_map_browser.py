@@ -262,9 +262,17 @@ def test_approval_publishes_a_pending_change_only_then(
     officer = open_as("cm-officer")
     open_feature(officer, base, "LC-CM-WAIT", owner_engine)
     officer.fill("#f-name", "ศูนย์เรียนรู้ดอยสุเทพ")
+    # A move too (what dragging the marker writes): while it waits, the proposed place is drawn
+    # beside the live one instead of the marker jumping back (issue 24, item 7).
+    live = officer.evaluate("() => window.CDDGIS.staff")
+    officer.evaluate("([lon, lat]) => { document.getElementById('lon').value = lon;"
+                     " document.getElementById('lat').value = lat; }",
+                     [f"{float(live['lon']) + 0.01:.6f}", f"{float(live['lat']):.6f}"])
     save(officer)
     expect(officer.locator("#saved")).to_contain_text("รออนุมัติ")
     expect(officer.locator("#pending-lock")).to_be_visible()
+    expect(officer.locator("path.proposed-place")).to_have_count(1)
+    expect(officer.locator("#moved")).to_contain_text("รออนุมัติ")
     public = f"{base}/api/collections/{LC.id}/items/LC-CM-WAIT"
     assert officer.request.get(public).json()["properties"]["name"] == "ศูนย์เรียนรู้สุเทพ"
 
@@ -273,7 +281,7 @@ def test_approval_publishes_a_pending_change_only_then(
     wait_ready(approver)
     change = approver.locator("#review-list li", has_text="LC-CM-WAIT")
     expect(change).to_contain_text("ศูนย์เรียนรู้ดอยสุเทพ")
-    expect(change.locator("td.before")).to_contain_text("ศูนย์เรียนรู้สุเทพ")
+    expect(change.locator("td.before").first).to_contain_text("ศูนย์เรียนรู้สุเทพ")
     change.locator("input[name=note]").fill("ตรวจแล้ว")
     change.locator("button.approve").click()
     expect(approver.locator("#decided")).to_contain_text("อนุมัติ")

@@ -255,6 +255,13 @@ def _feature_page(layer: Layer, account: Account, feature_id: int, *,
               "moved": bool(form_values is not None and request.form.get("lon"))}
     if config["moved"]:
         config["lon"], config["lat"] = request.form.get("lon"), request.form.get("lat")
+    # While a move waits for approval the live marker stays where it is; the proposed place is
+    # drawn beside it, so the officer sees their move was kept (issue 24: it "jumped back").
+    waiting = next((h for h in history if h.get("status") == "pending"), None)
+    proposed = (waiting or {}).get("after") or {}
+    if proposed.get("lon") is not None and (proposed.get("lon"), proposed.get("lat")) != (
+            snapshot.get("lon"), snapshot.get("lat")):
+        config["proposed"] = [proposed["lon"], proposed["lat"]]
     return render_template(
         "staff/feature.html", layer=layer, account=account, fields=_fields(layer, account),
         snapshot=snapshot, values=values, base_values=base_values, base_version=base_version,

@@ -135,6 +135,21 @@
     if (staff.mode === "new") {
       map.on("click", (e) => { place(e.latlng); showMoved(e.latlng); });
     }
+    // A move waiting for approval: its proposed place beside the live one, joined by a line.
+    if (staff.proposed && marker) {
+      const to = L.latLng(staff.proposed[1], staff.proposed[0]);
+      const proposed = L.circleMarker(to, { radius: 8, color: "#ffffff", weight: 2, fillColor: staff.color,
+                                            fillOpacity: 0.6, dashArray: "3 3", className: "proposed-place" })
+        .addTo(map);
+      proposed.bindTooltip("ตำแหน่งที่เสนอ รออนุมัติ / proposed place, waiting for approval", { permanent: false });
+      L.polyline([marker.getLatLng(), to], { color: staff.color, dashArray: "4 4", weight: 2 }).addTo(map);
+      map.fitBounds(L.latLngBounds([marker.getLatLng(), to]), { maxZoom: 16, padding: [40, 40] });
+      if (movedNote) {
+        movedNote.hidden = false;
+        movedNote.textContent = `ตำแหน่งที่เสนอ ${to.lat.toFixed(5)}, ${to.lng.toFixed(5)} รออนุมัติ`
+          + " / proposed position, waiting for approval";
+      }
+    }
     const v = busy();
     // The marker is on the map (or, for a new point, the map waits for a click): ready.
     map.whenReady(() => ready(v));
