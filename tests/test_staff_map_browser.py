@@ -279,6 +279,12 @@ def test_approval_publishes_a_pending_change_only_then(
     approver = open_as("cm-approver")
     approver.goto(f"{base}/staff/review")
     wait_ready(approver)
+    # The legend's dots are the map's: the old place's style and each layer's colour.
+    legend = approver.locator("#review-legend [data-key] circle").evaluate_all(
+        "(cs) => cs.map((c) => c.getAttribute('fill').toLowerCase())")
+    drawn = approver.locator("path.review-old, path.review-new").evaluate_all(
+        "(ps) => ps.map((p) => p.getAttribute('fill').toLowerCase())")
+    assert drawn and set(drawn) <= set(legend), (drawn, legend)
     change = approver.locator("#review-list li", has_text="LC-CM-WAIT")
     expect(change).to_contain_text("ศูนย์เรียนรู้ดอยสุเทพ")
     expect(change.locator("td.before").first).to_contain_text("ศูนย์เรียนรู้สุเทพ")

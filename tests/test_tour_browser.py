@@ -164,6 +164,20 @@ def test_village_page_opens_on_the_village(desktop: Page, live_server: str,
     expect(desktop.locator("path.cddgis-outline-districts")).to_have_count(1)
     expect(desktop.locator("path.cddgis-neighbour")).to_have_count(5)
     assert desktop.locator("path.cddgis-nearby").count() > 0  # learning centres, plots, …
+    # The legend's dots are the markers' colours (issue 24: they did not match).
+    def key_fill(key: str) -> str:
+        return str(desktop.locator(f'#map-key [data-key="{key}"] circle')
+                   .get_attribute("fill")).lower()
+
+    def marker_fills(cls: str) -> set[str]:
+        return set(desktop.locator(f"path.{cls}").evaluate_all(
+            "(ps) => ps.map((p) => p.getAttribute('fill').toLowerCase())"))
+
+    assert marker_fills("cddgis-village") == {key_fill("village")}
+    assert marker_fills("cddgis-neighbour") == {key_fill("neighbour")}
+    other_keys = desktop.locator("#map-key [data-key] circle").evaluate_all(
+        "(cs) => cs.map((c) => c.getAttribute('fill').toLowerCase())")
+    assert marker_fills("cddgis-nearby") <= set(other_keys)
     href = desktop.locator("#directions").get_attribute("href")
     assert href.startswith("https://www.google.com/maps/dir/")
     assert f"{lat:.6f}%2C{lon:.6f}" in href

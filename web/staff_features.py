@@ -495,7 +495,15 @@ def review() -> ResponseReturnValue:
                            message=message, fmap=_map(), filters=filters, authors=authors,
                            layers_waiting=layers_waiting, matching=len(matching),
                            total=len(everything), import_sizes=import_sizes,
-                           page_config={"staff": {"mode": "review", "changes": shapes}}), status
+                           old_place=OLD_PLACE,
+                           layers_shown=[lay for lay in LAYERS.values()
+                                         if any(c["layer_obj"] is lay for c in waiting)],
+                           page_config={"staff": {"mode": "review", "changes": shapes,
+                                                  "old_place": OLD_PLACE}}), status
+
+
+# How the review map draws a change's old place; its legend uses the same values.
+OLD_PLACE = {"fill": "#9ca3af", "stroke": "#4b5563"}
 
 
 # The review page lists at most this many changes (a large import may stage thousands: those

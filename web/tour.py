@@ -34,6 +34,10 @@ from web.services import engine, settings
 from web.share_images import OG_SIZE, draw_text
 
 tour = Blueprint("tour", __name__)
+
+# The nearby tourism villages' marker colour on a village page: the script draws them and the
+# legend shows it, both from this one value.
+NEIGHBOUR_COLOR = "#64748b"
 NEIGHBOURS = 5
 LIST_SIZE = 30
 MAX_SEARCH_LIMIT = 400  # the most points the tour map draws one by one
@@ -73,7 +77,7 @@ def tour_village(village_id: str) -> ResponseReturnValue:
     # where `${…}` or <img onerror> runs. The script also fits the map to the village.
     props = village["properties"]
     markers = {"village": _marker(village), "neighbours": [_marker(f) for f in neighbours],
-               "color": villages.color,
+               "color": villages.color, "neighbour_color": NEIGHBOUR_COLOR,
                "subdistrict": props.get("subdistrict_code"), "district": props.get("district_code"),
                "others": [script_config(lay) for lay in LAYERS.values()
                           if lay.id != villages.id and lay.public_fields]}

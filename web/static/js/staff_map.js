@@ -164,12 +164,12 @@
       const group = L.featureGroup().addTo(map);
       const at = (p) => [p[1], p[0]];
       if (c.before) {
-        L.circleMarker(at(c.before), { radius: 7, color: "#4b5563", fillColor: "#9ca3af",
-                                       fillOpacity: 0.8, weight: 1.5 }).addTo(group);
+        L.circleMarker(at(c.before), { radius: 7, color: staff.old_place.stroke, fillColor: staff.old_place.fill,
+                                       fillOpacity: 0.8, weight: 1.5, className: "review-old" }).addTo(group);
       }
       if (c.after) {
         L.circleMarker(at(c.after), { radius: 8, color: "#ffffff", fillColor: c.color,
-                                      fillOpacity: 0.95, weight: 2 }).addTo(group);
+                                      fillOpacity: 0.95, weight: 2, className: "review-new" }).addTo(group);
       }
       if (c.before && c.after && (c.before[0] !== c.after[0] || c.before[1] !== c.after[1])) {
         L.polyline([at(c.before), at(c.after)], { color: c.color, dashArray: "4 4", weight: 2 })

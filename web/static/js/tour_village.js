@@ -9,6 +9,7 @@
   const api = cfg.api.replace(/\/$/, "");
   const mine = busy();
   const { village, neighbours, color, subdistrict, district, others } = cfg.markers;
+  const neighbourColor = cfg.markers.neighbour_color;
   const OTHERS_KM = 10;  // other layers' points within this distance
   const OTHERS_EACH = 15;
   const here = L.latLng(village.lat, village.lon);
@@ -18,7 +19,7 @@
   const outlines = L.layerGroup().addTo(map);
   const nearby = L.layerGroup().addTo(map);
   for (const n of neighbours) {
-    L.circleMarker([n.lat, n.lon], { radius: 6, color: "#fff", weight: 1.5, fillColor: "#64748b",
+    L.circleMarker([n.lat, n.lon], { radius: 6, color: "#fff", weight: 1.5, fillColor: neighbourColor,
                                      fillOpacity: 0.9, className: "cddgis-neighbour" })
       .bindTooltip(tip(n.name))
       .on("click", () => { location.href = location.pathname.replace(/[^/]*$/, encodeURIComponent(n.id)); })
