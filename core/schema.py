@@ -97,6 +97,9 @@ class Layer:
     roles: frozenset[Role] = frozenset()
     search_fields: tuple[str, ...] = ()
     """Fields besides ``name_field`` that name search (``q=``) also looks in."""
+    describe_fields: tuple[str, ...] = ()
+    """Public fields that say what a feature offers (products, highlights; an enum by its
+    labels): the tour search finds "โฮมสเตย์", "กาแฟ" or "homestay" in them."""
     sample: SampleSpec = SampleSpec()
     temporal: str | None = None
     """The public ``date`` field that dates a feature, if any: OGC API - Features' ``datetime``

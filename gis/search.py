@@ -211,21 +211,99 @@ def name_filter(layer: Layer, typed: str) -> Compiled:
 
 
 @dataclass(frozen=True)
+class Place:
+    """An area a tourist named: the search lists the features in it, nearest its middle."""
+
+    level: str  # province, district, subdistrict
+    code: str
+    name_th: str
+    name_en: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"level": self.level, "code": self.code, "name_th": self.name_th,
+                "name_en": self.name_en}
+
+
+@dataclass(frozen=True)
 class Found:
     keys: list[str]
     total: int
+    place: Place | None = None
+
+
+_AREA_PREFIX = re.compile(r"^(?:จังหวัด|จ\.|อำเภอ|อ\.|เขต|ตำบล|ต\.|แขวง|changwat|amphoe|"
+                          r"tambon|province|district)\s*", re.IGNORECASE)
+_LEVELS = ("province", "district", "subdistrict")
+
+
+def place_named(typed: str) -> Place | None:
+    """The province, district or subdistrict whose Thai or English name ``typed`` is (tone
+    marks and case aside; "จ."/"อำเภอ"/"Amphoe" … allowed before it), the larger area first:
+    "เชียงใหม่" is the province, "ดอยสะเก็ด" the district. None when it names no area exactly
+    (then it is a village name, a product or a slip, searched as before)."""
+    import geothai  # the registry is loaded on first use
+
+    plain = _AREA_PREFIX.sub("", unicodedata.normalize("NFC", typed).strip()).strip()
+    if not plain:
+        return None
+    wanted_th, wanted_en = normalise(plain), plain.casefold()
+    named = [hit for hit in geothai.search(plain, limit=20)
+             if hit.level in _LEVELS and (normalise(hit.area.name_th) == wanted_th
+                                          or str(hit.area.name_en).casefold() == wanted_en)]
+    if not named:
+        return None
+    top = min(_LEVELS.index(hit.level) for hit in named)
+    at_top = [hit for hit in named if _LEVELS.index(hit.level) == top]
+    if len(at_top) > 1:
+        return None  # namesakes (ศรีภูมิ is a subdistrict in several provinces): not one place
+    best = at_top[0]
+    return Place(best.level, str(best.area.code), best.area.name_th, str(best.area.name_en))
+
+
+def _describes(layer: Layer, typed: str) -> tuple[str, dict[str, object]]:
+    """SQL true for features whose describing fields hold ``typed`` (a product, an activity),
+    or whose describing enum has a value labelled so; "false" for a layer without them or for
+    fewer than two letters (every highlight holds "a")."""
+    words = typed.strip()
+    if not layer.describe_fields or len(words) < 2:
+        return "false", {}
+    parts: list[str] = []
+    params: dict[str, object] = {"describe_like": "%" + lq.like_escape(words) + "%"}
+    for name in layer.describe_fields:
+        field_ = layer.field(_field(layer, name))
+        if field_.type == "enum":
+            choice = field_.choice(words)
+            if choice is not None:
+                parts.append(f"f.properties->>'{name}' = :describe_{name}")
+                params[f"describe_{name}"] = choice.value
+        else:
+            parts.append(f"f.properties->>'{name}' ILIKE :describe_like ESCAPE '\\'")
+    return "(" + " OR ".join(parts or ["false"]) + ")", params
 
 
 def find(engine: Engine, layer: Layer, typed: str, where: lq.LayerQuery, *,
          limit: int, offset: int = 0) -> Found:
-    """The layer's features whose name is like ``typed``, best first (nearest first when
-    ``where.near`` is given), within ``where``'s area and attribute filters: one page of keys
-    and how many match in all (at most MAX_MATCHES)."""
+    """The layer's features for what a tourist typed, within ``where``'s area and attribute
+    filters: one page of keys and how many match in all (at most MAX_MATCHES).
+
+    A place's name (a province, district or subdistrict) lists the features in that place,
+    nearest its middle first (issue 24: "เชียงใหม่" listed villages so named in Nakhon
+    Ratchasima); otherwise features whose name is like ``typed`` come first, best first, then
+    those whose products or highlights hold it ("โฮมสเตย์", "homestay"); nearest first when
+    ``where.near`` is given."""
     query = Query.of(typed)
     if query.empty:
         return Found([], 0)
+    place = place_named(typed)
+    if place is not None:
+        return _in_place(engine, layer, place, where, limit=limit, offset=offset)
     clauses, params = lq.where(layer, replace(where, text=None, limit=limit, offset=0))
-    order = (f"{_SCORE} DESC, f.key" if where.near is None else
+    describes, described = _describes(layer, typed)
+    params = {**params, **described}
+    # A product or activity named exactly ranks above a name that is only somewhat alike
+    # ("กาแฟ": the villages selling coffee before บ้านสมอกาฝาก), below a name that holds it.
+    score = f"({_SCORE} + CASE WHEN {describes} THEN 1.5 ELSE 0 END)"
+    order = (f"{score} DESC, f.key" if where.near is None else
              "f.geom::geography <-> ST_SetSRID(ST_MakePoint(:near_lon, :near_lat), 4326)"
              "::geography, f.key")
     with engine.connect() as conn:
@@ -235,8 +313,9 @@ def find(engine: Engine, layer: Layer, typed: str, where: lq.LayerQuery, *,
                 JOIN feature_names n ON n.layer = f.layer AND n.key = f.key
                 WHERE {clauses}
                   AND ({_CONTAINS} OR word_similarity(:q_rtgs, n.name_rtgs) >= {WORD_MATCH}
-                       OR similarity(:q_compact, replace(n.name_rtgs, ' ', '')) >= {WORD_MATCH})
-                ORDER BY {_SCORE} DESC, f.key LIMIT {MAX_MATCHES}
+                       OR similarity(:q_compact, replace(n.name_rtgs, ' ', '')) >= {WORD_MATCH}
+                       OR {describes})
+                ORDER BY {score} DESC, f.key LIMIT {MAX_MATCHES}
             ) f JOIN feature_names n ON n.layer = f.layer AND n.key = f.key
             ORDER BY {order} LIMIT :limit OFFSET :offset
         """), {**params, **query.params(), "limit": limit, "offset": offset}).all()
@@ -247,9 +326,43 @@ def find(engine: Engine, layer: Layer, typed: str, where: lq.LayerQuery, *,
                 JOIN feature_names n ON n.layer = f.layer AND n.key = f.key
                 WHERE {clauses}
                   AND ({_CONTAINS} OR word_similarity(:q_rtgs, n.name_rtgs) >= {WORD_MATCH}
-                       OR similarity(:q_compact, replace(n.name_rtgs, ' ', '')) >= {WORD_MATCH})
+                       OR similarity(:q_compact, replace(n.name_rtgs, ' ', '')) >= {WORD_MATCH}
+                       OR {describes})
             """), {**params, **query.params()}).scalar_one()
     return Found([r[0] for r in rows], min(int(total), MAX_MATCHES))
+
+
+_AREA_TABLES = {"province": "provinces", "district": "districts", "subdistrict": "subdistricts"}
+
+
+def _in_place(engine: Engine, layer: Layer, place: Place, where: lq.LayerQuery, *,
+              limit: int, offset: int) -> Found:
+    """The features in ``place``, nearest its middle first (nearest ``where.near`` when
+    given); when the place has none, the nearest ones to it, so the list is never empty."""
+    area: dict[str, Any] = {place.level: place.code}
+    inside = replace(where, **area, text=None, limit=limit, offset=0)
+    clauses, params = lq.where(layer, inside)
+    table = _AREA_TABLES[place.level]
+    origin = ("ST_SetSRID(ST_MakePoint(:near_lon, :near_lat), 4326)::geography"
+              if where.near is not None else "(SELECT middle FROM place)")
+    sql = f"""
+        WITH place AS (SELECT ST_PointOnSurface(geom)::geography AS middle
+                       FROM {table} WHERE code = :place_code)
+        SELECT f.key, count(*) OVER () FROM layer_features f
+        WHERE {{clauses}}
+        ORDER BY f.geom::geography <-> {origin}, f.key
+        LIMIT :limit OFFSET :offset
+    """
+    values = {"place_code": place.code, "limit": limit, "offset": offset}
+    with engine.connect() as conn:
+        rows = conn.execute(text(sql.format(clauses=clauses)), {**params, **values}).all()
+        keys, total = [r[0] for r in rows], int(rows[0][1]) if rows else 0
+        if not rows and not offset:  # nothing inside: the nearest to it, nearest first
+            clauses, params = lq.where(layer, replace(where, text=None))
+            keys = [r[0] for r in conn.execute(text(sql.format(clauses=clauses)),
+                                               {**params, **values}).all()]
+            total = len(keys)  # one page: "the nearest", not the whole country
+    return Found(keys, min(total, MAX_MATCHES), place)
 
 
 def features(engine: Engine, layer: Layer, keys: list[str],

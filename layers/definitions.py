@@ -166,6 +166,7 @@ OTOP_TOURISM_VILLAGES = Layer(
     published_note="ชุมชนท่องเที่ยว OTOP นวัตวิถี 3,680 ชุมชน (BIGDATA กรมการพัฒนาชุมชน)",
     roles=frozenset({"tour"}),
     search_fields=("village_name_en",),
+    describe_fields=("products", "highlights_th", "highlights_en", "product_type"),
     sample=SampleSpec(recipe=sample.otop_tourism_villages),
 )
 

@@ -227,6 +227,17 @@ def test_search_forgives_slips_and_english(phone: Page, live_server: str, typed:
     assert _list_names(phone)[0] == "บ้านแม่ก๊ะเหนือ"
 
 
+def test_a_place_name_lists_the_villages_of_that_place(phone: Page, live_server: str) -> None:
+    """Issue 24, item 1: "น่าน" listed 300 unrelated villages; now Nan's, and says so."""
+    phone.goto(f"{live_server}/tour")
+    wait_ready(phone)
+    with new_view(phone):
+        phone.fill("#q", "น่าน")
+    expect(phone.locator("#place-note")).to_have_text(" ในจ.น่าน")
+    cards = phone.locator("#village-list li").all_inner_texts()
+    assert cards and all("น่าน" in card for card in cards), cards[:3]
+
+
 def test_search_forgives_a_vowel_slip(phone: Page, live_server: str) -> None:
     """ใ typed for ไ (the two look alike on the keyboard)."""
     phone.goto(f"{live_server}/tour?q=บ้านใผ่ฝรั่ง")

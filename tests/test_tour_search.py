@@ -12,6 +12,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from flask.testing import FlaskClient
+from pyproj import Geod
 from sqlalchemy import Engine, text
 
 from gis.cluster import ClusterInfo, create_database
@@ -130,3 +131,62 @@ def test_migration_fills_the_forms_of_stored_features(cluster: ClusterInfo) -> N
             assert conn.execute(text("SELECT count(*) FROM feature_names")).scalar_one() == 0
     finally:
         db.dispose()
+
+
+# ---- places and products (issue 24, item 1) ----------------------------------------------------
+
+def _count(engine: Engine, where: str, **params: object) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text(f"SELECT count(*) FROM layer_features f WHERE f.layer = "
+                                 f"'{TOUR}' AND {where}"), params).scalar_one()
+
+
+@pytest.mark.parametrize(("typed", "code", "column"), [
+    ("เชียงใหม่", "50", "province_code"), ("จ.น่าน", "55", "province_code"),
+    ("Nan", "55", "province_code"), ("ดอยสะเก็ด", "5005", "district_code"),
+    ("Amphoe Doi Saket", "5005", "district_code"),
+])
+def test_a_place_name_lists_the_villages_in_that_place(client: FlaskClient, engine: Engine,
+                                                      typed: str, code: str,
+                                                      column: str) -> None:
+    """"เชียงใหม่" listed villages so named in Nakhon Ratchasima; "น่าน" 300 unrelated ones."""
+    body = client.get("/tour/search.json", query_string={"q": typed, "limit": 400}).get_json()
+    assert body["place"]["code"] == code
+    inside = _count(engine, f"f.{column} = :code", code=code)
+    assert inside > 0 and body["numberMatched"] == inside
+    assert {f["properties"][column] for f in body["features"]} == {code}
+
+
+def test_a_place_lists_nearest_its_middle_first(client: FlaskClient, engine: Engine) -> None:
+    with engine.connect() as conn:
+        lon, lat = conn.execute(text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface("
+                                     "geom) AS p FROM provinces WHERE code = '55') t")).one()
+    body = client.get("/tour/search.json?q=น่าน&limit=50").get_json()
+    geod = Geod(ellps="WGS84")
+    metres = [geod.inv(lon, lat, *f["geometry"]["coordinates"])[2] for f in body["features"]]
+    assert metres == sorted(metres)
+
+
+@pytest.mark.parametrize(("typed", "where"), [
+    ("โฮมสเตย์", "f.properties->>'highlights_th' LIKE '%โฮมสเตย์%'"),
+    ("homestay", "f.properties->>'highlights_en' ILIKE '%homestay%'"),
+    ("กาแฟ", "f.properties->>'products' LIKE '%กาแฟ%' OR f.properties->>'highlights_th' "
+            "LIKE '%กาแฟ%'"),
+])
+def test_products_and_activities_are_found(client: FlaskClient, engine: Engine, typed: str,
+                                          where: str) -> None:
+    """"โฮมสเตย์" and "homestay" found nothing: only names were searched."""
+    expected = _count(engine, f"({where})")
+    assert expected > 0
+    body = client.get("/tour/search.json", query_string={"q": typed, "limit": 5}).get_json()
+    assert body["numberMatched"] >= expected and body["place"] is None
+    for feature in body["features"]:
+        text_ = " ".join(str(feature["properties"].get(k) or "") for k in (
+            "products", "highlights_th", "highlights_en", "village_name", "village_name_en"))
+        assert typed.casefold() in text_.casefold(), feature["properties"]
+
+
+def test_a_product_type_is_found_by_its_label(client: FlaskClient, engine: Engine) -> None:
+    expected = _count(engine, "f.properties->>'product_type' = 'herbal'")
+    body = client.get("/tour/search.json?q=สมุนไพร&limit=5").get_json()
+    assert body["numberMatched"] >= expected > 0

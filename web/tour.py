@@ -206,9 +206,11 @@ def search_villages() -> ResponseReturnValue:
                       "href": url_for("tour.search_villages", _external=True, **args)})
     suggestions = [] if found.total else [s.as_dict() for s in gsearch.suggest(
         engine(), layer, typed, limit=SUGGESTIONS, floor=gsearch.SUGGEST_FLOOR)]
+    place = found.place.as_dict() if found.place else None
     body = (f'{{"type": "FeatureCollection", "numberMatched": {found.total}, '
             f'"numberReturned": {len(features)}, "links": {json.dumps(links)}, '
             f'"suggestions": {json.dumps(suggestions, ensure_ascii=False)}, '
+            f'"place": {json.dumps(place, ensure_ascii=False)}, '
             f'"features": [{", ".join(features)}]}}')
     return Response(body, mimetype="application/geo+json")
 

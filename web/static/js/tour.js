@@ -151,6 +151,10 @@
       }
       if (!current(mine)) return;
       el("count").textContent = new Intl.NumberFormat("th-TH").format(listed.numberMatched);
+      // A place's name lists the villages in it: say which place (issue 24, item 1).
+      const place = listed.place;
+      el("place-note").textContent = !place ? "" : lang() === "en" ? ` in ${place.name_en}`
+        : ` ใน${{ province: "จ.", district: "อ.", subdistrict: "ต." }[place.level] || ""}${place.name_th}`;
       el("count").dataset.value = listed.numberMatched;
       const ol = el("village-list");
       ol.replaceChildren(...listed.features.map(card));
