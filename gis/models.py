@@ -324,13 +324,11 @@ TILE_EXACT_POINTS = 10_000
 TILE_CELL_DEGREES = 0.0625
 """Past it, positions are reduced to cells of this grid first (1/16°, ~7 km, a power of two so
 cell edges are exact): at most ~11,000 cells cover Thailand's land, however many rows."""
-# A recorded position is a point, or a whole cell's square when one statement wrote more than
-# TILE_EXACT_POINTS rows (0019): the centroid puts either in its cell.
-_CELL = f"""(SELECT DISTINCT layer, floor(ST_X(ST_Centroid(geom)) / {TILE_CELL_DEGREES}) AS cx,
-                    floor(ST_Y(ST_Centroid(geom)) / {TILE_CELL_DEGREES}) AS cy
+_CELL = f"""(SELECT DISTINCT layer, floor(ST_X(geom) / {TILE_CELL_DEGREES}) AS cx,
+                    floor(ST_Y(geom) / {TILE_CELL_DEGREES}) AS cy
              FROM tile_cache_pending WHERE xact = NEW.xact AND geom IS NOT NULL)"""
 TILE_PENDING_FUNCTION = f"""
-    CREATE OR REPLACE FUNCTION tile_cache_forget_pending() RETURNS trigger
+    CREATE FUNCTION tile_cache_forget_pending() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
     DECLARE
         recorded bigint;
@@ -369,8 +367,7 @@ TILE_PENDING_TRIGGER = """
 """
 
 
-# What a transaction's writes to ``layer_features`` changed (layer, old/new position, or the
-# squares of the grid cells they fall in for a statement of many rows: 0019), kept
+# What a transaction's writes to ``layer_features`` changed (layer, old/new position), kept
 # until its commit forgets their tiles (0017). A plain table: no key, only ever read and deleted
 # by transaction. A rolled-back transaction's rows vanish with it; unlogged: after a crash there
 # is no transaction left to commit them.
@@ -379,7 +376,7 @@ tile_cache_pending = Table(
     Base.metadata,
     Column("xact", BigInteger, nullable=False),
     Column("layer", String, nullable=False),
-    Column("geom", Geometry("GEOMETRY", srid=SRID, spatial_index=False)),
+    Column("geom", Geometry("POINT", srid=SRID, spatial_index=False)),
     Index("ix_tile_cache_pending_xact", "xact"),
     prefixes=["UNLOGGED"],
 )

@@ -177,43 +177,9 @@ def test_a_big_transaction_forgets_by_cells(owner: Engine) -> None:
                               4326)
             FROM generate_series(1, 10500) AS i
         """), {"l": KNN.id, "p": json.dumps({"plot_id": "CELL"}), "lon": lon, "lat": lat})
-        # One statement of more than TILE_EXACT_POINTS rows records the squares of the cells
-        # its rows fall in (0019), not 10,500 positions; the squares cover every row.
-        recorded, squares, uncovered = conn.execute(text("""
-            SELECT count(*), count(*) FILTER (WHERE GeometryType(geom) = 'POLYGON'),
-                   (SELECT count(*) FROM layer_features f WHERE f.key LIKE 'CELL-%'
-                      AND NOT EXISTS (SELECT 1 FROM tile_cache_pending p
-                                      WHERE ST_Covers(p.geom, f.geom)))
-            FROM tile_cache_pending""")).one()
-        assert (recorded, squares, uncovered) == (1, 1, 0)
+        assert conn.execute(text("SELECT count(*) FROM tile_cache_pending")).scalar_one() \
+            == 10500
     again = _tile(owner, lon, lat)
     assert not again.cached and again.data != before.data
     assert _tile(owner, *kept_far).cached
-    assert _pending(owner) == (0, 0)
-
-
-def test_a_big_update_and_delete_forget_their_cells(owner: Engine) -> None:
-    """The cells of a big UPDATE (old and new positions) and of a big DELETE are forgotten
-    too: a tile where rows were moved from, and one where they were deleted, is built again."""
-    src, dst = (100.9925, 15.2450), (104.8475, 15.2286)  # Lopburi, Ubon Ratchathani
-    with owner.begin() as conn:
-        conn.execute(text("""
-            INSERT INTO layer_features (layer, key, name, properties, geom)
-            SELECT :l, 'MOVE-' || i, 'MOVE-' || i, CAST(:p AS jsonb),
-                   ST_SetSRID(ST_MakePoint(:lon + (i % 100) * 1e-5, :lat + (i / 100) * 1e-5),
-                              4326)
-            FROM generate_series(1, 10500) AS i
-        """), {"l": KNN.id, "p": json.dumps({"plot_id": "MOVE"}), "lon": src[0], "lat": src[1]})
-    for where in (src, dst):
-        assert not _tile(owner, *where).cached and _tile(owner, *where).cached
-    with owner.begin() as conn:
-        conn.execute(text("""
-            UPDATE layer_features SET geom = ST_Translate(geom, :dx, :dy)
-            WHERE key LIKE 'MOVE-%'"""), {"dx": dst[0] - src[0], "dy": dst[1] - src[1]})
-        assert conn.execute(text("SELECT count(*) FROM tile_cache_pending")).scalar_one() <= 4
-    assert not _tile(owner, *src).cached and not _tile(owner, *dst).cached
-    assert _tile(owner, *dst).cached
-    with owner.begin() as conn:
-        conn.execute(text("DELETE FROM layer_features WHERE key LIKE 'MOVE-%'"))
-    assert not _tile(owner, *dst).cached
     assert _pending(owner) == (0, 0)
