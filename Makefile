@@ -21,8 +21,9 @@ test: setup-test lint
 
 # The quick loop while working: no lint, no browser, TEST_WORKERS pytest-xdist workers (each test
 # file stays on one worker; TEST_WORKERS=0 runs in this process). The loaded test databases are
-# kept between runs (tests/templates.py). On a busy 2-core machine -n 2 measured no faster than
-# serial: tests/test_tiles.py's million-point test (~100-130 s) is the critical path.
+# kept between runs (tests/templates.py). The longest files start first (tests/conftest.py,
+# LONGEST_FIRST); the million-point tile test has a file of its own so it runs beside the
+# other tile tests (docs/benchmarks.md, "Test suite").
 TEST_WORKERS ?= 2
 test-fast: setup-test
 	$(VENV)/bin/pytest -m "not browser" -n $(TEST_WORKERS) --dist loadfile --durations=10

@@ -29,6 +29,22 @@ from web import create_app
 CHROMIUM = "/usr/bin/chromium"
 
 
+# The longest files of `make test-fast`, longest first (--durations, docs/benchmarks.md "Test
+# suite"). pytest-xdist's --dist loadfile hands files to idle workers in collection order, and a
+# run ends when its last file does: started first, a long file runs while the short ones fill
+# the other worker, instead of starting last and running alone.
+LONGEST_FIRST = ("test_tiles_million.py", "test_tile_cache_budget.py", "test_openapi.py",
+                 "test_gdal_ogr.py", "test_bad_input.py", "test_cql2.py",
+                 "test_ogc_core_requirements.py", "test_indicators.py")
+
+
+def _longest_first(items: list[pytest.Item]) -> None:
+    """The files of ``LONGEST_FIRST`` first, in its order; the rest as collected (a stable
+    sort: the tests of a file keep their order)."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
@@ -218,3 +234,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "These tests start Chromium (they use the browser, page or phone fixture) but are "
             "not marked @pytest.mark.browser (a module's `pytestmark = pytest.mark.browser` "
             "will do):\n  " + "\n  ".join(unmarked))
+    _longest_first(items)

@@ -104,6 +104,13 @@ def test_every_accepted_parameter_is_documented_and_back(client: FlaskClient) ->
         assert shared <= {p["name"] for p in _params(doc, item["get"])}, path
 
 
+# Examples per operation. 10 made 1,131 requests (498 answered 200, each a real query); every
+# queryable became a declared parameter, so more of them now reach the database (at 2c8599e:
+# 964 requests, 351 answered 200). 5 make 566, still past the 4 per operation asserted below,
+# and every operation is still replayed (docs/benchmarks.md, "Test suite").
+EXAMPLES = 5
+
+
 def test_replayed_requests_never_fail_on_our_side(app) -> None:
     """Requests generated from the document (valid and not) for every operation: never a 5xx."""
     schema = schemathesis.openapi.from_wsgi("/api/openapi", app)
@@ -115,7 +122,7 @@ def test_replayed_requests_never_fail_on_our_side(app) -> None:
         operations += 1
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=10, deadline=None, database=None, derandomize=True,
+        @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
         def replay(case) -> None:
             response = case.call()

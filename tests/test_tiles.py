@@ -1,6 +1,6 @@
 """Vector tiles (OGC API - Tiles): the documents, the tiles as GDAL's MVT driver reads them, no
-personal data in any tile, a byte budget that holds at 1,000,000 points, and a cache that a
-write (an import, raw SQL, a boundary reload) can never leave stale.
+personal data in any tile, and a cache that a write (an import, raw SQL, a boundary reload) can
+never leave stale. The byte budget at 1,000,000 points: tests/test_tiles_million.py.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
-from core.schema import Field, Layer
 from gis import layer_queries as lq
 from gis import tiles as gt
 from gis.boundary_store import load_boundaries
@@ -531,47 +530,3 @@ def test_a_field_made_personal_is_never_served_from_the_cache(
             {"l": KNN.id, "f": gt.fingerprint(KNN)}).scalar_one() == 0
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM layer_features WHERE key = 'PDPA1'"))
-
-
-# -- the byte budget at 1,000,000 points ---------------------------------------------------
-
-SYNTHETIC = Layer(id="synthetic-1m", title_th="สังเคราะห์", title_en="Synthetic",
-                  description_th="", key_field="key", name_field="key",
-                  fields=(Field("key", "text", "", ""),
-                          Field("secret", "text", "", "", personal=True)),
-                  popup_fields=(), color="#000", icon="")
-
-
-def test_no_tile_passes_the_budget_at_a_million_points(copy_database: Callable[..., str],
-                                                       tmp_path: Path) -> None:
-    engine = engine_for(copy_database("cddgis_test_tiles_1m", empty=True))
-    with engine.begin() as conn:
-        conn.execute(text("SELECT setseed(0.2564)"))
-        conn.execute(text("""
-            INSERT INTO layer_features (layer, key, name, properties, personal, geom)
-            SELECT 'synthetic-1m', 'S' || i, 'S' || i, jsonb_build_object('key', 'S' || i),
-                   jsonb_build_object('secret', 'SECRET' || i),
-                   ST_SetSRID(ST_MakePoint(97.35 + random() * 8.3, 5.62 + random() * 14.8),
-                              4326)
-            FROM generate_series(1, 1000000) AS i
-        """))
-    with engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(
-            text("VACUUM ANALYZE layer_features"))
-    for z in range(7):
-        total = 0
-        for x, y in tiles_over(THAILAND, z):
-            tile = gt.get_tile(engine, SYNTHETIC, gt.TileFilters(), z, x, y)
-            assert len(tile.data) <= gt.BYTE_BUDGET, (z, x, y, len(tile.data))
-            assert b"SECRET" not in tile.data
-            total += sum(int(f.fields["count"])
-                         for f in ogr_read(tmp_path, tile.data, z, x, y))
-        assert total == 1_000_000, z
-    # z=8: ~16,000 points in a tile, too many bytes as points: it becomes a grid.
-    x, y = gt.lonlat_to_tile(101.5, 13.0, 8)
-    dense = gt.get_tile(engine, SYNTHETIC, gt.TileFilters(), 8, x, y)
-    assert 10_000 < len(dense.data) <= gt.BYTE_BUDGET and b"count" in dense.data
-    assert b"SECRET" not in dense.data
-    assert sum(int(f.fields["count"]) for f in ogr_read(tmp_path, dense.data, 8, x, y)) > 10_000
-    engine.dispose()
-
