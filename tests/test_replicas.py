@@ -20,6 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
+from core.errors import InternalError
 from gis import accounts, changes
 from gis import tiles as gt
 from gis.cluster import ClusterInfo, LocalCluster, LocalStandby
@@ -276,3 +277,21 @@ def test_a_stopped_replica_leaves_the_site_answering_from_the_primary(
         standby.start(cluster)
     _until(lambda: _health(client)["replicas"] == ["ok"])
     assert _refused_on_replica(standby) == []
+
+
+def test_a_write_on_the_read_path_fails_without_a_replica_too(
+        settings: Settings, cluster: ClusterInfo, copy_database: Callable[..., str]) -> None:
+    """The read path is read-only on the primary as well: a query in gis/ that writes through
+    ``connect()`` fails in the one-database tests, not first in production with a replica."""
+    name = db_name("cddgis_test_read_path")
+    copy_database("cddgis_test_read_path", empty=True)
+    engine = create_app(settings, database_url=cluster.url(database=name, role="app")
+                        ).extensions["cddgis.engine"]
+    insert = text("INSERT INTO sign_in_failures (name, address) VALUES ('x', '192.0.2.1')")
+    with pytest.raises(InternalError), engine.connect() as conn:
+        conn.execute(insert)
+        conn.commit()
+    with engine.begin() as conn:  # the write path: the primary, writable
+        conn.execute(insert)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sign_in_failures")).scalar_one() == 1
