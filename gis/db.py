@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 from sqlalchemy import (
     Connection,
     Engine,
@@ -252,7 +253,8 @@ class RoutedEngine(Engine):
         if replica is not None:
             try:
                 return replica.engine.raw_connection()
-            except (Unavailable, exc.DBAPIError):
+            except (Unavailable, exc.DBAPIError, psycopg2.OperationalError):
+                # The pool hands the driver's own error up from here (no handle_error event).
                 replica.state = "unreachable"
         return self.primary_reads.raw_connection()
 
