@@ -398,6 +398,33 @@ class LocalStandby:
     def port(self) -> int | None:
         return recorded_port(self.port_file) if self.port_file.exists() else None
 
+    @property
+    def slot(self) -> str:
+        """The standby's replication slot on the primary (names: [a-z0-9_])."""
+        return "cddgis_" + "".join(c if c.isalnum() else "_" for c in self.dir.name.lower())
+
+    def drop_slot(self, info: ClusterInfo, timeout: float = 60) -> None:
+        """Drops the slot once no standby uses it: a slot nobody reads keeps WAL on the
+        primary for ever. Waits (up to ``timeout``) for a stopping standby's sender to end."""
+        conn = _superuser_connection(info)
+        try:
+            with conn.cursor() as cur:
+                deadline = time.monotonic() + timeout
+                while True:
+                    cur.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s",
+                                (self.slot,))
+                    row = cur.fetchone()
+                    if row is None:
+                        return
+                    if not row[0]:
+                        cur.execute("SELECT pg_drop_replication_slot(%s)", (self.slot,))
+                        return
+                    if time.monotonic() > deadline:
+                        raise ClusterError(f"replication slot {self.slot} is still in use")
+                    cur.execute("SELECT pg_sleep(0.1)")
+        finally:
+            conn.close()
+
     def url(self, info: ClusterInfo, database: str = APP_DATABASE, role: str = "app") -> str:
         port = self.port
         if port is None:
@@ -419,10 +446,15 @@ class LocalStandby:
         if (self.pgdata / "PG_VERSION").exists():
             return
         self.primary._owned_dir(self.dir)
+        self.drop_slot(info)
         conninfo = (f"host=127.0.0.1 port={info.port} user={SUPERUSER} "
                     f"password={info.superuser_password}")
+        # A replication slot (-C -S): the primary keeps the WAL this standby has not received
+        # yet. Without one, a burst of writes (a million-point load) recycled a segment the
+        # standby still needed, and it stopped for good ("already been removed").
         self.primary._run([str(_bindir() / "pg_basebackup"), "-D", str(self.pgdata), "-R",
-                           "-X", "stream", "-c", "fast", "-d", conninfo])
+                           "-C", "-S", self.slot, "-X", "stream", "-c", "fast",
+                           "-d", conninfo])
         self.primary._run(["chmod", "700", str(self.pgdata)])
 
     def start(self, info: ClusterInfo) -> int:

@@ -63,6 +63,7 @@ def standby(settings: Settings, cluster: ClusterInfo, owner: Engine) -> Iterator
         yield replica
     finally:
         replica.stop()
+        replica.drop_slot(cluster)  # else the primary keeps WAL for it for ever
 
 
 def _superuser(cluster: ClusterInfo, port: int) -> Any:
@@ -73,8 +74,10 @@ def _superuser(cluster: ClusterInfo, port: int) -> Any:
 
 
 def _wait_for_replay(owner: Engine, standby: LocalStandby, cluster: ClusterInfo,
-                     timeout: float = 120) -> None:
-    """Until the standby has replayed everything the primary had written when asked."""
+                     timeout: float = 900) -> None:
+    """Until the standby has replayed everything the primary had written when asked. The
+    standby replays the whole test cluster: beside another xdist worker loading a million
+    points, that is minutes of WAL on a busy machine (120 s was seen to be too short)."""
     with owner.connect() as conn:
         position = conn.execute(text("SELECT pg_current_wal_lsn()::text")).scalar_one()
     assert standby.port is not None
@@ -230,7 +233,7 @@ def _health(client: FlaskClient) -> dict[str, Any]:
     return answer.get_json()
 
 
-def _until(condition: Callable[[], bool], timeout: float = 60) -> None:
+def _until(condition: Callable[[], bool], timeout: float = 600) -> None:
     """Polls ``condition`` (each call a real request) until it holds or ``timeout`` passes."""
     deadline = time.monotonic() + timeout
     while not condition():
