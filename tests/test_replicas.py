@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -64,6 +65,7 @@ def standby(settings: Settings, cluster: ClusterInfo, owner: Engine) -> Iterator
     finally:
         replica.stop()
         replica.drop_slot(cluster)  # else the primary keeps WAL for it for ever
+        shutil.rmtree(replica.dir, ignore_errors=True)  # a whole copy of the test cluster
 
 
 def _superuser(cluster: ClusterInfo, port: int) -> Any:
