@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, text
 from core.areas import CDD_REGIONS
 from gis import crs as gcrs
 from gis.cql import Compiled, Queryable
+from gis.db import writer
 from gis.layer_queries import count_capped, envelope_sql, geometry_sql
 from gis.versioned import VersionedCache
 
@@ -249,8 +250,9 @@ def latest_load_issues(engine: Engine, kind: str | None = None) -> list[dict[str
 
 def health(engine: Engine) -> dict[str, str]:
     """Major versions of PostgreSQL and PostGIS (exact ones would help an attacker pick an
-    exploit); raises if the database cannot be reached."""
-    with engine.connect() as conn:
+    exploit); raises if the database cannot be reached. Asks the primary (behind a routed
+    engine): the site cannot stand without it, whatever the replicas do."""
+    with writer(engine).connect() as conn:
         row = conn.execute(text(
             "SELECT current_setting('server_version_num')::int / 10000, "
             "split_part(postgis_lib_version(), '.', 1)")).one()

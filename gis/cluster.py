@@ -379,3 +379,102 @@ def create_database(info: ClusterInfo, name: str, *, drop_first: bool = False,
     finally:
         conn.close()
     return info.url(database=name, role="owner")
+
+
+class LocalStandby:
+    """A streaming replica of a ``LocalCluster`` on this machine (issue 22): a hot standby made
+    by ``pg_basebackup -R`` (which writes ``standby.signal`` and ``primary_conninfo``), in
+    ``<state_dir>/<name>/pgdata`` on a port of its own. The roles and their passwords are the
+    primary's (replication copies them), so ``url`` is the primary's with another port."""
+
+    def __init__(self, primary: LocalCluster, name: str = "standby"):
+        self.primary = primary
+        self.dir = primary.state_dir / name
+        self.pgdata = self.dir / "pgdata"
+        self.log = self.dir / "postgres.log"
+        self.port_file = self.dir / "port"
+
+    @property
+    def port(self) -> int | None:
+        return recorded_port(self.port_file) if self.port_file.exists() else None
+
+    @property
+    def slot(self) -> str:
+        """The standby's replication slot on the primary (names: [a-z0-9_])."""
+        return "cddgis_" + "".join(c if c.isalnum() else "_" for c in self.dir.name.lower())
+
+    def drop_slot(self, info: ClusterInfo, timeout: float = 60) -> None:
+        """Drops the slot once no standby uses it: a slot nobody reads keeps WAL on the
+        primary for ever. Waits (up to ``timeout``) for a stopping standby's sender to end."""
+        conn = _superuser_connection(info)
+        try:
+            with conn.cursor() as cur:
+                deadline = time.monotonic() + timeout
+                while True:
+                    cur.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s",
+                                (self.slot,))
+                    row = cur.fetchone()
+                    if row is None:
+                        return
+                    if not row[0]:
+                        cur.execute("SELECT pg_drop_replication_slot(%s)", (self.slot,))
+                        return
+                    if time.monotonic() > deadline:
+                        raise ClusterError(f"replication slot {self.slot} is still in use")
+                    cur.execute("SELECT pg_sleep(0.1)")
+        finally:
+            conn.close()
+
+    def url(self, info: ClusterInfo, database: str = APP_DATABASE, role: str = "app") -> str:
+        port = self.port
+        if port is None:
+            raise ClusterError(f"the standby in {self.dir} has not been started")
+        password = info.app_password if role == "app" else info.owner_password
+        return _url(ROLES[role], password, port, database)
+
+    def is_running(self) -> bool:
+        return (self.pgdata / "PG_VERSION").exists() and self.primary._run(
+            [str(_bindir() / "pg_ctl"), "status", "-D", str(self.pgdata)],
+            check=False).returncode == 0
+
+    def create(self, info: ClusterInfo, *, fresh: bool = False) -> None:
+        """Copies the running primary with ``pg_basebackup -R`` (a fast checkpoint, WAL
+        streamed along), unless a copy is there already and not ``fresh``."""
+        if fresh:
+            self.stop()
+            shutil.rmtree(self.dir, ignore_errors=True)
+        if (self.pgdata / "PG_VERSION").exists():
+            return
+        self.primary._owned_dir(self.dir)
+        self.drop_slot(info)
+        conninfo = (f"host=127.0.0.1 port={info.port} user={SUPERUSER} "
+                    f"password={info.superuser_password}")
+        # A replication slot (-C -S): the primary keeps the WAL this standby has not received
+        # yet. Without one, a burst of writes (a million-point load) recycled a segment the
+        # standby still needed, and it stopped for good ("already been removed").
+        self.primary._run([str(_bindir() / "pg_basebackup"), "-D", str(self.pgdata), "-R",
+                           "-C", "-S", self.slot, "-X", "stream", "-c", "fast",
+                           "-d", conninfo])
+        self.primary._run(["chmod", "700", str(self.pgdata)])
+
+    def start(self, info: ClusterInfo) -> int:
+        """Starts the standby (made first if needed) and waits until it accepts reads; its
+        port (kept in ``<dir>/port`` while free, like the primary's)."""
+        self.create(info)
+        if self.is_running() and self.port is not None:
+            return self.port
+        port = self.port
+        if port is None or not _wait_for_port(port, 5):
+            port = _free_port()
+        self.port_file.write_text(json.dumps({"port": port}))
+        options = (f"-p {port} -c listen_addresses=127.0.0.1 "
+                   f"-c unix_socket_directories={self.pgdata} -c hot_standby=on")
+        self.primary._run([str(_bindir() / "pg_ctl"), "start", "-w", "-t", "120", "-D",
+                           str(self.pgdata), "-l", str(self.log), "-o", options])
+        self.primary._wait_ready(dataclasses.replace(info, port=port), timeout=120)
+        return port
+
+    def stop(self) -> None:
+        if self.is_running():
+            self.primary._run([str(_bindir() / "pg_ctl"), "stop", "-w", "-m", "fast",
+                               "-D", str(self.pgdata)])

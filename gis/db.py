@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
+import threading
 import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc, make_url
+import psycopg2
+from sqlalchemy import (
+    Connection,
+    Engine,
+    PoolProxiedConnection,
+    create_engine,
+    event,
+    exc,
+    make_url,
+    text,
+)
 
+from core.errors import Unavailable
 from gis.cluster import LocalCluster, recorded_port
 from gis.errors import translate_errors
 from gis.settings import Settings
@@ -81,7 +99,7 @@ def database_url(settings: Settings, role: str = "app") -> str:
 @cache
 def engine_for(url: str, *, statement_timeout_ms: int = 0,
                idle_in_transaction_timeout_ms: int = 0,
-               cluster_file: Path | None = None) -> Engine:
+               cluster_file: Path | None = None, read_only: bool = False) -> Engine:
     """A pooled engine. A connection idle for a while is tested before use (``_ping_if_idle``),
     so the first request after a database restart does not fail. Timeouts (ms, 0 = none) are
     set on every connection at start-up; the loaders' engine has none (their work is long and
@@ -94,6 +112,11 @@ def engine_for(url: str, *, statement_timeout_ms: int = 0,
     if idle_in_transaction_timeout_ms:
         options.append("-c idle_in_transaction_session_timeout="
                        f"{int(idle_in_transaction_timeout_ms)}")
+    if read_only:
+        # Every transaction of this engine is read-only, on the primary as on a replica: a
+        # write sent down the read path fails the same way with or without a replica, so the
+        # tests of a one-database setup catch it too (SQLSTATE 25006).
+        options.append("-c default_transaction_read_only=on")
     if options:
         connect_args["options"] = " ".join(options)
     # hide_parameters: a failed statement's parameters (a plot owner's name, say) never reach
@@ -160,11 +183,160 @@ def _local_cluster_file(settings: Settings, url: str) -> Path | None:
     return cluster.info_file
 
 
-def web_engine(settings: Settings, url: str | None = None) -> Engine:
+def web_engine(settings: Settings, url: str | None = None, *,
+               read_only: bool = False) -> Engine:
     """The web app's engine: bounded statement time, so a heavy request (e.g. a 1,000 km radius
     with 10,000 rows) is cancelled by PostgreSQL instead of running on after the client left."""
     url = url or database_url(settings)
     return engine_for(url,
                       statement_timeout_ms=settings.statement_timeout_ms,
                       idle_in_transaction_timeout_ms=settings.idle_in_transaction_timeout_ms,
-                      cluster_file=_local_cluster_file(settings, url))
+                      cluster_file=_local_cluster_file(settings, url), read_only=read_only)
+
+
+# -- reads on streaming replicas, writes on the primary (issue 22) ----------------------------
+
+PRIMARY_READS: ContextVar[bool] = ContextVar("cddgis_primary_reads", default=False)
+"""True while the reads of this context must see every write already committed on the primary
+(a signed-in staff member's request, an API client with a token, any request that writes):
+they go to the primary. The web app sets it at the start of every request."""
+
+CHECK_EVERY_S = 1.0
+"""How often (at most) each process asks a replica how far behind it is."""
+
+IN_ROTATION = "ok"
+STATES = (IN_ROTATION, "lagging", "unreachable", "not-a-standby", "unknown")
+
+
+@dataclass
+class Replica:
+    """One streaming replica, and what its last check found (``state``: one of ``STATES``)."""
+
+    engine: Engine
+    state: str = "unknown"
+    checked_at: float = -math.inf
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class RoutedEngine(Engine):
+    """The web app's engine: an Engine to the code in gis/, which routes each unit of work by
+    what it does. ``begin()`` (a transaction that commits: a write) goes to the primary;
+    ``connect()`` and ``raw_connection()`` (work that is rolled back or autocommitted reads, the
+    way every reader in gis/ is written) go to a replica in the rotation, or to the primary when
+    none is or ``PRIMARY_READS`` is set. Every read connection is read-only, the primary's too,
+    so a write on the read path fails in every setup, not only with a replica. Code that must
+    write through ``connect()`` (a long import's own transaction) asks ``writer(engine)``.
+
+    Anything else (``url``, ``dialect``) is the primary's: the engine is built on its pool."""
+
+    def __init__(self, primary: Engine, primary_reads: Engine, replicas: list[Engine],
+                 max_lag_s: float, statement_timeout_ms: int = 0) -> None:
+        super().__init__(primary.pool, primary.dialect, primary.url, hide_parameters=True)
+        translate_errors(self, statement_timeout_ms)  # the tile path's errors name the limit
+        self.primary, self.primary_reads = primary, primary_reads
+        self.replicas = [Replica(e) for e in replicas]
+        self.max_lag_s = max_lag_s
+        self._turn = itertools.count()
+
+    # -- routing
+    def connect(self) -> Connection:
+        replica = self._replica()
+        if replica is not None:
+            try:
+                return replica.engine.connect()
+            except Unavailable:
+                replica.state = "unreachable"
+        return self.primary_reads.connect()
+
+    def raw_connection(self) -> PoolProxiedConnection:
+        replica = self._replica()
+        if replica is not None:
+            try:
+                return replica.engine.raw_connection()
+            except (Unavailable, exc.DBAPIError, psycopg2.OperationalError):
+                # The pool hands the driver's own error up from here (no handle_error event).
+                replica.state = "unreachable"
+        return self.primary_reads.raw_connection()
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.primary.begin() as conn:
+            yield conn
+
+    def _replica(self) -> Replica | None:
+        """The next replica in the rotation (round robin), or None: read from the primary."""
+        if not self.replicas or PRIMARY_READS.get():
+            return None
+        for replica in self.replicas:
+            self._check_if_due(replica)
+        live = [r for r in self.replicas if r.state == IN_ROTATION]
+        return live[next(self._turn) % len(live)] if live else None
+
+    # -- lag and loss
+    def _check_if_due(self, replica: Replica) -> None:
+        if time.monotonic() - replica.checked_at < CHECK_EVERY_S:
+            return
+        if not replica.lock.acquire(blocking=False):
+            return  # another thread is checking it; its last state stands meanwhile
+        try:
+            replica.state = self._check(replica)
+            replica.checked_at = time.monotonic()
+        finally:
+            replica.lock.release()
+
+    def _check(self, replica: Replica) -> str:
+        """Where the replica stands now. Caught up when it has replayed the primary's WAL
+        position read just before; else behind by the age of the last transaction it
+        replayed (PostgreSQL's own measure), out of the rotation past ``max_lag_s``."""
+        try:
+            with self.primary_reads.connect() as conn:
+                position = conn.execute(text("SELECT pg_current_wal_lsn()::text")).scalar_one()
+        except Unavailable:
+            return "unknown"  # the primary's trouble is not the replica's; health says so
+        try:
+            with replica.engine.connect() as conn:
+                standby, caught_up, behind_s = conn.execute(text("""
+                    SELECT pg_is_in_recovery(),
+                           coalesce(pg_last_wal_replay_lsn() >= CAST(:position AS pg_lsn),
+                                    false),
+                           extract(epoch FROM now() - pg_last_xact_replay_timestamp())
+                """), {"position": position}).one()
+        except Unavailable:
+            return "unreachable"
+        if not standby:
+            return "not-a-standby"  # promoted: no longer following this primary
+        if caught_up or (behind_s is not None and float(behind_s) <= self.max_lag_s):
+            return IN_ROTATION
+        return "lagging"
+
+    def states(self) -> list[str]:
+        """Each replica's state now (checked for the asking), for /api/health."""
+        for replica in self.replicas:
+            with replica.lock:
+                replica.state = self._check(replica)
+                replica.checked_at = time.monotonic()
+        return [r.state for r in self.replicas]
+
+
+def writer(engine: Engine) -> Engine:
+    """The primary behind ``engine``: for work that writes through ``connect()``."""
+    return engine.primary if isinstance(engine, RoutedEngine) else engine
+
+
+def routed_engine(settings: Settings, url: str | None = None) -> RoutedEngine:
+    """The web app's engine (``RoutedEngine``): writes on the primary (``url`` or
+    DATABASE_URL), reads on CDDGIS_READ_DATABASE_URL's replicas while they keep up."""
+    primary = web_engine(settings, url)
+    primary_url = primary.url.render_as_string(hide_password=False)
+    replicas = [engine_for(_normalise(u), read_only=True,
+                           statement_timeout_ms=settings.statement_timeout_ms,
+                           idle_in_transaction_timeout_ms=settings.idle_in_transaction_timeout_ms)
+                for u in settings.read_database_urls]
+    return RoutedEngine(primary, web_engine(settings, primary_url, read_only=True), replicas,
+                        settings.replica_max_lag_s, settings.statement_timeout_ms)
+
+
+def replica_states(engine: Engine) -> list[str]:
+    """Each replica's state (``STATES``), checked now; empty without replicas. Words only:
+    no host, port or lag figure leaves (an operator reads those in PostgreSQL)."""
+    return engine.states() if isinstance(engine, RoutedEngine) else []

@@ -17,6 +17,7 @@ from core.errors import Forbidden
 from core.schema import Layer
 from gis import changes
 from gis.audit import log_personal_view
+from gis.db import writer
 from gis.errors import translated
 from gis.locate import locate, namesakes_nearby
 from gis.search import index_names
@@ -114,7 +115,7 @@ class PostgisLayerWriter:
     def __init__(self, engine: Engine, report: ImportReport, *, source_path: str, sample: bool,
                  carried: Carried, account: Account | None = None):
         self.engine = engine
-        self.conn = engine.connect()
+        self.conn = writer(engine).connect()  # its own transaction: the primary
         self.transaction = self.conn.begin()
         # Batch statements are estimated costly, and JIT compiling them cost more than running
         # them (as for gis.locate's lookups).

@@ -86,6 +86,12 @@ class Settings:
     owner_database_url: str | None = None
     """The same database as the role that owns the schema (migrate, load, import, sample);
     CDDGIS_OWNER_DATABASE_URL, or DATABASE_URL when only that is given."""
+    read_database_urls: tuple[str, ...] = ()
+    """Streaming replicas the web app reads from (CDDGIS_READ_DATABASE_URL, comma-separated);
+    none: reads go to the primary (DATABASE_URL). Writes always go to the primary."""
+    replica_max_lag_s: float = 30.0
+    """A replica further behind the primary than this (CDDGIS_REPLICA_MAX_LAG_S, seconds) is
+    out of the read rotation until it catches up; its reads go to the primary."""
     idle_in_transaction_timeout_ms: int = 60_000
     """A web connection left idle inside a transaction this long is closed by PostgreSQL, so a
     stuck request cannot hold locks (0 = never)."""
@@ -184,6 +190,9 @@ class Settings:
             tile_cache_filtered_mb=int_from_env(env, "CDDGIS_TILE_CACHE_FILTERED_MB", 64,
                                                 minimum=1),
             idle_in_transaction_timeout_ms=idle_timeout_ms,
+            read_database_urls=tuple(u.strip() for u in env.get(
+                "CDDGIS_READ_DATABASE_URL", "").split(",") if u.strip()),
+            replica_max_lag_s=seconds_from_env(env, "CDDGIS_REPLICA_MAX_LAG_S", 30.0),
             secret_key=env.get("CDDGIS_SECRET_KEY") or None,
             session_hours=int_from_env(env, "CDDGIS_SESSION_HOURS", 8, minimum=1),
             cookie_secure=env.get("CDDGIS_COOKIE_SECURE", "1").strip().lower()

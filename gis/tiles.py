@@ -36,6 +36,7 @@ from core.schema import Layer
 from gis import boundaries as bq
 from gis import collections as gc
 from gis import layer_queries as lq
+from gis.db import writer
 from gis.errors import translated
 
 EXTENT = 4096
@@ -626,6 +627,7 @@ def keep_within(engine: Engine, budget: CacheBudget) -> int:
     """Cuts each part of the cache that is over its budget back to ``keep`` of it; the number
     of tiles deleted. One process at a time (the others skip it)."""
     deleted = 0
+    engine = writer(engine)  # deletes: the primary's, behind a routed engine
     with _Db.of(engine) as db:
         db.row("BEGIN", {}, fetch=False)
         db.in_transaction = True
@@ -663,7 +665,16 @@ def get_tile(engine: Engine, declared: Source, filters: TileFilters, z: int, x: 
     tile's database time): a hit is one statement in autocommit; a miss is one more round trip
     (the lock, then the statement that builds and stores the tile, as one implicit
     transaction). The version is read with the lookup, before any build: the tile is of that
-    version or a newer one. With a ``budget``, the cache is kept within it."""
+    version or a newer one. With a ``budget``, the cache is kept within it.
+
+    With read replicas (issue 22) the whole of it runs on the primary (``writer``):
+    ``tile_cache`` is UNLOGGED (a disposable cache needs no write-ahead log), so a replica has
+    no cache to read (PostgreSQL refuses unlogged relations during recovery). The freshness
+    rule holds across them: the version a public tile URL carries was read on the replica (the
+    TileJSON and pages are reads), the primary is at that version or newer, and the tile is of
+    the primary's version; a tile asked for with an older version than the primary's is sent
+    ``no-cache`` (``Tile.version`` differs from the URL's)."""
+    engine = writer(engine)
     source = as_source(declared)
     collection, params, fp = cache_collection(source), filters.key(), fingerprint(source)
     with _Db.of(engine) as db:

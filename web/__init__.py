@@ -3,11 +3,11 @@ over the queries in gis/."""
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
 
 from gis.audit import CLIENT_ADDRESS
-from gis.db import web_engine
+from gis.db import PRIMARY_READS, routed_engine
 from gis.settings import Settings
 
 
@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     from web.params import RowIdConverter
 
     app.url_map.converters["id"] = RowIdConverter
-    app.extensions["cddgis.engine"] = web_engine(settings, database_url)
+    app.extensions["cddgis.engine"] = routed_engine(settings, database_url)
     if settings.proxies:
         from web.proxies import TrustedProxyFix
 
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     from web.tiles import tiles
     from web.tour import tour
 
+    app.before_request(_choose_reads)  # first: every later hook's reads are routed by it
     compress.init_app(app)
     errors.init_app(app)
     security.init_app(app)
@@ -81,6 +82,21 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.register_blueprint(staff_admin, url_prefix="/staff")
 
     return app
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _choose_reads() -> None:
+    """Read-your-writes (issue 22): a request that may write, a staff member's (a session
+    cookie, or the staff pages) and an API client's with a token read from the primary, so
+    they see their own writes at once; the public's reads go to a replica (gis.db routes
+    them). Decided from the request alone: reading the session would add Vary: Cookie to
+    public answers and keep them out of shared caches."""
+    PRIMARY_READS.set(request.method not in _SAFE_METHODS
+                      or request.path.startswith("/staff")
+                      or "Authorization" in request.headers
+                      or request.cookies.get(current_app.config["SESSION_COOKIE_NAME"]) is not None)
 
 
 def _remember_client_address() -> None:

@@ -32,6 +32,7 @@ from gis import crs as gcrs
 from gis import layer_queries as lq
 from gis import places as gis_places
 from gis.cql import Compiled
+from gis.db import replica_states
 from web import api_html, downloads
 from web import params as wp
 from web.params import (
@@ -587,4 +588,7 @@ def health() -> ResponseReturnValue:
     except Exception:  # any failure to reach the database is "down"; the log says why
         current_app.logger.exception("health check: database unavailable")
         return jsonify(status="unavailable", database="unavailable"), 503
-    return jsonify(status="ok", database="ok", **versions)
+    replicas = replica_states(engine())
+    # Replicas that lag or are gone leave the rotation: the site still answers, from the primary.
+    return jsonify(status="ok", database="ok", **versions,
+                   **({"replicas": replicas} if replicas else {}))
