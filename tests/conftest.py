@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from boundaries.load import LoadReport
 from gis.boundary_store import load_boundaries
 from gis.cluster import ClusterInfo, LocalCluster, create_database
-from gis.db import engine_for
+from gis.db import close_idle_connections, engine_for
 from gis.indicator_store import load_catalog
 from gis.settings import Settings
 from indicators.tables import TableReport
@@ -43,6 +43,15 @@ def _longest_first(items: list[pytest.Item]) -> None:
     sort: the tests of a file keep their order)."""
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _idle_connections_closed_after_each_module() -> Iterator[None]:
+    """Each test module makes its own databases and apps, each with its pools; their idle
+    connections are closed when the module ends, or a serial run of every module reaches the
+    server's max_connections ("remaining connection slots are reserved") near its end."""
+    yield
+    close_idle_connections()
 
 
 @pytest.fixture(scope="session")
