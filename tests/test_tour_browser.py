@@ -238,6 +238,33 @@ def test_a_place_name_lists_the_villages_of_that_place(phone: Page, live_server:
     assert cards and all("น่าน" in card for card in cards), cards[:3]
 
 
+def test_the_list_can_follow_the_map(desktop: Page, live_server: str) -> None:
+    """Issue 24, item 1: "in this view" keeps the list to the map's view, and it follows moves."""
+    desktop.goto(f"{live_server}/tour")
+    wait_ready(desktop)
+    everywhere = int(desktop.locator("#count").get_attribute("data-value"))
+
+    def in_view_count() -> int:
+        bbox = desktop.evaluate("() => cddgisCommon.pageMap().getBounds().toBBoxString()")
+        url = f"{live_server}/api/collections/{TOUR}/items?limit=1&bbox={bbox}"
+        with urllib.request.urlopen(url) as answer:
+            return int(json.load(answer)["numberMatched"])
+
+    with new_view(desktop):
+        desktop.evaluate("() => cddgisCommon.pageMap().setView([18.79, 98.98], 10,"
+                         " {animate: false})")
+    with new_view(desktop):
+        desktop.check("#in-view")
+    shown = int(desktop.locator("#count").get_attribute("data-value"))
+    assert 0 < shown < everywhere and shown == in_view_count()
+    assert "in_view=1" in desktop.url
+    with new_view(desktop):  # a move re-lists
+        desktop.evaluate("() => cddgisCommon.pageMap().setView([13.75, 100.5], 10,"
+                         " {animate: false})")
+    moved = int(desktop.locator("#count").get_attribute("data-value"))
+    assert moved == in_view_count() and moved != shown
+
+
 def test_search_forgives_a_vowel_slip(phone: Page, live_server: str) -> None:
     """ใ typed for ไ (the two look alike on the keyboard)."""
     phone.goto(f"{live_server}/tour?q=บ้านใผ่ฝรั่ง")

@@ -23,6 +23,7 @@ from web.choices import area_choices
 from web.maps import page_map, plain_map, render
 from web.page_layers import layers_with_role, script_config
 from web.params import (
+    bbox_param,
     code_param,
     int_param,
     layer_filters,
@@ -196,7 +197,7 @@ def search_villages() -> ResponseReturnValue:
     if near is not None:
         near_paging(limit, offset)
     where = lq.LayerQuery(region=region_param(), province=code_param("province", 2),
-                          choices=choices, near=near)
+                          choices=choices, near=near, bbox=bbox_param())
     found = gsearch.find(engine(), layer, typed, where, limit=limit, offset=offset)
     features = gsearch.features(engine(), layer, found.keys, near)
     links = []

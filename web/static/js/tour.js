@@ -68,6 +68,7 @@
   function params() {
     const p = new URLSearchParams();
     for (const input of form.elements) {
+      if (input.type === "checkbox") { if (input.checked) p.set(input.name, "1"); continue; }
       if (input.name && input.value.trim()) p.set(input.name, input.value.trim());
     }
     return p;
@@ -81,7 +82,8 @@
   function readUrl() {
     const q = new URLSearchParams(location.search);
     for (const input of form.elements) {
-      if (input.name && q.has(input.name)) input.value = q.get(input.name);
+      if (input.type === "checkbox") input.checked = q.get(input.name) === "1";
+      else if (input.name && q.has(input.name)) input.value = q.get(input.name);
     }
     filterProvinces(el("t-region"), el("t-province"));
   }
@@ -131,9 +133,13 @@
     writeUrl();
     const p = params();
     try {
+      // "In this view": the list keeps to the map's view (the map and its counts do not).
+      const inView = p.get("in_view") === "1";
+      p.delete("in_view");
       const list = new URLSearchParams(p);
       list.set("limit", LIST_SIZE);
       if (near) list.set("near", near.join(","));
+      if (inView) list.set("bbox", map.getBounds().toBBoxString());
       const all = new URLSearchParams(p);
       all.set("zoom", Math.max(5, map.getZoom()));
       // Tiles take the area and product filters, not a name search.
@@ -144,7 +150,7 @@
         !tiled || fitPending ? getJSON(`${api}/collections/${LAYER}/clusters?${all}`) : null,
       ]);
       let points = null;
-      if (listed.numberMatched <= POINTS_BELOW) {
+      if (listed.numberMatched <= POINTS_BELOW && !inView) {
         const q = new URLSearchParams(p);
         q.set("limit", POINTS_BELOW);
         points = await getJSON(itemsUrl(q));
@@ -209,6 +215,10 @@
       el("status").textContent = `โหลดข้อมูลไม่สำเร็จ — Could not load: ${err.message}`;
     }
   }
+
+  // The list follows the map while "in this view" is ticked (a move is not a new search: no fit).
+  map.on("moveend", () => { if (el("in-view").checked) update(false); });
+  el("in-view").addEventListener("change", (e) => { e.stopPropagation(); update(false); });
 
   let timer = null;
   form.addEventListener("submit", (e) => { e.preventDefault(); update(true); });
