@@ -314,13 +314,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _warm_up(worker: object) -> None:
-    """Loads in the background what the app imports on first use (mapclassify with scipy and
-    scikit-learn, ~2 s): a worker answers at once, and the first choropleth does not wait."""
+    """Loads in the background what the app imports on first use (Folium with pandas for the
+    first map page, ~0.5 s; mapclassify with scipy and scikit-learn, ~2 s): a worker answers
+    at once, and the first map page or choropleth does not wait."""
     import importlib
     import threading
 
-    threading.Thread(target=importlib.import_module, args=("mapclassify",), daemon=True,
-                     name="cddgis-warm-up").start()
+    def load() -> None:
+        for module in ("web.folium_map", "mapclassify"):
+            importlib.import_module(module)
+
+    threading.Thread(target=load, daemon=True, name="cddgis-warm-up").start()
 
 
 def _forget_stale_tiles(url: str) -> None:

@@ -94,6 +94,8 @@ def test_hand_made_map_draws(page: Page, live_server: str) -> None:
     """The API's item page draws its map with cddgisCommon.handMap() (the shared first view,
     then the feature: a province, fitted), with the page's CSP."""
     page.goto(live_server + "/api/collections/provinces/items/50")
-    page.wait_for_function("document.getElementById('api-map').dataset.drawn === '1'")
+    # A function, not a bare expression: Playwright polls a bare expression with eval(), which
+    # the page's CSP refuses whenever the map is not drawn at the first look.
+    page.wait_for_function("() => document.getElementById('api-map').dataset.drawn === '1'")
     assert page.evaluate("document.querySelectorAll('#api-map .leaflet-interactive').length") == 1
     assert page.js_errors == []

@@ -7,7 +7,6 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-import folium
 from flask import Blueprint, Response, render_template, request
 from flask.typing import ResponseReturnValue
 
@@ -100,6 +99,8 @@ def _legend_labels(body: dict[str, Any]) -> list[str]:
 @choropleth.get("/choropleth/export.html")
 def export() -> ResponseReturnValue:
     """The current view as one HTML file (map, legend, source) with Leaflet inside it."""
+    import folium  # with the first export, not at start-up (web/folium_map.py says why)
+
     indicator_id = request.args.get("indicator", "")
     if not request.args.get("classify"):
         raise BadParameter("classify (a classification method) is required for the export")

@@ -19,11 +19,8 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pyarrow as pa
-import pyogrio
-import shapely
 from flask import Response
 from sqlalchemy import Engine
 
@@ -31,6 +28,9 @@ from gis import collections as gc
 from gis import downloads as gd
 from web.params import BadParameter
 from web.services import engine
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FORMATS = ("fgb", "gpkg", "geojsonseq", "ndjson")
 """The ``f`` values answered here (point layers)."""
@@ -45,8 +45,13 @@ DESCRIPTIONS = {
 }
 FILE_CHUNK = 256 * 1024
 _DRIVERS = {"fgb": ("FlatGeobuf", {"SPATIAL_INDEX": "NO"}), "gpkg": ("GPKG", {})}
-_ARROW = {"text": pa.string(), "bigint": pa.int64(), "double precision": pa.float64(),
-          "boolean": pa.bool_(), "date": pa.date32()}
+
+
+def _arrow_types() -> dict[str, pa.DataType]:
+    import pyarrow as pa
+
+    return {"text": pa.string(), "bigint": pa.int64(), "double precision": pa.float64(),
+            "boolean": pa.bool_(), "date": pa.date32()}
 
 
 def response(c: gc.Collection, fmt: str, q: gc.Query) -> Response:
@@ -91,9 +96,17 @@ def _gdal_file(db: Engine, c: gc.Collection, q: gc.Query, fmt: str) -> Iterator[
     FlatGeobuf is written without its spatial index: building one keeps every feature's box
     in memory until the end (about 50 MB for a million points), which is what a streamed
     download must not do; GDAL and QGIS read a file without one."""
+    # GDAL, Arrow and NumPy are loaded with the first such download, not when the app starts
+    # (pyogrio brings geopandas and pandas: half a second of every worker's start; issue 26).
+    import numpy as np
+    import pyarrow as pa
+    import pyogrio
+    import shapely
+
     driver, options = _DRIVERS[fmt]
     cols = gd.columns(c, q.properties)
-    schema = pa.schema([pa.field(col.name, _ARROW[col.kind]) for col in cols]
+    arrow = _arrow_types()
+    schema = pa.schema([pa.field(col.name, arrow[col.kind]) for col in cols]
                        + [pa.field("geometry", pa.binary())])
 
     def batches() -> Iterator[pa.RecordBatch]:
