@@ -265,6 +265,26 @@ def test_the_list_can_follow_the_map(desktop: Page, live_server: str) -> None:
     assert moved == in_view_count() and moved != shown
 
 
+def test_the_countrys_grid_of_counts_zooms_where_it_is_tapped(phone: Page,
+                                                              live_server: str) -> None:
+    """Issue 24, item 1: at country zoom the counts are a canvas grid from tiles; a tap on
+    one zooms in there, as a cluster marker's tap does."""
+    phone.goto(f"{live_server}/tour")
+    wait_ready(phone)
+    expect(phone.locator(".cddgis-grid")).to_have_count(1)
+    before = phone.evaluate("() => cddgisCommon.pageMap().getZoom()")
+    x, y = phone.evaluate("() => { const m = cddgisCommon.pageMap();"
+                          " const p = m.latLngToContainerPoint([18.79, 98.98]);"
+                          " return [p.x, p.y]; }")
+    box = phone.locator(".tour-map .leaflet-container").bounding_box()
+    with new_view(phone):
+        phone.mouse.click(box["x"] + x, box["y"] + y)
+    after = phone.evaluate("() => { const m = cddgisCommon.pageMap(); const c = m.getCenter();"
+                           " return [m.getZoom(), c.lat, c.lng]; }")
+    assert after[0] == before + 2
+    assert abs(after[1] - 18.79) < 0.5 and abs(after[2] - 98.98) < 0.5
+
+
 def test_search_forgives_a_vowel_slip(phone: Page, live_server: str) -> None:
     """ใ typed for ไ (the two look alike on the keyboard)."""
     phone.goto(f"{live_server}/tour?q=บ้านใผ่ฝรั่ง")

@@ -216,6 +216,10 @@
     }
   }
 
+  // The country's grid of counts (from tiles) is drawn on a canvas, not as markers: a tap zooms
+  // in where it lands, as a cluster's marker does (issue 24: national clusters could not be tapped).
+  map.on("click", (e) => { if (grid) map.setView(e.latlng, Math.min(map.getZoom() + 2, 16)); });
+
   // The list follows the map while "in this view" is ticked (a move is not a new search: no fit).
   map.on("moveend", () => { if (el("in-view").checked) update(false); });
   el("in-view").addEventListener("change", (e) => { e.stopPropagation(); update(false); });
