@@ -16,6 +16,7 @@ under the cluster's C locale, and because romanising folds tone marks and vowel 
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import threading
@@ -258,6 +259,40 @@ def place_named(typed: str) -> Place | None:
         return None  # namesakes (ศรีภูมิ is a subdistrict in several provinces): not one place
     best = at_top[0]
     return Place(best.level, str(best.area.code), best.area.name_th, str(best.area.name_en))
+
+
+@lru_cache(maxsize=1)
+def _place_names() -> tuple[dict[str, Place], ...]:
+    """Every province and district by its compared forms: (Thai, English) name -> Place."""
+    import geothai
+
+    thai: dict[str, Place] = {}
+    english: dict[str, Place] = {}
+    for province in geothai.provinces():
+        areas: list[tuple[str, Any]] = [
+            ("province", province),
+            *(("district", d) for d in geothai.districts(str(province.code)))]
+        for level, area in areas:
+            place = Place(level, str(area.code), area.name_th, str(area.name_en))
+            thai.setdefault(normalise(area.name_th), place)
+            english.setdefault(str(area.name_en).casefold(), place)
+    return thai, english
+
+
+def places_like(typed: str, limit: int = 3) -> list[Place]:
+    """Provinces and districts whose names are like ``typed`` (a slip: "เชียงใหมม",
+    "Chang Mai"), for "no results": a tourist who misspelt a place is offered it. difflib over
+    the ~1,000 names, once per search that found nothing."""
+    plain = _AREA_PREFIX.sub("", unicodedata.normalize("NFC", typed).strip()).strip()
+    if len(plain) < 2:
+        return []
+    thai, english = _place_names()
+    found = [thai[n] for n in difflib.get_close_matches(normalise(plain), thai, n=limit,
+                                                        cutoff=0.75)]
+    found += [english[n] for n in difflib.get_close_matches(plain.casefold(), english,
+                                                           n=limit, cutoff=0.75)]
+    unique = list(dict.fromkeys(found))
+    return sorted(unique, key=lambda p: _LEVELS.index(p.level))[:limit]
 
 
 def _describes(layer: Layer, typed: str) -> tuple[str, dict[str, object]]:

@@ -285,6 +285,23 @@ def test_the_countrys_grid_of_counts_zooms_where_it_is_tapped(phone: Page,
     assert abs(after[1] - 18.79) < 0.5 and abs(after[2] - 98.98) < 0.5
 
 
+def test_no_results_says_so_and_offers_a_misspelt_place(phone: Page, live_server: str) -> None:
+    """Issue 24, item 1: "zzzz" showed only "พบ 0 ชุมชน"; a misspelt place offers the place
+    (above whatever villages its likeness found)."""
+    phone.goto(f"{live_server}/tour?q=zzzz")
+    wait_ready(phone)
+    expect(phone.locator("#no-results")).to_be_visible()
+    expect(phone.locator("#did-you-mean")).to_be_hidden()
+    with new_view(phone):
+        phone.fill("#q", "เชียงใหมม")
+    offered = phone.locator("#suggestions .place-suggestion").first
+    expect(offered).to_have_text("จ.เชียงใหม่")
+    with new_view(phone):
+        offered.click()
+    expect(phone.locator("#place-note")).to_have_text(" ในจ.เชียงใหม่")
+    expect(phone.locator("#suggestions")).to_be_hidden()
+
+
 def test_search_forgives_a_vowel_slip(phone: Page, live_server: str) -> None:
     """ใ typed for ไ (the two look alike on the keyboard)."""
     phone.goto(f"{live_server}/tour?q=บ้านใผ่ฝรั่ง")

@@ -190,3 +190,19 @@ def test_a_product_type_is_found_by_its_label(client: FlaskClient, engine: Engin
     expected = _count(engine, "f.properties->>'product_type' = 'herbal'")
     body = client.get("/tour/search.json?q=สมุนไพร&limit=5").get_json()
     assert body["numberMatched"] >= expected > 0
+
+
+@pytest.mark.parametrize(("typed", "code"), [("เชียงใหมม", "50"), ("Chang Mai", "50"),
+                                             ("ดอยสะเกด", "5005")])
+def test_a_misspelt_place_is_offered(client: FlaskClient, typed: str,
+                                                   code: str) -> None:
+    """A slip in a place's name (villages may still match it by likeness)."""
+    body = client.get("/tour/search.json", query_string={"q": typed}).get_json()
+    assert body["place"] is None and body["place_suggestions"][0]["code"] == code
+
+
+def test_nothing_like_it_offers_nothing(client: FlaskClient) -> None:
+    body = client.get("/tour/search.json?q=zzzz").get_json()
+    assert (body["numberMatched"], body["place_suggestions"]) == (0, [])
+    exact = client.get("/tour/search.json?q=เชียงใหม่").get_json()
+    assert exact["place"]["code"] == "50" and exact["place_suggestions"] == []

@@ -207,10 +207,14 @@ def search_villages() -> ResponseReturnValue:
                       "href": url_for("tour.search_villages", _external=True, **args)})
     suggestions = [] if found.total else [s.as_dict() for s in gsearch.suggest(
         engine(), layer, typed, limit=SUGGESTIONS, floor=gsearch.SUGGEST_FLOOR)]
+    # A name like a place (a slip: "เชียงใหมม") may still match villages by likeness; the
+    # places most like it are offered whenever the search was not itself a place.
+    places = [] if found.place else [p.as_dict() for p in gsearch.places_like(typed)]
     place = found.place.as_dict() if found.place else None
     body = (f'{{"type": "FeatureCollection", "numberMatched": {found.total}, '
             f'"numberReturned": {len(features)}, "links": {json.dumps(links)}, '
             f'"suggestions": {json.dumps(suggestions, ensure_ascii=False)}, '
+            f'"place_suggestions": {json.dumps(places, ensure_ascii=False)}, '
             f'"place": {json.dumps(place, ensure_ascii=False)}, '
             f'"features": [{", ".join(features)}]}}')
     return Response(body, mimetype="application/geo+json")

@@ -41,10 +41,25 @@
     el("more").hidden = !next;
   }
 
-  function showSuggestions(list) {
+  // "No results" always says so; it offers the names most like it and the places (a province
+  // or district: a tap searches it) most like it, when there are any.
+  function showSuggestions(list, places) {
     const box = el("suggestions");
-    box.hidden = !list || !list.length;
-    el("suggestion-list").replaceChildren(...(list || []).map((s) => {
+    box.hidden = list === null && !(places || []).length;
+    el("no-results").hidden = list === null;
+    el("did-you-mean").hidden = !(list || []).length && !(places || []).length;
+    const placeItems = (places || []).map((pl) => {
+      const li = document.createElement("li");
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "link place-suggestion";
+      const prefix = pl.level === "province" ? "จ." : "อ.";
+      b.textContent = lang() === "en" ? `${pl.name_en} (${pl.name_th})` : `${prefix}${pl.name_th}`;
+      b.addEventListener("click", () => { el("q").value = pl.name_th; update(true); });
+      li.append(b);
+      return li;
+    });
+    el("suggestion-list").replaceChildren(...placeItems, ...(list || []).map((s) => {
       const li = document.createElement("li");
       const a = document.createElement("a");
       a.href = cfg.villageUrl.replace("__ID__", encodeURIComponent(s.id));
@@ -167,7 +182,8 @@
       total = listed.numberMatched;
       next = nextLink(listed);
       showCounts();
-      showSuggestions(listed.numberMatched === 0 ? listed.suggestions : null);
+      showSuggestions(listed.numberMatched === 0 ? listed.suggestions || [] : null,
+                      listed.place_suggestions);
       drawn.clearLayers();
       showGrid(!points && tiled ? p : null);
       let fitTo = null;
