@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 
 from core.schema import Layer
 from gis.layer_queries import LayerQuery, where
+from gis.staff_features import place_names
 
 # Candidates each village reads by sphere distance before the ellipsoidal one decides; the
 # two orders differ by well under 1 %, so the nearest is always among a handful.
@@ -38,12 +39,10 @@ class VillageNearest:
 
 def district_name(engine: Engine, code: str) -> tuple[str, str, str] | None:
     """(district Thai, district English, province Thai) of a loaded district, else None."""
-    with engine.connect() as conn:
-        row = conn.execute(text("""
-            SELECT d.name_th, d.name_en, p.name_th FROM districts d
-            JOIN provinces p ON p.code = left(d.code, 2) WHERE d.code = :code
-        """), {"code": code}).first()
-    return None if row is None else (row[0], row[1], row[2])
+    names = place_names(engine, code[:2], code, None)
+    if names["district_th"] is None:
+        return None
+    return names["district_th"], str(names["district_en"]), str(names["province_th"])
 
 
 def nearest_per_village(engine: Engine, layer: Layer, district: str,

@@ -351,51 +351,41 @@ def test_indicator_csv_carries_year_unit_and_source(page: Page, live_server: str
 # -- item 2: the locator's panel -----------------------------------------------------------------
 
 def test_the_locator_place_search_honours_the_province_and_says_not_found(
-        browser: Browser, live_server: str) -> None:
+        page: Page, live_server: str) -> None:
     """Issue 24: the place search ignored the chosen province and said nothing on no match."""
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="th-TH")
-    page = context.new_page()
-    try:
-        page.goto(f"{live_server}/locator")
-        wait_ready(page)
-        page.select_option("#l-province", "50")
-        page.fill("#from", "บ้านหนองบัว")
-        expect(page.locator("#place-results button").first).to_be_visible()
-        listed = page.locator("#place-results button").all_inner_texts()
-        assert listed and all(t.endswith("จ.เชียงใหม่") for t in listed), listed
-        page.fill("#from", "ศรีภูมิ")
-        expect(page.locator("#place-results button")).to_have_count(1)
-        page.select_option("#l-province", "10")
-        page.fill("#from", "ศรีภูมิx")
-        page.fill("#from", "ศรีภูมิ")
-        expect(page.locator("#place-results .place-none")).to_contain_text(
-            "ไม่พบสถานที่ \"ศรีภูมิ\"")
-        expect(page.locator("#place-results button")).to_have_count(0)
-    finally:
-        context.close()
+    page.goto(f"{live_server}/locator")
+    wait_ready(page)
+    page.select_option("#l-province", "50")
+    page.fill("#from", "บ้านหนองบัว")
+    expect(page.locator("#place-results button").first).to_be_visible()
+    listed = page.locator("#place-results button").all_inner_texts()
+    assert listed and all(t.endswith("จ.เชียงใหม่") for t in listed), listed
+    page.fill("#from", "ศรีภูมิ")
+    expect(page.locator("#place-results button")).to_have_count(1)
+    page.select_option("#l-province", "10")
+    page.fill("#from", "ศรีภูมิx")
+    page.fill("#from", "ศรีภูมิ")
+    expect(page.locator("#place-results .place-none")).to_contain_text(
+        "ไม่พบสถานที่ \"ศรีภูมิ\"")
+    expect(page.locator("#place-results button")).to_have_count(0)
 
 
 def test_the_locator_lists_the_nearest_center_for_every_village_of_a_district(
-        browser: Browser, live_server: str) -> None:
+        page: Page, live_server: str) -> None:
     """Issue 24: a batch "nearest center for every village in this district", printable."""
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="th-TH")
-    page = context.new_page()
-    try:
-        page.goto(f"{live_server}/locator")
-        wait_ready(page)
-        expect(page.locator("#batch-district")).to_be_disabled()
-        page.select_option("#l-province", "50")
-        expect(page.locator("#batch-district")).to_be_enabled()
-        page.select_option("#batch-district", "5001")
-        page.click("#batch button[type=submit]")
-        page.wait_for_url("**/locator/villages?*")
-        assert "layer=learning-centers" in page.url and "district=5001" in page.url
-        expect(page.locator("h1")).to_contain_text("เมืองเชียงใหม่")
-        rows = page.locator("#villages-nearest tbody tr")
-        assert rows.count() > 20
-        assert "ศูนย์" in rows.first.inner_text()
-    finally:
-        context.close()
+    page.goto(f"{live_server}/locator")
+    wait_ready(page)
+    expect(page.locator("#batch-district")).to_be_disabled()
+    page.select_option("#l-province", "50")
+    expect(page.locator("#batch-district")).to_be_enabled()
+    page.select_option("#batch-district", "5001")
+    page.click("#batch button[type=submit]")
+    page.wait_for_url("**/locator/villages?*")
+    assert "layer=learning-centers" in page.url and "district=5001" in page.url
+    expect(page.locator("h1")).to_contain_text("เมืองเชียงใหม่")
+    rows = page.locator("#villages-nearest tbody tr")
+    assert rows.count() > 20
+    assert "ศูนย์" in rows.first.inner_text()
 
 
 def test_the_locator_panel_never_scrolls_sideways(browser: Browser, live_server: str) -> None:

@@ -13,17 +13,20 @@ removed.
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import Response
 from sqlalchemy import Engine
 
+from core.values import safe_row
 from gis import collections as gc
 from gis import downloads as gd
 from web.params import BadParameter
@@ -73,6 +76,16 @@ def response(c: gc.Collection, fmt: str, q: gc.Query) -> Response:
     first = next(body, b"")
     return Response(itertools.chain([first], body), mimetype=MEDIA_TYPES[fmt],
                     headers=headers, direct_passthrough=True)
+
+
+def csv_attachment(rows: Any, name: str) -> Response:
+    """A small CSV (reports, lists) as a download Excel opens: UTF-8 with its byte-order mark
+    (Excel reads Thai only so), and any cell that would run as a formula neutralised. A whole
+    layer streams instead (web/api.py)."""
+    out = io.StringIO()
+    csv.writer(out).writerows(safe_row(list(row)) for row in rows)
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def _sequence(db: Engine, c: gc.Collection, q: gc.Query, separator: str) -> Iterator[bytes]:

@@ -3,8 +3,6 @@ to a place, with the layers' "only …" filters."""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request, url_for
@@ -12,11 +10,11 @@ from flask.typing import ResponseReturnValue
 
 from core.errors import BadParameter, NotFound
 from core.schema import Layer
-from core.values import safe_row
 from gis import layer_queries as lq
 from gis.nearest_villages import district_name, nearest_per_village
 from web import params as wp
 from web.choices import area_choices
+from web.downloads import csv_attachment
 from web.maps import plain_map
 from web.page_layers import layers_with_role, script_config
 from web.services import engine, settings
@@ -80,18 +78,11 @@ def _as_csv(args: dict[str, str]) -> dict[str, Any]:
 
 
 def _villages_csv(layer: Layer, district: str, rows: list, sample: bool) -> Response:
-    out = io.StringIO()
-    out.write("\ufeff")  # Excel reads UTF-8 Thai only with the byte-order mark
-    writer = csv.writer(out)
-    writer.writerow(["village_id", "หมู่บ้าน / village", "subdistrict_code", "ตำบล / subdistrict",
-                     "lon", "lat", "nearest_key", f"{layer.title_th} ที่ใกล้ที่สุด / nearest",
-                     "distance_km", "sample"])
-    for r in rows:
-        writer.writerow(safe_row([
-            r.village_id, r.village_th, r.subdistrict_code or "", r.subdistrict_th or "",
-            f"{r.lon:.6f}", f"{r.lat:.6f}", r.key or "", r.name or "",
-            "" if r.distance_m is None else f"{r.distance_m / 1000:.2f}",
-            "true" if sample else "false"]))
-    name = f"nearest-{layer.id}-{district}.csv"
-    return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    header = ["village_id", "หมู่บ้าน / village", "subdistrict_code", "ตำบล / subdistrict",
+              "lon", "lat", "nearest_key", f"{layer.title_th} ที่ใกล้ที่สุด / nearest",
+              "distance_km", "sample"]
+    body = ([r.village_id, r.village_th, r.subdistrict_code or "", r.subdistrict_th or "",
+             f"{r.lon:.6f}", f"{r.lat:.6f}", r.key or "", r.name or "",
+             "" if r.distance_m is None else f"{r.distance_m / 1000:.2f}",
+             "true" if sample else "false"] for r in rows)
+    return csv_attachment([header, *body], f"nearest-{layer.id}-{district}.csv")

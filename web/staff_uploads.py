@@ -10,8 +10,6 @@ import with its counts and report. (Administration: ``web/staff_admin.py``.)
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import shutil
 from datetime import datetime
@@ -22,7 +20,6 @@ from zoneinfo import ZoneInfo
 from flask import (
     Blueprint,
     Flask,
-    Response,
     jsonify,
     redirect,
     render_template,
@@ -34,12 +31,12 @@ from sqlalchemy import Engine
 
 from core.accounts import Account
 from core.errors import BadParameter, Forbidden, NotFound
-from core.values import safe_row
 from gis import upload_jobs as jobs
 from gis.personal import purge_uploads
 from layers.definitions import LAYERS
 from web import jobs as runner
 from web.auth import current_account, signed_in
+from web.downloads import csv_attachment
 from web.services import engine, settings
 
 staff_uploads = Blueprint("staff_uploads", __name__)
@@ -234,14 +231,6 @@ def job_cancel(job_id: int) -> ResponseReturnValue:
     return redirect(url_for("staff_uploads.job_page", job_id=job_id), 303)
 
 
-def _csv(rows: Any, name: str) -> Response:
-    out = io.StringIO()
-    # Reasons quote the file's own cells: a formula there must not run in Excel.
-    csv.writer(out).writerows(safe_row(list(row)) for row in rows)
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
 @staff_uploads.get("/upload/<id:job_id>/report.csv")
 @signed_in
 def job_report_csv(job_id: int) -> ResponseReturnValue:
@@ -250,7 +239,7 @@ def job_report_csv(job_id: int) -> ResponseReturnValue:
     report = jobs.all_report_rows(engine(), job_id, commit=commit)
     if not report:
         raise NotFound("ยังไม่มีรายงาน / there is no report yet")
-    return _csv(jobs.report_csv_rows(report),
+    return csv_attachment(jobs.report_csv_rows(report),
                 f"upload-{job_id}-{'commit' if commit else 'check'}-report.csv")
 
 
@@ -274,4 +263,5 @@ def imports() -> ResponseReturnValue:
 @signed_in
 def import_report_csv(import_id: int) -> ResponseReturnValue:
     report = jobs.import_report(engine(), _account(), import_id)
-    return _csv(jobs.report_csv_rows(report), f"import-{import_id}-report.csv")
+    # Reasons quote the file's own cells: csv_attachment keeps a formula there from running.
+    return csv_attachment(jobs.report_csv_rows(report), f"import-{import_id}-report.csv")
