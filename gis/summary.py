@@ -275,12 +275,16 @@ def _indicators(conn: Connection, ref: AreaRef) -> list[dict[str, Any]]:
         ), r AS (
             SELECT *, CASE WHEN sibling AND value IS NOT NULL THEN
                           rank() OVER (PARTITION BY indicator_id, year, sibling, value IS NULL
-                                       ORDER BY value DESC) END AS rank
+                                       ORDER BY value DESC) END AS rank,
+                   CASE WHEN sibling AND value IS NOT NULL THEN
+                          count(*) OVER (PARTITION BY indicator_id, year, sibling, value)
+                   END AS tied
             FROM v
         )
         SELECT r.indicator_id, r.year, i.title_th, i.title_en, i.unit, i.source,
                max(r.value) FILTER (WHERE r.area_code = :code) AS value,
                max(r.rank) FILTER (WHERE r.area_code = :code) AS rank,
+               max(r.tied) FILTER (WHERE r.area_code = :code) AS tied,
                count(r.value) FILTER (WHERE r.sibling) AS of,
                avg(r.value) FILTER (WHERE r.sibling) AS parent_mean,
                avg(r.value) AS level_mean, sum(r.value) AS level_sum
@@ -295,7 +299,10 @@ def _indicators(conn: Connection, ref: AreaRef) -> list[dict[str, Any]]:
         value = r.value
         if country:  # a count adds up; a rate or an average does not
             value = r.level_sum if r.indicator_id in ADDITIVE else r.level_mean
-        item["series"].append({"year": r.year, "value": value, "rank": r.rank, "of": r.of,
+        all_equal = r.tied is not None and r.tied == r.of
+        item["series"].append({"year": r.year, "value": value,
+                               "rank": None if all_equal else r.rank, "of": r.of,
+                               "tied": r.tied, "all_equal": all_equal,
                                "parent_mean": None if country else r.parent_mean,
                                "level_mean": r.level_mean})
         item["aggregate"] = ("sum" if r.indicator_id in ADDITIVE else "mean") if country else None
@@ -304,7 +311,7 @@ def _indicators(conn: Connection, ref: AreaRef) -> list[dict[str, Any]]:
         with_value = [s for s in item["series"] if s["value"] is not None]
         latest = with_value[-1] if with_value else item["series"][-1]
         item.update(year=latest["year"], value=latest["value"], rank=latest["rank"],
-                    of=latest["of"])
+                    of=latest["of"], tied=latest["tied"], all_equal=latest["all_equal"])
         result.append(item)
     return result
 
@@ -397,6 +404,32 @@ def area_summary(engine: Engine, level: str, code: str) -> dict[str, Any]:
                                                 lambda c: _make_summary(c, ref)))
 
 
+def rank_among(peer_values: list[float], value: float) -> dict[str, Any]:
+    """Where ``value`` stands among ``peer_values`` (the area's own value among them), ties
+    shared: sixteen districts all at 0 are not "1st of 16", they are all equal, so no rank.
+    Returns rank (None when every peer is equal), tied (how many share it) and of."""
+    of = len(peer_values)
+    tied = sum(1 for v in peer_values if v == value)
+    if of == 0 or tied == of:
+        return {"rank": None, "tied": tied, "of": of, "all_equal": of > 0}
+    return {"rank": 1 + sum(1 for v in peer_values if v > value), "tied": tied, "of": of,
+            "all_equal": False}
+
+
+def _ranked_among(ref: AreaRef, area: dict[str, Any]) -> dict[str, str] | None:
+    """What a rank ranks among, said in words: "the districts of Chiang Mai"."""
+    if ref.level in ("country", "village"):
+        return None
+    parent = area["parents"][-1]
+    label_th, label_en = LEVEL_LABELS[ref.level]
+    return {"level_th": label_th, "level_en": label_en,
+            "parent_th": parent["name_th"], "parent_en": parent["name_en"]}
+
+
+PER_PEOPLE = 10_000
+"""Per-capita counts are per 10,000 people (a province's plots are a few per 10,000)."""
+
+
 def _make_summary(conn: Connection, ref: AreaRef) -> dict[str, Any]:
     area = _area(conn, ref)
     children = _children(conn, ref)
@@ -420,32 +453,41 @@ def _make_summary(conn: Connection, ref: AreaRef) -> dict[str, Any]:
             by_child.setdefault(r.layer, {})[r.child] = r.n
     for c in children:
         c["counts"] = {lid: by_child.get(lid, {}).get(c["code"], 0) for lid in LAYERS}
+    population = next((i for i in indicators if i["id"] == "population"), None)
+    people = population["value"] if population and population["value"] else None
     layers = []
     for layer in LAYERS.values():
         n = in_area.get(layer.id, 0)
         total = country.get(layer.id, 0)
-        rank = of = None
+        standing: dict[str, Any] = {"rank": None, "tied": None, "of": None, "all_equal": False}
+        parent_count = None
         if ref.level not in ("country", "village"):
             peers = siblings.get(layer.id, {})
-            of = area["siblings"]
-            rank = 1 + sum(1 for v in peers.values() if v > n)
+            # siblings with no feature are absent from the counts: they are zeros
+            values = [*peers.values(), *[0] * max(0, area["siblings"] - len(peers))]
+            standing = rank_among(values, n)
+            parent_count = sum(peers.values())
         layers.append({
             "id": layer.id, "title_th": layer.title_th, "title_en": layer.title_en,
             "color": layer.color, "count": n, "country_count": total,
-            "share": (n / total) if total else None, "rank": rank, "of": of,
+            "share": (n / total) if total else None, **standing,
+            "parent_count": parent_count,
+            "parent_share": (n / parent_count) if parent_count else None,
+            "per_people": (n * PER_PEOPLE / people) if people else None,
             "sample": sample.get(layer.id, False),
             "categories": [{"field": f.name, "label_th": f.label_th, "label_en": f.label_en,
                             "kind": f.filter,
                             "values": _category_rows(f, categories.get((layer.id, f.name), []))}
                            for f in category_fields(layer)],
         })
-    population = next((i for i in indicators if i["id"] == "population"), None)
     return {
         "area": area,
         "level_th": LEVEL_LABELS[ref.level][0], "level_en": LEVEL_LABELS[ref.level][1],
         "child_level": CHILD[ref.level],
         "population": ({"value": population["value"], "year": population["year"],
                         "source": population["source"]} if population else None),
+        "per_people": PER_PEOPLE,
+        "ranked_among": _ranked_among(ref, area),
         "layers": layers,
         "children": children,
         "indicators": [i for i in indicators if i["id"] != "population"],

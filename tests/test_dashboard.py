@@ -83,6 +83,60 @@ def test_indicators_rank_and_series(client, engine):
     assert body["population"] is not None and body["population"]["value"] > 0
 
 
+def test_rank_shares_ties_and_says_so_when_all_are_equal():
+    """Issue 23, item 3: sixteen districts all at 0 are not "1st of 16"."""
+    assert gs.rank_among([0] * 16, 0) == {"rank": None, "tied": 16, "of": 16, "all_equal": True}
+    assert gs.rank_among([5, 3, 3, 1], 3) == {"rank": 2, "tied": 2, "of": 4, "all_equal": False}
+    assert gs.rank_among([5, 3, 3, 1], 5)["rank"] == 1
+    assert gs.rank_among([], 0)["rank"] is None
+
+
+def test_district_share_is_of_its_province_and_rank_handles_ties(client, engine):
+    """A district card says its share of the province (not 0.07 % of the country), ranks among
+    the province's districts with ties shared, and gives no rank when all of them are equal."""
+    with engine.connect() as conn:
+        # a layer and a province whose districts all hold none of it
+        layer, district = conn.execute(text("""
+            SELECT l.id, min(d.code) FROM unnest(CAST(:ids AS text[])) l(id)
+            CROSS JOIN districts d
+            WHERE NOT EXISTS (SELECT 1 FROM layer_features f WHERE f.layer = l.id
+                              AND f.province_code = d.province_code)
+            GROUP BY l.id ORDER BY 1 LIMIT 1"""), {"ids": list(LAYERS)}).one()
+    body = client.get(f"/api/areas/district/{district}/summary").get_json()
+    empty = next(x for x in body["layers"] if x["id"] == layer)
+    siblings = count(engine, "SELECT count(*) FROM districts WHERE province_code = :p",
+                     p=district[:2])
+    assert (empty["rank"], empty["all_equal"], empty["of"], empty["tied"]) == (
+        None, True, siblings, siblings)
+    assert body["ranked_among"]["level_en"] == "District"
+    assert body["ranked_among"]["parent_th"] == body["area"]["parents"][-1]["name_th"]
+
+    body = client.get("/api/areas/district/5001/summary").get_json()
+    for item in body["layers"]:
+        in_province = count(engine, "SELECT count(*) FROM layer_features WHERE layer = :l "
+                                    "AND province_code = '50'", l=item["id"])
+        assert item["parent_count"] == in_province, item["id"]
+        assert item["parent_share"] == (pytest.approx(item["count"] / in_province)
+                                        if in_province else None)
+        per_district = [r[0] for r in _rows(engine, """
+            SELECT count(f.key) FROM districts d LEFT JOIN layer_features f
+              ON f.district_code = d.code AND f.layer = :l
+            WHERE d.province_code = '50' GROUP BY d.code""", l=item["id"])]
+        equal = sum(1 for n in per_district if n == item["count"])
+        assert item["tied"] == equal, item["id"]
+        if equal == len(per_district):
+            assert item["rank"] is None
+        else:
+            assert item["rank"] == 1 + sum(1 for n in per_district if n > item["count"])
+
+
+def test_province_counts_per_people(client):
+    body = client.get("/api/areas/province/50/summary").get_json()
+    people = body["population"]["value"]
+    plots = next(x for x in body["layers"] if x["id"] == "khok-nong-na")
+    assert plots["per_people"] == pytest.approx(plots["count"] * 10_000 / people)
+
+
 def test_range_edges_cover_the_declared_range():
     edges = gs.range_edges(LAYERS["khok-nong-na"].field("plot_size_rai"))
     assert edges[0] == 0.1 and edges[-1] == 500 and edges == sorted(edges)

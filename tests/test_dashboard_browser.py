@@ -137,8 +137,25 @@ def test_every_chart_shows_the_api_numbers(page, live_server, client):
     plots = next(x for x in api["layers"] if x["id"] == "khok-nong-na")
     expect(page.locator('[data-card="khok-nong-na"] .card-value')).to_have_text(
         f"{plots['count']:,}")
+    rank = "อันดับร่วม" if plots["tied"] > 1 else "อันดับ"
     expect(page.locator('[data-card="khok-nong-na"] .card-note')).to_contain_text(
-        f"อันดับ {plots['rank']} จาก 77")
+        f"{rank} {plots['rank']} จาก 77 จังหวัดในประเทศไทย")
+
+
+def test_a_district_card_says_its_share_of_the_province_and_ties(page, live_server, client):
+    """Issue 23, item 3: "% of Chiang Mai", not "% of the country"; all-equal says so."""
+    open_ready(page, f"{live_server}/dashboard?district=5001")
+    api = client.get("/api/areas/district/5001/summary").get_json()
+    for item in api["layers"]:
+        note = page.locator(f'[data-card="{item["id"]}"] .card-note')
+        expect(note).to_contain_text("ของเชียงใหม่")
+        expect(note).not_to_contain_text("ของประเทศ")
+        if item["all_equal"]:
+            expect(note).to_contain_text(f"เท่ากันทั้ง {item['of']} อำเภอ/เขตในเชียงใหม่")
+        elif item["tied"] > 1:
+            expect(note).to_contain_text(f"อันดับร่วม {item['rank']} จาก {item['of']}")
+        else:
+            expect(note).to_contain_text(f"อันดับ {item['rank']} จาก {item['of']}")
 
 
 def test_tables_sort_and_share_links(page, live_server):

@@ -36,6 +36,20 @@
   }
 
   // ---- cards ---------------------------------------------------------------------------------
+  // What a rank ranks among, and ties said as ties: sixteen districts all at 0 are "all equal",
+  // not "1st of 16" (issue 23, item 3).
+  function standing(x) {
+    const among = S.ranked_among;
+    const th = among ? `${among.level_th}ใน${among.parent_th}` : "";
+    const en = among ? `${among.level_en.toLowerCase()}s of ${among.parent_en}` : "";
+    if (x.all_equal) return bi(`เท่ากันทั้ง ${num(x.of)} ${th}`, `all ${num(x.of)} ${en} equal`);
+    if (!x.rank || !x.of) return [];
+    if (x.tied > 1) {
+      return bi(`อันดับร่วม ${x.rank} จาก ${num(x.of)} ${th} (เท่ากัน ${num(x.tied)})`,
+        `tied ${x.rank} of ${num(x.of)} ${en} (${num(x.tied)} equal)`);
+    }
+    return bi(`อันดับ ${x.rank} จาก ${num(x.of)} ${th}`, `rank ${x.rank} of ${num(x.of)} ${en}`);
+  }
   function card(list, label, value, note, attrs = {}) {
     list.append(el("li", { className: "card", ...attrs },
       el("span", { className: "card-label" }, ...label),
@@ -55,8 +69,18 @@
     for (const l of S.layers) {
       const notes = [];
       if (S.area.level !== "country") {
-        notes.push(...bi(`${pct(l.share)} ของประเทศ`, "of the country"));
-        if (l.rank && l.of) notes.push(el("br"), ...bi(`อันดับ ${l.rank} จาก ${l.of}`, `rank ${l.rank} of ${l.of}`));
+        const among = S.ranked_among;
+        if (among) {  // the share of the parent: a district's share of its province
+          notes.push(...bi(`${pct(l.parent_share)} ของ${among.parent_th}`, `of ${among.parent_en}`));
+        } else {
+          notes.push(...bi(`${pct(l.share)} ของประเทศ`, "of the country"));
+        }
+        const rank = standing(l);
+        if (rank.length) notes.push(el("br"), ...rank);
+      }
+      if (l.per_people != null) {
+        notes.push(el("br"), ...bi(`${num(l.per_people)} ต่อประชากร ${num(S.per_people)} คน`,
+          `per ${num(S.per_people)} people`));
       }
       const item = el("li", { className: "card layer-card", "data-card": l.id },
         el("span", { className: "card-label" }, el("i", { className: "dot", "data-color": l.color }),
@@ -70,7 +94,7 @@
     for (const i of S.indicators) {
       const note = [];
       if (i.year) note.push(`ปี ${year(i.year)} `);
-      if (i.rank) note.push(...bi(`อันดับ ${i.rank} จาก ${i.of}`, `rank ${i.rank} of ${i.of}`));
+      note.push(...standing(i));
       if (i.aggregate) note.push(...bi(i.aggregate === "sum" ? "รวมทุกจังหวัด" : "ค่าเฉลี่ยของจังหวัด",
         i.aggregate === "sum" ? "sum of provinces" : "mean of provinces"));
       card(ilist, bi(i.title_th, i.title_en), `${num(i.value)} ${i.unit || ""}`.trim(), note,
