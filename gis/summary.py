@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -404,7 +405,7 @@ def area_summary(engine: Engine, level: str, code: str) -> dict[str, Any]:
                                                 lambda c: _make_summary(c, ref)))
 
 
-def rank_among(peer_values: list[float], value: float) -> dict[str, Any]:
+def rank_among(peer_values: Sequence[float], value: float) -> dict[str, Any]:
     """Where ``value`` stands among ``peer_values`` (the area's own value among them), ties
     shared: sixteen districts all at 0 are not "1st of 16", they are all equal, so no rank.
     Returns rank (None when every peer is equal), tied (how many share it) and of."""
