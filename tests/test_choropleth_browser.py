@@ -46,3 +46,24 @@ def test_clicking_a_province_drills_down(page: Page, live_server: str) -> None:
         page.locator("#ctable tbody tr[data-code='50']").click()
     assert "level=district" in page.url and "province=50" in page.url
     assert page.locator("#ctable tbody tr").count() == 25  # Chiang Mai's districts
+
+
+def test_compare_table_shows_both_years_and_the_percent_change(page: Page, live_server: str,
+                                                               client) -> None:
+    """Issue 23, item 4: the change between years shows neither year's value no more."""
+    page.goto(f"{live_server}/choropleth?indicator=nso-household-income&level=province"
+              "&year=2558&compare=2549&classify=quantiles&k=5")
+    wait_ready(page)
+    heads = page.locator("#ctable thead th").all_inner_texts()
+    assert [h.split("\n")[0].split(" B.E.")[0].strip() for h in heads[-4:]] == [
+        "พ.ศ. 2549", "พ.ศ. 2558", "เปลี่ยนแปลง Change", "% เปลี่ยนแปลง % change"], heads
+    api = client.get("/api/indicators/nso-household-income/values?level=province&year=2558"
+                     "&compare=2549").get_json()
+    bkk = next(v for v in api["values"] if v["code"] == "10")
+    row = page.locator("#ctable tbody tr[data-code='10']")
+    for col, value in (("value_compare", bkk["value_compare"]), ("value_year", bkk["value_year"])):
+        assert row.locator(f"[data-col='{col}']").inner_text().replace(",", "") == (
+            f"{value:.0f}" if value >= 1000 else str(value)), col
+    pct = row.locator("[data-col='change_pct']").inner_text()
+    assert pct.endswith(" %") and f"{abs(bkk['change_pct']):.1f}".rstrip("0").rstrip(".") in pct
+    assert page.js_errors == []

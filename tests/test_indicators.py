@@ -177,6 +177,28 @@ def test_change_between_two_years(client: FlaskClient) -> None:
             assert v["value"] is None
         else:
             assert v["value"] == pytest.approx(b[v["code"]] - a[v["code"]])
+            # both years beside the change, and the % change (issue 23, item 4)
+            assert (v["value_compare"], v["value_year"]) == (a[v["code"]], b[v["code"]])
+            assert v["change_pct"] == pytest.approx(
+                round((b[v["code"]] - a[v["code"]]) * 100 / abs(a[v["code"]]), 1))
+            # rounded to the data's own precision: no float noise (-3379.300000000003)
+            assert len(repr(v["value"]).split(".")[-1]) <= max(
+                len(repr(x).split(".")[-1]) for x in (a[v["code"]], b[v["code"]]))
+
+
+def test_change_csv_has_both_years_and_its_own_name(client: FlaskClient) -> None:
+    base = "/api/indicators/nso-household-income/values?level=province&f=csv&year=2558"
+    plain, change = client.get(base), client.get(base + "&compare=2549")
+    assert plain.headers["Content-Disposition"] != change.headers["Content-Disposition"]
+    assert "2558-change-from-2549.csv" in change.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(change.get_data(as_text=True).lstrip("\ufeff"))))
+    assert len(rows) == 77
+    for row in rows:
+        assert "00000000" not in row["change"] and "99999999" not in row["change"], row
+        if row["value_2558"] and row["value_2549"]:
+            assert float(row["change"]) == pytest.approx(
+                float(row["value_2558"]) - float(row["value_2549"]))
+            assert row["change_pct"]
 
 
 def test_catalogue_and_csv(client: FlaskClient) -> None:
@@ -229,6 +251,18 @@ def test_standalone_html_export(client: FlaskClient) -> None:
     assert not re.search(r"<(script|link)[^>]+(src|href)=", html)  # Leaflet is inside the file
     assert "L.map(" in html and "รายได้เฉลี่ยต่อเดือนต่อครัวเรือน" in html
     assert "DGA Open Government Licence" in html
+
+
+def test_export_of_a_change_gives_both_years(client: FlaskClient) -> None:
+    response = client.get("/choropleth/export.html?indicator=nso-household-income"
+                          "&level=province&year=2558&compare=2549&classify=quantiles&k=5")
+    html = response.get_data(as_text=True)
+    bkk = next(v for v in _get(client, "/api/indicators/nso-household-income/values?"
+                                       "level=province&year=2558&compare=2549")["values"]
+               if v["code"] == "10")
+    shown = {json.loads(f'"{s}"') for s in re.findall(r'"shown": ?"(2549: [^"]*)"', html)}
+    assert (f"2549: {bkk['value_compare']:,.0f} \u2192 2558: {bkk['value_year']:,.0f} "
+            f"บาท/เดือน (baht/month) (+{bkk['value']:,.0f}, +{bkk['change_pct']} %)") in shown
 
 
 def test_natural_breaks_on_many_areas_use_an_even_sample(client: FlaskClient) -> None:

@@ -96,6 +96,15 @@ def _legend_labels(body: dict[str, Any]) -> list[str]:
             for i, c in enumerate(legend)]
 
 
+def _shown(v: dict[str, Any], body: dict[str, Any], unit: str) -> str:
+    """A tooltip's value; a change gives both years and the % change, as the page's table."""
+    if body["measure"] != "change":
+        return f"{number(v['value'])} {unit}"
+    pct = "" if v.get("change_pct") is None else f", {number(v['change_pct'], True)} %"
+    return (f"{body['compare']}: {number(v['value_compare'])} → {body['year']}: "
+            f"{number(v['value_year'])} {unit} ({number(v['value'], True)}{pct})")
+
+
 @choropleth.get("/choropleth/export.html")
 def export() -> ResponseReturnValue:
     """The current view as one HTML file (map, legend, source) with Leaflet inside it."""
@@ -116,8 +125,7 @@ def export() -> ResponseReturnValue:
         # Folium's GeoJsonTooltip puts these in with innerHTML: escape them here.
         feature["properties"].update({
             "name_th": escape(v.get("name_th", "")),
-            "shown": "ไม่มีข้อมูล / no data" if value is None else escape(
-                f"{number(value, body['measure'] == 'change')} {unit}"),
+            "shown": "ไม่มีข้อมูล / no data" if value is None else escape(_shown(v, body, unit)),
             "color": v.get("color", ch.NO_DATA_COLOR)})
     fmap = page_map(settings(), asset_url=None)
     layer = folium.GeoJson(

@@ -97,6 +97,7 @@ def compute_values(indicator_id: str, allowed: set[str] = VALUE_PARAMS,
     compare = _year("compare")
     rows = gi.values(engine(), indicator, level, scope, year)
     numbers = [r.value for r in rows]
+    base: dict[str, float | None] = {}
     if compare is not None:
         if compare == year:
             raise BadParameter("compare must be another year than year")
@@ -112,6 +113,10 @@ def compute_values(indicator_id: str, allowed: set[str] = VALUE_PARAMS,
     for r, v, rank in zip(rows, numbers, ranks, strict=True):
         record: dict[str, object] = {"code": r.code, "name_th": r.name_th, "name_en": r.name_en,
                                      "value": v, "rank": rank}
+        if compare is not None:  # both years beside the change, so a reader can check it
+            before = base.get(r.code)
+            record.update(value_year=r.value, value_compare=before,
+                          change_pct=_change_pct(r.value, before))
         if level in ("district", "subdistrict"):
             record["province_th"] = r.province_th
         if level == "subdistrict":
@@ -146,7 +151,24 @@ def _signs(numbers: list[float | None]) -> str:
 
 
 def _change(value: float | None, before: float | None) -> float | None:
-    return None if value is None or before is None else value - before
+    """The change, rounded to the data's own precision: 27,143.1 − 30,522.4 is −3,379.3, not
+    the float subtraction's −3379.300000000003."""
+    if value is None or before is None:
+        return None
+    return round(value - before, max(_decimals(value), _decimals(before)))
+
+
+def _change_pct(value: float | None, before: float | None) -> float | None:
+    """The change as a percentage of the earlier year, to 0.1 %; none from a zero base."""
+    if value is None or before is None or before == 0:
+        return None
+    return round((value - before) * 100 / abs(before), 1)
+
+
+def _decimals(x: float) -> int:
+    """Decimal places the stored number carries (its shortest repr), at most 6."""
+    digits = repr(float(x)).split("e")[0]
+    return min(6, len(digits.split(".")[1].rstrip("0"))) if "." in digits else 0
 
 
 @indicators_api.get("/indicators/<indicator_id>/values")
@@ -165,6 +187,8 @@ def values(indicator_id: str) -> ResponseReturnValue:
                     + (["district_th"] if body["level"] == "subdistrict" else [])
                     + (["province_th"] if levelled else [])
                     + [body["measure"], "rank"] + (["class"] if classified else [])
+                    + ([f"value_{body['year']}", f"value_{body['compare']}", "change_pct"]
+                       if body["compare"] else [])
                     + ["year_be"] + (["compare_year_be"] if body["compare"] else [])
                     + ["indicator", "unit", "source", "licence"])
     records = body["values"]
@@ -176,11 +200,18 @@ def values(indicator_id: str) -> ResponseReturnValue:
             + ([r.get("province_th") or ""] if levelled else [])
             + ["" if r["value"] is None else r["value"], r["rank"] or ""]
             + ([r.get("class", "")] if classified else [])
+            + ([_blank(r["value_year"]), _blank(r["value_compare"]), _blank(r["change_pct"])]
+               if body["compare"] else [])
             + [body["year"] or ""] + ([body["compare"]] if body["compare"] else [])
             + [indicator.title_th, indicator.unit, indicator.source, indicator.licence]))
-    name = f"{indicator.id}-{body['level']}-{body['year'] or 'all'}.csv"
+    name = f"{indicator.id}-{body['level']}-{body['year'] or 'all'}" + (
+        f"-change-from-{body['compare']}.csv" if body["compare"] else ".csv")
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _blank(x: object) -> object:
+    return "" if x is None else x
 
 
 @indicators_api.get("/choropleth/areas")

@@ -20,7 +20,8 @@
   let rows = [];
   let shown = null;  // the last values body drawn (legend, table, PNG)
   // The table's own state, kept in the URL with the form's (`sort=value-desc`, `q=`).
-  const SORTS = { rank: "asc", name: "asc", district: "asc", province: "asc", value: "desc" };
+  const SORTS = { rank: "asc", name: "asc", district: "asc", province: "asc", value: "desc",
+                  value_year: "desc", value_compare: "desc", change_pct: "desc" };
   let sortKey = "rank";
   let sortDir = "asc";
   let activeCode = null;  // the row that takes Tab (one tab stop for the whole table)
@@ -173,7 +174,13 @@
       ["name", "พื้นที่", "Area", ""],
       ...(level === "subdistrict" ? [["district", "อำเภอ", "District", ""]] : []),
       ...(level === "subdistrict" || level === "district" ? [["province", "จังหวัด", "Province", ""]] : []),
-      ["value", "ค่า", "Value", "num"],
+      // A change between years shows both years and the % change beside it (issue 23, item 4).
+      ...(shown && isChange(shown) ? [
+        ["value_compare", `พ.ศ. ${formatYear(shown.compare)}`, `B.E. ${formatYear(shown.compare)}`, "num"],
+        ["value_year", `พ.ศ. ${formatYear(shown.year)}`, `B.E. ${formatYear(shown.year)}`, "num"],
+        ["value", "เปลี่ยนแปลง", "Change", "num"],
+        ["change_pct", "% เปลี่ยนแปลง", "% change", "num"],
+      ] : [["value", "ค่า", "Value", "num"]]),
     ];
   }
 
@@ -243,7 +250,10 @@
       tr.tabIndex = r.code === activeCode ? 0 : -1;
       const cells = { rank: r.rank == null ? "–" : formatNumber(r.rank), name: r.name_th,
                       district: r.district_th || "", province: r.province_th || "",
-                      value: r.value == null ? "ไม่มีข้อมูล" : valueText(r.value, shown) };
+                      value: r.value == null ? "ไม่มีข้อมูล" : valueText(r.value, shown),
+                      value_year: r.value_year == null ? "ไม่มีข้อมูล" : formatNumber(r.value_year),
+                      value_compare: r.value_compare == null ? "ไม่มีข้อมูล" : formatNumber(r.value_compare),
+                      change_pct: r.change_pct == null ? "–" : `${formatNumber(r.change_pct, { signed: true })} %` };
       for (const [key, , , cls] of cols) {
         const td = document.createElement(key === "name" ? "th" : "td");
         if (key === "name") {
