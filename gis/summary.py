@@ -16,26 +16,30 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from core.areas import CDD_REGIONS
 from core.errors import BadParameter, NotFound
 from core.schema import Field, Layer
 from gis.versioned import VersionedCache
 from layers.definitions import LAYERS
 
-LEVELS = ("country", "province", "district", "subdistrict", "village")
+LEVELS = ("country", "region", "province", "district", "subdistrict", "village")
 CODE_LENGTH = {"country": 0, "province": 2, "district": 4, "subdistrict": 6, "village": 8}
+"""DOPA code lengths; a region (CDD's four) is named, not coded, and its provinces rank among
+the country's 77 as before (the region is a dashboard of its own, not a parent in ranks)."""
 TABLE = {"province": "provinces", "district": "districts", "subdistrict": "subdistricts"}
-CHILD = {"country": "province", "province": "district", "district": "subdistrict",
-         "subdistrict": "village", "village": None}
-PARENT = {"country": None, "province": "country", "district": "province",
+CHILD = {"country": "province", "region": "province", "province": "district",
+         "district": "subdistrict", "subdistrict": "village", "village": None}
+PARENT = {"country": None, "region": "country", "province": "country", "district": "province",
           "subdistrict": "district", "village": "subdistrict"}
 VILLAGE_FIELD = "village_no"
 """A layer with a หมู่ที่ field of this name places its points in villages: the village's code
 is DOPA's, the subdistrict's six digits and the หมู่ที่ in two (50010103: หมู่ 3 of 500101)."""
 VILLAGE_NAME_FIELD = "village_name"
-FEATURE_COLUMN = {"province": "province_code", "district": "district_code",
+FEATURE_COLUMN = {"region": "region", "province": "province_code", "district": "district_code",
                   "subdistrict": "subdistrict_code",
                   "village": f"(subdistrict_code || lpad(properties->>'{VILLAGE_FIELD}', 2, '0'))"}
-LEVEL_LABELS = {"country": ("ประเทศ", "Country"), "province": ("จังหวัด", "Province"),
+LEVEL_LABELS = {"country": ("ประเทศ", "Country"), "region": ("ภาค", "Region"),
+                "province": ("จังหวัด", "Province"),
                 "district": ("อำเภอ/เขต", "District"), "subdistrict": ("ตำบล/แขวง", "Subdistrict"),
                 "village": ("หมู่บ้าน", "Village")}
 NEARBY = 5
@@ -63,6 +67,10 @@ def parse_area(level: str, code: str) -> AreaRef:
         if code not in ("", "th", "TH", "all"):
             raise BadParameter(f"the country's code is TH; got {code!r}")
         return AreaRef("country", "")
+    if level == "region":
+        if code not in CDD_REGIONS:
+            raise BadParameter(f"region must be one of {', '.join(CDD_REGIONS)}; got {code!r}")
+        return AreaRef("region", code)
     n = CODE_LENGTH[level]
     if len(code) != n or not code.isascii() or not code.isdigit():
         raise BadParameter(f"{level} must be a {n}-digit DOPA code; got {code!r}")
@@ -114,6 +122,13 @@ def _area(conn: Connection, ref: AreaRef) -> dict[str, Any]:
         return {**COUNTRY, "area_km2": km2, "siblings": None, "parents": []}
     if ref.level == "village":
         return _village(conn, ref)
+    if ref.level == "region":
+        region = CDD_REGIONS[ref.code]
+        km2 = conn.execute(text("SELECT sum(area_km2) FROM provinces WHERE region = :code"),
+                           {"code": ref.code}).scalar_one()
+        return {"level": "region", "code": ref.code, "name_th": region.name_th,
+                "name_en": region.name_en, "area_km2": km2, "region": ref.code,
+                "siblings": len(CDD_REGIONS), "parents": [dict(COUNTRY)]}
     table = TABLE[ref.level]
     joins = {"province": "", "district": "JOIN provinces p ON p.code = a.province_code",
              "subdistrict": "JOIN provinces p ON p.code = a.province_code "
@@ -267,12 +282,22 @@ def _indicators(conn: Connection, ref: AreaRef) -> list[dict[str, Any]]:
     country = ref.level == "country"  # the provinces' figures, summed or averaged
     level = "province" if country else ref.level
     plen = CODE_LENGTH[PARENT[ref.level] or "country"]
-    rows = conn.execute(text("""
-        WITH v AS (
+    values = """
             SELECT v.indicator_id, v.year, v.area_code, v.value,
-                   left(v.area_code, :plen) = :parent AS sibling
+                   left(v.area_code, :plen) = :parent AS sibling, FALSE AS derived
             FROM indicator_values v JOIN indicators i ON i.id = v.indicator_id
-            WHERE i.level = :level
+            WHERE i.level = :level"""
+    if ref.level == "region":  # tables kept per region, and the provinces' summed or averaged
+        values += """
+            UNION ALL
+            SELECT v.indicator_id, v.year, p.region,
+                   CASE WHEN v.indicator_id = ANY(:additive) THEN sum(v.value)
+                        ELSE avg(v.value) END, TRUE, TRUE
+            FROM indicator_values v JOIN indicators i ON i.id = v.indicator_id
+            JOIN provinces p ON p.code = v.area_code
+            WHERE i.level = 'province' GROUP BY 1, 2, 3"""
+    rows = conn.execute(text(f"""
+        WITH v AS ({values}
         ), r AS (
             SELECT *, CASE WHEN sibling AND value IS NOT NULL THEN
                           rank() OVER (PARTITION BY indicator_id, year, sibling, value IS NULL
@@ -288,10 +313,12 @@ def _indicators(conn: Connection, ref: AreaRef) -> list[dict[str, Any]]:
                max(r.tied) FILTER (WHERE r.area_code = :code) AS tied,
                count(r.value) FILTER (WHERE r.sibling) AS of,
                avg(r.value) FILTER (WHERE r.sibling) AS parent_mean,
-               avg(r.value) AS level_mean, sum(r.value) AS level_sum
+               avg(r.value) AS level_mean, sum(r.value) AS level_sum,
+               bool_or(r.derived) AS derived
         FROM r JOIN indicators i ON i.id = r.indicator_id
         GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2 NULLS FIRST
-    """), {"plen": plen, "parent": ref.code[:plen], "level": level, "code": ref.code}).all()
+    """), {"plen": plen, "parent": ref.code[:plen], "level": level, "code": ref.code,
+           "additive": sorted(ADDITIVE)}).all()
     out: dict[str, dict[str, Any]] = {}
     for r in rows:
         item = out.setdefault(r.indicator_id, {
@@ -306,7 +333,8 @@ def _indicators(conn: Connection, ref: AreaRef) -> list[dict[str, Any]]:
                                "tied": r.tied, "all_equal": all_equal,
                                "parent_mean": None if country else r.parent_mean,
                                "level_mean": r.level_mean})
-        item["aggregate"] = ("sum" if r.indicator_id in ADDITIVE else "mean") if country else None
+        item["aggregate"] = (("sum" if r.indicator_id in ADDITIVE else "mean")
+                             if country or r.derived else None)
     result = []
     for item in out.values():
         with_value = [s for s in item["series"] if s["value"] is not None]

@@ -137,6 +137,58 @@ def test_province_counts_per_people(client):
     assert plots["per_people"] == pytest.approx(plots["count"] * 10_000 / people)
 
 
+def test_region_is_a_dashboard_of_its_own(client, engine):
+    """Issue 23: choosing ภาคเหนือ shows the north, not the country with a shorter list."""
+    body = client.get("/api/areas/region/north/summary").get_json()
+    assert (body["area"]["name_th"], body["level_en"]) == ("ภาคเหนือ", "Region")
+    assert [p["level"] for p in body["area"]["parents"]] == ["country"]
+    provinces = [r[0] for r in _rows(engine, "SELECT code FROM provinces WHERE region = 'north' "
+                                             "ORDER BY code")]
+    assert [c["code"] for c in body["children"]] == provinces and len(provinces) == 17
+    assert body["area"]["area_km2"] == pytest.approx(count(
+        engine, "SELECT sum(area_km2)::int FROM provinces WHERE region = 'north'"), abs=1)
+    per_region = {r[0]: r[1] for r in _rows(engine, """
+        SELECT region, count(*) FROM layer_features WHERE layer = 'khok-nong-na' GROUP BY 1""")}
+    plots = next(x for x in body["layers"] if x["id"] == "khok-nong-na")
+    assert plots["count"] == per_region["north"]
+    assert plots["of"] == 4 and plots["rank"] == 1 + sum(
+        1 for n in per_region.values() if n > per_region["north"])
+    assert body["ranked_among"]["parent_en"] == "Thailand"
+    for child in body["children"]:  # each province's count, by SQL
+        assert child["counts"]["khok-nong-na"] == count(
+            engine, "SELECT count(*) FROM layer_features WHERE layer = 'khok-nong-na' "
+                    "AND province_code = :p", p=child["code"])
+    # the provinces' tables summed (a count) or averaged (a rate) over the region
+    population = body["population"]
+    latest = _rows(engine, """SELECT year, sum(value) FROM indicator_values v
+        JOIN provinces p ON p.code = v.area_code WHERE indicator_id = 'population'
+        AND p.region = 'north' GROUP BY 1 ORDER BY 1 DESC LIMIT 1""")[0]
+    assert (population["year"], population["value"]) == (latest[0], pytest.approx(latest[1]))
+    income = next(i for i in body["indicators"] if i["id"] == "nso-household-income")
+    assert income["aggregate"] == "mean" and income["of"] == 4
+    assert income["value"] == pytest.approx(_rows(engine, """SELECT avg(value) FROM
+        indicator_values v JOIN provinces p ON p.code = v.area_code WHERE p.region = 'north'
+        AND indicator_id = 'nso-household-income' AND year = :y""", y=income["year"])[0][0])
+
+
+@pytest.mark.parametrize(("path", "word"), [
+    ("/api/areas/region/west/summary", "region must be one of"),
+    ("/dashboard?region=mars", "region must be one of"),
+    ("/dashboard?region=north&province=10", "province 10 is not in region north")])
+def test_bad_region(client, path, word):
+    response = client.get(path)
+    assert response.status_code == 400 and word in response.get_data(as_text=True)
+
+
+def test_region_page_and_its_province(client):
+    html = client.get("/dashboard?region=north").get_data(as_text=True)
+    assert "ภาคเหนือ" in html
+    assert client.get("/dashboard?region=north&province=50").status_code == 200
+    assert client.get("/dashboard/og/region/north.png").status_code == 200
+    rows = client.get("/api/areas/region/north/summary?f=csv").get_data(as_text=True)
+    assert "ภาคเหนือ" in rows
+
+
 def test_range_edges_cover_the_declared_range():
     edges = gs.range_edges(LAYERS["khok-nong-na"].field("plot_size_rai"))
     assert edges[0] == 0.1 and edges[-1] == 500 and edges == sorted(edges)

@@ -230,3 +230,22 @@ def test_print_lays_out_on_a4(page, live_server):
     pdf = page.pdf(format="A4", print_background=True)
     pages = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
     assert pdf[:5] == b"%PDF-" and 1 <= pages <= 12, pages
+
+
+def test_choosing_a_region_opens_its_dashboard(page, live_server, client):
+    """Issue 23: ภาคเหนือ in the drop-down opens the north's own page (its 17 provinces on the
+    map and in the chart), and a province from the narrowed list goes down from there."""
+    open_ready(page, f"{live_server}/dashboard")
+    page.select_option("#d-region", "north")
+    arrive(page, r"/dashboard\?region=north$")
+    expect(page.locator("#area-name")).to_contain_text("ภาคเหนือ")
+    api = client.get("/api/areas/region/north/summary").get_json()
+    expect(page.locator("#child-map path.leaflet-interactive")).to_have_count(17)
+    expect(page.locator('[data-card="khok-nong-na"] .card-value')).to_have_text(
+        f"{next(x for x in api['layers'] if x['id'] == 'khok-nong-na')['count']:,}")
+    expect(page.locator("#d-region")).to_have_value("north")
+    # the north's 17 provinces and "all" are offered; the others are hidden
+    assert page.locator("#d-province option:not([hidden])").count() == 18
+    page.select_option("#d-province", "50")
+    arrive(page, r"/dashboard\?province=50$")
+    expect(page.locator("#area-name")).to_contain_text("เชียงใหม่")

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from PIL import Image, ImageDraw
 
+from core.areas import cdd_region
 from core.errors import BadParameter
 from core.values import safe_row
 from gis import summary as gs
@@ -27,15 +28,21 @@ dashboard = Blueprint("dashboard", __name__)
 
 def page_area(args: Any) -> tuple[str, str]:
     """The area a dashboard link names: the most detailed of ``village`` (8 digits: the
-    subdistrict's and the หมู่ที่), ``subdistrict``, ``district``, ``province`` (a child code must
-    agree with a parent given beside it)."""
+    subdistrict's and the หมู่ที่), ``subdistrict``, ``district``, ``province``, ``region`` (one
+    of CDD's four; a child code must agree with a parent given beside it)."""
     chosen: tuple[str, str] = ("country", "")
+    region = args.get("region", "")
+    if region:
+        chosen = ("region", gs.parse_area("region", region).code)
     for level in ("province", "district", "subdistrict", "village"):
         code = args.get(level, "")
         if code == "":
             continue
         ref = gs.parse_area(level, code)
-        if chosen[1] and not ref.code.startswith(chosen[1]):
+        if chosen[0] == "region":  # a province named beside its region must lie in it
+            if cdd_region(ref.code[:2]) != chosen[1]:
+                raise BadParameter(f"{level} {ref.code} is not in region {chosen[1]}")
+        elif chosen[1] and not ref.code.startswith(chosen[1]):
             raise BadParameter(f"{level} {ref.code} is not in {chosen[0]} {chosen[1]}")
         chosen = (ref.level, ref.code)
     return chosen

@@ -368,8 +368,10 @@ def operations() -> dict[str, tuple[list[Param], dict[str, object]]]:
         tags=["Extensions"], path_params=[
             {"name": "level", "in": "path", "required": True, "description": "Area level",
              "schema": {"type": "string", "enum": list(gs.LEVELS)}},
-            _id_param("code", "DOPA code of the area (TH for the country; a village is its "
-                      "subdistrict code and หมู่ที่, e.g. 50010103)", "^(TH|[0-9]{2,8})$")]))
+            _id_param("code", "DOPA code of the area (TH for the country; a region is "
+                      "central, north, northeast or south; a village is its subdistrict code "
+                      "and หมู่ที่, e.g. 50010103)",
+                      "^(TH|central|north|northeast|south|[0-9]{2,8})$")]))
     places = [wp.PLACE_Q, wp.PLACE_LIMIT, wp.PLACE_WITHIN]
     add("/places", places, _op("places", "Find a place by name (cddgis extension)", places,
                                {JSON: {"schema": _OBJECT}}, tags=["Extensions"],

@@ -8,7 +8,7 @@
   const view = busy(); // synchronously, before anything can wait
   const cfg = JSON.parse(document.getElementById("dashboard-config").textContent);
   const S = cfg.summary;
-  const LEVEL_TH = { province: "จังหวัด", district: "อำเภอ", subdistrict: "ตำบล", village: "หมู่บ้าน" };
+  const LEVEL_TH = { region: "ภาค", province: "จังหวัด", district: "อำเภอ", subdistrict: "ตำบล", village: "หมู่บ้าน" };
   const charts = [];
 
   // ---- numbers the Thai way (common.js: thousands separators, decimals only where they carry
@@ -396,8 +396,12 @@
       district: code("district"), subdistrict: code("subdistrict") });
     form.addEventListener("change", (e) => {
       const name = e.target.name;
-      if (name === "region") { areas.showRegion(selects.region.value); return; }
       busy();
+      if (name === "region") {  // a region is a dashboard of its own (issue 23)
+        const r = selects.region.value;
+        location.assign(`${location.pathname}${r ? "?" + new URLSearchParams({ region: r }) : ""}`);
+        return;
+      }
       const order = ["province", "district", "subdistrict"];
       const q = {};
       for (const lvl of order.slice(0, order.indexOf(name) + 1)) {
