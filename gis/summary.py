@@ -394,6 +394,20 @@ def _villages(conn: Connection, ref: AreaRef) -> list[dict[str, Any]]:
             for r in rows]
 
 
+def _village_choices(conn: Connection, ref: AreaRef,
+                     children: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The village drop-down's choices: a subdistrict's villages (on its page and its
+    villages' pages); none above a subdistrict, where 70,000 would not be a drop-down."""
+    if ref.level == "subdistrict":
+        villages = children
+    elif ref.level == "village":
+        villages = _villages(conn, AreaRef("subdistrict", ref.code[:6]))
+    else:
+        return []
+    return [{"code": v["code"], "name_th": v["name_th"], "name_en": v["name_en"]}
+            for v in villages]
+
+
 def _nearby(conn: Connection, point: list[float]) -> list[dict[str, Any]]:
     """Each layer's nearest points to the village (ground distance), by its name field: a
     public field, so nothing personal is read."""
@@ -521,6 +535,7 @@ def _make_summary(conn: Connection, ref: AreaRef) -> dict[str, Any]:
         "children": children,
         "indicators": [i for i in indicators if i["id"] != "population"],
         "nearby": nearby,
+        "villages": _village_choices(conn, ref, children),
         "sample": any(sample.values()),
     }
 

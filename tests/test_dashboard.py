@@ -307,6 +307,12 @@ def test_subdistrict_children_are_its_villages(client, engine):
         WHERE layer = 'khok-nong-na' AND subdistrict_code = :s GROUP BY 1""", s=sub)}
     assert {c["code"]: c["counts"]["khok-nong-na"] for c in body["children"]} == expected
     assert all(c["name_th"].startswith("หมู่ที่ ") for c in body["children"])
+    # the village drop-down's choices: the subdistrict's villages, here and on a village's page
+    choices = [v["code"] for v in body["villages"]]
+    assert choices == [c["code"] for c in body["children"]]
+    village = client.get(f"/api/areas/village/{choices[0]}/summary").get_json()
+    assert [v["code"] for v in village["villages"]] == choices
+    assert client.get(f"/api/areas/district/{sub[:4]}/summary").get_json()["villages"] == []
 
 
 def test_village_summary_counts_and_nearby(client, engine):

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import text
 
 from tests.pagestate import wait_ready
 
@@ -249,3 +250,23 @@ def test_choosing_a_region_opens_its_dashboard(page, live_server, client):
     page.select_option("#d-province", "50")
     arrive(page, r"/dashboard\?province=50$")
     expect(page.locator("#area-name")).to_contain_text("เชียงใหม่")
+
+
+def test_village_drop_down(page, live_server, client, engine):
+    """Issue 23: villages are reached by a drop-down too, not only by a subdistrict's chart."""
+    with engine.connect() as conn:  # a subdistrict of Chiang Mai whose layers name villages
+        sub = conn.execute(text("""SELECT subdistrict_code FROM layer_features
+            WHERE province_code = '50' AND properties->>'village_no' ~ '^[0-9]+$'
+            GROUP BY 1 ORDER BY count(DISTINCT properties->>'village_no') DESC, 1
+            LIMIT 1""")).scalar_one()
+    open_ready(page, f"{live_server}/dashboard?subdistrict={sub}")
+    villages = client.get(f"/api/areas/subdistrict/{sub}/summary").get_json()["villages"]
+    assert len(villages) > 1
+    expect(page.locator("#d-village option")).to_have_count(len(villages) + 1)
+    page.select_option("#d-village", villages[-1]["code"])
+    arrive(page, rf"/dashboard\?village={villages[-1]['code']}$")
+    expect(page.locator("#area-name")).to_contain_text(villages[-1]["name_th"])
+    expect(page.locator("#d-village")).to_have_value(villages[-1]["code"])
+    expect(page.locator("#d-subdistrict")).to_have_value(sub)
+    page.select_option("#d-village", "")
+    arrive(page, rf"/dashboard\?subdistrict={sub}$")

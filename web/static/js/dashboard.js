@@ -394,9 +394,23 @@
     const code = (lvl) => (a.level === lvl ? a.code : (a.parents.find((p) => p.level === lvl) || {}).code || "");
     await areas.restore({ region: a.region || "", province: code("province"),
       district: code("district"), subdistrict: code("subdistrict") });
+    // Villages: the subdistrict's, from the summary (the layers' หมู่ที่), on its page and its
+    // villages' pages.
+    const village = document.getElementById("d-village");
+    if (S.villages && S.villages.length) {
+      village.replaceChildren(new Option("ทั้งตำบล — Whole subdistrict", ""),
+        ...S.villages.map((v) => new Option(`${v.name_th} — ${v.name_en}`, v.code)));
+      village.disabled = false;
+      village.value = a.level === "village" ? a.code : "";
+    }
     form.addEventListener("change", (e) => {
       const name = e.target.name;
       busy();
+      if (name === "village") {
+        const q = village.value ? { village: village.value } : { subdistrict: selects.subdistrict.value };
+        location.assign(`${location.pathname}?${new URLSearchParams(q)}`);
+        return;
+      }
       if (name === "region") {  // a region is a dashboard of its own (issue 23)
         const r = selects.region.value;
         location.assign(`${location.pathname}${r ? "?" + new URLSearchParams({ region: r }) : ""}`);
