@@ -200,6 +200,22 @@ def _counts(conn: Connection, ref: AreaRef) -> list[Any]:
     """), params).all())
 
 
+def _added_by_month(conn: Connection, ref: AreaRef) -> dict[str, list[dict[str, Any]]]:
+    """Per layer, how many of the area's features were added each month (Thai time; the month
+    as B.E. year and month): the trend of the data itself, from when each feature was stored."""
+    where = "TRUE" if ref.level == "country" else f"{FEATURE_COLUMN[ref.level]} = :code"
+    rows = conn.execute(text(f"""
+        SELECT layer, date_trunc('month', created_at AT TIME ZONE 'Asia/Bangkok') AS month,
+               count(*) AS n
+        FROM layer_features WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2
+    """), {"code": ref.code}).all()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r.layer, []).append(
+            {"month": f"{r.month.year + 543}-{r.month.month:02d}", "count": r.n})
+    return out
+
+
 def _categories(conn: Connection, ref: AreaRef) -> dict[tuple[str, str], list[Any]]:
     """Counts per category of every layer's choice and range fields, in the area: one
     statement, its parts generated from the declarations (field names are declared, never
@@ -480,6 +496,7 @@ def _make_summary(conn: Connection, ref: AreaRef) -> dict[str, Any]:
     categories = _categories(conn, ref)
     indicators = _indicators(conn, ref)
     nearby = _nearby(conn, area["point"]) if ref.level == "village" else []
+    added = _added_by_month(conn, ref)
     country: dict[str, int] = {}
     in_area: dict[str, int] = {}
     sample: dict[str, bool] = {}
@@ -518,8 +535,9 @@ def _make_summary(conn: Connection, ref: AreaRef) -> dict[str, Any]:
             "parent_share": (n / parent_count) if parent_count else None,
             "per_people": (n * PER_PEOPLE / people) if people else None,
             "sample": sample.get(layer.id, False),
+            "added_by_month": added.get(layer.id, []),
             "categories": [{"field": f.name, "label_th": f.label_th, "label_en": f.label_en,
-                            "kind": f.filter,
+                            "kind": f.filter, "type": f.type,
                             "values": _category_rows(f, categories.get((layer.id, f.name), []))}
                            for f in category_fields(layer)],
         })

@@ -189,6 +189,23 @@ def test_region_page_and_its_province(client):
     assert "ภาคเหนือ" in rows
 
 
+def test_added_by_month_counts_each_month_in_thai_time(engine):
+    """Issue 23, item 4: the layers' own trend, from when each feature was stored."""
+    with engine.connect() as conn:
+        keys = [r[0] for r in conn.execute(text("""SELECT key FROM layer_features
+            WHERE layer = 'khok-nong-na' AND province_code = '50' ORDER BY key LIMIT 3"""))]
+        # 2025-01-31 20:00 UTC is already February 1st in Bangkok (B.E. 2568)
+        conn.execute(text("""UPDATE layer_features SET created_at = '2025-01-31 20:00+00'
+            WHERE layer = 'khok-nong-na' AND key = ANY(:k)"""), {"k": keys})
+        months = gs._added_by_month(conn, gs.AreaRef("province", "50"))["khok-nong-na"]
+        total = conn.execute(text("""SELECT count(*) FROM layer_features
+            WHERE layer = 'khok-nong-na' AND province_code = '50'""")).scalar_one()
+        conn.rollback()
+    assert months[0] == {"month": "2568-02", "count": 3}
+    assert sum(m["count"] for m in months) == total
+    assert [m["month"] for m in months] == sorted(m["month"] for m in months)
+
+
 def test_range_edges_cover_the_declared_range():
     edges = gs.range_edges(LAYERS["khok-nong-na"].field("plot_size_rai"))
     assert edges[0] == 0.1 and edges[-1] == 500 and edges == sorted(edges)

@@ -15,10 +15,11 @@ from tests.pagestate import wait_ready
 
 pytestmark = pytest.mark.browser
 
-CHART_DATA = """() => [...document.querySelectorAll("[data-chart]")].map((fig) => {
+CHART_DATA = """() => [...document.querySelectorAll("[data-chart]")]
+  .filter((fig) => fig.querySelector(".chart")).map((fig) => {
   const o = echarts.getInstanceByDom(fig.querySelector(".chart")).getOption();
   const cat = [...(o.yAxis || []), ...(o.xAxis || [])].find((a) => a.type === "category");
-  return { id: fig.dataset.chart, layer: fig.dataset.layer || null,
+  return { id: fig.dataset.chart, layer: fig.dataset.layer || null, type: o.series[0].type,
            labels: cat ? cat.data : o.series[0].data.map((d) => d.name),
            series: o.series.map((s) => s.data.map((d) =>
              (d && typeof d === "object") ? d.value : d)) };
@@ -117,9 +118,24 @@ def test_every_chart_shows_the_api_numbers(page, live_server, client):
             if not cat["values"]:
                 continue
             expected += 1
+            figure = page.locator(f'[data-chart="{layer["id"]}:{cat["field"]}"]')
+            if len(cat["values"]) == 1:  # one value is a sentence, not a one-slice donut
+                expect(figure.locator(f'[data-single="{cat["field"]}"]')).to_contain_text(
+                    f"ทั้งหมด {cat['values'][0]['count']:,} เป็น {cat['values'][0]['label_th']}")
+                continue
             chart = charts.pop(f"{layer['id']}:{cat['field']}")
+            if cat["type"] == "year_be":  # years are a trend: a line, never a donut
+                assert chart["type"] == "line", cat["field"]
             assert chart["labels"] == [v["label_th"] for v in cat["values"]]
             assert chart["series"][0] == [v["count"] for v in cat["values"]]
+        # added per month: a line, or one month written out
+        months = layer["added_by_month"]
+        if len(months) > 1:
+            chart = charts.pop(f"{layer['id']}:added")
+            assert chart["series"][0] == [m["count"] for m in months]
+        elif months:
+            expect(page.locator(f'[data-chart="{layer["id"]}:added"] [data-single]')
+                   ).to_contain_text(f"ทั้งหมด {months[0]['count']:,} เพิ่มเข้าระบบในเดือน")
     assert expected >= 8
     # indicators over the years: the province, and the mean of all provinces
     lines = 0

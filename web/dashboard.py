@@ -130,6 +130,9 @@ def summary_rows(summary: dict[str, Any]) -> list[list[Any]]:
             for v in cat["values"]:
                 rows.append(["category", layer["id"], cat["field"], v["value"] or "",
                              v["label_th"], v["label_en"], "", v["count"]])
+        for m in layer["added_by_month"]:
+            rows.append(["added", layer["id"], "month", m["month"], "เพิ่มในเดือน",
+                         "added in month", "", m["count"]])
     for child in summary["children"]:
         for lid, n in child["counts"].items():
             rows.append(["child", lid, "count", child["code"], child["name_th"],

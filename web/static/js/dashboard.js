@@ -204,6 +204,38 @@
     };
   }
 
+  function lineOption(labels, values, color) {
+    return {
+      grid: { containLabel: true, left: 8, right: 24, top: 16, bottom: 8 },
+      xAxis: { type: "category", data: labels, boundaryGap: false },
+      yAxis: { type: "value", axisLabel: { formatter: num } },
+      series: [{ type: "line", data: values, symbolSize: 7, itemStyle: { color }, lineStyle: { width: 3 },
+        label: { show: true, position: "top", formatter: (p) => num(p.value) } }],
+    };
+  }
+
+  // How many were added each month: the data's own trend (from when each feature was stored).
+  function drawAdded(grid, l) {
+    const months = l.added_by_month;
+    if (!months.length) return;
+    const label = (m) => { const [y, mo] = m.split("-"); return `${mo}/${y}`; };
+    const labels = months.map((m) => label(m.month));
+    const values = months.map((m) => m.count);
+    const title = `${l.title_th}: เพิ่มรายเดือน`;
+    const { fig, box } = figure(grid, `${l.id}:added`, title, `${l.title_en}: added per month`, 220);
+    if (months.length === 1) {
+      box.replaceWith(el("p", { className: "single-value", "data-single": "added" },
+        ...bi(`ทั้งหมด ${num(values[0])} เพิ่มเข้าระบบในเดือน ${labels[0]}`,
+          `all ${num(values[0])} were added in ${labels[0]} (B.E.)`)));
+    } else {
+      mount(box, lineOption(labels, values, l.color), title, labels, values);
+    }
+    fig.append(table([
+      { key: "label", th: "เดือน (พ.ศ.)", en: "Month (B.E.)" },
+      { key: "count", th: "จำนวน", en: "Count", numeric: true },
+    ], months.map((m, k) => ({ label: labels[k], count: m.count })), `${l.id}-added-${S.area.code || "TH"}`, title));
+  }
+
   function pieOption(labels, values) {
     return {
       series: [{ type: "pie", radius: ["30%", "62%"], data: labels.map((name, i) => ({ name, value: values[i] })),
@@ -259,15 +291,26 @@
         const values = c.values.map((v) => v.count);
         const title = `${l.title_th}: ${c.label_th}`;
         const { fig, box } = figure(grid, `${l.id}:${c.field}`, title, `${l.title_en}: ${c.label_en}`, 260);
-        const pie = c.kind === "choice" && c.values.length <= 5;
-        mount(box, pie ? pieOption(labels, values) : barOption(labels, values, l.color, false),
+        // Years are a trend, drawn as a line; a one-slice donut ("2564 = 100 %") says less than
+        // a sentence, so a single value is written out (issue 23, item 4).
+        const years = c.type === "year_be" && c.values.filter((v) => v.value != null).length > 1;
+        const pie = !years && c.kind === "choice" && c.values.length <= 5 && c.values.length > 1;
+        if (c.values.length === 1) {
+          box.replaceWith(el("p", { className: "single-value", "data-single": c.field },
+            ...bi(`ทั้งหมด ${num(values[0])} เป็น ${labels[0]} (100 %)`,
+              `all ${num(values[0])} are ${c.values[0].label_en}`)));
+        } else {
+          mount(box, years ? lineOption(labels, values, l.color)
+            : pie ? pieOption(labels, values) : barOption(labels, values, l.color, false),
           title, labels, values);
+        }
         fig.append(table([
           { key: "label_th", th: c.label_th, en: c.label_en },
           { key: "label_en", th: "อังกฤษ", en: "English" },
           { key: "count", th: "จำนวน", en: "Count", numeric: true },
         ], c.values, `${l.id}-${c.field}-${S.area.code || "TH"}`, title));
       }
+      drawAdded(grid, l);
       if (!l.count) {
         grid.append(el("p", { className: "muted empty", "data-empty": l.id },
           ...bi(`ไม่มี${l.title_th}ในพื้นที่นี้`, `no ${l.title_en} in this area`)));
