@@ -62,6 +62,7 @@ def every_page(village_id: str) -> list[str]:
             "/choropleth?indicator=nso-household-income&level=province",
             "/choropleth?indicator=nso-household-income&level=province&year=2558&compare=2549",
             "/tour", f"/tour/{village_id}", "/locator", "/dashboard?province=50",
+            "/dashboard?region=north", "/dashboard/compare?areas=province:50,region:north",
             "/api", "/api/conformance", "/api/collections", "/api/collections/provinces",
             "/api/collections/provinces/queryables", "/api/collections/districts/items?province=50",
             "/api/collections/provinces/items/50", "/api/openapi?f=html", "/no-such-page",

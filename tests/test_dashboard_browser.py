@@ -286,3 +286,31 @@ def test_village_drop_down(page, live_server, client, engine):
     expect(page.locator("#d-subdistrict")).to_have_value(sub)
     page.select_option("#d-village", "")
     arrive(page, rf"/dashboard\?subdistrict={sub}$")
+
+
+def test_compare_four_areas_in_the_browser(page, live_server, client):
+    """Issue 23, item 3: from a district's dashboard to a comparison, an area added by the form
+    and another removed; each chart holds the API's numbers, nothing fetched from outside."""
+    outside = guard(page)
+    open_ready(page, f"{live_server}/dashboard?district=5001")
+    page.click("#compare")
+    arrive(page, r"/dashboard/compare\?areas=district")
+    page.select_option("#c-add", "region:north")
+    page.click("#add-area button[type=submit]")
+    arrive(page, r"add=region")
+    page.select_option("#c-add", "province:55")
+    page.click("#add-area button[type=submit]")
+    arrive(page, r"add=province")
+    api = client.get("/api/areas/compare?areas=district:5001,province:50,region:north,"
+                     "province:55").get_json()
+    expect(page.locator("#compare-table thead th[data-area]")).to_have_count(4)
+    expect(page.locator("#c-add")).to_be_disabled()
+    data = {c["id"]: c for c in page.evaluate(CHART_DATA)}
+    for row in api["layers"]:
+        assert data[f"{row['id']}:count"]["labels"] == [a["name_th"] for a in api["areas"]]
+        assert data[f"{row['id']}:count"]["series"][0] == [c["count"] for c in row["cells"]]
+    page.locator('th[data-area="region:north"] a.remove').click()
+    arrive(page, r"/dashboard/compare\?areas=")
+    expect(page.locator("#compare-table thead th[data-area]")).to_have_count(3)
+    expect(page.locator('th[data-area="region:north"]')).to_have_count(0)
+    assert outside == []

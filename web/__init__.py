@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     from web.api_write import api_write
     from web.choropleth_page import choropleth
     from web.dashboard import dashboard
+    from web.dashboard_compare import dashboard_compare
     from web.indicators_api import indicators_api
     from web.locator import locator
     from web.pages import pages
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.register_blueprint(indicators_api, url_prefix="/api")
     app.register_blueprint(tiles, url_prefix="/api")
     app.register_blueprint(dashboard)
+    app.register_blueprint(dashboard_compare)
     app.register_blueprint(staff_features, url_prefix="/staff")
     app.register_blueprint(staff_personal, url_prefix="/staff")
     app.register_blueprint(staff_admin, url_prefix="/staff")

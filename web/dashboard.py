@@ -19,6 +19,7 @@ from core.errors import BadParameter
 from core.values import safe_row
 from gis import summary as gs
 from web.choices import area_choices
+from web.dashboard_compare import compare_with
 from web.params import Param, accept
 from web.services import engine
 from web.share_images import OG_SIZE, draw_text
@@ -68,6 +69,7 @@ def page() -> ResponseReturnValue:
     config = {"level": level, "code": code, "summary": summary}
     return render_template("dashboard.html", summary=summary, area=area, config=config,
                            permalink=permalink, og_image=og_image, share=share,
+                           compare=compare_with(level, code),
                            sample=summary["sample"], **area_choices())
 
 

@@ -19,6 +19,7 @@ from gis import collections as gc
 from gis import summary as gs
 from layers.definitions import LAYERS
 from web import dashboard
+from web import dashboard_compare
 from web import indicators_api as ia
 from web import params as wp
 from web import tiles as wt
@@ -372,6 +373,10 @@ def operations() -> dict[str, tuple[list[Param], dict[str, object]]]:
                       "central, north, northeast or south; a village is its subdistrict code "
                       "and หมู่ที่, e.g. 50010103)",
                       "^(TH|central|north|northeast|south|[0-9]{2,8})$")]))
+    compare = dashboard_compare.COMPARE_PARAMS
+    add("/areas/compare", compare, _op(
+        "areasCompared", "Up to four areas side by side (the comparison page's numbers)",
+        compare, {JSON: {"schema": _OBJECT}}, tags=["Extensions"], required=("areas",)))
     places = [wp.PLACE_Q, wp.PLACE_LIMIT, wp.PLACE_WITHIN]
     add("/places", places, _op("places", "Find a place by name (cddgis extension)", places,
                                {JSON: {"schema": _OBJECT}}, tags=["Extensions"],
