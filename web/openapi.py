@@ -18,8 +18,7 @@ from core import __version__
 from gis import collections as gc
 from gis import summary as gs
 from layers.definitions import LAYERS
-from web import dashboard
-from web import dashboard_compare
+from web import dashboard, dashboard_compare
 from web import indicators_api as ia
 from web import params as wp
 from web import tiles as wt
