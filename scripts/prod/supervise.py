@@ -252,7 +252,9 @@ class Supervisor:
         for pgid in self.leftovers:  # what earlier masters left, if it is still there
             signal_group(pgid, signal.SIGKILL)
         for group in (0, 1, 2):
-            batch = [(p, p.pid) for p in programs if order.get(p.name, 1) == group and p.pid]
+            # pgbouncer-replica-1 stops with the primary's pool, after the apps.
+            batch = [(p, p.pid) for p in programs
+                     if order.get(p.name.split("-")[0], 1) == group and p.pid]
             for p, pid in batch:
                 # The master with its own signal (its workers finish what they serve); what is
                 # left of a master that already exited, with SIGTERM.
