@@ -10,12 +10,13 @@ in order (each one's port open before the next starts) and then watches them:
   workers, which outlive a killed master and hold the port) is sent SIGTERM at once (they finish
   the requests they hold) and SIGKILL after ``LEFTOVER_GRACE`` s; the new master loads the app
   meanwhile, and gunicorn and nginx retry their bind until the port is free;
-* a *watched* service (the project's own PostgreSQL, which ``pg_ctl`` runs detached) is checked
+* a *watched* service (the project's own PostgreSQL and its standbys, which ``pg_ctl`` runs
+  detached) is checked
   by connecting to its port every ``WATCH_EVERY`` s, and started with its start command, with
   the same backoff, when two checks in a row fail.
 
 SIGTERM (``production.sh stop``) stops the programs in reverse order — nginx (no new requests),
-the apps (finishing theirs), PgBouncer — each with its own signal, waits for each process group
+the apps (finishing theirs), the PgBouncers — each with its own signal, waits for each process group
 to be gone (SIGKILL after ``STOP_GRACE`` s) and for the ports to be free, and exits. A watched
 service is left running, as before (``make db-stop`` stops it). The supervisor reaps orphans
 (it is a child subreaper), so a process it stopped is never left a zombie holding a pid.
