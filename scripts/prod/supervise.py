@@ -11,14 +11,14 @@ in order (each one's port open before the next starts) and then watches them:
   the requests they hold) and SIGKILL after ``LEFTOVER_GRACE`` s; the new master loads the app
   meanwhile, and gunicorn and nginx retry their bind until the port is free;
 * a *watched* service (the project's own PostgreSQL and its standbys, which ``pg_ctl`` runs
-  detached) is checked
-  by connecting to its port every ``WATCH_EVERY`` s, and started with its start command, with
-  the same backoff, when two checks in a row fail.
+  detached) is checked by connecting to its port every ``WATCH_EVERY`` s, and started with its
+  start command, with the same backoff, when two checks in a row fail.
 
 SIGTERM (``production.sh stop``) stops the programs in reverse order — nginx (no new requests),
-the apps (finishing theirs), the PgBouncers — each with its own signal, waits for each process group
-to be gone (SIGKILL after ``STOP_GRACE`` s) and for the ports to be free, and exits. A watched
-service is left running, as before (``make db-stop`` stops it). The supervisor reaps orphans
+the apps (finishing theirs), the PgBouncers — each with its own signal, waits for each process
+group to be gone (SIGKILL after ``STOP_GRACE`` s) and for the ports to be free, and exits. A
+watched service is left running (``make db-stop`` stops the primary; ``production.sh stop``
+stops the standbys once the supervisor has gone). The supervisor reaps orphans
 (it is a child subreaper), so a process it stopped is never left a zombie holding a pid.
 
 State, for ``production.sh status``: ``supervised.json`` (pids, restarts) in the profile's folder;
