@@ -208,3 +208,49 @@ def test_public_reads_come_from_the_standby_and_a_staff_write_from_the_primary(
     # Nothing was ever written on the standby.
     log = profile.standby.log.read_text(errors="replace")
     assert "read-only transaction" not in log and "cannot execute" not in log
+
+
+def test_a_stop_keeps_the_copy_and_a_start_without_replicas_retires_it(
+        profile: Profile, cluster: ClusterInfo) -> None:
+    """`make prod-stop` stops the standby and keeps its copy and slot (the next start catches
+    up instead of copying again); started with CDDGIS_REPLICAS=0, the profile retires it: no
+    slot left to keep WAL on the primary for ever, no copy left on disk. (Runs last: the
+    module's profile is then the one without a replica.)"""
+    standby = profile.standby
+    assert _script("stop", profile.env).returncode == 0
+    assert not standby.is_running() and standby.initialised and standby.has_slot(cluster)
+
+    again = _script("start", profile.env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "kept, catching up" in again.stdout, again.stdout
+    health = _get(f"{profile.base}/api/health")
+    assert json.loads(health.body)["replicas"] == ["ok"]
+
+    assert _script("stop", profile.env).returncode == 0
+    without = _script("start", {**profile.env, "CDDGIS_REPLICAS": "0"})
+    assert without.returncode == 0, without.stdout + without.stderr
+    assert f"retired the standby {standby.dir.name}" in without.stdout, without.stdout
+    assert not standby.dir.exists() and not standby.has_slot(cluster)
+    assert "replicas" not in json.loads(_get(f"{profile.base}/api/health").body)
+    assert [p["name"] for p in profile.state["processes"]] == [
+        "pgbouncer", "app-1", "app-2", "nginx"]
+
+
+def test_replicas_of_a_server_not_ours_are_refused_with_a_message(
+        settings: Settings) -> None:
+    """CDDGIS_REPLICAS copies the project's own cluster only; another server's URL is refused
+    before anything starts, naming what to do instead."""
+    env = {**os.environ, "CDDGIS_REPLICAS": "1", "PORT": str(_free_port()),
+           "CDDGIS_PROD_DIR": str(settings.state_dir / f"prod-refused{worker_suffix()}"),
+           "DATABASE_URL": "postgresql+psycopg2://u:p@127.0.0.1:1/elsewhere"}
+    refused = subprocess.run([str(ROOT / ".venv" / "bin" / "python"),
+                              str(ROOT / "scripts" / "prod" / "profile.py"), "start"],
+                             cwd=ROOT, env={**env, "CDDGIS_PROD_APP_URL": env["DATABASE_URL"]},
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1
+    assert "CDDGIS_READ_DATABASE_URL" in refused.stderr, refused.stderr
+    bad = subprocess.run([str(ROOT / ".venv" / "bin" / "python"),
+                          str(ROOT / "scripts" / "prod" / "profile.py"), "start"],
+                         cwd=ROOT, env={**env, "CDDGIS_REPLICAS": "one"},
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "CDDGIS_REPLICAS must be a whole number" in bad.stderr
