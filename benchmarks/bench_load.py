@@ -90,9 +90,11 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def wrk(url: str, seconds: int, connections: int, headers: dict[str, str]) -> dict:
+def wrk(url: str, seconds: int, connections: int, headers: dict[str, str],
+        script: str | None = None) -> dict:
+    """One wrk run (``script``: a Lua file that picks each request, e.g. over several paths)."""
     args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
-            "-H", "Accept-Encoding: gzip, br"]
+            "-H", "Accept-Encoding: gzip, br", *(["-s", script] if script else [])]
     for key, value in headers.items():
         args += ["-H", f"{key}: {value}"]
     out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout

@@ -403,6 +403,23 @@ class LocalStandby:
         """The standby's replication slot on the primary (names: [a-z0-9_])."""
         return "cddgis_" + "".join(c if c.isalnum() else "_" for c in self.dir.name.lower())
 
+    @property
+    def initialised(self) -> bool:
+        """A copy is there (it may be stopped)."""
+        return (self.pgdata / "PG_VERSION").exists()
+
+    def has_slot(self, info: ClusterInfo) -> bool:
+        """The primary still keeps this standby's slot: a kept copy can catch up through it
+        (without it, the copy is made again)."""
+        conn = _superuser_connection(info)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s",
+                            (self.slot,))
+                return cur.fetchone() is not None
+        finally:
+            conn.close()
+
     def drop_slot(self, info: ClusterInfo, timeout: float = 60) -> None:
         """Drops the slot once no standby uses it: a slot nobody reads keeps WAL on the
         primary for ever. Waits (up to ``timeout``) for a stopping standby's sender to end."""

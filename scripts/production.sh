@@ -3,6 +3,8 @@
 #   nginx (buffering proxy, gzip/brotli, cache, slowloris timeouts) on 127.0.0.1:$PORT (8080)
 #   → CDDGIS_APPS (2) gunicorn app processes → PgBouncer (transaction pooling) → PostGIS,
 #   all kept up by scripts/prod/supervise.py (a process that exits is started again).
+#   CDDGIS_REPLICAS=1: also a hot standby of the local cluster (pg_basebackup -R) behind a
+#   PgBouncer of its own, where the apps read (docs/operations.md, "Reads on streaming replicas").
 # Usage: scripts/production.sh start|stop|status     (docs/operations.md, "Production")
 # Database: DATABASE_URL (and CDDGIS_OWNER_DATABASE_URL for migrations) if set; otherwise the
 # project's local PostGIS (`cddgis db start`, `cddgis db url [--role owner]`).

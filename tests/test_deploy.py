@@ -37,7 +37,7 @@ def _services() -> dict[str, str]:
     """docker-compose.yml's services, each as its block of text (no YAML library needed)."""
     compose = (ROOT / "docker-compose.yml").read_text()
     body = compose.split("\nservices:\n", 1)[1].split("\nvolumes:\n", 1)[0]
-    parts = re.split(r"^  (\w+):$", body, flags=re.M)
+    parts = re.split(r"^  ([\w-]+):$", body, flags=re.M)
     return dict(zip(parts[1::2], parts[2::2], strict=True))
 
 
@@ -76,13 +76,14 @@ def test_compose_points_the_app_at_postgis_and_the_data() -> None:
 def test_compose_has_the_production_shape() -> None:
     """proxy → ≥2 app replicas → pgbouncer → db; only the proxy is published."""
     services = _services()
-    assert set(services) == {"db", "pgbouncer", "load", "app", "proxy"}
+    assert set(services) == {"db", "db-replica", "pgbouncer", "pgbouncer-replica", "load", "app",
+                             "proxy"}
     replicas = int(re.search(r"replicas: (\d+)", services["app"]).group(1))
     assert replicas >= 2
     published = [name for name, block in services.items() if "ports:" in block]
     assert published == ["proxy"]
     stages = _stages()
-    for name in ("pgbouncer", "load", "app", "proxy"):
+    for name in ("pgbouncer", "pgbouncer-replica", "load", "app", "proxy"):
         target = re.search(r"target: (\w+)", services[name]).group(1)
         assert target in stages, (name, target)
     assert "condition: service_completed_successfully" in services["app"]
@@ -183,3 +184,41 @@ def test_compose_trusts_forwarded_headers_only_from_its_proxy() -> None:
     assert f"CDDGIS_TRUSTED_PROXIES: {proxy_address}" in services["app"]
     assert f"FORWARDED_ALLOW_IPS: {proxy_address}" in services["app"]
     assert 'FORWARDED_ALLOW_IPS: "*"' not in services["app"]
+
+
+def test_compose_streams_to_a_replica_the_apps_read_from() -> None:
+    """Issue 22, item 5, checked on the file's structure only (no Docker engine runs here): a
+    db-replica service of the same PostGIS image copies db with ``pg_basebackup -R`` in its
+    entrypoint, as a replication-only role let in by a pg_hba line; a pool of its own; the
+    apps read there (CDDGIS_READ_DATABASE_URL) and write on db."""
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    replica = services["db-replica"]
+    assert replica["image"] == services["db"]["image"]
+    assert replica["depends_on"]["db"]["condition"] == "service_healthy"
+    assert "pgdata-replica:/var/lib/postgresql/data" in replica["volumes"]
+    assert "pgdata-replica" in compose["volumes"]
+    entry = replica["entrypoint"]
+    mounted = {v.split(":")[1]: v.split(":")[0] for v in replica["volumes"] if ":" in v}
+    script = (ROOT / mounted[entry[-1]]).read_text()
+    assert re.search(r"pg_basebackup -h db .*-U cddgis_replicator -D \"\$PGDATA\" -R", script)
+    assert "-S cddgis_replica" in script and "exec docker-entrypoint.sh postgres" in script
+    assert "CDDGIS_REPLICATION_PASSWORD" in replica["environment"]
+    init = (ROOT / "scripts/prod/compose/initdb-roles.sh").read_text()
+    assert "CREATE ROLE cddgis_replicator LOGIN REPLICATION NOSUPERUSER" in init
+    assert "pg_create_physical_replication_slot('cddgis_replica')" in init
+    assert 'echo "host replication cddgis_replicator all scram-sha-256" >> "$PGDATA/pg_hba.conf"' \
+        in init
+    pool = services["pgbouncer-replica"]
+    assert pool["build"]["target"] == "pgbouncer"
+    assert "./scripts/prod/compose/pgbouncer-replica.ini:/etc/cddgis/pgbouncer.ini:ro" \
+        in pool["volumes"]
+    ini = (ROOT / "scripts/prod/compose/pgbouncer-replica.ini").read_text()
+    assert "host=db-replica port=5432" in ini and "default_transaction_read_only = on" in ini
+    app = services["app"]["environment"]
+    assert app["DATABASE_URL"].endswith("@pgbouncer:6432/cddgis")
+    assert app["CDDGIS_READ_DATABASE_URL"].startswith("postgresql+psycopg2://cddgis_app:")
+    assert app["CDDGIS_READ_DATABASE_URL"].endswith("@pgbouncer-replica:6432/cddgis")
+    assert services["load"]["environment"]["DATABASE_URL"].endswith("@db:5432/cddgis")

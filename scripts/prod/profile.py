@@ -25,6 +25,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gis.cluster import ClusterInfo, LocalCluster, LocalStandby
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATES = Path(__file__).resolve().parent
@@ -59,6 +63,8 @@ class Config:
     """Per-client request limits at nginx: tiles and API requests a second, and their bursts."""
     pool: int | None
     user: str | None
+    replicas: int = 0
+    """Streaming standbys of the local cluster to read from (CDDGIS_REPLICAS; issue 22)."""
 
     @classmethod
     def from_env(cls) -> Config:
@@ -87,6 +93,7 @@ class Config:
                    for name, default in RATE_DEFAULTS.items()},
             pool=int(pool) if pool else None,
             user=user,
+            replicas=_count(env.get("CDDGIS_REPLICAS", "0"), "CDDGIS_REPLICAS"),
         )
 
     @property
@@ -95,6 +102,16 @@ class Config:
 
 
 # -- small helpers ---------------------------------------------------------------------------
+
+def _count(value: str, name: str) -> int:
+    try:
+        count = int(value.strip() or "0")
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise ProfileError(f"{name} must be a whole number of 0 or more, got {value!r}")
+    return count
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -324,13 +341,16 @@ def pgbouncer_ini(*, db_name: str, db_host: str, db_port: int, statement_timeout
                   idle_timeout_ms: int,
                   listen_addr: str, port: int, pool: int, max_db: int, max_clients: int,
                   auth_file: Path | str, logfile: Path | str, pidfile: Path | str,
-                  sslmode: str | None) -> str:
-    """pgbouncer.ini from scripts/prod/pgbouncer.ini.in."""
+                  sslmode: str | None, read_only: bool = False) -> str:
+    """pgbouncer.ini from scripts/prod/pgbouncer.ini.in. ``read_only``: a standby's pool,
+    whose backends are read-only as the app's read engine asks (PgBouncer drops the app's
+    own ``options``), so a write sent there fails the same way on a promoted server too."""
     return _render("pgbouncer.ini.in", {
         "DBNAME": db_name, "DBHOST": db_host, "DBPORT": db_port,
         "CONNECT_QUERY": "; ".join(
             [f"SET statement_timeout = {statement_timeout_ms}",
-             f"SET idle_in_transaction_session_timeout = {idle_timeout_ms}"]),
+             f"SET idle_in_transaction_session_timeout = {idle_timeout_ms}"]
+            + (["SET default_transaction_read_only = on"] if read_only else [])),
         "LISTEN_ADDR": listen_addr, "PORT": port,
         "POOL": pool, "MAX_DB": max_db, "MAX_CLIENTS": max_clients, "AUTH_FILE": auth_file,
         "LOGFILE": logfile, "PIDFILE": pidfile,
@@ -357,6 +377,13 @@ def compose_files() -> dict[Path, str]:
             idle_timeout_ms=60_000,
             listen_addr="*", port=6432, pool=8, max_db=48, max_clients=400,
             auth_file="/var/lib/cddgis-pool/users.txt", logfile="", pidfile="", sslmode=None),
+        # The streaming replica's own pool (service pgbouncer-replica, issue 22).
+        COMPOSE_DIR / "pgbouncer-replica.ini": pgbouncer_ini(
+            db_name="cddgis", db_host="db-replica", db_port=5432, statement_timeout_ms=10_000,
+            idle_timeout_ms=60_000,
+            listen_addr="*", port=6432, pool=8, max_db=48, max_clients=400,
+            auth_file="/var/lib/cddgis-pool/users.txt", logfile="", pidfile="", sslmode=None,
+            read_only=True),
     }
 
 
@@ -402,58 +429,217 @@ def start(cfg: Config) -> int:
             "name": "postgresql", "watch": True, "host": app_db.host, "port": app_db.port,
             "argv": [str(VENV_BIN / "cddgis"), "db", "start"], "log": str(cfg.dir / "db.log"),
             "env": {k: v for k, v in os.environ.items() if not k.startswith("CDDGIS_PROD_")}})
+    replicas = _standbys(cfg, app_db, programs) if cfg.replicas else []
+    if not cfg.replicas:
+        _retire_standbys(cfg, app_db)
     bouncer_port = _pgbouncer(cfg, runner, app_db, owner_db, programs)
-    app_ports = _apps(cfg, runner.app_runner(), app_db, bouncer_port, programs)
+    for replica in replicas:
+        replica["pgbouncer_port"] = _pgbouncer(
+            cfg, runner, app_db, owner_db, programs, name=f"pgbouncer-{replica['name']}",
+            db_port=int(replica["port"]), read_only=True)
+    app_ports = _apps(cfg, runner.app_runner(), app_db, bouncer_port, programs,
+                      read_ports=[int(r["pgbouncer_port"]) for r in replicas])
     _nginx(cfg, runner, app_ports, programs)
     state = {"port": cfg.port, "pgbouncer_port": bouncer_port, "app_ports": app_ports,
-             "processes": [{k: p[k] for k in ("name", "port") if p.get(k)} for p in programs]}
+             "processes": [{k: p[k] for k in ("name", "port") if p.get(k)} for p in programs],
+             "replicas": replicas}
     state["supervisor"] = _start_supervisor(cfg, programs)
     _write_state(cfg, state)
     try:
-        _wait_until_serving(cfg, app_db, bouncer_port, app_ports)
+        _wait_until_serving(cfg, app_db, bouncer_port, app_ports,
+                            [int(r["pgbouncer_port"]) for r in replicas])
     except BaseException:
         stop(cfg, quiet=True)
         raise
+    reads = (f"; reads on {len(replicas)} streaming standby(s) through PgBouncer :"
+             + ", :".join(str(r["pgbouncer_port"]) for r in replicas)) if replicas else ""
     print(f"cddgis production profile is serving on http://{cfg.host}:{cfg.port}/ "
           f"(nginx → {len(app_ports)} app processes → PgBouncer :{bouncer_port} → "
-          f"{app_db.host}:{app_db.port}/{app_db.name}); files in {cfg.dir}")
+          f"{app_db.host}:{app_db.port}/{app_db.name}{reads}); files in {cfg.dir}")
     return 0
 
 
+# -- streaming standbys of the local cluster (CDDGIS_REPLICAS, issue 22) ----------------------
+
+def _local_cluster(app_db: Database) -> tuple[Path, LocalCluster, ClusterInfo] | None:
+    """The project's local cluster (gis.cluster) when ``app_db`` is on it, else None: only a
+    cluster of this machine, whose superuser we hold, can be copied by ``pg_basebackup``."""
+    from gis.cluster import LocalCluster
+    from gis.settings import Settings
+
+    state_dir = Settings.from_env().state_dir
+    cluster = LocalCluster(state_dir)
+    info = cluster.info()
+    if (info is None or not cluster.is_running()
+            or app_db.host not in ("127.0.0.1", "localhost") or app_db.port != info.port):
+        return None
+    return state_dir, cluster, info
+
+
+def _standby_names(cfg: Config, count: int) -> list[tuple[str, str]]:
+    """(name in the profile, standby folder under the state dir): the folder carries the
+    profile's folder name, so two profiles (a test's beside `make prod`) never share one."""
+    return [(f"replica-{i}", f"{cfg.dir.name}-replica-{i}") for i in range(1, count + 1)]
+
+
+def _standbys(cfg: Config, app_db: Database,
+              programs: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Starts ``cfg.replicas`` hot standbys of the local cluster (``gis.cluster.LocalStandby``:
+    ``pg_basebackup -R`` through a replication slot of its own), each watched by the supervisor
+    like the primary. A copy from an earlier start is kept and catches up through its slot; a
+    copy whose slot is gone (retired) is made again."""
+    from gis.cluster import ClusterError, LocalStandby
+
+    found = _local_cluster(app_db)
+    if found is None:
+        raise ProfileError(
+            "CDDGIS_REPLICAS makes streaming standbys of the project's own PostGIS (started by "
+            "`cddgis db start`), and the database URL points elsewhere. For replicas of another "
+            "server, give them to the apps as CDDGIS_READ_DATABASE_URL (docs/operations.md).")
+    state_dir, cluster, info = found
+    replicas: list[dict[str, object]] = []
+    for name, folder in _standby_names(cfg, cfg.replicas):
+        standby = LocalStandby(cluster, name=folder)
+        began = time.monotonic()
+        try:
+            fresh = standby.initialised and not standby.has_slot(info)
+            copied = fresh or not standby.initialised
+            standby.create(info, fresh=fresh)
+            port = standby.start(info)
+        except ClusterError as exc:
+            raise ProfileError(f"the standby {folder} could not start: {exc}") from exc
+        print(f"{name}: hot standby of 127.0.0.1:{info.port} on 127.0.0.1:{port} "
+              f"({'copied with pg_basebackup -R' if copied else 'kept, catching up'} in "
+              f"{time.monotonic() - began:.0f} s; data in {standby.pgdata})")
+        programs.append({
+            "name": name, "watch": True, "host": "127.0.0.1", "port": port,
+            "argv": [str(VENV_BIN / "python"), str(Path(__file__).resolve()), "standby-start",
+                     folder],
+            "log": str(cfg.dir / f"{name}.log"),
+            "env": {k: v for k, v in os.environ.items() if not k.startswith("CDDGIS_PROD_")}})
+        replicas.append({"name": name, "standby": folder, "port": port,
+                         "state_dir": str(state_dir)})
+    return replicas
+
+
+def _retire_standbys(cfg: Config, app_db: Database) -> None:
+    """Started without replicas: a standby an earlier start of this profile left is stopped,
+    its slot dropped (a slot nobody reads keeps WAL on the primary for ever) and its copy
+    removed."""
+    found = _local_cluster(app_db)
+    if found is None:
+        return
+    from gis.cluster import LocalStandby
+
+    _, cluster, info = found
+    for folder in sorted(p.name for p in cluster.state_dir.glob(f"{cfg.dir.name}-replica-*")):
+        standby = LocalStandby(cluster, name=folder)
+        standby.stop()
+        standby.drop_slot(info)
+        shutil.rmtree(standby.dir, ignore_errors=True)
+        print(f"retired the standby {folder} (CDDGIS_REPLICAS is 0): slot dropped, copy removed")
+
+
+def _standby(entry: dict) -> tuple[LocalStandby, ClusterInfo | None]:
+    """The ``LocalStandby`` a state entry names, and its cluster's info."""
+    from gis.cluster import LocalCluster, LocalStandby
+
+    cluster = LocalCluster(Path(entry["state_dir"]))
+    return LocalStandby(cluster, name=entry["standby"]), cluster.info()
+
+
+def standby_start(folder: str) -> int:
+    """The supervisor's start command for a watched standby (``profile.py standby-start``)."""
+    from gis.cluster import LocalCluster, LocalStandby
+    from gis.settings import Settings
+
+    cluster = LocalCluster(Settings.from_env().state_dir)
+    info = cluster.info()
+    if info is None:
+        raise ProfileError("the local cluster has no cluster.json")
+    port = LocalStandby(cluster, name=folder).start(info)
+    print(f"standby {folder} is running on 127.0.0.1:{port}")
+    return 0
+
+
+def _replication(entry: dict) -> str | None:
+    """How the primary sees the standby's stream (its slot's sender): ``streaming, replay lag
+    …`` or None when no sender serves the slot."""
+    import psycopg2
+
+    standby, info = _standby(entry)
+    if info is None:
+        return None
+    try:
+        conn = psycopg2.connect(host="127.0.0.1", port=info.port, user="postgres",
+                                password=info.superuser_password, dbname="postgres",
+                                connect_timeout=5)
+    except psycopg2.Error:
+        return None
+    try:
+        with conn.cursor() as cur:
+            cur.execute("""
+                SELECT r.state, pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::bigint,
+                       extract(epoch FROM r.replay_lag)
+                  FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid
+                 WHERE s.slot_name = %s""", (standby.slot,))
+            row = cur.fetchone()
+    finally:
+        conn.close()
+    if row is None:
+        return None
+    state, behind, lag = row
+    if not behind:
+        return f"{state}, caught up (replayed all the primary's WAL)"
+    return (f"{state}, replay {behind} bytes behind"
+            + (f", replay lag {float(lag):.2f} s" if lag is not None else ""))
+
+
 def _pgbouncer(cfg: Config, runner: Runner, app_db: Database, owner_db: Database,
-               programs: list[dict[str, object]]) -> int:
+               programs: list[dict[str, object]], *, name: str = "pgbouncer",
+               db_port: int | None = None, read_only: bool = False) -> int:
+    """A PgBouncer for the primary (``name`` pgbouncer) or, with ``db_port``, for a standby on
+    this machine (its own port and files, ``<name>.ini``)."""
     pool, budget, why = pool_size(cfg, owner_db)
     port = _free_port()
-    users = cfg.dir / "pgbouncer-users.txt"
+    users = cfg.dir / f"{name}-users.txt"
     quoted = app_db.password.replace('"', '""')
     users.write_text(f'"{app_db.user}" "{quoted}"\n')
     runner.own(users, 0o600)
-    ini = cfg.dir / "pgbouncer.ini"
+    ini = cfg.dir / f"{name}.ini"
     ini.write_text(pgbouncer_ini(
-        db_name=app_db.name, db_host=app_db.host, db_port=app_db.port,
+        db_name=app_db.name, db_host=app_db.host, db_port=db_port or app_db.port,
         statement_timeout_ms=cfg.statement_timeout_ms, idle_timeout_ms=cfg.idle_timeout_ms,
         listen_addr="127.0.0.1", port=port,
         pool=pool, max_db=budget, max_clients=max(200, cfg.apps * cfg.workers * 10 * 2),
-        auth_file=users, logfile=cfg.dir / "pgbouncer.log", pidfile=cfg.dir / "pgbouncer.pid",
-        sslmode=app_db.sslmode))
+        auth_file=users, logfile=cfg.dir / f"{name}.log", pidfile=cfg.dir / f"{name}.pid",
+        sslmode=app_db.sslmode, read_only=read_only))
     runner.own(ini, 0o600)
-    print(f"PgBouncer: transaction pooling on 127.0.0.1:{port} ({why})")
-    programs.append(runner.program("pgbouncer", ["pgbouncer", str(ini)],
-                                   cfg.dir / "pgbouncer.out",
+    print(f"PgBouncer ({name}): transaction pooling on 127.0.0.1:{port} → "
+          f"{app_db.host}:{db_port or app_db.port} ({why})")
+    programs.append(runner.program(name, ["pgbouncer", str(ini)],
+                                   cfg.dir / f"{name}.out",
                                    {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
                                    stop="SIGINT", port=port))
     return port
 
 
 def _apps(cfg: Config, runner: Runner, app_db: Database, bouncer_port: int,
-          programs: list[dict[str, object]]) -> list[int]:
+          programs: list[dict[str, object]], read_ports: list[int] | None = None) -> list[int]:
     from urllib.parse import quote
 
-    url = (f"postgresql+psycopg2://{quote(app_db.user, safe='')}:"
-           f"{quote(app_db.password, safe='')}@127.0.0.1:{bouncer_port}/{app_db.name}")
+    def through(port: int) -> str:
+        return (f"postgresql+psycopg2://{quote(app_db.user, safe='')}:"
+                f"{quote(app_db.password, safe='')}@127.0.0.1:{port}/{app_db.name}")
+
+    url = through(bouncer_port)
     base_env = {k: v for k, v in os.environ.items()
                 if k not in ("CDDGIS_PROD_APP_URL", "CDDGIS_PROD_OWNER_URL",
                              "CDDGIS_OWNER_DATABASE_URL")}
+    if read_ports:
+        # The standbys' pools first, then any replicas of one's own (CDDGIS_READ_DATABASE_URL).
+        given = [u for u in base_env.get("CDDGIS_READ_DATABASE_URL", "").split(",") if u.strip()]
+        base_env["CDDGIS_READ_DATABASE_URL"] = ",".join([*map(through, read_ports), *given])
     ports = []
     for i in range(1, cfg.apps + 1):
         port = _free_port()
@@ -523,7 +709,7 @@ def _supervised(cfg: Config) -> dict[str, dict]:
 
 
 def _wait_until_serving(cfg: Config, app_db: Database, bouncer_port: int,
-                        app_ports: list[int]) -> None:
+                        app_ports: list[int], read_ports: list[int] | None = None) -> None:
     """Each piece answers in turn; a program that exits while starting fails the start at once,
     with its log's tail (the supervisor would only start it again)."""
     supervisor = _read_state(cfg)["supervisor"]  # type: ignore[index]
@@ -538,14 +724,17 @@ def _wait_until_serving(cfg: Config, app_db: Database, bouncer_port: int,
             return bool(ready())
         _wait_for(name, done, None, log, timeout=timeout)
 
-    def through_bouncer() -> bool:
+    def through_bouncer(port: int = bouncer_port) -> bool:
         try:
-            app_db.connect(host="127.0.0.1", port=bouncer_port).close()
+            app_db.connect(host="127.0.0.1", port=port).close()
         except Exception:
             return False
         return True
 
     check("pgbouncer", through_bouncer, cfg.dir / "pgbouncer.log", timeout=30)
+    for i, port in enumerate(read_ports or [], start=1):
+        name = f"pgbouncer-replica-{i}"
+        check(name, lambda p=port: through_bouncer(p), cfg.dir / f"{name}.log", timeout=30)
     for i, port in enumerate(app_ports, start=1):
         check(f"app-{i}", lambda p=port: _http_status(f"http://127.0.0.1:{p}/api/health") == 200,
               cfg.dir / f"app-{i}.log")
@@ -579,9 +768,20 @@ def stop(cfg: Config, quiet: bool = False) -> int:
     for pid in filter(None, pids):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
+    # The standbys (watched, so the supervisor leaves them running, as the primary): stopped,
+    # their copies and slots kept, so the next start catches up instead of copying again.
+    for entry in state.get("replicas", []):
+        standby, _ = _standby(entry)
+        try:
+            standby.stop()
+        except Exception as exc:  # the rest of the stop goes on
+            print(f"warning: the standby {entry['standby']} did not stop: {exc}",
+                  file=sys.stderr)
     ports = [(cfg.host, state["port"])] + [("127.0.0.1", p) for p in
                                            [*state.get("app_ports", []),
-                                            state.get("pgbouncer_port")] if p]
+                                            state.get("pgbouncer_port"),
+                                            *[r.get("pgbouncer_port")
+                                              for r in state.get("replicas", [])]] if p]
     deadline = time.monotonic() + 15
     busy = ports
     while busy and time.monotonic() < deadline:
@@ -622,6 +822,11 @@ def status(cfg: Config) -> int:
         ok &= alive
         print(f"{p['name']:<10} pid {pid or '-':<8} {'running' if alive else 'STOPPED'}{where}"
               f"{restarts}")
+    for entry in state.get("replicas", []):
+        stream = _replication(entry)
+        ok &= stream is not None
+        print(f"{entry['name']:<10} standby {entry['standby']} on 127.0.0.1:{entry['port']}: "
+              f"{stream or 'NOT STREAMING from the primary'}")
     health = _http_status(f"http://{cfg.host}:{state['port']}/api/health")
     print(f"http://{cfg.host}:{state['port']}/api/health → {health or 'no answer'}")
     return 0 if ok and health == 200 else 3
@@ -651,6 +856,12 @@ def main(argv: list[str]) -> int:
     action = argv[1] if len(argv) > 1 else ""
     actions = {"start": start, "stop": stop, "status": status,
                "render-compose": render_compose}
+    if action == "standby-start" and len(argv) == 3:
+        try:
+            return standby_start(argv[2])
+        except Exception as exc:  # the supervisor logs it, tries again
+            print(f"cddgis production: {exc}", file=sys.stderr)
+            return 1
     if action not in actions:
         print("usage: scripts/production.sh start|stop|status", file=sys.stderr)
         return 2

@@ -10,14 +10,15 @@ in order (each one's port open before the next starts) and then watches them:
   workers, which outlive a killed master and hold the port) is sent SIGTERM at once (they finish
   the requests they hold) and SIGKILL after ``LEFTOVER_GRACE`` s; the new master loads the app
   meanwhile, and gunicorn and nginx retry their bind until the port is free;
-* a *watched* service (the project's own PostgreSQL, which ``pg_ctl`` runs detached) is checked
-  by connecting to its port every ``WATCH_EVERY`` s, and started with its start command, with
-  the same backoff, when two checks in a row fail.
+* a *watched* service (the project's own PostgreSQL and its standbys, which ``pg_ctl`` runs
+  detached) is checked by connecting to its port every ``WATCH_EVERY`` s, and started with its
+  start command, with the same backoff, when two checks in a row fail.
 
 SIGTERM (``production.sh stop``) stops the programs in reverse order — nginx (no new requests),
-the apps (finishing theirs), PgBouncer — each with its own signal, waits for each process group
-to be gone (SIGKILL after ``STOP_GRACE`` s) and for the ports to be free, and exits. A watched
-service is left running, as before (``make db-stop`` stops it). The supervisor reaps orphans
+the apps (finishing theirs), the PgBouncers — each with its own signal, waits for each process
+group to be gone (SIGKILL after ``STOP_GRACE`` s) and for the ports to be free, and exits. A
+watched service is left running (``make db-stop`` stops the primary; ``production.sh stop``
+stops the standbys once the supervisor has gone). The supervisor reaps orphans
 (it is a child subreaper), so a process it stopped is never left a zombie holding a pid.
 
 State, for ``production.sh status``: ``supervised.json`` (pids, restarts) in the profile's folder;
@@ -252,7 +253,9 @@ class Supervisor:
         for pgid in self.leftovers:  # what earlier masters left, if it is still there
             signal_group(pgid, signal.SIGKILL)
         for group in (0, 1, 2):
-            batch = [(p, p.pid) for p in programs if order.get(p.name, 1) == group and p.pid]
+            # pgbouncer-replica-1 stops with the primary's pool, after the apps.
+            batch = [(p, p.pid) for p in programs
+                     if order.get(p.name.split("-")[0], 1) == group and p.pid]
             for p, pid in batch:
                 # The master with its own signal (its workers finish what they serve); what is
                 # left of a master that already exited, with SIGTERM.
