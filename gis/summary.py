@@ -216,14 +216,17 @@ def _added_by_month(conn: Connection, ref: AreaRef) -> dict[str, list[dict[str, 
     return out
 
 
-def _categories(conn: Connection, ref: AreaRef) -> dict[tuple[str, str], list[Any]]:
+def _categories(conn: Connection, ref: AreaRef, layers: list[Layer] | None = None,
+                extra: str = "TRUE", extra_params: dict[str, object] | None = None,
+                ) -> dict[tuple[str, str], list[Any]]:
     """Counts per category of every layer's choice and range fields, in the area: one
     statement, its parts generated from the declarations (field names are declared, never
-    user input)."""
+    user input). ``extra``: a further condition (a cross-filter, ``LayerFilter.sql``)."""
     parts: list[str] = []
-    params: dict[str, object] = {"code": ref.code}
+    params: dict[str, object] = {"code": ref.code, **(extra_params or {})}
     where = "TRUE" if ref.level == "country" else f"{FEATURE_COLUMN[ref.level]} = :code"
-    for i, layer in enumerate(LAYERS.values()):
+    where = f"{where} AND {extra}"
+    for i, layer in enumerate(layers if layers is not None else LAYERS.values()):
         values = []
         for j, field in enumerate(category_fields(layer)):
             value = f"properties->>'{field.name}'"
@@ -557,3 +560,102 @@ def _make_summary(conn: Connection, ref: AreaRef) -> dict[str, Any]:
         "sample": any(sample.values()),
     }
 
+
+
+# ---- cross-filtering (issue 23, item 5) ------------------------------------------------------
+
+@dataclass(frozen=True)
+class LayerFilter:
+    """One chart's bar or slice chosen: a layer's features with ``field`` = ``value`` (None:
+    not stated; a range field's value is its bucket, e.g. ``5-10``)."""
+    layer: str
+    field: str
+    value: str | None
+
+    def sql(self) -> tuple[str, dict[str, object]]:
+        """The condition (field names are declared, the value a bound parameter)."""
+        field = next(f for f in category_fields(LAYERS[self.layer]) if f.name == self.field)
+        prop = f"properties->>'{field.name}'"
+        if self.value is None:
+            return f"{prop} IS NULL", {}
+        if field.filter == "range":
+            edges = range_edges(field)
+            labels = [f"{edges[i]:g}-{edges[i + 1]:g}" for i in range(len(edges) - 1)]
+            return (f"width_bucket(({prop})::float8, CAST(:xf_edges AS float8[])) = :xf_bucket",
+                    {"xf_edges": edges[1:-1], "xf_bucket": labels.index(self.value)})
+        return f"{prop} = :xf_value", {"xf_value": self.value}
+
+
+def parse_filter(raw: str) -> LayerFilter:
+    """``layer:field:value`` as a dashboard link carries it; anything else is a 400 naming
+    ``filter`` and saying what would do."""
+    layer_id, sep, rest = raw.partition(":")
+    field_name, sep2, value = rest.partition(":")
+    if not sep or not sep2:
+        raise BadParameter("filter must be layer:field:value, e.g. "
+                           f"khok-nong-na:model_level:HLM; got {raw[:80]!r}")
+    if layer_id not in LAYERS:
+        raise BadParameter(f"filter: no layer {layer_id[:40]!r}; layers: {', '.join(LAYERS)}")
+    fields = {f.name: f for f in category_fields(LAYERS[layer_id])}
+    if field_name not in fields:
+        raise BadParameter(f"filter: {layer_id} has no chart of {field_name[:40]!r}; "
+                           f"fields: {', '.join(fields)}")
+    if len(value) > 200:
+        raise BadParameter("filter: the value is at most 200 characters")
+    if value == "__other__":
+        raise BadParameter("filter: 'others' stands for many values; choose one of them")
+    field = fields[field_name]
+    if value and field.filter == "range":
+        edges = range_edges(field)
+        if value not in {f"{edges[i]:g}-{edges[i + 1]:g}" for i in range(len(edges) - 1)}:
+            raise BadParameter(f"filter: {value[:40]!r} is not one of {field_name}'s ranges")
+    return LayerFilter(layer_id, field_name, value or None)
+
+
+FILTERED: VersionedCache[dict[str, Any]] = VersionedCache("filtered layers", max_entries=256)
+"""A chosen bar's numbers, per area and filter (bounded: an anonymous client cannot grow it)."""
+
+
+def filtered_summary(engine: Engine, level: str, code: str,
+                     flt: LayerFilter) -> dict[str, Any]:
+    """The area's summary with one layer cross-filtered: that layer's count, its children's
+    counts and its other charts count only the chosen features; the chosen field's own chart
+    keeps every value (marked ``selected``) so another can be chosen. Ranks and shares are
+    the whole layer's, so they are left out of the filtered card."""
+    summary = area_summary(engine, level, code)
+    ref = parse_area(level, code)
+    with engine.connect() as conn:
+        part = FILTERED.get(conn, (ref.level, ref.code, flt),
+                            lambda c: _filtered_part(c, ref, flt))
+    for layer in summary["layers"]:
+        if layer["id"] != flt.layer:
+            continue
+        layer.update(count=part["count"], filtered_from=layer["count"], rank=None,
+                     tied=None, all_equal=False, share=None, parent_share=None,
+                     per_people=None)
+        for cat in layer["categories"]:
+            if cat["field"] == flt.field:
+                cat["selected"] = flt.value
+            else:
+                cat["values"] = part["categories"].get(cat["field"], [])
+    for child in summary["children"]:
+        child["counts"][flt.layer] = part["children"].get(child["code"], 0)
+    summary["filter"] = {"layer": flt.layer, "field": flt.field, "value": flt.value}
+    return summary
+
+
+def _filtered_part(conn: Connection, ref: AreaRef, flt: LayerFilter) -> dict[str, Any]:
+    layer = LAYERS[flt.layer]
+    cond, params = flt.sql()
+    in_area = "TRUE" if ref.level == "country" else f"{FEATURE_COLUMN[ref.level]} = :code"
+    child = CHILD[ref.level]
+    child_expr = FEATURE_COLUMN[child] if child else "NULL::text"
+    rows = conn.execute(text(f"""
+        SELECT {child_expr} AS child, count(*) AS n FROM layer_features
+        WHERE layer = :xf_layer AND {in_area} AND {cond} GROUP BY 1
+    """), {"xf_layer": flt.layer, "code": ref.code, **params}).all()
+    categories = _categories(conn, ref, [layer], cond, params)
+    return {"count": sum(r.n for r in rows),
+            "children": {r.child: r.n for r in rows if r.child is not None},
+            "categories": {f.name: _category_rows(f, categories.get((layer.id, f.name), []))
+                           for f in category_fields(layer) if f.name != flt.field}}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from html import unescape
 
 import pytest
 from PIL import Image, ImageChops, ImageDraw
@@ -379,3 +380,56 @@ def test_a_new_layer_appears_with_no_code(wells):  # noqa: F811
     assert "caretaker" not in raw and "ผู้ดูแล" not in raw  # its personal field: nowhere
     page = client.get("/dashboard?province=50").get_data(as_text=True)
     assert "บ่อน้ำชุมชน" in page
+
+
+def test_cross_filter_counts_only_the_chosen_features(client, engine):
+    """Issue 23, item 5: a chosen bar (model level HLM) filters that layer's card, its other
+    charts and its children's counts; its own chart keeps every value, marked selected."""
+    base = client.get("/api/areas/province/50/summary").get_json()
+    body = client.get("/api/areas/province/50/summary?filter=khok-nong-na:model_level:HLM"
+                      ).get_json()
+    assert body["filter"] == {"layer": "khok-nong-na", "field": "model_level", "value": "HLM"}
+    plots = next(x for x in body["layers"] if x["id"] == "khok-nong-na")
+    hlm = count(engine, """SELECT count(*) FROM layer_features WHERE layer = 'khok-nong-na'
+        AND province_code = '50' AND properties->>'model_level' = 'HLM'""")
+    assert (plots["count"], plots["filtered_from"], plots["rank"]) == (
+        hlm, next(x for x in base["layers"] if x["id"] == "khok-nong-na")["count"], None)
+    cats = {c["field"]: c for c in plots["categories"]}
+    assert cats["model_level"]["selected"] == "HLM"
+    assert cats["model_level"]["values"] == next(
+        c for c in next(x for x in base["layers"] if x["id"] == "khok-nong-na")["categories"]
+        if c["field"] == "model_level")["values"]
+    for field in ("budget_year", "plot_size_rai"):
+        assert sum(v["count"] for v in cats[field]["values"]) == hlm, field
+    per_district = {r[0]: r[1] for r in _rows(engine, """SELECT district_code, count(*)
+        FROM layer_features WHERE layer = 'khok-nong-na' AND province_code = '50'
+        AND properties->>'model_level' = 'HLM' GROUP BY 1""")}
+    for child in body["children"]:
+        assert child["counts"]["khok-nong-na"] == per_district.get(child["code"], 0)
+    # the other layers are untouched
+    assert [x for x in body["layers"] if x["id"] != "khok-nong-na"] == [
+        x for x in base["layers"] if x["id"] != "khok-nong-na"]
+    # a range bucket filters by its bounds
+    size = next(c for c in cats["plot_size_rai"]["values"] if c["value"])
+    ranged = client.get("/api/areas/province/50/summary?filter=khok-nong-na:plot_size_rai:"
+                        f"{size['value']}").get_json()
+    assert next(x for x in ranged["layers"] if x["id"] == "khok-nong-na")["count"] == next(
+        v for v in next(c for c in next(x for x in base["layers"] if x["id"] == "khok-nong-na")
+                        ["categories"] if c["field"] == "plot_size_rai")["values"]
+        if v["value"] == size["value"])["count"]
+
+
+@pytest.mark.parametrize(("value", "word"), [
+    ("khok-nong-na", "filter must be layer:field:value"),
+    ("wells:x:1", "filter: no layer 'wells'"),
+    ("khok-nong-na:owner_name:x", "has no chart of 'owner_name'"),
+    ("khok-nong-na:model_level:__other__", "choose one of them"),
+    ("khok-nong-na:plot_size_rai:1-999", "is not one of plot_size_rai's ranges"),
+    ("khok-nong-na:model_level:" + "x" * 201, "at most 200"),
+])
+def test_bad_filter(client, value, word):
+    for path in ("/api/areas/province/50/summary", "/dashboard"):
+        response = client.get(path, query_string={"filter": value, **(
+            {"province": "50"} if path == "/dashboard" else {})})
+        assert response.status_code == 400, path
+        assert word in unescape(response.get_data(as_text=True)), path

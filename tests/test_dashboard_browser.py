@@ -314,3 +314,43 @@ def test_compare_four_areas_in_the_browser(page, live_server, client):
     expect(page.locator("#compare-table thead th[data-area]")).to_have_count(3)
     expect(page.locator('th[data-area="region:north"]')).to_have_count(0)
     assert outside == []
+
+
+def test_a_click_on_a_bar_filters_the_layer(page, live_server, client):
+    """Issue 23, item 5: a bar clicked filters its layer's card, other charts, children and
+    map; the URL keeps it; "clear" goes back."""
+    open_ready(page, f"{live_server}/dashboard?province=50")
+    fig = page.locator('[data-chart="khok-nong-na:plot_size_rai"] .chart')
+    api = client.get("/api/areas/province/50/summary").get_json()
+    sizes = next(c for c in next(x for x in api["layers"] if x["id"] == "khok-nong-na")
+                 ["categories"] if c["field"] == "plot_size_rai")["values"]
+    k = max(range(len(sizes)), key=lambda i: sizes[i]["count"])  # the tallest bar
+    x, y = fig.evaluate("""(box, k) => {
+        const chart = echarts.getInstanceByDom(box);
+        const value = chart.getOption().series[0].data[k];
+        return chart.convertToPixel({ seriesIndex: 0 }, [k, (value.value ?? value) / 2]);
+    }""", k)
+    fig.click(position={"x": x, "y": y})
+    chosen = f"khok-nong-na:plot_size_rai:{sizes[k]['value']}"
+    arrive(page, r"filter=khok-nong-na%3Aplot_size_rai%3A")
+    filtered = client.get(f"/api/areas/province/50/summary?filter={chosen}").get_json()
+    plots = next(x for x in filtered["layers"] if x["id"] == "khok-nong-na")
+    assert plots["count"] == sizes[k]["count"]
+    expect(page.locator("#filter-note")).to_contain_text(sizes[k]["label_th"])
+    expect(page.locator('[data-card="khok-nong-na"] .card-value')).to_have_text(
+        f"{plots['count']:,}")
+    charts = {c["id"]: c for c in page.evaluate(CHART_DATA)}
+    by_name = {c["name_th"]: c["counts"]["khok-nong-na"] for c in filtered["children"]}
+    assert charts["children"]["layer"] == "khok-nong-na"
+    assert dict(zip(charts["children"]["labels"], charts["children"]["series"][0],
+                    strict=True)) == by_name
+    level = next(c for c in plots["categories"] if c["field"] == "model_level")
+    if len(level["values"]) > 1:
+        assert charts["khok-nong-na:model_level"]["series"][0] == [
+            v["count"] for v in level["values"]]
+    # down a level, the filter goes along; clear goes back to every feature
+    page.click('a[data-child="5001"]')
+    arrive(page, r"district=5001&filter=")
+    page.locator("#clear-filter").click()
+    arrive(page, r"/dashboard\?district=5001$")
+    expect(page.locator("#filter-note")).to_have_count(0)

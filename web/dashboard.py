@@ -53,12 +53,21 @@ def query_for(level: str, code: str) -> dict[str, str]:
     return {} if level == "country" else {level: code}
 
 
+def summary_for(level: str, code: str) -> dict[str, Any]:
+    """The area's summary, cross-filtered when the link chose a bar (``filter``)."""
+    raw = request.args.get("filter", "")
+    if raw:
+        return gs.filtered_summary(engine(), level, code, gs.parse_filter(raw))
+    return gs.area_summary(engine(), level, code)
+
+
 @dashboard.get("/dashboard")
 def page() -> ResponseReturnValue:
     level, code = page_area(request.args)
-    summary = gs.area_summary(engine(), level, code)
+    summary = summary_for(level, code)
     area = summary["area"]
-    permalink = url_for("dashboard.page", _external=True, **query_for(level, code))
+    kept = {"filter": request.args["filter"]} if request.args.get("filter") else {}
+    permalink = url_for("dashboard.page", _external=True, **query_for(level, code), **kept)
     og_image = url_for("dashboard.og_image", level=level, code=code or "TH", _external=True)
     share = {
         "line": "https://social-plugins.line.me/lineit/share?" + urlencode({"url": permalink}),
@@ -75,7 +84,10 @@ def page() -> ResponseReturnValue:
 
 F_SUMMARY = Param("f", "Output format: json, csv (one row per number) or xlsx.",
                   enum=("json", "csv", "xlsx"), default="json")
-SUMMARY_PARAMS = [F_SUMMARY]
+FILTER = Param("filter", "A chart's bar chosen (cross-filter): layer:field:value, e.g. "
+               "khok-nong-na:model_level:HLM; that layer's numbers count only those features.",
+               max_length=300, example="khok-nong-na:model_level:HLM")
+SUMMARY_PARAMS = [F_SUMMARY, FILTER]
 
 
 @dashboard.get("/api/areas/<level>/<code>/summary")
@@ -83,7 +95,7 @@ def summary_api(level: str, code: str) -> ResponseReturnValue:
     """What the page shows, as JSON (default) or CSV (``f=csv``: one row per number)."""
     accept(SUMMARY_PARAMS)
     fmt = F_SUMMARY.choice() or "json"
-    summary = gs.area_summary(engine(), level, code)
+    summary = summary_for(level, code)
     name = f"cddgis-{level}-{code or 'TH'}.{fmt}"
     attachment = {"Content-Disposition": f'attachment; filename="{name}"'}
     if fmt == "csv":

@@ -31,8 +31,18 @@
     return node;
   }
   const bi = (th, en) => [th, " ", el("span", { className: "en", text: en })];
+  // A chosen bar (cross-filter, issue 23 item 5) goes with the link: down, and in the URL.
   function childUrl(code) {
-    return `${location.pathname}?${new URLSearchParams({ [S.child_level]: code })}`;
+    const q = { [S.child_level]: code };
+    if (S.filter) q.filter = filterText(S.filter);
+    return `${location.pathname}?${new URLSearchParams(q)}`;
+  }
+  const filterText = (f) => `${f.layer}:${f.field}:${f.value == null ? "" : f.value}`;
+  function filterUrl(f) {
+    const q = new URLSearchParams(location.search);
+    if (f) q.set("filter", filterText(f)); else q.delete("filter");
+    const text = q.toString();
+    return `${location.pathname}${text ? "?" + text : ""}`;
   }
 
   // ---- cards ---------------------------------------------------------------------------------
@@ -81,6 +91,9 @@
       if (l.per_people != null) {
         notes.push(el("br"), ...bi(`${num(l.per_people)} ต่อประชากร ${num(S.per_people)} คน`,
           `per ${num(S.per_people)} people`));
+      }
+      if (l.filtered_from != null) {
+        notes.push(...bi(`กรองแล้ว จากทั้งหมด ${num(l.filtered_from)}`, `filtered, of ${num(l.filtered_from)}`));
       }
       const item = el("li", { className: "card layer-card", "data-card": l.id },
         el("span", { className: "card-label" }, el("i", { className: "dot", "data-color": l.color }),
@@ -238,7 +251,8 @@
 
   function pieOption(labels, values) {
     return {
-      series: [{ type: "pie", radius: ["30%", "62%"], data: labels.map((name, i) => ({ name, value: values[i] })),
+      series: [{ type: "pie", radius: ["30%", "62%"], data: labels.map((name, i) => (
+        typeof values[i] === "object" ? { name, ...values[i] } : { name, value: values[i] })),
         label: { formatter: (p) => `${p.name}\n${num(p.value)} (${num(p.percent)} %)` } }],
     };
   }
@@ -279,16 +293,41 @@
       fig.append(t);
     }
     select.addEventListener("change", draw);
+    if (S.filter) select.value = S.filter.layer; // the filtered layer's children first
     draw();
+  }
+
+  // The chosen bar, said in words, with the way back to every feature.
+  function filterNote() {
+    if (!S.filter) return;
+    const l = S.layers.find((x) => x.id === S.filter.layer);
+    const c = l.categories.find((x) => x.field === S.filter.field);
+    const v = c.values.find((x) => x.value === S.filter.value);
+    const label = v ? [v.label_th, v.label_en] : [S.filter.value ?? "ไม่ระบุ", S.filter.value ?? "not stated"];
+    const clear = el("a", { href: filterUrl(null), id: "clear-filter" }, ...bi("ล้างตัวกรอง", "Clear the filter"));
+    const note = el("p", { className: "filter-note", id: "filter-note", role: "status" },
+      ...bi(`กรองอยู่: ${l.title_th} — ${c.label_th} = ${label[0]}`, `filtered: ${l.title_en}, ${c.label_en} = ${label[1]}`),
+      " ", clear);
+    const section = document.getElementById("layers-h").parentElement;
+    section.insertBefore(note, document.getElementById("layer-charts"));
+    const top = note.cloneNode(true); // also above the cards, without repeating the ids
+    top.id = "filter-note-top";
+    top.removeAttribute("role");
+    top.querySelector("a").id = "clear-filter-top";
+    document.getElementById("cards").before(top);
   }
 
   function drawLayers() {
     const grid = document.getElementById("layer-charts");
+    filterNote();
     for (const l of S.layers) {
       for (const c of l.categories) {
         if (!c.values.length) continue;
         const labels = c.values.map((v) => v.label_th);
-        const values = c.values.map((v) => v.count);
+        const chosen = "selected" in c ? c.values.findIndex((v) => v.value === c.selected) : -1;
+        // the chosen bar stands out; the others stay, so another can be chosen
+        const values = c.values.map((v, k) => (k === chosen
+          ? { value: v.count, selected: true, itemStyle: { color: "#111827" } } : v.count));
         const title = `${l.title_th}: ${c.label_th}`;
         const { fig, box } = figure(grid, `${l.id}:${c.field}`, title, `${l.title_en}: ${c.label_en}`, 260);
         // Years are a trend, drawn as a line; a one-slice donut ("2564 = 100 %") says less than
@@ -297,12 +336,19 @@
         const pie = !years && c.kind === "choice" && c.values.length <= 5 && c.values.length > 1;
         if (c.values.length === 1) {
           box.replaceWith(el("p", { className: "single-value", "data-single": c.field },
-            ...bi(`ทั้งหมด ${num(values[0])} เป็น ${labels[0]} (100 %)`,
-              `all ${num(values[0])} are ${c.values[0].label_en}`)));
+            ...bi(`ทั้งหมด ${num(c.values[0].count)} เป็น ${labels[0]} (100 %)`,
+              `all ${num(c.values[0].count)} are ${c.values[0].label_en}`)));
         } else {
-          mount(box, years ? lineOption(labels, values, l.color)
+          const chart = mount(box, years ? lineOption(labels, values, l.color)
             : pie ? pieOption(labels, values) : barOption(labels, values, l.color, false),
-          title, labels, values);
+          title, labels, c.values.map((v) => v.count));
+          // a click on a bar or slice filters the layer's other charts, its card and the map
+          chart.on("click", (p) => {
+            const v = c.values[p.dataIndex];
+            if (!v || v.value === "__other__") return;
+            busy();
+            location.assign(filterUrl(p.dataIndex === chosen ? null : { layer: l.id, field: c.field, value: v.value }));
+          });
         }
         fig.append(table([
           { key: "label_th", th: c.label_th, en: c.label_en },
@@ -390,6 +436,7 @@
     const map = window.cddgisCommon.handMap(box, { zoomSnap: 0.25, attributionControl: false, scrollWheelZoom: false });
     const byCode = new Map(S.children.map((c) => [c.code, c]));
     const select = document.getElementById("map-measure");
+    if (S.filter) select.value = `${S.filter.layer}:count`; // the map shows the chosen features
     const legend = document.getElementById("map-legend");
     let layer = null;
     function value(child) {
