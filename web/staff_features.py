@@ -17,11 +17,13 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 from flask.typing import ResponseReturnValue
 
 from core.accounts import Account
-from core.errors import BadParameter, Conflict, Forbidden, NotFound, Unprocessable
+from core.errors import BadParameter, Conflict, Forbidden, NotFound, TooLarge, Unprocessable
+from core.photos import NotAPhoto, prepare
 from core.schema import Field, Layer
 from core.values import BE_OFFSET
 from gis import changes
 from gis import collections as gc
+from gis import photos as gphotos
 from gis import staff_features as store
 from layers.definitions import LAYERS
 from web.auth import current_account, signed_in
@@ -262,12 +264,16 @@ def _feature_page(layer: Layer, account: Account, feature_id: int, *,
     if proposed.get("lon") is not None and (proposed.get("lon"), proposed.get("lat")) != (
             snapshot.get("lon"), snapshot.get("lat")):
         config["proposed"] = [proposed["lon"], proposed["lat"]]
+    photos = gphotos.for_staff(engine(), layer.id, snapshot["key"]) if not retired else []
     return render_template(
         "staff/feature.html", layer=layer, account=account, fields=_fields(layer, account),
+        photos=photos, max_photo_mb=settings().max_photo_mb,
+        may_edit=account.may_edit(layer.id, snapshot.get("province_code")),
         snapshot=snapshot, values=values, base_values=base_values, base_version=base_version,
         place=place, history=history, retired=retired, pending=pending, fmap=_map(),
         page_config={"staff": config}, feature_id=feature_id, label=_label,
-        **{"problems": {}, "form_problems": [], "conflict": None, "message": None, **extra},
+        **{"problems": {}, "form_problems": [], "conflict": None, "message": None,
+           "photo_problem": None, **extra},
     ), status
 
 
@@ -444,6 +450,74 @@ def restore(layer_id: str, feature_id: int) -> ResponseReturnValue:
 @signed_in
 def revert(layer_id: str, feature_id: int) -> ResponseReturnValue:
     return _action(layer_id, feature_id, "revert")
+
+
+# ---- photos ------------------------------------------------------------------------------
+
+def _photo_feature(account: Account, layer: Layer, feature_id: int) -> gphotos.FeatureRef:
+    """The live feature a photo is added to or removed from, if this account may edit it: the
+    same scope rule as editing its fields (layer and province)."""
+    ref = gphotos.live_feature(engine(), layer.id, feature_id)
+    if ref is None:
+        raise NotFound(f"ไม่พบข้อมูล (หรือเลิกใช้แล้ว) / no live feature {feature_id} in "
+                       f"{layer.id}")
+    if not account.may_edit(layer.id, ref.province_code):
+        raise Forbidden(f"จุดนี้ไม่อยู่ในขอบเขตของบัญชี {account.name} / this feature is outside "
+                        f"the scope of account {account.name}")
+    return ref
+
+
+def _read_photo() -> bytes:
+    """The ``photo`` field's bytes, read no further than the limit (413 beyond it)."""
+    sent = request.files.get("photo")
+    if sent is None or not sent.filename:
+        raise BadParameter("photo: เลือกภาพที่จะแนบ / choose a photo to attach")
+    limit = settings().max_photo_mb * 1024 * 1024
+    data = sent.stream.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"photo: ภาพใหญ่เกิน {settings().max_photo_mb} MB / the photo is larger "
+                       f"than {settings().max_photo_mb} MB (CDDGIS_MAX_PHOTO_MB)")
+    if not data:
+        raise BadParameter("photo: ไฟล์ว่าง / the file is empty")
+    return data
+
+
+@staff_features.post("/layers/<layer_id>/<id:feature_id>/photos")
+@signed_in
+def add_photo(layer_id: str, feature_id: int) -> ResponseReturnValue:
+    """Attaches a photo: checked by its content (JPEG, PNG or WebP), its EXIF time and place
+    kept for staff, and public copies made without any EXIF (``core.photos``)."""
+    account = _account()
+    layer = _layer(layer_id)
+    try:
+        ref = _photo_feature(account, layer, feature_id)
+        data = _read_photo()
+        try:
+            photo = prepare(data)
+        except NotAPhoto as exc:
+            raise Unprocessable(f"photo: {exc}", [f"photo: {exc}"]) from exc
+        gphotos.add(engine(), gphotos.photos_dir(settings().state_dir), account.id, layer.id,
+                    ref.key, photo)
+    except (BadParameter, TooLarge, Unprocessable) as exc:
+        # Out of scope or no such feature: the error itself (403/404); a bad file: the page
+        # again, the problem beside the photo field, nothing stored.
+        return _feature_page(layer, account, feature_id, status=exc.status,
+                             photo_problem=exc.message)
+    return redirect(url_for("staff_features.feature", layer_id=layer.id, feature_id=feature_id,
+                            photo="added") + "#photos", 303)
+
+
+@staff_features.post("/layers/<layer_id>/<id:feature_id>/photos/<int:photo_id>/delete")
+@signed_in
+def delete_photo(layer_id: str, feature_id: int, photo_id: int) -> ResponseReturnValue:
+    account = _account()
+    layer = _layer(layer_id)
+    ref = _photo_feature(account, layer, feature_id)
+    if not gphotos.delete(engine(), gphotos.photos_dir(settings().state_dir), layer.id, ref.key,
+                          photo_id):
+        raise NotFound(f"ไม่พบภาพ / no photo {photo_id} of this feature")
+    return redirect(url_for("staff_features.feature", layer_id=layer.id, feature_id=feature_id,
+                            photo="deleted") + "#photos", 303)
 
 
 # ---- review ------------------------------------------------------------------------------
