@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import warnings
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -147,3 +150,101 @@ def _degrees(value: object, ref: object, negative: str) -> float:
     d, m, s = (float(v) for v in value)  # type: ignore[attr-defined]
     sign = -1 if str(ref).strip().rstrip("\x00").upper() == negative else 1
     return sign * (d + m / 60 + s / 3600)
+
+
+# ---- many photos at once: a ZIP holding a table and the photos it names ------------------
+
+FILE_HEADERS = ("photo_file", "photo_files", "ไฟล์ภาพ", "ชื่อไฟล์ภาพ", "ไฟล์รูป", "photo file",
+                "file name", "ชื่อไฟล์")
+"""The table's column of file names (Thai or English), compared as import headers are."""
+MAX_BUNDLE_ENTRIES = 5_000
+
+
+class BadBundle(ValueError):
+    """The ZIP cannot be used at all (not a ZIP, no table, no key or file column)."""
+
+
+@dataclass(frozen=True)
+class BundleRow:
+    """One row of the bundle's table: the feature's key and the photo files it names."""
+
+    row: int
+    key: str
+    files: tuple[str, ...]
+    problem: str | None = None
+
+
+class Bundle:
+    """A ZIP of photos and one table (CSV or XLSX) naming, for each feature key, its photo files
+    (several in one cell separated by ``;`` or ``,``). Files are matched by their name alone,
+    ignoring folders and case. Each photo is read when asked for, no further than the limit."""
+
+    def __init__(self, path: Path, key_headers: set[str], max_photo_bytes: int,
+                 workdir: Path) -> None:
+        from core.readers import FileProblem, open_table
+        from core.schema import header_key
+
+        try:
+            self._zip = zipfile.ZipFile(path)
+            infos = [i for i in self._zip.infolist() if not i.is_dir()
+                     and not i.filename.startswith("__MACOSX/")]
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise BadBundle("bundle: ไฟล์ไม่ใช่ ZIP / the file is not a ZIP archive") from exc
+        if len(infos) > MAX_BUNDLE_ENTRIES:
+            raise BadBundle(f"bundle: มีไฟล์เกิน {MAX_BUNDLE_ENTRIES:,} ไฟล์ / more than "
+                            f"{MAX_BUNDLE_ENTRIES:,} files in the ZIP")
+        self.max_photo_bytes = max_photo_bytes
+        tables = [i for i in infos if i.filename.lower().endswith((".csv", ".xlsx"))]
+        if len(tables) != 1:
+            raise BadBundle("bundle: ZIP ต้องมีตาราง (CSV หรือ XLSX) หนึ่งไฟล์ / the ZIP must hold "
+                            f"exactly one table (CSV or XLSX); it holds {len(tables)}")
+        self.files = {i.filename.rsplit("/", 1)[-1].lower(): i for i in infos
+                      if i is not tables[0]}
+        table_info = tables[0]
+        if table_info.file_size > 20 * 2**20:
+            raise BadBundle("bundle: ตารางใหญ่เกิน 20 MB / the table is larger than 20 MB")
+        table = workdir / ("table" + Path(table_info.filename).suffix.lower())
+        table.write_bytes(self._zip.read(table_info))
+        try:
+            stream = open_table(table)
+        except (FileProblem, ValueError) as exc:
+            raise BadBundle(f"bundle: {exc}") from exc
+        by_key = {header_key(h): h for h in stream.headers}
+        key_col = next((by_key[k] for k in key_headers if k in by_key), None)
+        file_col = next((by_key[header_key(h)] for h in FILE_HEADERS
+                         if header_key(h) in by_key), None)
+        if key_col is None or file_col is None:
+            raise BadBundle("bundle: ตารางต้องมีคอลัมน์รหัสและคอลัมน์ไฟล์ภาพ (ไฟล์ภาพ / photo_file) / "
+                            "the table needs the layer's key column and a photo_file (ไฟล์ภาพ) "
+                            f"column; it has {', '.join(stream.headers)}")
+        self.rows: list[BundleRow] = []
+        for record in stream.records:
+            key = str(record.cells.get(key_col) or "").strip()
+            names = tuple(n.strip() for n in re.split(r"[;,]", str(
+                record.cells.get(file_col) or "")) if n.strip())
+            if not key and not names:
+                continue
+            problem = record.problem
+            if problem is None and not key:
+                problem = "ไม่มีรหัส / no key"
+            if problem is None and not names:
+                problem = "ไม่มีชื่อไฟล์ภาพ / no photo file named"
+            self.rows.append(BundleRow(record.row, key, names, problem))
+
+    def read(self, name: str) -> bytes:
+        """The named photo's bytes; NotAPhoto when it is not there or too large."""
+        info = self.files.get(name.replace("\\", "/").rsplit("/", 1)[-1].lower())
+        if info is None:
+            raise NotAPhoto(f"ไม่มีไฟล์ {name!r} ใน ZIP / no file {name!r} in the ZIP")
+        if info.file_size > self.max_photo_bytes:
+            raise NotAPhoto(f"{name}: ภาพใหญ่เกินกำหนด / the photo is larger than "
+                            f"{self.max_photo_bytes // 2**20} MB")
+        with self._zip.open(info) as fh:
+            data = fh.read(self.max_photo_bytes + 1)
+        if len(data) > self.max_photo_bytes:  # the ZIP's stated size was wrong
+            raise NotAPhoto(f"{name}: ภาพใหญ่เกินกำหนด / the photo is larger than "
+                            f"{self.max_photo_bytes // 2**20} MB")
+        return data
+
+    def close(self) -> None:
+        self._zip.close()

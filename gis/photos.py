@@ -57,6 +57,17 @@ def live_feature(engine: Engine, layer_id: str, feature_id: int) -> FeatureRef |
                                                row.lat)
 
 
+def live_features_by_key(engine: Engine, layer_id: str,
+                         keys: list[str]) -> dict[str, FeatureRef]:
+    """The live features of ``layer_id`` with these keys (a bulk photo upload's rows)."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("""
+            SELECT id, key, province_code, ST_X(geom) AS lon, ST_Y(geom) AS lat
+            FROM layer_features WHERE layer = :layer AND key = ANY(:keys)
+        """), {"layer": layer_id, "keys": sorted(set(keys))}).all()
+    return {r.key: FeatureRef(r.id, r.key, r.province_code, r.lon, r.lat) for r in rows}
+
+
 def _write(path: Path, data: bytes) -> None:
     """Written whole under a private name, then renamed into place: a replica reading the
     shared folder meanwhile sees no file or the whole file, never half of one."""

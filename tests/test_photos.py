@@ -10,6 +10,8 @@ import io
 import json
 import os
 import re
+import shutil
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -274,3 +276,61 @@ def test_the_contact_fields_take_thai_and_english_headers() -> None:
                           ("LINE ID", "line_id"), ("วันเปิด", "opening_days"),
                           ("Opening days", "opening_days")):
         assert header_key(header) in layer.field(field).accepted_headers(), header
+
+
+def _bundle(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return out.getvalue()
+
+
+def test_photos_in_bulk_from_a_zip_of_a_table_and_photos(staff_app: Any,
+                                                          owner: Engine) -> None:
+    """One ZIP: a table (Thai headers) naming each feature's photos, and the photos. Every row
+    is reported; a bad row stops nothing; the same rules as one photo (content, scope, EXIF)."""
+    with owner.begin() as conn:
+        conn.execute(text("""
+            INSERT INTO layer_features (layer, key, name, properties, province_code, geom)
+            VALUES ('otop-tourism-villages', 'PH-BKK', 'PH-BKK', '{}'::jsonb, '10',
+                    ST_SetSRID(ST_MakePoint(100.5, 13.75), 4326))
+        """))
+    table = ("รหัสชุมชน,ไฟล์ภาพ\n"
+             "PH-CDD,photos/front.jpg; side.png\n"
+             "PH-ELSE,notes.jpg\n"
+             "PH-ELSE,missing.jpg\n"
+             "NO-SUCH,front.jpg\n"
+             "PH-BKK,front.jpg\n").encode()
+    png = io.BytesIO()
+    Image.new("RGBA", (300, 200), (200, 30, 30, 128)).save(png, "PNG")
+    bundle = _bundle({"photos.csv": table, "photos/front.jpg": camera_jpeg(),
+                      "side.png": png.getvalue(), "notes.jpg": b"not a photo at all"})
+    client, _ = _signed_in(staff_app, "photo-officer")
+    url = "/staff/layers/otop-tourism-villages/photos"
+    token = csrf_token(client.get(url).text)
+    sent = client.post(url, data={"csrf_token": token, "bundle": (io.BytesIO(bundle), "b.zip")},
+                       content_type="multipart/form-data")
+    assert sent.status_code == 200, sent.text[:500]
+    assert re.search(r'id="attached">2<', sent.text) and re.search(r'id="not-attached">4<',
+                                                                    sent.text)
+    assert "notes.jpg: ไฟล์ไม่ใช่ภาพ" in sent.text
+    assert "no file &#39;missing.jpg&#39; in the ZIP" in sent.text
+    assert "no live feature with the key &#39;NO-SUCH&#39;" in sent.text
+    assert "the feature &#39;PH-BKK&#39; is outside this account&#39;s scope" in sent.text
+    rows = _photo_rows(owner)
+    assert [(r.feature_key, r.taken_lat is not None) for r in rows] == [
+        ("PH-CDD", True), ("PH-CDD", False)]
+    for r in rows:
+        with Image.open(staff_app.extensions["cddgis.settings"].state_dir / "photos"
+                        / r.content_hash[:2] / f"{r.content_hash}-web.jpg") as copy:
+            assert dict(copy.getexif()) == {} and "exif" not in copy.info
+
+    no_zip = client.post(url, data={"csrf_token": token,
+                                    "bundle": (io.BytesIO(b"village_id\nPH-CDD\n"), "b.zip")},
+                         content_type="multipart/form-data")
+    assert no_zip.status_code == 422 and "bundle: " in no_zip.text
+    with owner.begin() as conn:
+        conn.execute(text("DELETE FROM feature_photos"))
+        conn.execute(text("DELETE FROM layer_features WHERE key = 'PH-BKK'"))
+    shutil.rmtree(staff_app.extensions["cddgis.settings"].state_dir / "photos")

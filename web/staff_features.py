@@ -9,7 +9,9 @@ server's problems beside the fields, and on a conflict the values someone else s
 from __future__ import annotations
 
 import re
+import tempfile
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,7 +20,7 @@ from flask.typing import ResponseReturnValue
 
 from core.accounts import Account
 from core.errors import BadParameter, Conflict, Forbidden, NotFound, TooLarge, Unprocessable
-from core.photos import NotAPhoto, prepare
+from core.photos import BadBundle, Bundle, NotAPhoto, prepare
 from core.schema import Field, Layer
 from core.values import BE_OFFSET
 from gis import changes
@@ -518,6 +520,74 @@ def delete_photo(layer_id: str, feature_id: int, photo_id: int) -> ResponseRetur
         raise NotFound(f"ไม่พบภาพ / no photo {photo_id} of this feature")
     return redirect(url_for("staff_features.feature", layer_id=layer.id, feature_id=feature_id,
                             photo="deleted") + "#photos", 303)
+
+
+BULK_RESULTS = {"ok": "แนบแล้ว / attached", "error": "ไม่ได้แนบ / not attached"}
+
+
+@staff_features.route("/layers/<layer_id>/photos", methods=["GET", "POST"])
+@signed_in
+def bulk_photos(layer_id: str) -> ResponseReturnValue:
+    """Many photos at once: one ZIP holding a table (the layer's key and a ``ไฟล์ภาพ /
+    photo_file`` column) and the photos it names. Each photo is checked and stored as one
+    attached on the feature's page, under the same scope rule; each row is reported, and a
+    row's problem never stops the others."""
+    account = _account()
+    layer = _layer(layer_id)
+    report: list[dict[str, Any]] | None = None
+    message, status = None, 200
+    if request.method == "POST":
+        sent = request.files.get("bundle")
+        try:
+            if sent is None or not sent.filename:
+                raise BadParameter("bundle: เลือกไฟล์ ZIP / choose a ZIP file")
+            with tempfile.TemporaryDirectory(prefix="cddgis-photos-") as work:
+                path = Path(work) / "bundle.zip"
+                sent.save(path)
+                try:
+                    bundle = Bundle(path, layer.field(layer.key_field).accepted_headers(),
+                                    settings().max_photo_mb * 1024 * 1024, Path(work))
+                except BadBundle as exc:
+                    raise Unprocessable(str(exc), [str(exc)]) from exc
+                try:
+                    report = _attach_bundle(account, layer, bundle)
+                finally:
+                    bundle.close()
+        except (BadParameter, Unprocessable) as exc:
+            message, status = exc.message, exc.status
+        else:
+            status = 200
+    return render_template("staff/photos_bulk.html", account=account, layer=layer,
+                           report=report, message=message, results=BULK_RESULTS,
+                           max_photo_mb=settings().max_photo_mb,
+                           max_upload_mb=settings().max_upload_mb), status
+
+
+def _attach_bundle(account: Account, layer: Layer, bundle: Bundle) -> list[dict[str, Any]]:
+    features = gphotos.live_features_by_key(engine(), layer.id, [r.key for r in bundle.rows])
+    root = gphotos.photos_dir(settings().state_dir)
+    report: list[dict[str, Any]] = []
+    for row in bundle.rows:
+        ref = features.get(row.key)
+        problem = row.problem
+        if problem is None and ref is None:
+            problem = f"ไม่พบจุดรหัส {row.key!r} / no live feature with the key {row.key!r}"
+        elif problem is None and ref is not None and not account.may_edit(layer.id,
+                                                                           ref.province_code):
+            problem = (f"จุด {row.key!r} ไม่อยู่ในขอบเขตของบัญชี / the feature {row.key!r} is "
+                       "outside this account's scope")
+        for name in row.files or ("",):
+            entry = {"row": row.row, "key": row.key, "file": name, "result": "error",
+                     "reason": problem, "feature_id": ref.id if ref else None}
+            if problem is None and ref is not None:
+                try:
+                    gphotos.add(engine(), root, account.id, layer.id, ref.key,
+                                prepare(bundle.read(name)))
+                    entry["result"] = "ok"
+                except NotAPhoto as exc:
+                    entry["reason"] = f"{name}: {exc}"
+            report.append(entry)
+    return report
 
 
 # ---- review ------------------------------------------------------------------------------
