@@ -96,6 +96,13 @@ class UnsupportedMediaType(CddgisError):
     code = "UnsupportedMediaType"
 
 
+class TooLarge(CddgisError):
+    """An uploaded file larger than its limit (a photo over CDDGIS_MAX_PHOTO_MB)."""
+
+    status = 413
+    code = "RequestEntityTooLarge"
+
+
 class Unprocessable(CddgisError):
     """The content is well-formed but invalid for the layer; ``problems`` lists why."""
 

@@ -49,6 +49,11 @@ class Field:
     maximum: float | None = None
     max_length: int = 1000
     filter: Literal["range", "choice", "year", None] = None
+    pattern: str | None = None
+    """A text field's whole value must match this regular expression (case ignored): a small
+    controlled text such as a LINE ID or opening days."""
+    pattern_hint: str = ""
+    """What such a value looks like, Thai / English (the reason a value is refused)."""
 
     def accepted_headers(self) -> set[str]:
         return {header_key(h) for h in (self.name, self.label_th, self.label_en, *self.headers)}

@@ -154,6 +154,9 @@ def parse(f: Field, raw: object) -> object:
         if len(text) > f.max_length:
             raise BadValue(f"ยาว {len(text):,} ตัวอักษร เกิน {f.max_length:,} / is {len(text):,} "
                            f"characters long; at most {f.max_length:,} allowed")
+        if f.pattern and not re.fullmatch(f.pattern, text, re.IGNORECASE):
+            raise BadValue(f"{text[:60]!r} ไม่อยู่ในรูปแบบที่รับได้ / is not in the accepted form: "
+                           f"{f.pattern_hint}")
         return text
     if f.type in ("int", "float"):
         value, number_note = read_number(raw)

@@ -613,3 +613,37 @@ class UploadJob(Base):
                                                  server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                  server_default=func.now())
+
+
+class FeaturePhoto(Base):
+    """A photo staff attached to a feature (0021): the files are under ``state_dir/photos``,
+    named by ``content_hash``; EXIF time and place are kept here for staff only."""
+
+    __tablename__ = "feature_photos"
+    __table_args__ = (
+        CheckConstraint("content_hash ~ '^[0-9a-f]{64}$'",
+                        name="ck_feature_photos_content_hash"),
+        UniqueConstraint("layer", "feature_key", "content_hash",
+                         name="uq_feature_photos_feature_hash"),
+        Index("ix_feature_photos_content_hash", "content_hash"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    layer: Mapped[str] = mapped_column(String)
+    feature_key: Mapped[str] = mapped_column(String)
+    content_hash: Mapped[str] = mapped_column(String)
+    """SHA-256 of the uploaded bytes: the public copies' file names and URLs."""
+    original_bytes: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int] = mapped_column(Integer)
+    """The photo's size upright (after the EXIF orientation), before resizing."""
+    height: Mapped[int] = mapped_column(Integer)
+    web_width: Mapped[int] = mapped_column(Integer)
+    web_height: Mapped[int] = mapped_column(Integer)
+    web_bytes: Mapped[int] = mapped_column(Integer)
+    thumb_bytes: Mapped[int] = mapped_column(Integer)
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """EXIF DateTimeOriginal (staff only)."""
+    taken_lon: Mapped[float | None] = mapped_column(Float)
+    """EXIF GPS position (staff only): audit evidence of where the photo was taken."""
+    taken_lat: Mapped[float | None] = mapped_column(Float)
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

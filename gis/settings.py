@@ -123,6 +123,8 @@ class Settings:
     profile's nginx runs on the same machine."""
     max_upload_mb: int = 50
     """The largest file the staff workspace and the import API accept (CDDGIS_MAX_UPLOAD_MB)."""
+    max_photo_mb: int = 15
+    """The largest photo staff may attach to a feature (CDDGIS_MAX_PHOTO_MB); larger: 413."""
     import_workers: int = 2
     """Imports checked or committed at once per app process (CDDGIS_IMPORT_WORKERS): the staff
     uploads and the API's background imports share them, so a burst of imports never takes the
@@ -198,6 +200,7 @@ class Settings:
             cookie_secure=env.get("CDDGIS_COOKIE_SECURE", "1").strip().lower()
             not in ("0", "false", "no", "off"),
             max_upload_mb=int_from_env(env, "CDDGIS_MAX_UPLOAD_MB", 50, minimum=1),
+            max_photo_mb=int_from_env(env, "CDDGIS_MAX_PHOTO_MB", 15, minimum=1),
             import_workers=int_from_env(env, "CDDGIS_IMPORT_WORKERS", 2, minimum=1),
             import_job_timeout_s=seconds_from_env(env, "CDDGIS_IMPORT_JOB_TIMEOUT_S", 1800.0),
             import_queue_per_account=int_from_env(env, "CDDGIS_IMPORT_QUEUE_PER_ACCOUNT", 10,

@@ -131,6 +131,21 @@ OTOP_PRODUCT_TYPES = (
            ("สมุนไพร", "herb", "herbal")),
 )
 
+# A LINE ID: 4–20 of a-z 0-9 . _ - (LINE's own rule); an official account's ID starts with @.
+LINE_ID_PATTERN = r"@?[a-z0-9._-]{4,20}"
+_DAY = (r"(?:วัน)?(?:จันทร์|อังคาร|พุธ|พฤหัสบดี|พฤหัส|ศุกร์|เสาร์|อาทิตย์|พฤ|อา|จ|อ|พ|ศ|ส)\.?"
+        r"|(?:monday|mon|tuesday|tues|tue|wednesday|wed|thursday|thurs|thu|friday|fri|saturday"
+        r"|sat|sunday|sun)\.?")
+_TO = r"\s*(?:-|–|ถึง|to)\s*"
+_DAYS = rf"ทุกวัน|every\s*day|daily|(?:{_DAY})(?:{_TO}(?:{_DAY}))?"
+_TIME = r"(?:[01]?\d|2[0-4])[:.][0-5]\d"
+_HOURS = rf"{_TIME}{_TO}{_TIME}(?:\s*น\.)?"
+OPENING_DAYS_PATTERN = (rf"(?:{_DAYS})(?:\s*(?:,|และ|and|\s)\s*(?:{_DAYS}))*"
+                        rf"(?:\s*,?\s*{_HOURS})?")
+"""Opening days as a small controlled text: days (Thai or English, full or short, ranges with
+"-" or "ถึง"), "ทุกวัน" / "daily", and at most one span of hours: "จ.-ศ. 08:30-16:30",
+"ส. อา.", "Sat-Sun 9:00-17:00", "ทุกวัน"."""
+
 OTOP_TOURISM_VILLAGES = Layer(
     id="otop-tourism-villages",
     title_th="ชุมชนท่องเที่ยว OTOP นวัตวิถี",
@@ -157,9 +172,25 @@ OTOP_TOURISM_VILLAGES = Layer(
         Field("contact", "text", "ติดต่อ", "Contact", headers=("ผู้ประสานงาน", "contact person")),
         Field("guidebook_url", "url", "คู่มือท่องเที่ยว", "Guide book",
               headers=("ไกด์บุ๊ก", "guide book", "guidebook")),
+        # The community's published contacts for visitors (a group's phone and LINE, as on its
+        # leaflets and the department's pages), not a person's data under the PDPA: public.
+        Field("phone", "phone", "โทรศัพท์ติดต่อชุมชน", "Phone",
+              headers=("เบอร์โทร", "เบอร์โทรศัพท์", "โทรศัพท์", "tel", "telephone")),
+        Field("line_id", "text", "ไลน์ไอดี", "LINE ID",
+              headers=("ไอดีไลน์", "ไลน์", "line", "line official"), max_length=21,
+              pattern=LINE_ID_PATTERN,
+              pattern_hint="ไลน์ไอดี 4–20 ตัว a-z 0-9 . _ - (บัญชีทางการขึ้นต้นด้วย @) / a LINE ID "
+                           "of 4–20 characters a-z, 0-9, '.', '_', '-' (an official account's "
+                           "starts with @)"),
+        Field("opening_days", "text", "วันเปิดให้เที่ยวชม", "Opening days",
+              headers=("วันเปิด", "วันเปิดทำการ", "วันเวลาเปิด", "open days", "opening hours"),
+              max_length=60, pattern=OPENING_DAYS_PATTERN,
+              pattern_hint="วันในสัปดาห์และเวลา เช่น จ.-ศ. 08:30-16:30, ส. อา., ทุกวัน / days "
+                           "of the week and hours, e.g. Mon-Fri 08:30-16:30, Sat Sun, daily"),
     ),
     popup_fields=("village_name", "village_name_en", "highlights_th", "products", "product_type",
-                  "photo_url", "video_url", "contact", "guidebook_url"),
+                  "photo_url", "video_url", "contact", "guidebook_url", "phone", "line_id",
+                  "opening_days"),
     color="#0369a1",
     icon="map-pin",
     published_count=3_680,

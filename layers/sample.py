@@ -216,9 +216,26 @@ def otop_tourism_villages(layer: Layer, places: Places, rng: random.Random,
                                         f"{HIGHLIGHTS_EN[highlights[1]]} and local "
                                         f"{kind.label_en.lower()}"),
                       "products": ", ".join(products), "product_type": kind.label_th,
-                      "contact": f"สำนักงานพัฒนาชุมชน{_address(place).split(' จ.')[0]}"}
+                      "contact": f"สำนักงานพัฒนาชุมชน{_address(place).split(' จ.')[0]}",
+                      **_sample_contacts(f"OTOP-{province}-{i + 1:04d}")}
             rows.append(_row(layer, values, *_jitter(rng, place, 50), place.subdistrict_code))
     return rows
+
+
+SAMPLE_OPENING_DAYS = ("ทุกวัน 08:30-17:00", "จ.-ศ. 08:30-16:30", "ส. อา. 09:00-17:00",
+                       "อ.-อา. 09:00-18:00")
+
+
+def _sample_contacts(key: str) -> dict[str, str]:
+    """A phone, LINE ID and opening days for about a third of the sample villages, visibly
+    sample (the 02-000 numbers are not in use; the LINE IDs say "sample"). Drawn from the key,
+    not from the generator's random stream, so the rest of the sample stays as it was."""
+    own = random.Random(key)
+    if own.random() > 0.35:
+        return {}
+    return {"phone": f"02-000-{own.randint(0, 9999):04d}",
+            "line_id": "sample." + key.lower(),
+            "opening_days": own.choice(SAMPLE_OPENING_DAYS)}
 
 
 def plant_genetics_trees(layer: Layer, places: Places, rng: random.Random,

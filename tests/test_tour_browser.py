@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 from sqlalchemy import Engine, text
 
 from tests.pagestate import new_view, wait_ready
+from tests.workers import db_name
 
 pytestmark = pytest.mark.browser
 
@@ -402,3 +407,65 @@ def test_the_list_says_how_many_and_shows_more(page: Page, live_server: str,
             page.click("#more")
     expect(page.locator("#village-list li")).to_have_count(in_cm)
     expect(page.locator("#shown")).to_have_text(f"{in_cm} จาก {in_cm}")
+
+
+@pytest.fixture(scope="module")
+def photo_server(settings: Any, cluster: Any, copy_database: Callable[..., str],
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A village of its own, with a photo a phone took (EXIF GPS and time) and the community's
+    contacts, on an app of its own (its photos under a temporary state directory)."""
+    from core.photos import prepare
+    from gis import photos
+    from gis.db import engine_for
+    from tests.serving import served
+    from tests.test_photos import camera_jpeg
+    from web import create_app
+
+    name = db_name("cddgis_test_tour_photos")
+    owner = engine_for(copy_database(name))
+    with owner.begin() as conn:
+        conn.execute(text("""
+            INSERT INTO layer_features (layer, key, name, properties, province_code, geom)
+            VALUES ('otop-tourism-villages', 'PHOTO-1', 'บ้านภาพถ่าย', CAST(:p AS jsonb), '50',
+                    ST_SetSRID(ST_MakePoint(98.98, 18.79), 4326))
+        """), {"p": json.dumps({"village_id": "PHOTO-1", "village_name": "บ้านภาพถ่าย",
+                                "province_th": "เชียงใหม่", "phone": "053-123456",
+                                "line_id": "baan.photo", "opening_days": "ส. อา. 09:00-17:00"})})
+    state = tmp_path_factory.mktemp("tour-photos-state")
+    photos.add(owner, photos.photos_dir(state), None, "otop-tourism-villages", "PHOTO-1",
+               prepare(camera_jpeg()))
+    app = create_app(dataclasses.replace(settings, state_dir=state),
+                     database_url=cluster.url(database=name, role="app"))
+    with served(app) as base:
+        yield base
+
+
+def test_the_village_page_shows_its_photo_and_contact_links_offline(
+        phone: Page, photo_server: str) -> None:
+    outside: list[str] = []
+
+    def air_gapped(route: Route) -> None:
+        url = route.request.url
+        if url.startswith(("data:", "blob:")) or urlparse(url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort("internetdisconnected")
+
+    phone.route("**/*", air_gapped)
+    phone.goto(f"{photo_server}/tour/PHOTO-1")
+    wait_ready(phone)
+    photo = phone.locator("img.village-photo")
+    expect(photo).to_be_visible()
+    phone.wait_for_function("document.querySelector('img.village-photo').complete")
+    assert phone.evaluate("document.querySelector('img.village-photo').naturalWidth") > 0
+    src = photo.get_attribute("src") or ""
+    assert re.fullmatch(r"/photos/[0-9a-f]{64}/web\.jpg", src), src
+    og = phone.locator('meta[property="og:image"]').get_attribute("content")
+    assert og == f"{photo_server}{src}"
+    expect(phone.locator("#contact-phone a")).to_have_attribute("href", "tel:053123456")
+    expect(phone.locator("#contact-line a")).to_have_attribute(
+        "href", "https://line.me/R/ti/p/~baan.photo")
+    expect(phone.locator("#opening-days")).to_have_text("ส. อา. 09:00-17:00")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert outside == [] and phone.js_errors == [] and phone.csp_refusals == []

@@ -9,7 +9,9 @@ server's problems beside the fields, and on a conflict the values someone else s
 from __future__ import annotations
 
 import re
+import tempfile
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,11 +19,13 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 from flask.typing import ResponseReturnValue
 
 from core.accounts import Account
-from core.errors import BadParameter, Conflict, Forbidden, NotFound, Unprocessable
+from core.errors import BadParameter, Conflict, Forbidden, NotFound, TooLarge, Unprocessable
+from core.photos import BadBundle, Bundle, NotAPhoto, prepare
 from core.schema import Field, Layer
 from core.values import BE_OFFSET
 from gis import changes
 from gis import collections as gc
+from gis import photos as gphotos
 from gis import staff_features as store
 from layers.definitions import LAYERS
 from web.auth import current_account, signed_in
@@ -262,12 +266,16 @@ def _feature_page(layer: Layer, account: Account, feature_id: int, *,
     if proposed.get("lon") is not None and (proposed.get("lon"), proposed.get("lat")) != (
             snapshot.get("lon"), snapshot.get("lat")):
         config["proposed"] = [proposed["lon"], proposed["lat"]]
+    photos = gphotos.for_staff(engine(), layer.id, snapshot["key"]) if not retired else []
     return render_template(
         "staff/feature.html", layer=layer, account=account, fields=_fields(layer, account),
+        photos=photos, max_photo_mb=settings().max_photo_mb,
+        may_edit=account.may_edit(layer.id, snapshot.get("province_code")),
         snapshot=snapshot, values=values, base_values=base_values, base_version=base_version,
         place=place, history=history, retired=retired, pending=pending, fmap=_map(),
         page_config={"staff": config}, feature_id=feature_id, label=_label,
-        **{"problems": {}, "form_problems": [], "conflict": None, "message": None, **extra},
+        **{"problems": {}, "form_problems": [], "conflict": None, "message": None,
+           "photo_problem": None, **extra},
     ), status
 
 
@@ -444,6 +452,142 @@ def restore(layer_id: str, feature_id: int) -> ResponseReturnValue:
 @signed_in
 def revert(layer_id: str, feature_id: int) -> ResponseReturnValue:
     return _action(layer_id, feature_id, "revert")
+
+
+# ---- photos ------------------------------------------------------------------------------
+
+def _photo_feature(account: Account, layer: Layer, feature_id: int) -> gphotos.FeatureRef:
+    """The live feature a photo is added to or removed from, if this account may edit it: the
+    same scope rule as editing its fields (layer and province)."""
+    ref = gphotos.live_feature(engine(), layer.id, feature_id)
+    if ref is None:
+        raise NotFound(f"ไม่พบข้อมูล (หรือเลิกใช้แล้ว) / no live feature {feature_id} in "
+                       f"{layer.id}")
+    if not account.may_edit(layer.id, ref.province_code):
+        raise Forbidden(f"จุดนี้ไม่อยู่ในขอบเขตของบัญชี {account.name} / this feature is outside "
+                        f"the scope of account {account.name}")
+    return ref
+
+
+def _read_photo() -> bytes:
+    """The ``photo`` field's bytes, read no further than the limit (413 beyond it)."""
+    sent = request.files.get("photo")
+    if sent is None or not sent.filename:
+        raise BadParameter("photo: เลือกภาพที่จะแนบ / choose a photo to attach")
+    limit = settings().max_photo_mb * 1024 * 1024
+    data = sent.stream.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"photo: ภาพใหญ่เกิน {settings().max_photo_mb} MB / the photo is larger "
+                       f"than {settings().max_photo_mb} MB (CDDGIS_MAX_PHOTO_MB)")
+    if not data:
+        raise BadParameter("photo: ไฟล์ว่าง / the file is empty")
+    return data
+
+
+@staff_features.post("/layers/<layer_id>/<id:feature_id>/photos")
+@signed_in
+def add_photo(layer_id: str, feature_id: int) -> ResponseReturnValue:
+    """Attaches a photo: checked by its content (JPEG, PNG or WebP), its EXIF time and place
+    kept for staff, and public copies made without any EXIF (``core.photos``)."""
+    account = _account()
+    layer = _layer(layer_id)
+    try:
+        ref = _photo_feature(account, layer, feature_id)
+        data = _read_photo()
+        try:
+            photo = prepare(data)
+        except NotAPhoto as exc:
+            raise Unprocessable(f"photo: {exc}", [f"photo: {exc}"]) from exc
+        gphotos.add(engine(), gphotos.photos_dir(settings().state_dir), account.id, layer.id,
+                    ref.key, photo)
+    except (BadParameter, TooLarge, Unprocessable) as exc:
+        # Out of scope or no such feature: the error itself (403/404); a bad file: the page
+        # again, the problem beside the photo field, nothing stored.
+        return _feature_page(layer, account, feature_id, status=exc.status,
+                             photo_problem=exc.message)
+    return redirect(url_for("staff_features.feature", layer_id=layer.id, feature_id=feature_id,
+                            photo="added") + "#photos", 303)
+
+
+@staff_features.post("/layers/<layer_id>/<id:feature_id>/photos/<int:photo_id>/delete")
+@signed_in
+def delete_photo(layer_id: str, feature_id: int, photo_id: int) -> ResponseReturnValue:
+    account = _account()
+    layer = _layer(layer_id)
+    ref = _photo_feature(account, layer, feature_id)
+    if not gphotos.delete(engine(), gphotos.photos_dir(settings().state_dir), layer.id, ref.key,
+                          photo_id):
+        raise NotFound(f"ไม่พบภาพ / no photo {photo_id} of this feature")
+    return redirect(url_for("staff_features.feature", layer_id=layer.id, feature_id=feature_id,
+                            photo="deleted") + "#photos", 303)
+
+
+BULK_RESULTS = {"ok": "แนบแล้ว / attached", "error": "ไม่ได้แนบ / not attached"}
+
+
+@staff_features.route("/layers/<layer_id>/photos", methods=["GET", "POST"])
+@signed_in
+def bulk_photos(layer_id: str) -> ResponseReturnValue:
+    """Many photos at once: one ZIP holding a table (the layer's key and a ``ไฟล์ภาพ /
+    photo_file`` column) and the photos it names. Each photo is checked and stored as one
+    attached on the feature's page, under the same scope rule; each row is reported, and a
+    row's problem never stops the others."""
+    account = _account()
+    layer = _layer(layer_id)
+    report: list[dict[str, Any]] | None = None
+    message, status = None, 200
+    if request.method == "POST":
+        sent = request.files.get("bundle")
+        try:
+            if sent is None or not sent.filename:
+                raise BadParameter("bundle: เลือกไฟล์ ZIP / choose a ZIP file")
+            with tempfile.TemporaryDirectory(prefix="cddgis-photos-") as work:
+                path = Path(work) / "bundle.zip"
+                sent.save(path)
+                try:
+                    bundle = Bundle(path, layer.field(layer.key_field).accepted_headers(),
+                                    settings().max_photo_mb * 1024 * 1024, Path(work))
+                except BadBundle as exc:
+                    raise Unprocessable(str(exc), [str(exc)]) from exc
+                try:
+                    report = _attach_bundle(account, layer, bundle)
+                finally:
+                    bundle.close()
+        except (BadParameter, Unprocessable) as exc:
+            message, status = exc.message, exc.status
+        else:
+            status = 200
+    return render_template("staff/photos_bulk.html", account=account, layer=layer,
+                           report=report, message=message, results=BULK_RESULTS,
+                           max_photo_mb=settings().max_photo_mb,
+                           max_upload_mb=settings().max_upload_mb), status
+
+
+def _attach_bundle(account: Account, layer: Layer, bundle: Bundle) -> list[dict[str, Any]]:
+    features = gphotos.live_features_by_key(engine(), layer.id, [r.key for r in bundle.rows])
+    root = gphotos.photos_dir(settings().state_dir)
+    report: list[dict[str, Any]] = []
+    for row in bundle.rows:
+        ref = features.get(row.key)
+        problem = row.problem
+        if problem is None and ref is None:
+            problem = f"ไม่พบจุดรหัส {row.key!r} / no live feature with the key {row.key!r}"
+        elif problem is None and ref is not None and not account.may_edit(layer.id,
+                                                                           ref.province_code):
+            problem = (f"จุด {row.key!r} ไม่อยู่ในขอบเขตของบัญชี / the feature {row.key!r} is "
+                       "outside this account's scope")
+        for name in row.files or ("",):
+            entry = {"row": row.row, "key": row.key, "file": name, "result": "error",
+                     "reason": problem, "feature_id": ref.id if ref else None}
+            if problem is None and ref is not None:
+                try:
+                    gphotos.add(engine(), root, account.id, layer.id, ref.key,
+                                prepare(bundle.read(name)))
+                    entry["result"] = "ok"
+                except NotAPhoto as exc:
+                    entry["reason"] = f"{name}: {exc}"
+            report.append(entry)
+    return report
 
 
 # ---- review ------------------------------------------------------------------------------

@@ -8,15 +8,26 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    jsonify,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from PIL import Image, ImageDraw
 
 from core.errors import BadParameter
 from gis import layer_queries as lq
+from gis import photos as gphotos
 from gis import search as gsearch
 from layers.definitions import LAYERS, Layer  # Layer is declared in core.schema
 from web.choices import area_choices
@@ -85,12 +96,19 @@ def tour_village(village_id: str) -> ResponseReturnValue:
     product = {c.value: c for c in villages.field("product_type").choices}.get(
         props.get("product_type"))
     page_url = url_for("tour.tour_village", village_id=village_id, _external=True)
+    photos = gphotos.public(engine(), villages.id, str(village["id"]))
+    # The share preview is the first photo when there is one (its web copy, EXIF stripped),
+    # else the drawn card.
+    og = ({"url": url_for("tour.photo", content_hash=photos[0]["content_hash"], size="web",
+                          _external=True), "type": "image/jpeg",
+           "width": photos[0]["web_width"], "height": photos[0]["web_height"]} if photos else
+          {"url": url_for("tour.village_og", village_id=village_id, _external=True),
+           "type": "image/png", "width": 1200, "height": 630})
     return render_template("tour_village.html", village=village, props=props,
                            sample=props.get("sample", False),
                            neighbours=neighbours, product=product, markers=markers,
-                           fmap=render(fmap), page_url=page_url,
-                           og_image=url_for("tour.village_og", village_id=village_id,
-                                            _external=True),
+                           fmap=render(fmap), page_url=page_url, photos=photos, og=og,
+                           og_image=og["url"], contacts=contact_links(props),
                            share=share_links(page_url, props.get("village_name", "")),
                            directions=directions_links(lat, lon))
 
@@ -119,6 +137,40 @@ def directions_links(lat: float, lon: float) -> dict[str, str]:
                 {"api": "1", "destination": at}),
             "osm": f"https://www.openstreetmap.org/directions?route={quote(';' + at)}"
                    f"#map=15/{lat:.5f}/{lon:.5f}"}
+
+
+def contact_links(props: dict[str, Any]) -> dict[str, Any]:
+    """The village's published contacts as plain links: ``tel:`` for each phone number and
+    LINE's own add-friend address for the LINE ID (nothing of LINE's is loaded by the page)."""
+    phones = []
+    for number in re.split(r"[,/]", str(props.get("phone") or "")):
+        shown = number.strip()
+        digits = re.sub(r"[^\d+]", "", shown)
+        if digits:
+            phones.append({"text": shown, "href": f"tel:{digits}"})
+    line_id = str(props.get("line_id") or "").strip()
+    line = None
+    if line_id:
+        # A personal ID opens as ~id; an official account's ID (@…) opens as itself.
+        target = quote(line_id, safe="@") if line_id.startswith("@") else "~" + quote(line_id)
+        line = {"text": line_id, "href": "https://line.me/R/ti/p/" + target}
+    return {"phones": phones, "line": line, "opening_days": props.get("opening_days")}
+
+
+@tour.get("/photos/<content_hash>/<size>.jpg")
+def photo(content_hash: str, size: str) -> ResponseReturnValue:
+    """A photo's public copy (EXIF stripped when it was stored): named by the content's hash,
+    so it never changes and caches keep it for a year. Only photos a live feature shows."""
+    try:
+        path = gphotos.file_path(gphotos.photos_dir(settings().state_dir), content_hash, size)
+    except ValueError:
+        abort(404)
+    if not path.is_file() or not gphotos.is_public(engine(), content_hash):
+        abort(404)
+    response = send_file(path, mimetype="image/jpeg", conditional=True, etag=content_hash[:32],
+                         max_age=365 * 24 * 3600)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
 
 
 @tour.get("/tour/<village_id>/og.png")
