@@ -100,7 +100,8 @@
         return td;
       });
     const action = document.createElement("td");
-    if (job && job.status === "checked" && (row.status === "error" || row.fixed)) {
+    if (root.dataset.mayFix && job && job.status === "checked"
+        && (row.status === "error" || row.fixed)) {
       const button = document.createElement("button");
       button.type = "button";
       button.className = "fix-row secondary";
