@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from gis.cluster import ClusterInfo
 from gis.db import engine_for
 from gis.settings import Settings
+from layers import importer
 from layers.importer import MAX_FIX_CHARS
 from tests.conftest import _open_page
 from tests.pagestate import new_view, wait_ready
@@ -167,8 +168,9 @@ def test_a_broken_row_is_fixed_rechecked_and_committed_with_the_fix(
 
 
 def test_a_fix_is_checked_with_the_uploaders_scope_and_the_files_other_rows(
-        staff_app, fresh: Engine, tmp_path: Path) -> None:
-    """The province scope and the duplicate-key check apply to a fixed row as to the file."""
+        staff_app, fresh: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The province scope and the duplicate-key check apply to a fixed row as to the file; the
+    number of fixed rows is bounded."""
     add_account(fresh, "cm-officer", provinces=["50"], layers=[LAYER])
     owner = staff_app.test_client()
     sign_in(owner, "cm-officer")
@@ -193,6 +195,12 @@ def test_a_fix_is_checked_with_the_uploaders_scope_and_the_files_other_rows(
     # A plain form post (no script) goes back to the report, at the row.
     plain = owner.post(f"{job_url}/rows/3", data={f"cell:{YEAR}": "2564", "csrf_token": token})
     assert plain.status_code == 303 and plain.headers["Location"].endswith("#row-3")
+    # Past the most rows one upload may have fixed (1 here): 422, and row 3 may still change.
+    monkeypatch.setattr(importer, "MAX_FIXED_ROWS", 1)
+    one_more = owner.post(f"{job_url}/rows/2", data={f"cell:{YEAR}": "2565",
+                                                     "csrf_token": token}, headers=JSON)
+    assert one_more.status_code == 422 and "at most 1 rows" in one_more.get_json()["description"]
+    assert fix({**cells, YEAR: "2565"})["status"] == "ok"
 
 
 @pytest.mark.browser
@@ -214,6 +222,7 @@ def test_a_clerk_fixes_a_row_in_the_report_and_commits(browser, staff_app, fresh
             page.wait_for_url("**/staff/upload/*")
             wait_ready(page, timeout=60_000)
             expect(page.locator("#count-error")).to_have_text("1")
+            expect(page.locator("#report-map path.status-error")).to_have_count(1)
             expect(page.locator("#commit-all")).to_be_disabled()
             row = page.locator("#report-table tbody tr[data-row='3']")
             with new_view(page):
@@ -224,6 +233,8 @@ def test_a_clerk_fixes_a_row_in_the_report_and_commits(browser, staff_app, fresh
             with new_view(page):
                 year.press("Enter")  # the keyboard alone: the form submits on Enter
             expect(row).to_have_attribute("data-status", "ok")
+            expect(page.locator("#report-map path.status-error")).to_have_count(0)
+            expect(page.locator("#report-map path.status-ok")).to_have_count(2)
             expect(page.locator("#count-error")).to_have_text("0")
             expect(page.locator("#count-ok")).to_have_text("2")
             expect(page.locator("#commit-all")).to_be_enabled()

@@ -18,6 +18,7 @@
   let job = null;
   let filter = "";
   let map = null;
+  const markers = new Map();  // row number -> its dot on the map, recoloured when the row is fixed
 
   function fillList(el, items) {
     el.replaceChildren(...(items || []).map((text) => {
@@ -213,6 +214,20 @@
     }
   }
 
+  // A fixed row's dot takes its new status's colour (and moves, if its coordinates changed).
+  function recolour(row) {
+    const marker = markers.get(row.row);
+    if (!marker || !row.point) return;
+    marker.setLatLng([row.point[1], row.point[0]]);
+    marker.setStyle({ fillColor: COLORS[row.status] });
+    const path = marker.getElement();
+    if (path) {
+      path.classList.remove("status-error", "status-warning", "status-ok");
+      path.classList.add("status-" + row.status);
+    }
+    marker.setTooltipContent(C.tip(`แถว row ${row.row}: ${STATUS[row.status]}`));
+  }
+
   async function sendFix(tr, form, message) {
     const v = C.busy();
     try {
@@ -230,6 +245,7 @@
       }
       message.hidden = true;
       fillRow(tr, body.row);
+      recolour(body.row);
       for (const k of ["error", "warning", "ok", "total"]) $("count-" + k).textContent = num(body.counts[k]);
       job.counts = body.counts;
       $("commit-all").disabled = Boolean(body.counts.error || (job.file_problems || []).length);
@@ -288,10 +304,10 @@
     data.points.sort((a, b) => order[a[2]] - order[b[2]]);
     for (const [lon, lat, status, row] of data.points) {
       drawn[status] += 1;
-      L.circleMarker([lat, lon], {
+      markers.set(row, L.circleMarker([lat, lon], {
         radius: 6, weight: 1, color: "#ffffff", fillColor: COLORS[status], fillOpacity: 0.9,
         className: "report-point status-" + status,
-      }).bindTooltip(C.tip(`แถว row ${row}: ${STATUS[status]}`)).addTo(group);
+      }).bindTooltip(C.tip(`แถว row ${row}: ${STATUS[status]}`)).addTo(group));
     }
     group.addTo(map);
     const bounds = group.getBounds();
