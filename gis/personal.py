@@ -246,7 +246,8 @@ def purge_uploads(engine: Engine, uploads_dir: Path, older_than_days: int) -> di
     that old lost their process long ago (``upload_jobs.STALE_MINUTES``)."""
     with engine.begin() as conn:
         old = conn.execute(text("""
-            UPDATE upload_jobs SET report = report - 'rows', commit_report = commit_report - 'rows',
+            UPDATE upload_jobs SET report = report - 'rows' - 'fixes',
+                commit_report = commit_report - 'rows',
                 status = CASE WHEN status IN ('queued', 'checking', 'checked', 'failed')
                               THEN 'cancelled' ELSE status END,
                 message = coalesce(message || ' · ', '') || :m, updated_at = now()

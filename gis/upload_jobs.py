@@ -26,7 +26,15 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from core.accounts import Account
-from core.errors import BadParameter, CddgisError, Conflict, Forbidden, NotFound, own_words
+from core.errors import (
+    BadParameter,
+    CddgisError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unprocessable,
+    own_words,
+)
 from core.readers import ACCEPTED_NAMES, EXPECTED, FileProblem, sniff
 from core.schema import Layer
 from gis.layer_store import PostgisLayerStore, PostgisLayerWriter, import_scope
@@ -181,7 +189,7 @@ _JOB = f"""
            CASE WHEN j.status IN ('queued', 'checking', 'committing')
                  AND j.updated_at < now() - interval '{STALE_MINUTES} minutes'
                 THEN 'failed' ELSE j.status END AS status,
-           j.report - 'rows' AS summary,
+           j.report - 'rows' - 'fixes' AS summary,
            j.commit_report - 'rows' AS commit_summary
     FROM upload_jobs j JOIN accounts a ON a.id = j.account_id
 """
@@ -421,11 +429,13 @@ def claim_commit(engine: Engine, account: Account, job_id: int, mode: str) -> di
 
 def run_commit(engine: Engine, job_id: int, path: Path, layer: Layer, account: Account,
                mode: str, crs: str | None = None, *, timeout_s: float | None = None) -> None:
-    """The commit, in a worker thread; the file is deleted when it is done."""
+    """The commit, in a worker thread, with the rows fixed in the report in place of the
+    file's (``fix_row``); the file is deleted when it is done."""
     try:
         store = _JobStore(engine, job_id, account, timeout_s)
         report = importer.import_file(store, layer, path, valid_only=mode == "valid-only",
-                                      crs=crs, **import_scope(account, layer))
+                                      crs=crs, fixes=job_fixes(engine, job_id),
+                                      **import_scope(account, layer))
     except Exception as exc:
         log.error("committing upload %s failed", job_id)
         _finish(engine, job_id, "status = 'not_committed', message = :m",
@@ -441,6 +451,172 @@ def run_commit(engine: Engine, job_id: int, path: Path, layer: Layer, account: A
             {"s": "committed" if report.committed else "not_committed",
              "r": json.dumps(report_json(report), ensure_ascii=False), "i": report.import_id,
              "n": len(report.rows)}, "committing")
+
+
+# ---- fixing a row in place (issue 24, item 8) -----------------------------------------------
+# The fixed cells are kept in the job's report (``report->'fixes'``: row -> header -> text), not
+# in the file, which stays as uploaded: the PDPA erasure and the upload retention, which
+# already reach the report, reach the fixes with it.
+
+class FixTooLarge(CddgisError):
+    """A fixed row holds more text than a row of a CDD export ever does (413)."""
+
+    status = 413
+    code = "RequestEntityTooLarge"
+
+
+def _fixable(engine: Engine, account: Account, job_id: int) -> dict[str, Any]:
+    """The job if this account may fix its rows: its uploader's, a staff upload, checked."""
+    job = job_for(engine, account, job_id)
+    if job["account_id"] != account.id:
+        raise Forbidden(f"การอัปโหลด {job_id} เป็นของบัญชีอื่น / upload {job_id} belongs to "
+                        "another account: only its uploader fixes its rows")
+    if job["origin"] != "upload":
+        raise NotFound(f"ไม่พบการอัปโหลด {job_id} / no upload {job_id}")
+    if not account.covers_layer(job["layer"]):
+        raise Forbidden(f"บัญชีนี้ไม่ได้ดูแลชั้นข้อมูล {job['layer']} / this account does not "
+                        f"edit {job['layer']}")
+    if job["status"] != "checked":
+        raise Conflict(f"การอัปโหลดนี้อยู่ในสถานะ {job['status']} แก้ไขแถวไม่ได้ / this upload is "
+                       f"{job['status']}: only a checked upload's rows can be fixed")
+    return job
+
+
+def _report_row(engine: Engine, job_id: int, row: int) -> dict[str, Any]:
+    """The report's entry for the file's row ``row``, or NotFound."""
+    with engine.connect() as conn:
+        entry = conn.execute(text("""
+            SELECT r FROM upload_jobs j, jsonb_array_elements(j.report->'rows') AS e(r)
+            WHERE j.id = :id AND r->>'row' = :row
+        """), {"id": job_id, "row": str(row)}).scalar_one_or_none()
+    if entry is None:
+        raise NotFound(f"การอัปโหลด {job_id} ไม่มีแถวที่ {row} / upload {job_id} has no row {row}")
+    return dict(entry)
+
+
+def job_fixes(engine: Engine, job_id: int) -> dict[int, dict[str, str]]:
+    """The rows fixed in the job's report: the file's row number -> header -> text."""
+    with engine.connect() as conn:
+        fixes = conn.execute(text("SELECT report->'fixes' FROM upload_jobs WHERE id = :id"),
+                             {"id": job_id}).scalar_one_or_none()
+    return {int(row): cells for row, cells in (fixes or {}).items()}
+
+
+def _text(value: object) -> str:
+    """A cell as a form shows it (a spreadsheet's whole number without its '.0')."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def row_for_fixing(engine: Engine, account: Account, job_id: int, row: int,
+                   path: Path) -> dict[str, Any]:
+    """A broken row as the fix form shows it: its report entry, and each of the file's columns
+    with the cell the file has there (or the fix already made)."""
+    _fixable(engine, account, job_id)
+    entry = _report_row(engine, job_id, row)
+    try:
+        table, record = importer.read_row(path, row)
+    except (FileProblem, ValueError, OSError) as exc:
+        raise NotFound(f"ไฟล์ของการอัปโหลด {job_id} อ่านไม่ได้แล้ว / the file of upload {job_id} "
+                       "can no longer be read") from exc
+    if record is None:
+        raise NotFound(f"การอัปโหลด {job_id} ไม่มีแถวที่ {row} / upload {job_id} has no row {row}")
+    fixed = job_fixes(engine, job_id).get(row, {})
+    cells = [{"header": h, "value": fixed[h] if h in fixed else _text(record.cells.get(h))}
+             for h in table.headers]
+    return {**entry, "cells": cells, "fixed": bool(fixed), "geometry": table.geometry}
+
+
+def fix_row(engine: Engine, account: Account, job_id: int, row: int, cells: dict[str, str],
+            path: Path, layer: Layer) -> dict[str, Any]:
+    """Checks the file's row ``row`` again with ``cells`` in place of the file's, with the
+    importer's own rules and reasons, and keeps the fix with the job: the report's entry and
+    counts say the row's new verdict, and the commit reads the fixed cells (``run_commit``).
+    The uploaded file is not touched. Returns the new entry and the job's counts."""
+    job = _fixable(engine, account, job_id)
+    old = _report_row(engine, job_id, row)
+    size = sum(len(h) + len(v) for h, v in cells.items())
+    if size > importer.MAX_FIX_CHARS:
+        raise FixTooLarge(f"แถวที่แก้มีข้อความ {size:,} ตัวอักษร เกิน {importer.MAX_FIX_CHARS:,} / "
+                          f"the fixed row holds {size:,} characters, more than "
+                          f"{importer.MAX_FIX_CHARS:,}")
+    fixes = job_fixes(engine, job_id)
+    if row not in fixes and len(fixes) >= importer.MAX_FIXED_ROWS:
+        raise Unprocessable(f"แก้ได้ไม่เกิน {importer.MAX_FIXED_ROWS} แถวต่อการอัปโหลด แก้ไฟล์แล้วอัปโหลด"
+                            f"ใหม่ / at most {importer.MAX_FIXED_ROWS} rows of one upload can be "
+                            "fixed in the page: fix the file and upload it again")
+
+    def other_row(key: str) -> int | None:
+        with engine.connect() as conn:
+            return conn.execute(text("""
+                SELECT min((r->>'row')::int)
+                FROM upload_jobs j, jsonb_array_elements(j.report->'rows') AS e(r)
+                WHERE j.id = :id AND r->>'key' = :key AND r->>'row' <> :row
+            """), {"id": job_id, "key": key, "row": str(row)}).scalar_one_or_none()
+
+    try:
+        result = importer.check_row(PostgisLayerStore(engine, account), layer, path, row, cells,
+                                    other_keys=_OtherRows(other_row), crs=job["crs"],
+                                    **import_scope(account, layer))
+    except ImportRefused as exc:
+        raise Conflict(str(exc)) from exc
+    except (FileNotFoundError, OSError) as exc:
+        raise NotFound(f"ไฟล์ของการอัปโหลด {job_id} ไม่มีแล้ว / the file of upload {job_id} is "
+                       "gone") from exc
+    if result is None:
+        raise NotFound(f"การอัปโหลด {job_id} ไม่มีแถวที่ {row} / upload {job_id} has no row {row}")
+    entry = {"row": row, "key": result.key, "status": result.status, "errors": result.errors,
+             "warnings": result.warnings, "changes": [], "fixed": True,
+             "point": ([round(result.point[0], 6), round(result.point[1], 6)]
+                       if result.point else None)}
+    with engine.begin() as conn:
+        counts = conn.execute(text(
+            "SELECT report->'counts' FROM upload_jobs WHERE id = :id AND status = 'checked' "
+            "FOR UPDATE"), {"id": job_id}).scalar_one_or_none()
+        if counts is None:
+            raise Conflict(f"การอัปโหลด {job_id} เปลี่ยนสถานะไปแล้ว / upload {job_id} is no longer "
+                           "checked")
+        current = conn.execute(text("""
+            SELECT r->>'status', i - 1
+            FROM upload_jobs j, jsonb_array_elements(j.report->'rows') WITH ORDINALITY AS e(r, i)
+            WHERE j.id = :id AND r->>'row' = :row
+        """), {"id": job_id, "row": str(row)}).one()
+        counts = dict(counts)
+        counts[current[0]] -= 1
+        counts[entry["status"]] += 1
+        conn.execute(text("""
+            UPDATE upload_jobs SET updated_at = now(), report = jsonb_set(jsonb_set(jsonb_set(
+                report, ARRAY['rows', CAST(:i AS text)], CAST(:entry AS jsonb)),
+                '{counts}', CAST(:counts AS jsonb)),
+                ARRAY['fixes'], coalesce(report->'fixes', '{}') ||
+                                jsonb_build_object(CAST(:row AS text), CAST(:cells AS jsonb)))
+            WHERE id = :id
+        """), {"id": job_id, "i": current[1], "row": str(row),
+               "entry": json.dumps(entry, ensure_ascii=False),
+               "counts": json.dumps(counts), "cells": json.dumps(cells, ensure_ascii=False)})
+    log.info("upload %s: row %s fixed in place (%s → %s)", job_id, row, old["status"],
+             entry["status"])
+    return {"row": entry, "counts": counts}
+
+
+class _OtherRows(dict[str, int]):
+    """The duplicate check's keys seen, for one row checked again: the file's other rows,
+    asked of the stored report by key when the check looks (not every key of a big file)."""
+
+    def __init__(self, lookup: Callable[[str], int | None]):
+        super().__init__()
+        self.lookup = lookup
+
+    def __contains__(self, key: object) -> bool:
+        if dict.__contains__(self, key):
+            return True
+        if not isinstance(key, str) or (found := self.lookup(key)) is None:
+            return False
+        self[key] = found
+        return True
 
 
 API_MODES = {"dry-run": None, "all": "all-or-nothing", "valid-only": "valid-only"}

@@ -16,7 +16,7 @@ import math
 import pickle
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -27,7 +27,7 @@ from geothai import normalize
 from pyproj import Transformer
 
 from core.errors import own_words
-from core.readers import FileProblem, Record, file_sha256, open_table
+from core.readers import FileProblem, Record, TableStream, file_sha256, open_table
 from core.schema import Layer, header_key
 from core.values import (
     TRUE_WORDS,
@@ -428,10 +428,123 @@ def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6_371_008.8 * math.asin(math.sqrt(h))
 
 
+MAX_FIXED_ROWS = 500
+"""How many rows of one upload may be fixed in place (issue 24, item 8): the report shows at
+most 500 rows, and every fix is stored with the job."""
+MAX_FIX_CHARS = 16 * 1024
+"""The most characters one fixed row's cells may hold together: a row of a CDD export is a few
+hundred; a fix is typed in a form, not pasted from a file."""
+
+Fixes = Mapping[int, Mapping[str, str]]
+"""Fixed rows of an uploaded file: the file's row number -> header -> the cell's new text. The
+file itself is never changed; the importer reads the fixed cells in place of the file's."""
+
+
+def _normal_crs(crs: str | None) -> str | None:
+    """The import's coordinate system (None: latitude and longitude), or ImportRefused."""
+    if crs is None:
+        return None
+    crs = UTM_ZONES.get(header_key(crs), crs.upper())
+    if crs not in ("EPSG:4326", "EPSG:32647", "EPSG:32648"):
+        raise ImportRefused(f"ระบบพิกัด {crs[:40]} ใช้ไม่ได้ / the coordinate system (crs) "
+                            f"{crs[:40]} is not supported: use EPSG:4326 (latitude and "
+                            "longitude), EPSG:32647 (UTM 47N) or EPSG:32648 (UTM 48N)")
+    return None if crs == "EPSG:4326" else crs
+
+
+def _fixed(records: Iterator[Record], headers: list[str], fixes: Fixes | None,
+           ) -> Iterator[Record]:
+    """The file's records with the fixed rows' cells in place of the file's. A fixed row has
+    every cell from the form, so what was wrong with its shape in the file (too many cells, a
+    cell too long) no longer holds; a GIS file's geometry stays the file's."""
+    if not fixes:
+        yield from records
+        return
+    known = set(headers)
+    for record in records:
+        fix = fixes.get(record.row)
+        if fix is None:
+            yield record
+            continue
+        cells = dict(record.cells)
+        cells.update({h: v for h, v in fix.items() if h in known})
+        yield Record(record.row, cells, None, record.point)
+
+
+def read_row(path: Path, row: int) -> tuple[TableStream, Record | None]:
+    """The file (its headers) and its row numbered ``row`` as the report numbers rows (the line
+    a spreadsheet shows), or None when the file has no such row."""
+    table = open_table(path)
+    for record in table.records:
+        if record.row == row:
+            return table, record
+        if record.row > row:
+            break
+    return table, None
+
+
+def _file_problems(layer: Layer, headers: list[str], fields: dict[str, str],
+                   special: dict[str, str], geometry: bool, personal_allowed: bool,
+                   ) -> list[str]:
+    """What makes a file unimportable whatever its rows hold (its columns)."""
+    problems = []
+    missing = [f for f in layer.fields if f.required and f.name not in fields]
+    if missing:
+        problems.append("ขาดคอลัมน์ที่จำเป็น / missing required column(s): " + ", ".join(
+            f"{f.label_th} / {f.label_en} ({f.name})" for f in missing))
+    personal = [f for f in layer.personal_fields if f.name in fields]
+    if personal and not personal_allowed:
+        names = ", ".join(f"{f.label_th} / {f.label_en} ({f.name})" for f in personal)
+        problems.append(
+            f"ไฟล์มีคอลัมน์ข้อมูลส่วนบุคคล ({names}) แต่บัญชีนี้ไม่มีสิทธิ์ข้อมูลส่วนบุคคล: ลบคอลัมน์นี้ออก "
+            f"หรือให้ผู้มีสิทธิ์นำเข้า / the file has personal-data column(s) {names}, and this "
+            "account has no personal-data right: remove the column(s), or ask an account with "
+            "that right to import the file")
+    if not geometry and not (("lat" in special and "lon" in special)
+                             or ("easting" in special and "northing" in special)):
+        problems.append("ไม่มีคอลัมน์พิกัด: เพิ่มละติจูดและลองจิจูด หรือ easting/northing พร้อม"
+                        "โซน UTM / no coordinate columns: add latitude and longitude "
+                        "(ละติจูด, ลองจิจูด) or easting/northing with a UTM zone")
+    return problems
+
+
+def check_row(store: LayerStore, layer: Layer, path: Path, row: int,
+              fix: Mapping[str, str], *, other_keys: dict[str, int] | None = None,
+              crs: str | None = None, allowed_provinces: frozenset[str] | None = None,
+              personal_allowed: bool = True) -> RowResult | None:
+    """One row of ``path`` checked again with ``fix`` in place of its cells (issue 24, item 8):
+    the same checks ``import_file`` makes, with the same reasons, so a clerk can correct a
+    broken row in the report and see its verdict at once. ``other_keys`` (key -> row) are the
+    keys of the file's other rows, for the duplicate check (a dict the caller may make answer
+    lazily). None when the file has no such row; ImportRefused when the file as a whole cannot
+    be imported (nothing to fix row by row). Nothing is written: what an update would change
+    is known only to the whole file's check."""
+    crs = _normal_crs(crs)
+    try:
+        table, record = read_row(path, row)
+    except (FileProblem, ValueError) as exc:
+        raise ImportRefused(str(exc)) from exc
+    if record is None:
+        return None
+    headers = table.headers
+    fields, special, _ = _map_columns(layer, headers, utm=bool(crs))
+    problems = _file_problems(layer, headers, fields, special, table.geometry, personal_allowed)
+    if problems:
+        raise ImportRefused("; ".join(problems))
+    report = ImportReport(layer=layer.id, source_file=path.name, sha256="", mode="dry-run",
+                          file_problems=[], rows=[])
+    checker = _Checker(store, layer, report, fields, special, crs, table.geometry,
+                       allowed_provinces)
+    if other_keys is not None:
+        checker.seen_key = other_keys
+    [(result, _)] = checker.check(list(_fixed(iter([record]), headers, {row: fix})))
+    return result
+
+
 def import_file(store: LayerStore, layer: Layer, path: Path, *, dry_run: bool = False,
                 valid_only: bool = False, sample: bool = False, crs: str | None = None,
                 allowed_provinces: frozenset[str] | None = None,
-                personal_allowed: bool = True) -> ImportReport:
+                personal_allowed: bool = True, fixes: Fixes | None = None) -> ImportReport:
     """Checks every row of ``path`` and, unless refused, upserts it into the layer.
 
     ``allowed_provinces`` (an officer's scope; None = all): a row whose point lies in another
@@ -449,16 +562,10 @@ def import_file(store: LayerStore, layer: Layer, path: Path, *, dry_run: bool = 
     sha = file_sha256(path) if path.is_file() else ""
     report = ImportReport(layer=layer.id, source_file=path.name, sha256=sha, mode=mode,
                           file_problems=[], rows=[])
-    if crs is not None:
-        crs = UTM_ZONES.get(header_key(crs), crs.upper())
-        if crs not in ("EPSG:4326", "EPSG:32647", "EPSG:32648"):
-            raise ImportRefused(f"ระบบพิกัด {crs[:40]} ใช้ไม่ได้ / the coordinate system (crs) "
-                                f"{crs[:40]} is not supported: use EPSG:4326 (latitude and "
-                                "longitude), EPSG:32647 (UTM 47N) or EPSG:32648 (UTM 48N)")
-        crs = None if crs == "EPSG:4326" else crs
+    crs = _normal_crs(crs)
     try:
         table = open_table(path)
-        records = iter(table.records)
+        records = _fixed(iter(table.records), table.headers, fixes)
         first = next(records, None)
     except (FileProblem, ValueError) as exc:
         report.file_problems.append(str(exc))
@@ -468,23 +575,8 @@ def import_file(store: LayerStore, layer: Layer, path: Path, *, dry_run: bool = 
     fields, special, unused = _map_columns(layer, table.headers, utm=bool(crs))
     if unused:
         report.file_notes.append("คอลัมน์ที่ไม่ได้ใช้ / columns not used: " + ", ".join(unused))
-    missing = [f for f in layer.fields if f.required and f.name not in fields]
-    if missing:
-        report.file_problems.append("ขาดคอลัมน์ที่จำเป็น / missing required column(s): " + ", ".join(
-            f"{f.label_th} / {f.label_en} ({f.name})" for f in missing))
-    personal = [f for f in layer.personal_fields if f.name in fields]
-    if personal and not personal_allowed:
-        names = ", ".join(f"{f.label_th} / {f.label_en} ({f.name})" for f in personal)
-        report.file_problems.append(
-            f"ไฟล์มีคอลัมน์ข้อมูลส่วนบุคคล ({names}) แต่บัญชีนี้ไม่มีสิทธิ์ข้อมูลส่วนบุคคล: ลบคอลัมน์นี้ออก "
-            f"หรือให้ผู้มีสิทธิ์นำเข้า / the file has personal-data column(s) {names}, and this "
-            "account has no personal-data right: remove the column(s), or ask an account with "
-            "that right to import the file")
-    if not table.geometry and not (("lat" in special and "lon" in special)
-                                   or ("easting" in special and "northing" in special)):
-        report.file_problems.append("ไม่มีคอลัมน์พิกัด: เพิ่มละติจูดและลองจิจูด หรือ easting/northing พร้อม"
-                                    "โซน UTM / no coordinate columns: add latitude and longitude "
-                                    "(ละติจูด, ลองจิจูด) or easting/northing with a UTM zone")
+    report.file_problems += _file_problems(layer, table.headers, fields, special,
+                                           table.geometry, personal_allowed)
     if first is None:
         report.file_problems.append("ไฟล์มีแต่หัวตาราง ไม่มีข้อมูล / the file has a header but no data "
                                     "rows")

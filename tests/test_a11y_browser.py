@@ -9,18 +9,28 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
+from sqlalchemy import text
 
+from gis import changes
+from gis.cluster import ClusterInfo
+from gis.db import engine_for
+from gis.layer_store import import_file
 from gis.settings import Settings
-from tests.pagestate import wait_ready
+from layers.definitions import LAYERS
+from tests.pagestate import new_view, wait_ready
 from tests.serving import app_with, served
+from tests.staff import PASSWORD, add_account, csrf_token, sign_in
+from tests.workers import db_name
+from web import create_app
 
 pytestmark = pytest.mark.browser
 
@@ -67,6 +77,92 @@ def every_page(village_id: str) -> list[str]:
             "/api/collections/provinces/queryables", "/api/collections/districts/items?province=50",
             "/api/collections/provinces/items/50", "/api/openapi?f=html", "/no-such-page",
             "/staff/sign-in"]
+
+
+# -- issue 24: the staff workspace, signed in ---------------------------------------------------
+
+STAFF_DB = db_name("cddgis_test_a11y_staff")
+KNN = "khok-nong-na"
+BROKEN_UPLOAD = ("รหัสศูนย์,ชื่อศูนย์,ปีงบประมาณ,ละติจูด,ลองจิจูด\n"
+                 "LC-A11Y-1,ศูนย์เรียนรู้สันทราย,2564,18.8500,99.0400\n"
+                 "LC-A11Y-2,ศูนย์เรียนรู้แม่ริม,สองห้าหกสี่,18.9100,98.9400\n")
+
+
+@pytest.fixture(scope="module")
+def staff_site(copy_database: Callable[..., str], settings: Settings, cluster: ClusterInfo,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[str]]]:
+    """The app on a full copy of the data, with an administrator, an officer's import waiting
+    for review and an upload whose report has a broken row: every staff page has something to
+    show. Yields the server and the staff pages' paths."""
+    owner = engine_for(copy_database(STAFF_DB, full=True))
+    app = create_app(settings, database_url=cluster.url(database=STAFF_DB, role="app"))
+    app.config["TESTING"] = True
+    app_engine = engine_for(cluster.url(database=STAFF_DB, role="app"))
+    changes.set_requires_approval(owner, KNN, True)
+    add_account(owner, "a11y-admin", role="admin", can_approve=True, can_personal=True)
+    officer = add_account(owner, "a11y-officer", provinces=["50"], layers=[KNN])
+    folder = tmp_path_factory.mktemp("a11y-staff")
+    plots = folder / "plots.csv"
+    plots.write_text("plot_id,plot_size_rai,model_level,budget_year,lon,lat\n"
+                     "A11Y-1,3,HLM,2566,98.9853,18.7883\nA11Y-2,4,HLM,2566,98.9700,18.8000\n",
+                     encoding="utf-8")
+    assert import_file(app_engine, LAYERS[KNN], plots, account=officer).pending == 2
+    with owner.connect() as conn:
+        feature = conn.execute(text("SELECT id FROM layer_features WHERE layer = :l "
+                                    "ORDER BY id LIMIT 1"), {"l": KNN}).scalar_one()
+    client = app.test_client()
+    sign_in(client, "a11y-admin")
+    upload = folder / "broken.csv"
+    upload.write_text(BROKEN_UPLOAD, encoding="utf-8")
+    with upload.open("rb") as fh:
+        sent = client.post("/staff/upload", data={
+            "layer": "learning-centers", "file": (fh, upload.name),
+            "csrf_token": csrf_token(client.get("/staff/upload").text)},
+            content_type="multipart/form-data")
+    job = sent.headers["Location"]
+    deadline = time.monotonic() + 60
+    while client.get(job + "/status").get_json()["status"] != "checked":
+        assert time.monotonic() < deadline
+    pages = ["/staff/", "/staff/layers", f"/staff/layers/{KNN}",
+             f"/staff/layers/{KNN}/{feature}", f"/staff/layers/{KNN}/new", "/staff/upload",
+             urlsplit(job).path, "/staff/imports", "/staff/review", "/staff/my-changes",
+             "/staff/admin/accounts", "/staff/admin/accounts/a11y-officer",
+             "/staff/admin/layers", "/staff/admin/personal", "/staff/password"]
+    with served(app) as base:
+        yield base, pages
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize("lang", ["th", "en"])
+def test_axe_finds_nothing_serious_on_any_staff_page_signed_in(
+        browser: Browser, staff_site: tuple[str, list[str]], viewport: dict[str, int],
+        lang: str) -> None:
+    """Issue 24: every staff page an administrator opens, signed in, has no serious or critical
+    axe-core violation either, desktop and phone, Thai and English (the upload report with a
+    row's fix form open too)."""
+    base, pages = staff_site
+    context = _context(browser, viewport, lang)
+    page = context.new_page()
+    found: dict[str, list[str]] = {}
+    try:
+        page.goto(base + "/staff/sign-in")
+        page.fill("input[name=name]", "a11y-admin")
+        page.fill("input[name=password]", PASSWORD)
+        with page.expect_navigation():
+            page.click("form.staff-form button[type=submit]")
+        for path in pages:
+            _open(page, base + path)
+            assert urlsplit(page.url).path == path, page.url  # signed in: not sent away
+            if violations := page.evaluate(AXE_SERIOUS):
+                found[path] = violations
+            if path.startswith("/staff/upload/"):
+                with new_view(page, timeout=60_000):
+                    page.locator(".fix-row").first.click()
+                if violations := page.evaluate(AXE_SERIOUS):
+                    found[path + " (fix form)"] = violations
+    finally:
+        context.close()
+    assert found == {}
 
 
 def _open(page: Page, url: str) -> None:

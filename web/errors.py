@@ -20,8 +20,11 @@ from core.errors import CddgisError, InternalError, QueryTimeout, Unavailable
 
 
 def wants_json() -> bool:
-    """API paths answer in JSON; pages answer in HTML."""
-    return request.path.startswith("/api")
+    """API paths answer in JSON; pages answer in HTML, except to a page's script that asks for
+    JSON first (``Accept: application/json``: the upload report's fix form), which shows the
+    message itself."""
+    return (request.path.startswith("/api")
+            or request.accept_mimetypes.best == "application/json")
 
 
 def answer(status: int, code: str, message: str, problems: list[str] | None = None,

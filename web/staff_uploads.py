@@ -30,7 +30,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import Engine
 
 from core.accounts import Account
-from core.errors import BadParameter, Forbidden, NotFound
+from core.errors import BadParameter, Forbidden, NotFound, Unprocessable
 from gis import upload_jobs as jobs
 from gis.personal import purge_uploads
 from layers.definitions import LAYERS
@@ -200,6 +200,48 @@ def job_rows(job_id: int) -> ResponseReturnValue:
 def job_points(job_id: int) -> ResponseReturnValue:
     jobs.job_for(engine(), _account(), job_id)
     return jsonify(points=jobs.report_points(engine(), job_id))
+
+
+# ---- fixing a broken row in place (issue 24, item 8) ---------------------------------------
+
+MAX_FIX_BODY = 256 * 1024
+"""The largest fix form taken: a row of MAX_FIX_CHARS Thai characters, percent-encoded."""
+MAX_FIX_FIELDS = 300
+
+
+@staff_uploads.get("/upload/<id:job_id>/rows/<int:row>")
+@signed_in
+def row_for_fixing(job_id: int, row: int) -> ResponseReturnValue:
+    """A row's report entry and its cells as the file has them (or as fixed), for the form the
+    report opens in place. Its uploader's only: the cells may hold personal data."""
+    job = jobs.job_for(engine(), _account(), job_id)
+    return jsonify(jobs.row_for_fixing(engine(), _account(), job_id, row, _job_path(job)))
+
+
+@staff_uploads.post("/upload/<id:job_id>/rows/<int:row>")
+@signed_in
+def fix_row(job_id: int, row: int) -> ResponseReturnValue:
+    """Checks one row again with the cells sent (``cell:<the file's header>``) in place of the
+    file's, and keeps the fix for the commit. JSON for the page's script; a plain form post
+    goes back to the report."""
+    if (request.content_length or 0) > MAX_FIX_BODY:
+        raise jobs.FixTooLarge(f"แบบฟอร์มใหญ่เกิน {MAX_FIX_BODY // 1024} KB / the form is larger "
+                               f"than {MAX_FIX_BODY // 1024} KB")
+    account = _account()
+    job = jobs.job_for(engine(), account, job_id)
+    cells = {name.removeprefix("cell:"): value for name, value in request.form.items()
+             if name.startswith("cell:")}
+    if not cells:
+        raise BadParameter("cell: ไม่มีค่าของแถวที่แก้ / no cells: send each column as "
+                           "cell:<the file's header>")
+    if len(cells) > MAX_FIX_FIELDS:
+        raise Unprocessable(f"cell: มีมากกว่า {MAX_FIX_FIELDS} ช่อง / more than {MAX_FIX_FIELDS} "
+                            "cells")
+    answer = jobs.fix_row(engine(), account, job_id, row, cells, _job_path(job),
+                          LAYERS[job["layer"]])
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(answer)
+    return redirect(url_for("staff_uploads.job_page", job_id=job_id) + f"#row-{row}", 303)
 
 
 @staff_uploads.post("/upload/<id:job_id>/commit")
