@@ -354,3 +354,27 @@ def test_a_click_on_a_bar_filters_the_layer(page, live_server, client):
     page.locator("#clear-filter").click()
     arrive(page, r"/dashboard\?district=5001$")
     expect(page.locator("#filter-note")).to_have_count(0)
+
+
+def test_the_printed_pdf_holds_the_area_and_the_api_numbers(page, live_server, client, tmp_path):
+    """Issue 23, item 6: a report-ready PDF, drawn by Chromium's print of the page (A4, Thai
+    fonts embedded, no service outside): its text holds the area's names and the numbers the
+    API gives."""
+    from pypdf import PdfReader
+
+    open_ready(page, f"{live_server}/dashboard?province=50")
+    page.emulate_media(media="print")
+    path = tmp_path / "dashboard.pdf"
+    page.pdf(path=str(path), format="A4", print_background=True)
+    reader = PdfReader(path)
+    width, height = (float(x) for x in reader.pages[0].mediabox.upper_right)
+    assert (round(width), round(height)) == (595, 842)  # A4 in points
+    fonts = {str(f.get_object().get("/BaseFont", "")) for p in reader.pages
+             for f in (p.get("/Resources", {}).get("/Font", {}) or {}).values()}
+    assert any("Sarabun" in f for f in fonts), fonts  # the Thai font, embedded
+    text = " ".join(p.extract_text() for p in reader.pages)
+    api = client.get("/api/areas/province/50/summary").get_json()
+    assert "เชียงใหม่" in text and "Chiang Mai" in text
+    for layer in api["layers"]:
+        assert f"{layer['count']:,}" in text, layer["id"]
+    assert f"{round(api['population']['value']):,}" in text

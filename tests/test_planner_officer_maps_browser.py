@@ -302,6 +302,26 @@ def test_the_table_is_on_phones_without_sideways_scroll(phone: Page, live_server
     assert widths[0] <= widths[1], widths
 
 
+def test_a_shared_map_on_a_phone_opens_map_first_with_a_folded_legend(
+        phone: Page, live_server: str) -> None:
+    """Issue 23: the map started ~800 px down under twelve controls, its legend over half of
+    it. Now the map is the first thing under the header and the legend folds to its title."""
+    phone.goto(live_server + CHOROPLETH.format(INCOME, "province", "quantiles") + "&year=2558")
+    wait_ready(phone)
+    map_box = phone.locator(".folium-map").bounding_box()
+    form_box = phone.locator("#cform").bounding_box()
+    assert map_box and form_box and map_box["y"] < 200 and map_box["y"] < form_box["y"]
+    legend = phone.locator("#map-legend")
+    expect(legend.locator("#legend .row[data-class]").first).to_be_hidden()
+    expect(legend.locator("#map-title")).to_contain_text("พ.ศ. 2558")
+    folded = legend.bounding_box()
+    assert folded and folded["height"] < 0.25 * map_box["height"], folded
+    phone.locator("#legend-toggle").tap()
+    expect(legend.locator("#legend .row[data-class]")).to_have_count(5)
+    expect(legend.locator("#legend .row[data-class]").first).to_be_visible()
+    expect(phone.locator("#legend-toggle")).to_have_attribute("aria-expanded", "true")
+
+
 # -- legend on the map, PNG and CSV -----------------------------------------------------------
 
 def test_title_and_legend_are_on_the_map(page: Page, live_server: str) -> None:
@@ -325,12 +345,18 @@ def test_png_export_carries_the_map_and_its_legend(page: Page, live_server: str,
     download.save_as(path)
     image = Image.open(path).convert("RGB")
     box = page.locator(".folium-map").bounding_box()
-    assert box and image.size == (round(box["width"]) * 2, round(box["height"]) * 2)
-    colours = {c for _, c in image.getcolors(maxcolors=1 << 20) or []}
+    panel = page.evaluate("() => window.cddgisMapPng.PANEL")
+    assert box and image.width == (round(box["width"]) + panel) * 2
+    assert image.height > round(box["height"]) * 2  # the title above, the source below
+    # Issue 23: the legend is beside the map, never over it: its swatches are in the column
+    # right of the map, and the map's own rectangle holds no legend text box.
+    map_w = round(box["width"]) * 2
+    beside = {c for _, c in image.crop((map_w, 0, image.width, image.height)).getcolors(
+        maxcolors=1 << 20) or []}
     for r, g, b in _rgb(page, "#legend .row[data-class] .swatch-box"):
-        assert (r, g, b) in colours  # the legend's swatches are in the picture
-    pixels = np.asarray(image)
-    background = pixels[2, image.width // 2]
+        assert (r, g, b) in beside  # the legend's swatches, in the column beside the map
+    pixels = np.asarray(image.crop((0, 0, map_w, image.height)))
+    background = pixels[pixels.shape[0] // 2, 2]
     differs = float((pixels != background).any(axis=2).mean())
     assert differs > 0.2, differs  # the provinces were drawn, not only an empty frame
     assert page.evaluate("() => window.__cspViolations") == [] and page.js_errors == []

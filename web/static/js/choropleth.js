@@ -167,6 +167,15 @@
     return box;
   };
   legendControl.addTo(map);
+  // On a phone the legend folds (it covered half the map): the title stays, the classes open
+  // on a tap; the button says which (issue 23, item 6).
+  const legendToggle = el("legend-toggle");
+  function foldLegend(folded) {
+    el("map-legend").classList.toggle("folded", folded);
+    legendToggle.setAttribute("aria-expanded", String(!folded));
+  }
+  legendToggle.addEventListener("click", () => foldLegend(!el("map-legend").classList.contains("folded")));
+  foldLegend(window.matchMedia("(max-width: 700px)").matches);
 
   function columns(level) {
     return [

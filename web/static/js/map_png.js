@@ -44,35 +44,40 @@ window.cddgisMapPng = (function () {
     return lines;
   }
 
-  function box(ctx, x, y, w, h) {
-    ctx.fillStyle = "rgba(255,255,255,0.92)";
-    ctx.strokeStyle = "#9ca3af";
-    ctx.lineWidth = 1;
-    ctx.fillRect(x, y, w, h);
-    ctx.strokeRect(x + 0.5, y + 0.5, w - 1, h - 1);
-  }
+  const PANEL = 320;  // the legend's column, beside the map (never over it: issue 23)
 
-  // Draws the map, title, legend and source onto a new canvas.
+  // Draws the title above the map, the legend in a column beside it and the source below, so
+  // nothing covers an area (the deep south under the legend, the north under the title).
   async function render(map, title, legendTitle, rows, source) {
     const container = map.getContainer();
     const frame = container.getBoundingClientRect();
     const W = Math.round(frame.width), H = Math.round(frame.height);
-    const scale = 2;  // sharp enough to print
+    const pad = 8, scale = 2;  // sharp enough to print
+    const measure = document.createElement("canvas").getContext("2d");
+    measure.font = `bold 18px ${FONT}`;
+    const titleLines = wrap(measure, title, W + PANEL - 2 * pad);
+    const top = titleLines.length * 24 + 2 * pad, bottom = 22;
     const canvas = document.createElement("canvas");
-    canvas.width = W * scale;
-    canvas.height = H * scale;
+    canvas.width = (W + PANEL) * scale;
+    canvas.height = (top + H + bottom) * scale;
     const ctx = canvas.getContext("2d");
     ctx.scale(scale, scale);
+    ctx.fillStyle = "#ffffff";
+    ctx.fillRect(0, 0, W + PANEL, top + H + bottom);
     ctx.fillStyle = getComputedStyle(container).backgroundColor || "#ddd";
-    ctx.fillRect(0, 0, W, H);
+    ctx.fillRect(0, top, W, H);
     // Panes come in the document in the order they stack (tiles, overlays, markers).
     const nodes = container.querySelectorAll(
       ".leaflet-map-pane canvas, .leaflet-map-pane svg, .leaflet-tile-pane img");
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(0, top, W, H);
+    ctx.clip();
     for (const node of nodes) {
       if (!visible(node) || node.closest(".leaflet-tooltip-pane, .leaflet-popup-pane")) continue;
       const r = node.getBoundingClientRect();
       if (!r.width || !r.height) continue;
-      const [x, y] = [r.left - frame.left, r.top - frame.top];
+      const [x, y] = [r.left - frame.left, top + r.top - frame.top];
       try {
         if (node instanceof HTMLCanvasElement) {
           ctx.drawImage(node, x, y, r.width, r.height);
@@ -87,50 +92,40 @@ window.cddgisMapPng = (function () {
         // One layer that cannot be copied (e.g. a tainted canvas) leaves a gap, not a failure.
       }
     }
-    const pad = 8;
-    // Title, top left.
-    ctx.font = `bold 16px ${FONT}`;
+    ctx.restore();
+    ctx.strokeStyle = "#9ca3af";
+    ctx.strokeRect(0.5, top + 0.5, W - 1, H - 1);
+    // Title, across the top.
+    ctx.font = `bold 18px ${FONT}`;
     ctx.textBaseline = "top";
-    const titleLines = wrap(ctx, title, Math.min(W * 0.6, 520) - 2 * pad);
-    const tw = Math.max(...titleLines.map((l) => ctx.measureText(l).width)) + 2 * pad;
-    box(ctx, pad, pad, tw, titleLines.length * 21 + 2 * pad - 4);
     ctx.fillStyle = "#111827";
-    titleLines.forEach((l, i) => ctx.fillText(l, 2 * pad, 2 * pad + i * 21 - 2));
-    // Legend, bottom right.
+    titleLines.forEach((l, i) => ctx.fillText(l, pad, pad + i * 24));
+    // Legend, in its own column to the right of the map.
     ctx.font = `13px ${FONT}`;
-    const legendWidth = Math.min(W * 0.55, 360);
-    const headLines = wrap(ctx, legendTitle, legendWidth - 2 * pad);
-    const rowTexts = rows.map(([, label, count]) => `${label} (${count})`);
-    const lw = Math.min(legendWidth, Math.max(
-      ...headLines.map((l) => ctx.measureText(l).width),
-      ...rowTexts.map((t) => ctx.measureText(t).width + 22)) + 2 * pad);
-    const lh = headLines.length * 17 + rows.length * 18 + 2 * pad;
-    const lx = W - lw - pad, ly = H - lh - pad - 18;
-    box(ctx, lx, ly, lw, lh);
+    const lx = W + pad, width = PANEL - 2 * pad;
+    const headLines = wrap(ctx, legendTitle, width);
     ctx.fillStyle = "#111827";
-    headLines.forEach((l, i) => ctx.fillText(l, lx + pad, ly + pad + i * 17));
-    rows.forEach(([color, , , kind], i) => {
-      const ry = ly + pad + headLines.length * 17 + i * 18;
+    headLines.forEach((l, i) => ctx.fillText(l, lx, top + pad + i * 17));
+    rows.forEach(([color, label, count, kind], i) => {
+      const ry = top + pad + headLines.length * 17 + 6 + i * 20;
       ctx.fillStyle = color;
-      ctx.fillRect(lx + pad, ry + 2, 16, 12);
+      ctx.fillRect(lx, ry + 2, 16, 12);
       ctx.strokeStyle = "#6b7280";
-      ctx.strokeRect(lx + pad + 0.5, ry + 2.5, 15, 11);
+      ctx.strokeRect(lx + 0.5, ry + 2.5, 15, 11);
       if (kind === "data-nodata") {
         ctx.beginPath();
-        ctx.moveTo(lx + pad, ry + 14);
-        ctx.lineTo(lx + pad + 16, ry + 2);
+        ctx.moveTo(lx, ry + 14);
+        ctx.lineTo(lx + 16, ry + 2);
         ctx.stroke();
       }
       ctx.fillStyle = "#111827";
-      ctx.fillText(rowTexts[i], lx + pad + 22, ry);
+      ctx.fillText(`${label} (${count})`, lx + 22, ry, width - 22);
     });
     // Source and credits, along the bottom.
     ctx.font = `11px ${FONT}`;
-    const credit = `${source} · ขอบเขต: RTSD / OCHA via HDX (CC BY-IGO) · cddgis`;
-    const cw = Math.min(W - 2 * pad, ctx.measureText(credit).width + 2 * pad);
-    box(ctx, pad, H - 18 - 4, cw, 18);
     ctx.fillStyle = "#374151";
-    ctx.fillText(credit, 2 * pad, H - 18, cw - 2 * pad);
+    const credit = `${source} · ขอบเขต: RTSD / OCHA via HDX (CC BY-IGO) · cddgis`;
+    ctx.fillText(credit, pad, top + H + 5, W + PANEL - 2 * pad);
     return canvas;
   }
 
@@ -148,5 +143,5 @@ window.cddgisMapPng = (function () {
     setTimeout(() => URL.revokeObjectURL(a.href), 60000);
   }
 
-  return { render, download };
+  return { render, download, PANEL };
 })();
