@@ -20,8 +20,9 @@ from core.errors import CddgisError, InternalError, QueryTimeout, Unavailable
 
 
 def wants_json() -> bool:
-    """API paths answer in JSON; pages answer in HTML."""
-    return request.path.startswith("/api")
+    """API paths and the pages' JSON (``….json``: the tour's search and names) answer in JSON;
+    pages answer in HTML."""
+    return request.path.startswith("/api") or request.path.endswith(".json")
 
 
 def answer(status: int, code: str, message: str, problems: list[str] | None = None,
