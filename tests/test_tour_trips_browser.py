@@ -162,7 +162,9 @@ def test_english_mode_names_villages_in_english(phone_offline: tuple[Page, list[
     # The map's tooltips too.
     tooltips = page.evaluate("""() => { const out = [];
         cddgisCommon.pageMap().eachLayer((l) => { if (l.getTooltip && l.getTooltip() &&
-          l.options.className === 'cddgis-point') out.push(l.getTooltip().getContent().textContent); });
+          l.options.className === 'cddgis-point') {
+            out.push(l.getTooltip().getContent().textContent);
+        } });
         return out; }""")
     assert tooltips and set(tooltips) <= set(english.values())
     # A search's results.

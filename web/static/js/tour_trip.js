@@ -23,7 +23,7 @@
         icon: L.divIcon({ html: iconBox("trip-icon", String(i + 1), { background: color }),
                           className: "cddgis-trip-stop", iconSize: [26, 26] }),
         title: "", keyboard: false,
-      }).bindTooltip(tip(`${i + 1}. ${lang() === "en" ? s.name_en : s.name}`))
+      }).bindTooltip(tip(lang() === "en" ? s.name_en : s.name))  // the marker shows the number
         .on("click", () => { location.href = s.url; })
         .addTo(drawn);
     });

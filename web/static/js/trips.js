@@ -93,7 +93,8 @@ window.cddgisTrip = (function () {
       });
       up.disabled = i === 0;
       down.disabled = i === stops.length - 1;
-      const drop = button("trip-remove", say("เอาออก", "Remove"), say(`เอา ${name} ออกจากทริป`,
+      // Labels start with the visible text (WCAG 2.5.3), then say which village.
+      const drop = button("trip-remove", say("เอาออก", "Remove"), say(`เอาออก: ${name} (จากทริป)`,
                                                                         `Remove ${name} from the trip`), () => {
         const next = stops[i + 1] || stops[i - 1];
         remove(s.id);
