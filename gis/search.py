@@ -435,8 +435,7 @@ def suggest(engine: Engine, layer: Layer, typed: str, *, limit: int,
         f.name for f in layer.public_fields} else "NULL"
     with engine.connect() as conn:
         rows = conn.execute(text(f"""
-            SELECT f.key, coalesce(f.name, ''), coalesce({en}, initcap(split_part(
-                       n.name_rtgs, ' | ', 1))), coalesce(p.name_th, '')
+            SELECT f.key, coalesce(f.name, ''), {en}, n.name_rtgs, coalesce(p.name_th, '')
             FROM layer_features f
             JOIN feature_names n ON n.layer = f.layer AND n.key = f.key
             LEFT JOIN provinces p ON p.code = f.province_code
@@ -446,7 +445,9 @@ def suggest(engine: Engine, layer: Layer, typed: str, *, limit: int,
             ORDER BY {_SCORE} DESC, f.name, f.key
             LIMIT :limit
         """), {"layer": layer.id, "floor": floor, "limit": limit, **query.params()}).all()
-    return [Suggestion(*r) for r in rows]
+    # The English name as English mode shows it everywhere (english_name: "Ban Tha Lan").
+    return [Suggestion(key, name, english_name(name, rtgs or "", declared), province)
+            for key, name, declared, rtgs, province in rows]
 
 
 # What people write before a name (village_key_spaced drops it from the romanised form), as

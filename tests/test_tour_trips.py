@@ -199,6 +199,10 @@ def test_english_names_come_from_the_romanisation_when_none_is_declared(
     assert f'data-en="{expected}"' in page.split("<h1>", 1)[1].split("</h1>", 1)[0]
     trip = client.get(f"/tour/trip?v={key}").get_data(as_text=True)
     assert f'data-th="{html.escape(name)}" data-en="{expected}"' in trip
+    # Autocomplete and "did you mean" name it the same way.
+    suggested = client.get("/tour/suggest.json", query_string={"q": name}).get_json()
+    assert {"id": key, "name_en": expected} in [
+        {"id": s["id"], "name_en": s["name_en"]} for s in suggested["suggestions"]]
 
 
 def test_a_declared_english_name_wins(hostile: str, client: FlaskClient) -> None:
