@@ -122,7 +122,8 @@
         part.push(ids[i++]);
       }
       asks.push(getJSON(`${cfg.namesUrl}?${new URLSearchParams({ v: part.join(",") })}`)
-        .then((r) => { for (const [id, name] of Object.entries(r.names)) namesEn.set(id, name); }));
+        .then((r) => { for (const [id, name] of Object.entries(r.names)) namesEn.set(id, name); })
+        .catch(() => {}));  // best effort: without them the Thai names are shown
     }
     await Promise.all(asks);
   }
