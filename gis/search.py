@@ -435,8 +435,7 @@ def suggest(engine: Engine, layer: Layer, typed: str, *, limit: int,
         f.name for f in layer.public_fields} else "NULL"
     with engine.connect() as conn:
         rows = conn.execute(text(f"""
-            SELECT f.key, coalesce(f.name, ''), coalesce({en}, initcap(split_part(
-                       n.name_rtgs, ' | ', 1))), coalesce(p.name_th, '')
+            SELECT f.key, coalesce(f.name, ''), {en}, n.name_rtgs, coalesce(p.name_th, '')
             FROM layer_features f
             JOIN feature_names n ON n.layer = f.layer AND n.key = f.key
             LEFT JOIN provinces p ON p.code = f.province_code
@@ -446,4 +445,44 @@ def suggest(engine: Engine, layer: Layer, typed: str, *, limit: int,
             ORDER BY {_SCORE} DESC, f.name, f.key
             LIMIT :limit
         """), {"layer": layer.id, "floor": floor, "limit": limit, **query.params()}).all()
-    return [Suggestion(*r) for r in rows]
+    # The English name as English mode shows it everywhere (english_name: "Ban Tha Lan").
+    return [Suggestion(key, name, english_name(name, rtgs or "", declared), province)
+            for key, name, declared, rtgs, province in rows]
+
+
+# What people write before a name (village_key_spaced drops it from the romanised form), as
+# RTGS writes it: the English name reads "Ban Tha Lan", as road signs do, not "Tha Lan".
+_PREFIX_EN = (("หมู่บ้าน", "Mu Ban"), ("บ้าน", "Ban"), ("ชุมชน", "Chumchon"))
+
+
+def english_name(name_th: str, rtgs: str, declared: str | None = None) -> str:
+    """A feature's name for English mode: the declared English name when the layer has one,
+    else the romanisation stored when it was imported (``feature_names.name_rtgs``'s first
+    part, the name's own), in title case with its prefix; Thai when there is neither."""
+    if declared and declared.strip():
+        return declared.strip()
+    words = rtgs.split(" | ", 1)[0].strip()
+    if not words:
+        return name_th
+    thai = unicodedata.normalize("NFC", name_th).strip()
+    prefix = next((en for th, en in _PREFIX_EN if thai.startswith(th)), "")
+    return " ".join(filter(None, [prefix, " ".join(w.capitalize() for w in words.split())]))
+
+
+def english_names(engine: Engine, layer: Layer, keys: Iterable[str]) -> dict[str, str]:
+    """``english_name`` of each of these features (by key; keys not in the layer are left
+    out): read from what the import computed, never romanised per request (issue 24: English
+    mode showed Thai names although the romanisation was at hand)."""
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return {}
+    en_fields = [f.name for f in layer.public_fields if f.name == f"{layer.name_field}_en"]
+    declared = f"f.properties->>'{en_fields[0]}'" if en_fields else "NULL"
+    with engine.connect() as conn:
+        rows = conn.execute(text(f"""
+            SELECT f.key, coalesce(f.name, ''), coalesce(n.name_rtgs, ''), {declared}
+            FROM layer_features f
+            LEFT JOIN feature_names n ON n.layer = f.layer AND n.key = f.key
+            WHERE f.layer = :layer AND f.key = ANY(:keys)
+        """), {"layer": layer.id, "keys": wanted}).all()
+    return {key: english_name(name, rtgs, en) for key, name, rtgs, en in rows}

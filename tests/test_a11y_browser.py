@@ -55,6 +55,11 @@ def _context(browser: Browser, viewport: dict[str, int], lang: str) -> BrowserCo
     # The language a visitor chose earlier (lang.js keeps it in localStorage).
     context.add_init_script("try { if (!localStorage.getItem('cddgis.lang')) "
                             f"localStorage.setItem('cddgis.lang', '{lang}'); }} catch (e) {{}}")
+    # A trip saved earlier (trips.js): the tour's trip list, with its buttons, is checked too.
+    context.add_init_script("try { if (!localStorage.getItem('cddgis.trip')) localStorage.setItem("
+                            "'cddgis.trip', JSON.stringify([{id: 'A11Y-1', name_th: 'บ้านหนึ่ง', "
+                            "name_en: 'Ban Nueng'}, {id: 'A11Y-2', name_th: 'บ้านสอง', "
+                            "name_en: 'Ban Song'}])); } catch (e) {}")
     context.add_init_script(path=str(AXE))
     return context
 
@@ -71,8 +76,9 @@ def every_page(village_id: str) -> list[str]:
     return ["/", "/boundaries?district=5001", "/layers", "/layers/khok-nong-na",
             "/choropleth?indicator=nso-household-income&level=province",
             "/choropleth?indicator=nso-household-income&level=province&year=2558&compare=2549",
-            "/tour", f"/tour/{village_id}", "/locator", "/dashboard?province=50",
-            "/dashboard?region=north", "/dashboard/compare?areas=province:50,region:north",
+            "/tour", f"/tour/{village_id}", f"/tour/trip?v={village_id}", "/locator",
+            "/dashboard?province=50", "/dashboard?region=north",
+            "/dashboard/compare?areas=province:50,region:north",
             "/api", "/api/conformance", "/api/collections", "/api/collections/provinces",
             "/api/collections/provinces/queryables", "/api/collections/districts/items?province=50",
             "/api/collections/provinces/items/50", "/api/openapi?f=html", "/no-such-page",

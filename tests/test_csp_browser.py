@@ -12,7 +12,7 @@ from tests.pagestate import wait_ready
 pytestmark = pytest.mark.browser
 
 PAGES = ("/", "/boundaries", "/layers", "/layers/khok-nong-na", "/choropleth", "/tour",
-         "/tour/{village}", "/locator", "/locator?at=16.44,102.83")
+         "/tour/{village}", "/tour/trip?v={village}", "/locator", "/locator?at=16.44,102.83")
 
 
 def _violations(page: Page) -> list[str]:

@@ -30,7 +30,7 @@ from web import create_app, maps
 DB = db_name("cddgis_test_maps")
 LAYER = "learning-centers"
 PUBLIC_MAP_PAGES = ("/boundaries", "/layers", "/layers/khok-nong-na", "/choropleth", "/tour",
-                    "/tour/{village}", "/locator")
+                    "/tour/{village}", "/tour/trip?v={village}", "/locator")
 STAFF_MAP_PAGES = (f"/staff/layers/{LAYER}", f"/staff/layers/{LAYER}/new",
                    f"/staff/layers/{LAYER}/{{feature}}", "/staff/review")
 COMMON_JS = Path(__file__).parents[1] / "web" / "static" / "js" / "common.js"

@@ -150,6 +150,27 @@ def test_tour_map_tooltips_show_hostile_names_as_text(watched: Page, live_server
     _assert_harmless(page)
 
 
+def test_trips_show_hostile_names_as_text(watched: Page, live_server: str,
+                                         hostile: None) -> None:
+    """Issue 24, item 3: saved to the trip from the list, listed in it, and on a shared trip's
+    page (its list, its map's tooltips) the names stay text."""
+    page = watched
+    key, lat, lon = VILLAGE
+    page.goto(f"{live_server}/tour?province=58")
+    wait_ready(page)
+    page.locator(f"#village-list li[data-id='{key}'] button.trip-save").click()
+    expect(page.locator(f"#trip-list li[data-id='{key}'] a")).to_have_text(HOSTILE)
+    _assert_harmless(page)
+    page.goto(page.locator("#trip-link").get_attribute("href"))
+    wait_ready(page)
+    expect(page.locator(f"#trip-stops li[data-id='{key}'] a")).to_have_text(HOSTILE)
+    _hover(page, lat, lon)
+    page.goto(f"{live_server}/tour/trip?v={key},{OTHER_VILLAGE[0]}")
+    wait_ready(page)
+    _hover(page, OTHER_VILLAGE[1], OTHER_VILLAGE[2])
+    _assert_harmless(page)
+
+
 @pytest.mark.parametrize("path", ["/layers/otop-tourism-villages", "/layers"])
 def test_layer_map_tooltips_show_hostile_names_as_text(watched: Page, live_server: str,
                                                        hostile: None, path: str) -> None:

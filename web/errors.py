@@ -20,10 +20,10 @@ from core.errors import CddgisError, InternalError, QueryTimeout, Unavailable
 
 
 def wants_json() -> bool:
-    """API paths answer in JSON; pages answer in HTML, except to a page's script that asks for
-    JSON first (``Accept: application/json``: the upload report's fix form), which shows the
-    message itself."""
-    return (request.path.startswith("/api")
+    """API paths and the pages' JSON (``….json``: the tour's search and names) answer in JSON;
+    pages answer in HTML, except to a page's script that asks for JSON first (``Accept:
+    application/json``: the upload report's fix form), which shows the message itself."""
+    return (request.path.startswith("/api") or request.path.endswith(".json")
             or request.accept_mimetypes.best == "application/json")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from itertools import pairwise
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -54,6 +55,8 @@ NEIGHBOURS = 5
 LIST_SIZE = 30
 MAX_SEARCH_LIMIT = 400  # the most points the tour map draws one by one
 SUGGESTIONS = 5
+MAX_TRIP = 20  # villages in a shared trip link (item 3 of issue 24)
+GOOGLE_STOPS = 10  # stops per Google Maps directions link (origin, 8 waypoints, destination)
 
 
 def tour_layer() -> Layer:
@@ -83,12 +86,16 @@ def tour_village(village_id: str) -> ResponseReturnValue:
     page = lq.query_features(engine(), villages, lq.LayerQuery(
         near=(lon, lat), exclude=village_id, limit=NEIGHBOURS), count=False)
     neighbours = [json.loads(f) for f in page.features]
+    # English mode names them in English: the declared name, else the stored romanisation.
+    names_en = gsearch.english_names(engine(), villages,
+                                     [village_id, *(str(n["id"]) for n in neighbours)])
     fmap = page_map(settings())
     # The markers, outlines and other layers' points are drawn by tour_village.js from the page
     # config (JSON, tooltips as text): Folium would paste the names into its inline script,
     # where `${…}` or <img onerror> runs. The script also fits the map to the village.
     props = village["properties"]
-    markers = {"village": _marker(village), "neighbours": [_marker(f) for f in neighbours],
+    markers = {"village": _marker(village, names_en),
+               "neighbours": [_marker(f, names_en) for f in neighbours],
                "color": villages.color, "neighbour_color": NEIGHBOUR_COLOR,
                "subdistrict": props.get("subdistrict_code"), "district": props.get("district_code"),
                "others": [script_config(lay) for lay in LAYERS.values()
@@ -105,6 +112,8 @@ def tour_village(village_id: str) -> ResponseReturnValue:
           {"url": url_for("tour.village_og", village_id=village_id, _external=True),
            "type": "image/png", "width": 1200, "height": 630})
     return render_template("tour_village.html", village=village, props=props,
+                           name_en=names_en.get(village_id) or props.get("village_name", ""),
+                           names_en=names_en,
                            sample=props.get("sample", False),
                            neighbours=neighbours, product=product, markers=markers,
                            fmap=render(fmap), page_url=page_url, photos=photos, og=og,
@@ -222,10 +231,11 @@ def _wrap(value: str, width: int) -> list[str]:
     return [*lines, line] if line else lines
 
 
-def _marker(feature: dict) -> dict[str, object]:
+def _marker(feature: dict, names_en: dict[str, str]) -> dict[str, object]:
     lon, lat = feature["geometry"]["coordinates"]
-    return {"id": feature["id"], "lat": lat, "lon": lon,
-            "name": feature["properties"]["village_name"]}
+    name = feature["properties"]["village_name"]
+    return {"id": feature["id"], "lat": lat, "lon": lon, "name": name,
+            "name_en": names_en.get(str(feature["id"])) or name}
 
 
 def _typed() -> str:
@@ -279,3 +289,90 @@ def suggest_villages() -> ResponseReturnValue:
     limit = int_param("limit", 8, 1, 20)
     found = gsearch.suggest(engine(), tour_layer(), typed, limit=limit)
     return jsonify({"suggestions": [s.as_dict() for s in found]})
+
+
+def village_ids(name: str, most: int) -> list[str]:
+    """The ``name`` parameter's comma-separated village ids, in their order, repeats dropped:
+    1 to ``most`` of them, each 1 to the key field's length of characters (control characters
+    are refused for every parameter already). A bad list is a 400 naming ``name``."""
+    raw = request.args.get(name, "")
+    if not raw.strip():
+        raise BadParameter(f"{name}: ระบุรหัสชุมชนอย่างน้อย 1 รหัส คั่นด้วยจุลภาค — {name} must list "
+                           f"1 to {most} village ids separated by commas (e.g. {name}=id1,id2)")
+    parts = [part.strip() for part in raw.split(",")]
+    if len(parts) > most:
+        raise BadParameter(f"{name}: ระบุได้ไม่เกิน {most} ชุมชน (ได้ {len(parts)}) — {name} lists "
+                           f"{len(parts)} villages; at most {most}")
+    longest = tour_layer().field(tour_layer().key_field).max_length or 40
+    for part in parts:
+        if not part or len(part) > longest:
+            raise BadParameter(f"{name}: รหัสชุมชน {part!r} ไม่ถูกต้อง — {name} has a bad village "
+                               f"id {part[:longest + 1]!r}: each is 1 to {longest} characters, "
+                               f"separated by single commas")
+    return list(dict.fromkeys(parts))
+
+
+@tour.get("/tour/names.json")
+def english_village_names() -> ResponseReturnValue:
+    """Villages' names for English mode (``v``: ids, at most as many as the map draws): the
+    declared English name, else the romanisation stored at import. The API's items carry only
+    what the layer declares, so the tour asks for the rest here."""
+    ids = village_ids("v", MAX_SEARCH_LIMIT)
+    response = jsonify({"names": gsearch.english_names(engine(), tour_layer(), ids)})
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@tour.get("/tour/trip")
+def trip() -> ResponseReturnValue:
+    """A shared trip: the villages of ``v`` in its order, on a map, with the route's links to
+    the maps apps. Nothing is stored: the link is the trip (issue 24, item 3; a visitor's own
+    trip lives in their browser, trips.js)."""
+    layer = tour_layer()
+    ids = village_ids("v", MAX_TRIP)
+    found = {f["id"]: f for f in map(json.loads, gsearch.features(engine(), layer, ids))}
+    names_en = gsearch.english_names(engine(), layer, found)
+    stops = []
+    for key in ids:
+        if key in found:
+            lon, lat = found[key]["geometry"]["coordinates"]
+            props = found[key]["properties"]
+            stops.append({"id": key, "lat": lat, "lon": lon, "name": props["village_name"],
+                          "name_en": names_en.get(key) or props["village_name"],
+                          "province_th": props.get("province_th", ""),
+                          "url": url_for("tour.tour_village", village_id=key)})
+    missing = [key for key in ids if key not in found]
+    fmap = page_map(settings())
+    points = [(float(s["lat"]), float(s["lon"])) for s in stops]
+    html = render_template("tour_trip.html", stops=stops, missing=missing,
+                           links=trip_links(points), fmap=render(fmap),
+                           sample=any(f["properties"].get("sample") for f in found.values()),
+                           markers={"stops": stops, "color": layer.color})
+    return html, 200 if stops else 404
+
+
+def trip_links(points: list[tuple[float, float]]) -> dict[str, list[str]]:
+    """The route through ``points`` (lat, lon), in order, as plain links to the maps apps.
+
+    Google Maps takes an origin, a destination and waypoints, but a browser honours about
+    eight waypoints: a longer trip is cut into parts of GOOGLE_STOPS stops, each starting where
+    the last ended. OpenStreetMap's directions join two points: one link per leg. One stop
+    gives directions to it from wherever the visitor is."""
+    def at(point: tuple[float, float]) -> str:
+        return f"{point[0]:.6f},{point[1]:.6f}"
+
+    if not points:
+        return {"google": [], "osm": []}
+    if len(points) == 1:
+        one = directions_links(*points[0])
+        return {"google": [one["google"]], "osm": [one["osm"]]}
+    google = []
+    for start in range(0, len(points) - 1, GOOGLE_STOPS - 1):
+        part = points[start:start + GOOGLE_STOPS]
+        args = {"api": "1", "origin": at(part[0]), "destination": at(part[-1])}
+        if len(part) > 2:
+            args["waypoints"] = "|".join(at(p) for p in part[1:-1])
+        google.append("https://www.google.com/maps/dir/?" + urlencode(args))
+    osm = [f"https://www.openstreetmap.org/directions?route={quote(at(a) + ';' + at(b))}"
+           for a, b in pairwise(points)]
+    return {"google": google, "osm": osm}

@@ -103,8 +103,29 @@
     filterProvinces(el("t-region"), el("t-province"));
   }
 
-  function villageName(p) {
-    return lang() === "en" && p.village_name_en ? p.village_name_en : p.village_name;
+  // English mode names villages in English: the declared English name, else the romanisation
+  // the server keeps (/tour/names.json, asked once per village and remembered for the visit).
+  const namesEn = new Map();
+  const englishOf = (f) => f.properties.village_name_en || namesEn.get(String(f.id)) || "";
+  function villageName(f) {
+    return (lang() === "en" && englishOf(f)) || f.properties.village_name;
+  }
+  async function askNames(features) {
+    if (lang() !== "en") return;
+    const ids = [...new Set(features.filter((f) => !englishOf(f)).map((f) => String(f.id)))];
+    const asks = [];
+    for (let i = 0; i < ids.length;) {  // URLs of at most ~2,000 characters
+      const part = [];
+      let length = 0;
+      while (i < ids.length && part.length < 400 && length < 2000) {
+        length += encodeURIComponent(ids[i]).length + 1;
+        part.push(ids[i++]);
+      }
+      asks.push(getJSON(`${cfg.namesUrl}?${new URLSearchParams({ v: part.join(",") })}`)
+        .then((r) => { for (const [id, name] of Object.entries(r.names)) namesEn.set(id, name); })
+        .catch(() => {}));  // best effort: without them the Thai names are shown
+    }
+    await Promise.all(asks);
   }
 
   function card(f) {
@@ -113,11 +134,23 @@
     li.dataset.id = f.id;
     const a = document.createElement("a");
     a.href = cfg.villageUrl.replace("__ID__", encodeURIComponent(f.id));
-    a.textContent = villageName(p);
+    a.textContent = villageName(f);
+    // Thai stays beside the English name (and the English beside the Thai when it is known).
+    const other = lang() === "en" ? p.village_name : englishOf(f);
+    const second = document.createElement("span");
+    second.className = "muted other-name";
+    second.textContent = other && other !== a.textContent ? ` ${other}` : "";
     const where = document.createElement("span");
     where.className = "muted";
     where.textContent = ` ${lang() === "en" ? "" : "จ."}${p.province_th || ""}`;
-    li.append(a, where);
+    const save = document.createElement("button");
+    save.type = "button";
+    save.className = "trip-save";
+    save.dataset.tripSave = "";
+    save.dataset.id = f.id;
+    save.dataset.nameTh = p.village_name;
+    save.dataset.nameEn = englishOf(f);
+    li.append(a, second, where, save);
     if (p.distance_km !== undefined) {
       const d = document.createElement("span");
       d.className = "distance";
@@ -170,6 +203,7 @@
         q.set("limit", POINTS_BELOW);
         points = await getJSON(itemsUrl(q));
       }
+      await askNames([...listed.features, ...(points ? points.features : [])]);
       if (!current(mine)) return;
       el("count").textContent = new Intl.NumberFormat("th-TH").format(listed.numberMatched);
       // A place's name lists the villages in it: say which place (issue 24, item 1).
@@ -179,6 +213,7 @@
       el("count").dataset.value = listed.numberMatched;
       const ol = el("village-list");
       ol.replaceChildren(...listed.features.map(card));
+      window.cddgisTrip.refresh();
       total = listed.numberMatched;
       next = nextLink(listed);
       showCounts();
@@ -192,7 +227,7 @@
           const [lng, lat] = f.geometry.coordinates;
           L.circleMarker([lat, lng], { radius: 7, color: "#fff", weight: 1.5, fillColor: "#0369a1",
                                        fillOpacity: 0.9, className: "cddgis-point" })
-            .bindTooltip(tip(villageName(f.properties)))
+            .bindTooltip(tip(villageName(f)))
             .on("click", () => { location.href = cfg.villageUrl.replace("__ID__", encodeURIComponent(f.id)); })
             .addTo(drawn);
         }
@@ -263,8 +298,10 @@
     const mine = busy();
     try {
       const page = await getJSON(next);
+      await askNames(page.features);
       if (!current(mine)) return;
       el("village-list").append(...page.features.map(card));
+      window.cddgisTrip.refresh();
       next = nextLink(page);
       showCounts();
       el("status").textContent = "";

@@ -13,6 +13,8 @@
   const OTHERS_KM = 10;  // other layers' points within this distance
   const OTHERS_EACH = 15;
   const here = L.latLng(village.lat, village.lon);
+  // English mode: the English name (declared, else the stored romanisation), as the page's text.
+  const nameOf = (m) => (window.cddgisLang() === "en" && m.name_en ? m.name_en : m.name);
   // Open on the village at once (not at country zoom while the outlines load).
   map.setView(here, 13, { animate: false });
 
@@ -21,13 +23,14 @@
   for (const n of neighbours) {
     L.circleMarker([n.lat, n.lon], { radius: 6, color: "#fff", weight: 1.5, fillColor: neighbourColor,
                                      fillOpacity: 0.9, className: "cddgis-neighbour" })
-      .bindTooltip(tip(n.name))
+      .bindTooltip(tip(nameOf(n)))
       .on("click", () => { location.href = location.pathname.replace(/[^/]*$/, encodeURIComponent(n.id)); })
       .addTo(nearby);
   }
   const self = L.circleMarker(here, { radius: 9, color: "#fff", weight: 2, fillColor: color,
                                       fillOpacity: 1, className: "cddgis-village" })
-    .bindTooltip(tip(village.name), { permanent: true, direction: "top", offset: [0, -8] });
+    .bindTooltip(tip(nameOf(village)), { permanent: true, direction: "top", offset: [0, -8] });
+  document.addEventListener("cddgis:lang", () => self.setTooltipContent(tip(nameOf(village))));
 
   function outline(level, code, style) {
     if (!code) return Promise.resolve(null);
