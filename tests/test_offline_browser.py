@@ -204,12 +204,68 @@ def staff_engine(copy_database: Callable[..., str], tmp_path_factory: pytest.Tem
 
 
 @pytest.fixture(scope="module")
-def staff_base(settings: Settings, cluster: ClusterInfo, staff_engine: Engine,
-               ) -> Iterator[str]:
+def staff_gate(settings: Settings, cluster: ClusterInfo, staff_engine: Engine,
+               ) -> Iterator[tuple[Gate, str]]:
     app = create_app(settings, database_url=cluster.url(database=DB, role="app"))
     app.config["TESTING"] = True
-    with served(app) as base:
-        yield base
+    gated = Gate(app)
+    with served(gated) as base:
+        yield gated, base
+    gated.release.set()
+
+
+@pytest.fixture
+def staff_base(staff_gate: tuple[Gate, str]) -> str:
+    return staff_gate[1]
+
+
+def sign_in_as(context: BrowserContext, page: Page, base: str, name: str) -> None:
+    page.goto(f"{base}/staff/sign-in")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.staff-form button[type=submit]")
+    expect(page.locator("[data-account]")).to_have_attribute("data-account", name)
+
+
+def test_the_staff_map_opens_a_kept_province_with_the_network_dropping_requests(
+        browser: Any, staff_gate: tuple[Gate, str]) -> None:
+    gated, base = staff_gate
+    context, page = open_context(browser, viewport={"width": 1280, "height": 860})
+    try:
+        sign_in_as(context, page, base, "ss-officer")
+        page.goto(f"{base}/staff/layers/{LC.id}")
+        wait_ready(page)
+        controlled(page)
+        expect(page.locator("#feature-list")).to_contain_text("LC-SS-FIELD")
+        page.locator("#offline-panel summary").click()
+        # The officer's scope: only their province is offered.
+        assert page.eval_on_selector_all("#offline-province option[value]:not([value=''])",
+                                         "os => os.map(o => o.value)") == [PROVINCE]
+        page.select_option("#offline-province", PROVINCE)
+        page.click("#offline-plan")
+        page.click("#offline-download")
+        expect(page.locator("#offline-panel")).to_have_attribute("data-kept", PROVINCE,
+                                                                 timeout=120_000)
+
+        gated.drop.set()
+        page.reload(timeout=60_000)
+        wait_ready(page, timeout=60_000)
+        expect(page.locator("#feature-list")).to_contain_text("LC-SS-FIELD")
+        expect(page.locator(".staff-bar .who")).to_contain_text("ss-officer")
+        assert gated.dropped
+
+        gated.drop.clear()  # back online: the kept province can be removed
+        page.locator("#offline-panel summary").click()
+        page.click("#offline-remove")
+        expect(page.locator("#offline-panel")).to_have_attribute("data-kept", "")
+        expect(page.locator("#offline-kept")).to_contain_text("no province kept")
+        assert page.evaluate("async () => (await caches.keys())"
+                             ".includes('cddgis-offline-province')") is False
+        assert page.evaluate("() => window.__cspViolations") == []
+        assert page.js_errors == []  # type: ignore[attr-defined]
+    finally:
+        context.close()
+        gated.drop.clear()
 
 
 def _center(engine: Engine) -> tuple[int, str, dict[str, Any]]:
@@ -233,11 +289,7 @@ def test_an_edit_saved_offline_is_queued_and_sent_when_the_network_returns(
     feature_id, _key, before = _center(staff_engine)
     context, page = open_context(browser, viewport={"width": 1280, "height": 860})
     try:
-        page.goto(f"{staff_base}/staff/sign-in")
-        page.fill("input[name=name]", "ss-officer")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("form.staff-form button[type=submit]")
-        expect(page.locator("[data-account]")).to_have_attribute("data-account", "ss-officer")
+        sign_in_as(context, page, staff_base, "ss-officer")
         page.goto(f"{staff_base}/staff/layers/{LC.id}/{feature_id}")
         wait_ready(page)
         expect(page.locator("#offline-queue")).to_have_attribute("data-waiting", "0")
@@ -245,6 +297,15 @@ def test_an_edit_saved_offline_is_queued_and_sent_when_the_network_returns(
         context.set_offline(True)
         new_name = f"{before['name']} (แก้ไขออฟไลน์)"
         page.fill("#f-name", new_name)
+        box = page.locator(".staff-pin").bounding_box()  # and moved: drag the marker
+        assert box is not None
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 60, y - 40, steps=8)
+        page.mouse.up()
+        expect(page.locator("#moved")).to_be_visible()
+        moved_to = float(page.input_value("#lon"))
         page.click("#save")
         queue = page.locator("#offline-queue")
         expect(queue).to_have_attribute("data-waiting", "1")
@@ -261,6 +322,10 @@ def test_an_edit_saved_offline_is_queued_and_sent_when_the_network_returns(
         _poll(lambda: _center(staff_engine)[2]["name"] == new_name)
         after = _center(staff_engine)[2]
         assert after["budget_year"] == 2567  # the save made first is kept: merged on top
+        with staff_engine.connect() as conn:
+            lon = conn.execute(text("SELECT ST_X(geom) FROM layer_features WHERE id = :i"),
+                               {"i": feature_id}).scalar_one()
+        assert abs(lon - moved_to) < 1e-5
         result = page.locator("#offline-results li").first
         expect(result).to_have_attribute("data-state", "merged")
         expect(result).to_contain_text("sent")

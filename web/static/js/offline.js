@@ -21,15 +21,20 @@
   const mb = (bytes) => `${(bytes / 1048576).toFixed(bytes < 10485760 ? 1 : 0)} MB`;
   const say = (node, th, en) => { if (node) node.textContent = `${th} / ${en}`; };
 
-  navigator.serviceWorker.register(cfg.sw, { scope: "/" }).catch((err) => {
-    say(el("offline-status"), "ติดตั้งการใช้งานออฟไลน์ไม่สำเร็จ", `offline use could not be set up: ${err.message}`);
-  });
-
   // ---- keep one province ----------------------------------------------------------------------
+  // The pages that keep a province (the tour, a staff layer's map) install the service worker,
+  // once the page has loaded; a feature's page needs none to queue its edits.
   const panel = el("offline-panel");
+  if (panel) {
+    const install = () => navigator.serviceWorker.register(cfg.sw, { scope: "/" }).catch((err) => {
+      say(el("offline-status"), "ติดตั้งการใช้งานออฟไลน์ไม่สำเร็จ", `offline use could not be set up: ${err.message}`);
+    });
+    if (document.readyState === "complete") install(); else window.addEventListener("load", install);
+  }
   let plan = null;
 
   async function keptMeta() {
+    if (!(await caches.has(KEPT))) return null;  // (open would make it, empty)
     const cache = await caches.open(KEPT);
     const meta = await cache.match(META);
     return meta ? meta.json() : null;

@@ -54,8 +54,13 @@ const isData = (url) => /^\/api\/collections\/[^/]+\/(items|clusters)$/.test(url
 
 self.addEventListener("fetch", (event) => {
   const request = event.request;
-  if (request.method !== "GET") return;
   const url = new URL(request.url);
+  // Signing out forgets the staff pages kept (they name the account); the kept province stays.
+  if (request.method === "POST" && url.pathname === "/staff/sign-out") {
+    event.waitUntil(caches.delete(PAGES));
+    return;
+  }
+  if (request.method !== "GET") return;
   if (url.origin !== self.location.origin) return;
   if (request.mode === "navigate" && isPage(url)) event.respondWith(page(request));
   else if (url.pathname.startsWith("/static/")) event.respondWith(shellFirst(request));
