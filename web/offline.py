@@ -33,7 +33,8 @@ offline = Blueprint("offline", __name__)
 
 MAX_TILES = 3000
 """The most tiles one kept province may hold: the highest zooms are left out until it fits."""
-MIN_ZOOM, MAX_ZOOM = 6, 14
+MIN_ZOOM, MAX_ZOOM = 0, 14
+"""From the country's view (one or two tiles a zoom over a province) to street level."""
 ICON_SIZES = (192, 512)
 SHELL_GLOBS = ("favicon.svg", "js/*.js", "css/*.css", "vendor/leaflet-1.9.3/**/*.*",
                "vendor/protomaps-leaflet-5.1.0/*.js", "vendor/sarabun-5.3.0/*.*")

@@ -72,8 +72,10 @@ async function page(request) {
   try {
     const response = await network(request);
     if (response.ok && !response.redirected) {
+      // Kept by path: these pages hold no data of their own (their scripts read the query),
+      // so one copy a page is enough and the cache does not grow with every search.
       const copy = response.clone();
-      caches.open(PAGES).then((c) => c.put(request, copy));
+      caches.open(PAGES).then((c) => c.put(new URL(request.url).pathname, copy));
     }
     return response;
   } catch (err) {
