@@ -330,6 +330,20 @@ def test_an_edit_saved_offline_is_queued_and_sent_when_the_network_returns(
         expect(result).to_have_attribute("data-state", "merged")
         expect(result).to_contain_text("sent")
         expect(queue).to_have_attribute("data-waiting", "0")
+
+        # A queued edit the server refuses says why, and the queue empties.
+        page.reload()
+        wait_ready(page)
+        context.set_offline(True)
+        page.fill("#f-budget_year", "สองพัน")
+        page.click("#save")
+        expect(queue).to_have_attribute("data-waiting", "1")
+        context.set_offline(False)
+        refused = page.locator("#offline-results li").first
+        expect(refused).to_have_attribute("data-state", "refused", timeout=30_000)
+        expect(refused).to_contain_text("budget_year")
+        expect(queue).to_have_attribute("data-waiting", "0")
+        assert _center(staff_engine)[2]["budget_year"] == 2567
         assert page.evaluate("() => window.__cspViolations") == []
         assert page.js_errors == []  # type: ignore[attr-defined]
     finally:
