@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     from web.dashboard_compare import dashboard_compare
     from web.indicators_api import indicators_api
     from web.locator import locator
+    from web.offline import offline
     from web.pages import pages
     from web.staff_admin import staff_admin
     from web.staff_features import staff_features
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
     app.register_blueprint(pages)
     app.register_blueprint(tour)
+    app.register_blueprint(offline)
     app.register_blueprint(locator)
     app.register_blueprint(choropleth)
     app.register_blueprint(api, url_prefix="/api")

@@ -59,6 +59,9 @@ def policy(settings: Settings, script_nonce: str) -> str:
         f"img-src {' '.join(images)}",
         "connect-src 'self'",
         "font-src 'self'",
+        # The installable app (web/offline.py): its service worker and manifest are ours only.
+        "worker-src 'self'",
+        "manifest-src 'self'",
         "frame-ancestors 'none'",
         "base-uri 'none'",
         "object-src 'none'",

@@ -29,6 +29,7 @@ from gis import photos as gphotos
 from gis import staff_features as store
 from layers.definitions import LAYERS
 from web.auth import current_account, signed_in
+from web.choices import area_choices
 from web.maps import plain_map
 from web.services import engine, settings
 
@@ -325,13 +326,17 @@ def layer_page(layer_id: str) -> ResponseReturnValue:
     account = _account()
     layer = _layer(layer_id)
     retired = store.retired_in_scope(engine(), layer.id, _scope(account))
-    config = {"mode": "list", "color": layer.color,
+    config = {"mode": "list", "color": layer.color, "layer": layer.id,
               "points": url_for("staff_features.points", layer_id=layer.id),
               "feature": url_for("staff_features.feature", layer_id=layer.id, feature_id=0),
               "new": url_for("staff_features.new_feature", layer_id=layer.id),
               "extent": store.scope_extent(engine(), layer.id, _scope(account))}
+    provinces = [p for p in area_choices()["provinces"]
+                 if account.is_admin or account.provinces is None
+                 or p["code"] in account.provinces]
     return render_template("staff/features.html", account=account, layer=layer,
-                           retired=retired, fmap=_map(), page_config={"staff": config})
+                           retired=retired, fmap=_map(), page_config={"staff": config},
+                           offline_provinces=provinces)
 
 
 @staff_features.get("/layers/<layer_id>/points.json")
