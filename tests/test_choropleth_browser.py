@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -67,3 +69,41 @@ def test_compare_table_shows_both_years_and_the_percent_change(page: Page, live_
     pct = row.locator("[data-col='change_pct']").inner_text()
     assert pct.endswith(" %") and f"{abs(bkk['change_pct']):.1f}".rstrip("0").rstrip(".") in pct
     assert page.js_errors == []
+
+
+def test_a_province_only_indicator_says_why_a_click_only_zooms(page: Page,
+                                                               live_server: str) -> None:
+    """Issue 23: a click on a province of a province-only table just zoomed, with a black
+    focus box and no word of why."""
+    page.goto(f"{live_server}/choropleth?indicator=nso-household-income&level=province"
+              "&classify=quantiles&k=5")
+    wait_ready(page)
+    with new_view(page):
+        page.locator("#ctable tbody tr[data-code='50']").click()
+    note = page.locator("#map-note")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("ตัวชี้วัดนี้มีข้อมูลถึงระดับจังหวัดเท่านั้น จึงซูมไปที่เชียงใหม่")
+    expect(note.locator("a")).to_have_attribute("href", "/dashboard?province=50")
+    assert "level=province" in page.url and page.js_errors == []
+
+
+def test_bad_manual_breaks_are_said_beside_the_field(page: Page, live_server: str) -> None:
+    """Issue 23: a refused breaks list failed below the fold with the old legend still shown."""
+    page.goto(f"{live_server}/choropleth?indicator=nso-household-income&level=province"
+              "&classify=quantiles&k=5")
+    wait_ready(page)
+    page.select_option("#c-method", "manual")
+    page.fill("#c-breaks", "30000,20000")
+    page.locator("#c-breaks").dispatch_event("change")
+    error = page.locator("#breaks-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("breaks must increase")
+    expect(page.locator("#c-breaks")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#map-legend")).to_have_class(re.compile(r"\bstale\b"))
+    assert page.evaluate("() => document.activeElement.id") == "c-breaks"
+    with new_view(page):
+        page.fill("#c-breaks", "20000,30000")
+        page.locator("#c-breaks").dispatch_event("change")
+    expect(error).to_be_hidden()
+    expect(page.locator("#map-legend")).not_to_have_class(re.compile(r"\bstale\b"))
+    expect(page.locator("#legend .row[data-class]")).to_have_count(3)

@@ -399,6 +399,18 @@
         if (!current(mine)) return;
         map.fitBounds(L.geoJSON(feature).getBounds(), { animate: false, padding: [20, 20] });
         map.getContainer().dataset.zoomed = code;
+        // Say why the map only zoomed (issue 23): this indicator has nothing below this level.
+        const LEVEL_TH = { region: "ภาค", province: "จังหวัด", district: "อำเภอ", subdistrict: "ตำบล" };
+        const name = feature.properties.name_th || code;
+        const note = el("map-note");
+        const dash = document.createElement("a");
+        dash.href = `/dashboard?${new URLSearchParams({ [level]: code })}`;
+        dash.textContent = `แดชบอร์ดของ${name} — its dashboard`;
+        note.replaceChildren(
+          `ตัวชี้วัดนี้มีข้อมูลถึงระดับ${LEVEL_TH[level]}เท่านั้น จึงซูมไปที่${name} — `
+          + `this indicator has no figures below the ${level} level, so the map zoomed to ${feature.properties.name_en || name}. `,
+          dash);
+        note.hidden = false;
         ready(mine);
       } catch (err) {
         if (failed(mine)) el("status").textContent = `โหลดไม่สำเร็จ — ${err.message}`;
@@ -424,8 +436,20 @@
     });
   }
 
+  // A refused breaks list is said beside the field, and the map and legend are marked as not
+  // showing it (issue 23: the error was below the fold with the old legend still shown).
+  function breaksProblem(message) {
+    const box = el("breaks-error");
+    box.textContent = message || "";
+    box.hidden = !message;
+    el("c-breaks").setAttribute("aria-invalid", String(Boolean(message)));
+    el("map-legend").classList.toggle("stale", Boolean(message));
+    map.getContainer().classList.toggle("stale", Boolean(message));
+  }
+
   async function update(fit) {
     const mine = busy();
+    el("map-note").hidden = true;
     el("status").textContent = "กำลังโหลด… Loading…";
     const q = state();
     const scope = new URLSearchParams();
@@ -478,10 +502,15 @@
       el("html-link").href = `${cfg.exportUrl}?${q}`;
       el("source").textContent = `ที่มา / Source: ${body.indicator.source} (${body.indicator.licence})`;
       el("status").textContent = "";
+      breaksProblem(null);
       ready(mine);
     } catch (err) {
       if (!failed(mine)) return;
       el("status").textContent = `โหลดไม่สำเร็จ — ${err.message}`;
+      if (/breaks|manual classes/.test(err.message)) {
+        breaksProblem(`ขอบชั้นใช้ไม่ได้: ${err.message} — แผนที่ยังแสดงการจำแนกเดิม (the map still shows the previous classes)`);
+        el("c-breaks").focus();
+      }
     }
   }
 
