@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     from web.pages import pages
     from web.staff_admin import staff_admin
     from web.staff_features import staff_features
+    from web.staff_indicators import staff_indicators
     from web.staff_personal import staff_personal
     from web.tiles import tiles
     from web.tour import tour
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.register_blueprint(tiles, url_prefix="/api")
     app.register_blueprint(dashboard)
     app.register_blueprint(staff_features, url_prefix="/staff")
+    app.register_blueprint(staff_indicators, url_prefix="/staff")
     app.register_blueprint(staff_personal, url_prefix="/staff")
     app.register_blueprint(staff_admin, url_prefix="/staff")
 
