@@ -479,8 +479,9 @@ def rank_among(peer_values: Sequence[float], value: float) -> dict[str, Any]:
 
 
 def _ranked_among(ref: AreaRef, area: dict[str, Any]) -> dict[str, str] | None:
-    """What a rank ranks among, said in words: "the districts of Chiang Mai"."""
-    if ref.level in ("country", "village"):
+    """What a rank ranks among, said in words: "the districts of Chiang Mai" (a village's
+    indicators rank among its subdistrict's villages)."""
+    if ref.level == "country":
         return None
     parent = area["parents"][-1]
     label_th, label_en = LEVEL_LABELS[ref.level]

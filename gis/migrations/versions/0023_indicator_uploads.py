@@ -12,6 +12,8 @@ Create Date: 2026-12-08
 
 from alembic import op
 
+from gis.migrate import APP_ROLE, grant_app_writes, if_app_role
+
 revision = "0023"
 down_revision = "0020"
 branch_labels = None
@@ -46,10 +48,14 @@ def upgrade() -> None:
     """)
     op.execute("CREATE INDEX ix_indicator_uploads_indicator ON indicator_uploads "
                "(indicator_id, id)")
+    # The staff page writes them (the catalogue's loads run as the owner, from the CLI).
+    op.execute(grant_app_writes("indicators", "indicator_values", "indicator_uploads"))
 
 
 def downgrade() -> None:
     op.execute("DROP TABLE indicator_uploads")
+    op.execute(if_app_role(f"REVOKE INSERT, UPDATE, DELETE ON indicators, indicator_values "
+                           f"FROM {APP_ROLE};"))
     op.execute("ALTER TABLE accounts DROP COLUMN can_indicators")
     op.execute("DELETE FROM indicators WHERE level = 'village'")
     op.execute("ALTER TABLE indicators DROP COLUMN theme, DROP COLUMN uploaded_by, "
