@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Engine, text
 
 from core.errors import Conflict, NotFound
 from gis.summary import FEATURE_COLUMN, VILLAGE_FIELD, village_layer_ids
-from indicators.catalog import TABLES
+from indicators.catalog import TABLES, read_catalog
 from indicators.tables import IndicatorImportError, TableReport, TableSpec, read_values
 
 
@@ -40,11 +40,13 @@ def load_table(engine: Engine, spec: TableSpec, path: Path, *, skip_unmatched: b
     return report
 
 
-def load_catalog(engine: Engine, data_dir: Path) -> list[TableReport]:
-    """Loads every known table present in ``data_dir/indicators``; says which are missing."""
+def load_catalog(engine: Engine, data_dir: Path, *, catalog: Path | None = None,
+                 ) -> list[TableReport]:
+    """Loads every table declared (``indicators/catalog.json``, or ``catalog``) that is present
+    in ``data_dir/indicators``."""
     folder = data_dir / "indicators"
     reports = []
-    for spec in TABLES:
+    for spec in TABLES if catalog is None else read_catalog(catalog):
         path = folder / spec.file
         if path.exists():
             reports.append(load_table(engine, spec, path))
