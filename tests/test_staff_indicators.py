@@ -134,6 +134,7 @@ def test_village_table_check_report_commit_api_dashboard_delete(
     assert (card["rank"], card["of"]) == (3, 3)  # among the subdistrict's villages
     assert summary["ranked_among"]["parent_th"] == summary["area"]["parents"][-1]["name_th"]
 
+    assert ID not in client.get("/choropleth").text  # a map of polygons: no village table yet
     listing = client.get("/staff/indicators").text
     assert f'data-indicator="{ID}"' in listing and "planner" in listing
 
