@@ -385,7 +385,8 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
             account = accounts.create_account(
                 engine, args.name, role=args.role, password=_read_password(args),
                 provinces=args.province, layers=args.layer, can_approve=args.approve,
-                can_personal=args.personal_data, display_name=args.display_name)
+                can_personal=args.personal_data, can_indicators=args.indicators,
+                display_name=args.display_name)
             print(f"added {account.name} ({account.scope_label()})")
         elif args.action == "list":
             for account in accounts.list_accounts(engine):
@@ -492,6 +493,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--approve", action="store_true", help="may approve changes in scope")
     add.add_argument("--personal-data", action="store_true",
                      help="may see personal fields (PDPA; every view is logged)")
+    add.add_argument("--indicators", action="store_true",
+                     help="may upload and delete indicator tables (/staff/indicators)")
     add.add_argument("--display-name", help="e.g. สพจ.เชียงใหม่")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     users_sub.add_parser("list", help="every account with its scope")

@@ -40,6 +40,8 @@ class Account:
     """Layer ids this account edits; None = every layer."""
     can_approve: bool = False
     can_personal: bool = False
+    can_indicators: bool = False
+    """May upload and delete indicator tables (issue 23); administrators may anyway."""
     display_name: str | None = None
     disabled: bool = False
     session_epoch: int = 0
@@ -69,6 +71,10 @@ class Account:
         return not self.disabled and self.covers_layer(layer) and (
             self.is_admin or self.can_personal)
 
+    @property
+    def may_manage_indicators(self) -> bool:
+        return not self.disabled and (self.is_admin or self.can_indicators)
+
     def scope_label(self) -> str:
         """A short Thai/English description of the scope, for pages and `users list`."""
         provinces = "ทุกจังหวัด / all provinces" if self.provinces is None else ", ".join(
@@ -76,5 +82,6 @@ class Account:
         layers = "ทุกชั้นข้อมูล / all layers" if self.layers is None else ", ".join(
             sorted(self.layers))
         rights = [r for r, on in (("approve", self.can_approve),
-                                  ("personal-data", self.can_personal)) if on]
+                                  ("personal-data", self.can_personal),
+                                  ("indicators", self.can_indicators)) if on]
         return f"{self.role}: {provinces}; {layers}" + (f"; {' '.join(rights)}" if rights else "")

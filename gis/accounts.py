@@ -87,22 +87,24 @@ def check_password(password: str) -> None:
 
 
 _COLUMNS = ("id, name, role, provinces, layers, can_approve, can_personal, display_name, "
-            "disabled, session_epoch")
+            "disabled, session_epoch, can_indicators")
 
 
 def _account(row: Any) -> Account:
     (id_, name, role, provinces, layers, can_approve, can_personal, display_name, disabled,
-     epoch) = row
+     epoch, can_indicators) = row
     return Account(id=id_, name=name, role=role,
                    provinces=None if provinces is None else frozenset(provinces),
                    layers=None if layers is None else frozenset(layers),
                    can_approve=can_approve, can_personal=can_personal,
+                   can_indicators=can_indicators,
                    display_name=display_name, disabled=disabled, session_epoch=epoch)
 
 
 def create_account(engine: Engine, name: str, *, role: str, password: str | None,
                    provinces: Iterable[str] | None = None, layers: Iterable[str] | None = None,
                    can_approve: bool = False, can_personal: bool = False,
+                   can_indicators: bool = False,
                    display_name: str | None = None) -> Account:
     """A new account; 409 when the name is taken. Empty ``provinces``/``layers`` mean all."""
     name = _checked_name(name)
@@ -113,13 +115,14 @@ def create_account(engine: Engine, name: str, *, role: str, password: str | None
     with engine.begin() as conn:
         row = conn.execute(text(f"""
             INSERT INTO accounts (name, role, provinces, layers, can_approve, can_personal,
-                                  display_name, password_hash)
-            VALUES (:name, :role, :provinces, :layers, :approve, :personal, :display,
-                    :hash)
+                                  can_indicators, display_name, password_hash)
+            VALUES (:name, :role, :provinces, :layers, :approve, :personal, :indicators,
+                    :display, :hash)
             ON CONFLICT (name) DO NOTHING
             RETURNING {_COLUMNS}
         """), {"name": name, "role": role, "provinces": provinces_list, "layers": layers_list,
-               "approve": can_approve, "personal": can_personal, "display": display_name,
+               "approve": can_approve, "personal": can_personal,
+               "indicators": can_indicators, "display": display_name,
                "hash": password_hash}).first()
     if row is None:
         raise Conflict(f"มีบัญชีชื่อ {name} แล้ว / an account named {name!r} already exists")
@@ -193,8 +196,8 @@ def update_account(engine: Engine, name: str, **changes: Any) -> Account:
     """Changes role, scope or rights (keys: role, provinces, layers, can_approve,
     can_personal, display_name, disabled). Disabling ends the account's sessions and revokes
     its API tokens in the same transaction, so enabling it again revives neither."""
-    allowed = {"role", "provinces", "layers", "can_approve", "can_personal", "display_name",
-               "disabled"}
+    allowed = {"role", "provinces", "layers", "can_approve", "can_personal", "can_indicators",
+               "display_name", "disabled"}
     unknown = set(changes) - allowed
     if unknown:
         raise BadParameter(f"cannot change {', '.join(sorted(unknown))}")

@@ -9,10 +9,14 @@ from sqlalchemy import Connection, Engine, text
 
 from core.areas import CDD_REGIONS
 from core.errors import BadParameter, NotFound
+from gis.summary import FEATURE_COLUMN, VILLAGE_FIELD, VILLAGE_NAME_FIELD, village_layer_ids
 from gis.versioned import VersionedCache
 from layers.definitions import LAYERS
 
-LEVELS = ("region", "province", "district", "subdistrict")
+LEVELS = ("region", "province", "district", "subdistrict", "village")
+AREA_LEVELS = LEVELS[:-1]
+"""The levels with boundaries, where the layers' counts are computed; a village is a point
+(its DOPA code: the subdistrict's six digits and the หมู่ที่ in two), kept by staff tables."""
 AREA_TABLE = {"province": "provinces", "district": "districts", "subdistrict": "subdistricts"}
 
 
@@ -62,10 +66,11 @@ def _computed(has_population: bool) -> list[Indicator]:
             "source": "cddgis, computed from the point layer in PostGIS",
             "licence": "as the layer", "years": (), "computed": True, "layer": layer.id}
         out.append(Indicator(f"{layer.id}-count", f"จำนวน{layer.title_th}",
-                             f"{layer.title_en}: count", "แห่ง (count)", levels=LEVELS,
+                             f"{layer.title_en}: count", "แห่ง (count)", levels=AREA_LEVELS,
                              measure="count", **common))
         out.append(Indicator(f"{layer.id}-per-km2", f"{layer.title_th} ต่อ ตร.กม.",
-                             f"{layer.title_en} per km²", "ต่อ ตร.กม. (per km²)", levels=LEVELS,
+                             f"{layer.title_en} per km²", "ต่อ ตร.กม. (per km²)",
+                             levels=AREA_LEVELS,
                              measure="per_km2", **common))
         if has_population:
             out.append(Indicator(f"{layer.id}-per-1000-people",
@@ -114,6 +119,8 @@ def get(engine: Engine, indicator_id: str) -> Indicator:
 
 def _areas_sql(level: str, scope: dict[str, str | None]) -> tuple[str, dict[str, object]]:
     """SELECT code, name_th, name_en, area_km2 of the areas of ``level`` within ``scope``."""
+    if level == "village":
+        return _villages_sql(scope)
     if level == "region":
         regions = [r for r in CDD_REGIONS.values()
                    if scope.get("region") in (None, r.code)]
@@ -152,6 +159,33 @@ def _areas_sql(level: str, scope: dict[str, str | None]) -> tuple[str, dict[str,
         SELECT a.code, a.name_th, a.name_en, a.area_km2,
                {parents[0]} AS district_th, {parents[1]} AS province_th
         FROM {AREA_TABLE[level]} a {parents[2]} WHERE {" AND ".join(clauses)}
+    """, params
+
+
+def _villages_sql(scope: dict[str, str | None]) -> tuple[str, dict[str, object]]:
+    """The villages the layers know in ``scope`` (as the dashboards', ``gis.summary``), named
+    "หมู่ที่ 3 บ้าน…" by the commonest name the layers give; the subdistrict's name beside it."""
+    clauses = ["f.layer = ANY(:village_layers)",
+               f"f.properties->>'{VILLAGE_FIELD}' ~ '^[0-9]{{1,2}}$'"]
+    params: dict[str, object] = {"village_layers": village_layer_ids()}
+    for parent, column in (("province", "f.province_code"), ("district", "f.district_code"),
+                           ("subdistrict", "f.subdistrict_code"), ("region", "f.region")):
+        if scope.get(parent):
+            clauses.append(f"{column} = :{parent}")
+            params[parent] = scope[parent]
+    return f"""
+        SELECT v.code,
+               'หมู่ที่ ' || right(v.code, 2)::int
+                   || coalesce(' บ้าน' || regexp_replace(v.name, '^บ้าน', ''), '') AS name_th,
+               'Village no. ' || right(v.code, 2)::int || coalesce(', ' || s.name_en, '')
+                   AS name_en,
+               NULL::float8 AS area_km2, s.name_th AS district_th, pp.name_th AS province_th
+        FROM (SELECT {FEATURE_COLUMN["village"]} AS code,
+                     mode() WITHIN GROUP (ORDER BY nullif(f.properties->>'{VILLAGE_NAME_FIELD}',
+                                                          '')) AS name
+              FROM layer_features f WHERE {" AND ".join(clauses)} GROUP BY 1) v
+        LEFT JOIN subdistricts s ON s.code = left(v.code, 6)
+        LEFT JOIN provinces pp ON pp.code = left(v.code, 2)
     """, params
 
 

@@ -256,7 +256,7 @@ class Indicator(Base):
 
     __tablename__ = "indicators"
     __table_args__ = (
-        CheckConstraint("level IN ('region', 'province', 'district', 'subdistrict')",
+        CheckConstraint("level IN ('region', 'province', 'district', 'subdistrict', 'village')",
                         name="ck_indicators_level"),
     )
     id: Mapped[str] = mapped_column(String, primary_key=True)
@@ -269,6 +269,31 @@ class Indicator(Base):
     source_file: Mapped[str | None] = mapped_column(Text)
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                 server_default=func.now())
+    theme: Mapped[str | None] = mapped_column(Text)
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id",
+                                                               ondelete="SET NULL"))
+    """The staff account that uploaded the table (0023); NULL for the catalogue's tables."""
+    uploaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IndicatorUpload(Base):
+    """A staff upload or deletion of an indicator table (0023): the history the staff page
+    lists. The indicator is named, not referenced, so its history outlives a deletion."""
+
+    __tablename__ = "indicator_uploads"
+    __table_args__ = (
+        CheckConstraint("action IN ('replace', 'delete')", name="ck_indicator_uploads_action"),
+        Index("ix_indicator_uploads_indicator", "indicator_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    indicator_id: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id",
+                                                              ondelete="SET NULL"))
+    file_name: Mapped[str | None] = mapped_column(Text)
+    areas: Mapped[int] = mapped_column(Integer, server_default="0")
+    values: Mapped[int] = mapped_column(Integer, server_default="0")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class TileCache(Base):
@@ -425,6 +450,8 @@ class Account(Base):
     layers: Mapped[list[str] | None] = mapped_column(ARRAY(String))
     can_approve: Mapped[bool] = mapped_column(Boolean, server_default=false())
     can_personal: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    can_indicators: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    """May upload and delete indicator tables (0023); administrators may anyway."""
     password_hash: Mapped[str | None] = mapped_column(Text)
     """argon2id; NULL = no password sign-in (API token only)."""
     disabled: Mapped[bool] = mapped_column(Boolean, server_default=false())

@@ -296,8 +296,6 @@ def _sort_key(field: Field, key: str | None, n: int) -> tuple[Any, ...]:
 def _indicators(conn: Connection, ref: AreaRef) -> list[dict[str, Any]]:
     """Imported indicators at the area's level, every year: the area's value and rank among
     its siblings, the siblings' mean (the parent) and the mean of the level (the country)."""
-    if ref.level == "village":
-        return []  # no table is kept per village
     country = ref.level == "country"  # the provinces' figures, summed or averaged
     level = "province" if country else ref.level
     plen = CODE_LENGTH[PARENT[ref.level] or "country"]
@@ -367,6 +365,11 @@ def _indicators(conn: Connection, ref: AreaRef) -> list[dict[str, Any]]:
 def _village_layers() -> list[Layer]:
     return [layer for layer in LAYERS.values()
             if VILLAGE_FIELD in {f.name for f in layer.public_fields}]
+
+
+def village_layer_ids() -> list[str]:
+    """The layers whose หมู่ที่ places points in villages (the villages the dashboards know)."""
+    return [layer.id for layer in _village_layers()]
 
 
 def _village_name_sql() -> str:
@@ -479,8 +482,9 @@ def rank_among(peer_values: Sequence[float], value: float) -> dict[str, Any]:
 
 
 def _ranked_among(ref: AreaRef, area: dict[str, Any]) -> dict[str, str] | None:
-    """What a rank ranks among, said in words: "the districts of Chiang Mai"."""
-    if ref.level in ("country", "village"):
+    """What a rank ranks among, said in words: "the districts of Chiang Mai" (a village's
+    indicators rank among its subdistrict's villages)."""
+    if ref.level == "country":
         return None
     parent = area["parents"][-1]
     label_th, label_en = LEVEL_LABELS[ref.level]

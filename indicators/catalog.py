@@ -1,75 +1,69 @@
-"""The indicator tables in the open data folder (``indicators/``), described once."""
+"""The indicator tables in the open data folder (``indicators/``), declared as data in
+``indicators/catalog.json`` (issue 23, item 3): adding a table is an entry there, no Python.
+
+A declaration that does not fit (an unknown level, a missing field, a wrong type) stops the
+load with the entry's number and file named, before anything is read or written.
+"""
 
 from __future__ import annotations
 
-from indicators.tables import IndicatorSpec, TableSpec
+import json
+from pathlib import Path
+from typing import Any
 
-NSO_SOURCE = ("NSO Household Socio-Economic Survey (สำนักงานสถิติแห่งชาติ), cleaned by "
-              "jittat/public-cleaned-data")
-DGA = "DGA Open Government Licence"
+from indicators.tables import LEVELS, IndicatorImportError, IndicatorSpec, TableSpec
 
-TABLES: tuple[TableSpec, ...] = (
-    TableSpec(
-        file="nso_avg_monthly_household_income_by_province_2541_2558.csv",
-        level="province", keys=("จังหวัด", "Province"), source=NSO_SOURCE, licence=DGA,
-        indicators=(IndicatorSpec("nso-household-income", "รายได้เฉลี่ยต่อเดือนต่อครัวเรือน",
-                                  "Average monthly household income", "บาท/เดือน (baht/month)"),),
-    ),
-    TableSpec(
-        file="nso_avg_monthly_household_expenditure_by_province_2549_2558.csv",
-        level="province", keys=("จังหวัด", "provinces"), source=NSO_SOURCE, licence=DGA,
-        indicators=(IndicatorSpec("nso-household-expenditure",
-                                  "ค่าใช้จ่ายเฉลี่ยต่อเดือนต่อครัวเรือน",
-                                  "Average monthly household expenditure",
-                                  "บาท/เดือน (baht/month)"),),
-    ),
-    TableSpec(
-        file="oae_major_rice_2562_by_province_mapthai.csv",
-        level="province", keys=("province_code",),
-        source="Office of Agricultural Economics (สำนักงานเศรษฐกิจการเกษตร), via piyayut-ch/mapthai",
-        licence="MIT",
-        indicators=(
-            IndicatorSpec("oae-rice-area-planted", "เนื้อที่เพาะปลูกข้าวนาปี", "Major rice area planted",
-                          "ไร่ (rai)", "area_plant", 2562),
-            IndicatorSpec("oae-rice-production", "ผลผลิตข้าวนาปี", "Major rice production",
-                          "ตัน (tonnes)", "production", 2562),
-            IndicatorSpec("oae-rice-yield", "ผลผลิตข้าวนาปีต่อไร่เก็บเกี่ยว",
-                          "Major rice yield per harvested rai", "กก./ไร่ (kg/rai)",
-                          "yield_harvest", 2562),
-        ),
-    ),
-    TableSpec(
-        file="osm_poi_density_by_subdistrict_viriyatae.csv",
-        level="subdistrict", keys=("sub_id",),
-        source="OpenStreetMap contributors, via viriyatae/Thailand-Subdistrict",
-        licence="ODbL",
-        indicators=(
-            IndicatorSpec("osm-poi-count", "จำนวนจุดสนใจ (OSM)", "Points of interest (OSM)",
-                          "แห่ง (POIs)", "poi"),
-            IndicatorSpec("osm-amenity-density", "ความหนาแน่นสิ่งอำนวยความสะดวก (OSM)",
-                          "Amenity density (OSM)", "แห่ง/ตร.กม. (per km²)", "amenity"),
-        ),
-    ),
-    TableSpec(
-        file="kchch2k_village_levels_2564_by_region.csv",
-        level="region", keys=("region_th", "region_en"),
-        source="กรมการพัฒนาชุมชน, ข้อมูล กชช.2ค (BIGDATA กรมการพัฒนาชุมชน)",
-        licence="CDD published figures",
-        indicators=(
-            IndicatorSpec("kchch2k-villages", "หมู่บ้านที่สำรวจ กชช.2ค", "Villages surveyed (KChCh 2Kh)",
-                          "หมู่บ้าน (villages)", "villages_total", 2564),
-            IndicatorSpec("kchch2k-level1", "หมู่บ้านล้าหลัง (ระดับ 1)",
-                          "Lagging villages (level 1)", "หมู่บ้าน (villages)", "level1_count", 2564),
-            IndicatorSpec("kchch2k-level3", "หมู่บ้านก้าวหน้า (ระดับ 3)",
-                          "Advanced villages (level 3)", "หมู่บ้าน (villages)", "level3_count", 2564),
-        ),
-    ),
-    TableSpec(
-        file="province_population_area_prasertcbs.csv",
-        level="province", keys=("name_th", "name_en"),
-        source="prasertcbs/thailand_gis (year and source not stated: demo only)",
-        licence="unknown (demo only)",
-        indicators=(IndicatorSpec("population", "ประชากร (ตัวอย่าง)", "Population (demo)",
-                                  "คน (people)", "population"),),
-    ),
-)
+CATALOG = Path(__file__).with_name("catalog.json")
+_TABLE_FIELDS: dict[str, type] = {"file": str, "level": str, "keys": list, "source": str,
+                                  "licence": str, "indicators": list}
+_INDICATOR_FIELDS: dict[str, type] = {"id": str, "title_th": str, "title_en": str, "unit": str}
+
+
+def _checked(entry: Any, fields: dict[str, type], where: str) -> dict[str, Any]:
+    if not isinstance(entry, dict):
+        raise IndicatorImportError(f"{where}: a declaration is an object")
+    for name, kind in fields.items():
+        if not isinstance(entry.get(name), kind) or entry.get(name) in ("", []):
+            raise IndicatorImportError(f"{where}: {name!r} is missing or not a {kind.__name__}")
+    return entry
+
+
+def _table(entry: Any, where: str) -> TableSpec:
+    entry = _checked(entry, _TABLE_FIELDS, where)
+    where = f"{where} ({entry['file']})"
+    if entry["level"] not in LEVELS:
+        raise IndicatorImportError(f"{where}: level must be one of {', '.join(LEVELS)}; got "
+                                   f"{entry['level']!r}")
+    indicators = []
+    for n, raw in enumerate(entry["indicators"], 1):
+        ind = _checked(raw, _INDICATOR_FIELDS, f"{where}, indicator {n}")
+        column, year = ind.get("column"), ind.get("year")
+        if column is not None and not isinstance(column, str):
+            raise IndicatorImportError(f"{where}, indicator {n}: 'column' is a column name")
+        if year is not None and not (isinstance(year, int) and 2400 <= year <= 2700):
+            raise IndicatorImportError(f"{where}, indicator {n}: 'year' is a B.E. year")
+        indicators.append(IndicatorSpec(ind["id"], ind["title_th"], ind["title_en"],
+                                        ind["unit"], column, year))
+    return TableSpec(file=entry["file"], level=entry["level"],
+                     keys=tuple(str(k) for k in entry["keys"]), source=entry["source"],
+                     licence=entry["licence"], indicators=tuple(indicators))
+
+
+def read_catalog(path: Path = CATALOG) -> tuple[TableSpec, ...]:
+    """The declarations of ``path`` (default: the repository's ``catalog.json``)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndicatorImportError(f"{path.name}: cannot be read as JSON: {exc}") from exc
+    tables = data.get("tables") if isinstance(data, dict) else None
+    if not isinstance(tables, list):
+        raise IndicatorImportError(f"{path.name}: a 'tables' list is expected")
+    specs = tuple(_table(t, f"{path.name}, table {n}") for n, t in enumerate(tables, 1))
+    ids = [i.id for s in specs for i in s.indicators]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise IndicatorImportError(f"{path.name}: indicator ids declared twice: {', '.join(twice)}")
+    return specs
+
+
+TABLES: tuple[TableSpec, ...] = read_catalog()

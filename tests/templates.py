@@ -71,6 +71,7 @@ def recipe_inputs(data_dir: Path) -> tuple[set[Path], set[Path]]:
     """Every file whose content the templates depend on: (code, data)."""
     code = code_files(LOADERS) | set((ROOT / "gis" / "migrations").rglob("*.py"))
     code.add(Path(__file__).resolve())
+    code.add(ROOT / "indicators" / "catalog.json")  # the catalogue's declarations are data
     return code, data_files(data_dir, DATA_FOLDERS)
 
 

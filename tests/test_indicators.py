@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
 from gis.db import engine_for
-from gis.indicator_store import load_table
+from gis.indicator_store import load_catalog, load_table
 from indicators.catalog import TABLES
 from indicators.matching import match_province
 from indicators.tables import (
@@ -59,6 +59,33 @@ def test_every_nso_province_matches_in_thai_and_english(file: str, data_dir: Pat
 ])
 def test_tolerant_province_names(name: str, code: str) -> None:
     assert match_province(name).code == code
+
+
+def test_a_table_declared_in_the_catalogue_file_loads_without_python(
+        tmp_path: Path, copy_database: Callable[..., str]) -> None:
+    """Issue 23, item 3: the catalogue is data (indicators/catalog.json); a new table is an
+    entry in such a file, and a wrong entry is named before anything is loaded."""
+    engine = engine_for(copy_database("cddgis_test_indicator_catalog", empty=True))
+    (tmp_path / "indicators").mkdir()
+    (tmp_path / "indicators" / "t.csv").write_text("province,value\n50,1.5\n10,2\n",
+                                                    encoding="utf-8")
+    table = {"file": "t.csv", "level": "province", "keys": ["province"], "source": "s",
+             "licence": "l", "indicators": [{"id": "test-declared", "title_th": "ท",
+                                             "title_en": "T", "unit": "u", "column": "value",
+                                             "year": 2566}]}
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps({"tables": [table]}), encoding="utf-8")
+    (report,) = load_catalog(engine, tmp_path, catalog=catalog)
+    assert report.matched == 2
+    with engine.connect() as conn:
+        assert dict(conn.execute(text("SELECT area_code, value FROM indicator_values "
+                                      "WHERE indicator_id = 'test-declared' AND year = 2566")
+                                 ).all()) == {"50": 1.5, "10": 2.0}
+    catalog.write_text(json.dumps({"tables": [{**table, "level": "tambon"}]}), encoding="utf-8")
+    with pytest.raises(IndicatorImportError, match=r"table 1 \(t.csv\): level must be one of"):
+        load_catalog(engine, tmp_path, catalog=catalog)
+    # the repository's own declarations (indicators/catalog.json) are the tables loaded
+    assert len(TABLES) == 6 and "kchch2k-level1" in {i.id for t in TABLES for i in t.indicators}
 
 
 def test_a_misspelled_name_is_reported_not_guessed(tmp_path: Path,

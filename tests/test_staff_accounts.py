@@ -64,6 +64,12 @@ def test_cli_adds_lists_disables_and_issues_tokens(cluster: ClusterInfo, fresh: 
     listed = _cli(cluster, "list").stdout
     assert "admin.one" in listed and "cm-office" in listed and "50" in listed
     assert "khok-nong-na" in listed and "approve" in listed
+    planner = _cli(cluster, "add", "planner", "--role", "editor", "--indicators",
+                   "--password-stdin", stdin=PASSWORD + "\n")
+    assert planner.returncode == 0, planner.stderr
+    assert accounts.require_account(fresh, "planner").may_manage_indicators
+    assert not accounts.require_account(fresh, "cm-office").may_manage_indicators
+    assert "indicators" in _cli(cluster, "list").stdout
 
     # The password is hashed with argon2id, never stored as given.
     with fresh.connect() as conn:

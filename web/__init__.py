@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     from web.pages import pages
     from web.staff_admin import staff_admin
     from web.staff_features import staff_features
+    from web.staff_indicators import staff_indicators
     from web.staff_personal import staff_personal
     from web.tiles import tiles
     from web.tour import tour
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.register_blueprint(dashboard)
     app.register_blueprint(dashboard_compare)
     app.register_blueprint(staff_features, url_prefix="/staff")
+    app.register_blueprint(staff_indicators, url_prefix="/staff")
     app.register_blueprint(staff_personal, url_prefix="/staff")
     app.register_blueprint(staff_admin, url_prefix="/staff")
 

@@ -33,7 +33,10 @@ METHOD_LABELS = {
 @choropleth.get("/choropleth")
 def page() -> ResponseReturnValue:
     fmap = plain_map(settings())
-    catalogue = [i.as_dict() for i in gi.catalogue(engine())]
+    # The map draws areas with boundaries: a village-only table (points, no polygons) is in
+    # the API and on the village dashboards, not (yet) on this map.
+    catalogue = [i.as_dict() for i in gi.catalogue(engine())
+                 if set(i.levels) & set(gi.AREA_LEVELS)]
     ids = [i["id"] for i in catalogue]
     default = DEFAULT_INDICATOR if DEFAULT_INDICATOR in ids else ids[0]
     return render_template(

@@ -17,6 +17,7 @@ from web.params import (
     DISTRICT,
     PROVINCE,
     REGION,
+    SUBDISTRICT,
     BadParameter,
     Param,
     breaks_param,
@@ -46,9 +47,11 @@ SCHEME = Param("scheme", "ColorBrewer scheme (default YlOrRd, RdBu for a change)
 BREAKS = Param("breaks", "Manual class breaks (classify=manual), comma-separated.",
                type="array", items={"type": "number"})
 CATALOGUE_PARAMS = [F_CATALOGUE]
-VALUES_PARAMS = [LEVEL, YEAR, COMPARE, REGION, PROVINCE, DISTRICT, F_VALUES, CLASSIFY, K, SCHEME,
-                 BREAKS]
-AREAS_PARAMS = [LEVEL, REGION, PROVINCE, DISTRICT]
+VALUES_PARAMS = [LEVEL, YEAR, COMPARE, REGION, PROVINCE, DISTRICT, SUBDISTRICT, F_VALUES,
+                 CLASSIFY, K, SCHEME, BREAKS]
+AREA_LEVEL = Param("level", "Area level of the boundaries.", enum=tuple(gi.AREA_LEVELS),
+                   default="province")
+AREAS_PARAMS = [AREA_LEVEL, REGION, PROVINCE, DISTRICT]
 VALUE_PARAMS = {p.name for p in VALUES_PARAMS}
 
 
@@ -58,13 +61,22 @@ def _scope() -> dict[str, str | None]:
     if scope["province"] and scope["district"] and \
             not scope["district"].startswith(scope["province"]):
         raise BadParameter(f"{scope['district']} is not inside {scope['province']}")
+    subdistrict = code_param("subdistrict", 6)
+    if subdistrict:  # a village table's scope: the subdistrict's villages
+        if request.args.get("level") != "village":
+            raise BadParameter("subdistrict is a scope for level=village only")
+        for parent in ("province", "district"):
+            code = scope[parent]
+            if code and not subdistrict.startswith(code):
+                raise BadParameter(f"subdistrict {subdistrict} is not inside {parent} {code}")
+        scope["subdistrict"] = subdistrict
     return scope
 
 
-def _level() -> str:
+def _level(levels: tuple[str, ...] = gi.LEVELS) -> str:
     level = request.args.get("level") or "province"
-    if level not in gi.LEVELS:
-        raise BadParameter(f"level must be one of {', '.join(gi.LEVELS)}; got {level!r}")
+    if level not in levels:
+        raise BadParameter(f"level must be one of {', '.join(levels)}; got {level!r}")
     return level
 
 
@@ -121,6 +133,8 @@ def compute_values(indicator_id: str, allowed: set[str] = VALUE_PARAMS,
             record["province_th"] = r.province_th
         if level == "subdistrict":
             record["district_th"] = r.district_th
+        if level == "village":  # AreaValue's district_th holds a village's subdistrict
+            record.update(subdistrict_th=r.district_th, province_th=r.province_th)
         records.append(record)
     method = request.args.get("classify")
     if method:
@@ -218,7 +232,7 @@ def _blank(x: object) -> object:
 def areas() -> ResponseReturnValue:
     """The areas of a level in a scope, simplified for display (a cddgis extension)."""
     _reject_unknown({p.name for p in AREAS_PARAMS})
-    level, scope = _level(), _scope()
+    level, scope = _level(gi.AREA_LEVELS), _scope()
     body = ch.areas_geojson(engine(), level, scope["region"], scope["province"],
                             scope["district"])
     etag = hashlib.sha1(body.encode(), usedforsecurity=False).hexdigest()

@@ -59,6 +59,7 @@ def admin_add_account() -> ResponseReturnValue:
             engine(), form.get("name", "")[:64], role=form.get("role", ""),
             password=form.get("password", "")[:1024], provinces=provinces, layers=layers,
             can_approve=bool(form.get("approve")), can_personal=bool(form.get("personal")),
+            can_indicators=bool(form.get("indicators")),
             display_name=(form.get("display_name") or "").strip()[:200] or None)
     except CddgisError as refused:
         return _admin_page(refused.status if refused.status < 500 else 400,
