@@ -133,7 +133,8 @@ def staff_site(copy_database: Callable[..., str], settings: Settings, cluster: C
              f"/staff/layers/{KNN}/{feature}", f"/staff/layers/{KNN}/new", "/staff/upload",
              urlsplit(job).path, "/staff/imports", "/staff/review", "/staff/my-changes",
              "/staff/admin/accounts", "/staff/admin/accounts/a11y-officer",
-             "/staff/admin/layers", "/staff/admin/personal", "/staff/password"]
+             "/staff/admin/layers", "/staff/admin/personal", "/staff/password",
+             "/staff/indicators", f"/staff/layers/{KNN}/photos"]
     with served(app) as base:
         yield base, pages
 
