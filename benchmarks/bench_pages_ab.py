@@ -82,8 +82,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--log-dir", type=Path, default=Path("/tmp/caches"))
-    parser.add_argument("--routes", default=",".join(ROUTES),
-                        help="the routes, comma-separated (default: the issue's five)")
+    parser.add_argument("--routes", default=" ".join(ROUTES),
+                        help="the routes, space-separated (default: the issue's five)")
     args = parser.parse_args()
     args.log_dir.mkdir(parents=True, exist_ok=True)
 
@@ -102,7 +102,7 @@ def main() -> None:
     print(f"database {DATABASE} ready in {time.monotonic() - began:.0f} s", flush=True)
 
     sides = {"before": args.before.resolve(), "after": ROOT}
-    routes = [r for r in args.routes.split(",") if r]
+    routes = args.routes.split()
     figures: dict[str, dict[str, list[float]]] = {s: {r: [] for r in routes} for s in sides}
     with ExitStack() as stack:
         bases = {side: stack.enter_context(serving(code, env, args.log_dir / f"{side}.log"))

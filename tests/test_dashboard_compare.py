@@ -69,3 +69,6 @@ def test_dashboard_links_to_a_comparison_with_the_area_above(client):
         "%3A", ":").replace("%2C", ",")
     html = client.get("/dashboard?province=50").get_data(as_text=True)
     assert "areas=province:50,region:north" in html.replace("%3A", ":").replace("%2C", ",")
+    html = client.get("/dashboard").get_data(as_text=True)  # the country: its four regions
+    assert ("areas=region:central,region:north,region:northeast,region:south"
+            in html.replace("%3A", ":").replace("%2C", ","))
