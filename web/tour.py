@@ -177,9 +177,16 @@ def photo(content_hash: str, size: str) -> ResponseReturnValue:
     if not path.is_file() or not gphotos.is_public(engine(), content_hash):
         abort(404)
     response = send_file(path, mimetype="image/jpeg", conditional=True, etag=content_hash[:32],
-                         max_age=365 * 24 * 3600)
-    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+                         max_age=PHOTO_MAX_AGE)
+    # A day, not a year: a photo staff delete (a face someone asked to have removed: PDPA)
+    # must also leave the proxies' and browsers' caches; its content never changes, so a
+    # revalidation after a day is a 304.
+    response.headers["Cache-Control"] = f"public, max-age={PHOTO_MAX_AGE}"
     return response
+
+
+PHOTO_MAX_AGE = 24 * 3600
+"""How long a proxy or browser may keep a photo without asking again (see ``photo``)."""
 
 
 @tour.get("/tour/<village_id>/og.png")
