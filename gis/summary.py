@@ -20,6 +20,7 @@ from core.areas import CDD_REGIONS
 from core.errors import BadParameter, NotFound
 from core.schema import Field, Layer
 from gis.versioned import VersionedCache
+from indicators.themes import Theme, themes
 from layers.definitions import LAYERS
 
 LEVELS = ("country", "region", "province", "district", "subdistrict", "village")
@@ -324,7 +325,7 @@ def _indicators(conn: Connection, ref: AreaRef) -> list[dict[str, Any]]:
                    END AS tied
             FROM v
         )
-        SELECT r.indicator_id, r.year, i.title_th, i.title_en, i.unit, i.source,
+        SELECT r.indicator_id, r.year, i.title_th, i.title_en, i.unit, i.source, i.theme,
                max(r.value) FILTER (WHERE r.area_code = :code) AS value,
                max(r.rank) FILTER (WHERE r.area_code = :code) AS rank,
                max(r.tied) FILTER (WHERE r.area_code = :code) AS tied,
@@ -333,14 +334,14 @@ def _indicators(conn: Connection, ref: AreaRef) -> list[dict[str, Any]]:
                avg(r.value) AS level_mean, sum(r.value) AS level_sum,
                bool_or(r.derived) AS derived
         FROM r JOIN indicators i ON i.id = r.indicator_id
-        GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2 NULLS FIRST
+        GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2 NULLS FIRST
     """), {"plen": plen, "parent": ref.code[:plen], "level": level, "code": ref.code,
            "additive": sorted(ADDITIVE)}).all()
     out: dict[str, dict[str, Any]] = {}
     for r in rows:
         item = out.setdefault(r.indicator_id, {
             "id": r.indicator_id, "title_th": r.title_th, "title_en": r.title_en,
-            "unit": r.unit, "source": r.source, "series": []})
+            "unit": r.unit, "source": r.source, "theme": r.theme, "series": []})
         value = r.value
         if country:  # a count adds up; a rate or an average does not
             value = r.level_sum if r.indicator_id in ADDITIVE else r.level_mean
@@ -663,3 +664,27 @@ def _filtered_part(conn: Connection, ref: AreaRef, flt: LayerFilter) -> dict[str
             "children": {r.child: r.n for r in rows if r.child is not None},
             "categories": {f.name: _category_rows(f, categories.get((layer.id, f.name), []))
                            for f in category_fields(layer) if f.name != flt.field}}
+
+
+# ---- themes (issue 23, item 2) -----------------------------------------------------------------
+
+def theme_named(theme_id: str) -> Theme:
+    """A declared theme (``indicators/themes.json``); anything else is a 400 naming ``theme``."""
+    declared = themes()
+    if theme_id not in declared:
+        raise BadParameter(f"theme must be one of {', '.join(declared)}; got {theme_id[:40]!r}")
+    theme = declared[theme_id]
+    unknown = [x for x in theme.layers if x not in LAYERS]
+    if unknown:  # a declaration error, said plainly rather than an empty page
+        raise ValueError(f"themes.json: theme {theme_id} names no layer {', '.join(unknown)}")
+    return theme
+
+
+def themed(summary: dict[str, Any], theme: Theme) -> dict[str, Any]:
+    """The summary narrowed to a theme: its layers, and the indicators it names or that staff
+    gave its id when uploading."""
+    summary["layers"] = [x for x in summary["layers"] if x["id"] in theme.layers]
+    summary["indicators"] = [i for i in summary["indicators"]
+                             if i["id"] in theme.indicators or i.get("theme") == theme.id]
+    summary["theme"] = {"id": theme.id, "title_th": theme.title_th, "title_en": theme.title_en}
+    return summary

@@ -433,3 +433,59 @@ def test_bad_filter(client, value, word):
             {"province": "50"} if path == "/dashboard" else {})})
         assert response.status_code == 400, path
         assert word in unescape(response.get_data(as_text=True)), path
+
+
+def test_a_theme_narrows_the_dashboard_to_its_layers_and_tables(client):
+    """Issue 23, item 2: themes are data (indicators/themes.json), like the seed's pages."""
+    from indicators.themes import themes
+
+    economy = themes()["community-economy"]
+    body = client.get("/api/areas/province/50/summary?theme=community-economy").get_json()
+    assert body["theme"]["title_th"] == "เศรษฐกิจชุมชน"
+    assert [x["id"] for x in body["layers"]] == [x for x in LAYERS if x in economy.layers]
+    assert {i["id"] for i in body["indicators"]} <= set(economy.indicators)
+    assert {i["id"] for i in body["indicators"]} >= {"oae-rice-production"}
+    html = client.get("/dashboard?province=50&theme=community-economy").get_data(as_text=True)
+    assert 'data-theme="community-economy" aria-current="page"' in html
+    assert "theme=community-economy" in html  # the breadcrumbs keep it
+
+
+def test_a_staff_table_joins_a_theme_by_its_id():
+    summary = {"layers": [], "indicators": [{"id": "mine", "theme": "community-strength"},
+                                            {"id": "other", "theme": None}]}
+    from indicators.themes import themes
+
+    out = gs.themed(summary, themes()["community-strength"])
+    assert [i["id"] for i in out["indicators"]] == ["mine"]
+
+
+def test_bad_theme_and_bad_declarations(client, tmp_path):
+    from indicators.themes import read_themes
+
+    for path in ("/api/areas/province/50/summary?theme=sports", "/dashboard?theme=sports"):
+        response = client.get(path)
+        assert response.status_code == 400 and "theme must be one of" in unescape(
+            response.get_data(as_text=True)), path
+    bad = tmp_path / "themes.json"
+    bad.write_text('{"themes": [{"id": "a", "title_th": "ก", "title_en": "A"},'
+                   ' {"id": "a", "title_th": "ข", "title_en": "B"}]}', encoding="utf-8")
+    with pytest.raises(ValueError, match="theme 2: id 'a' is declared twice"):
+        read_themes(bad)
+    bad.write_text('{"themes": [{"id": "a", "title_th": "", "title_en": "A", "layers": ["x"]}]}',
+                   encoding="utf-8")
+    with pytest.raises(ValueError, match="theme 1: title_th is required"):
+        read_themes(bad)
+    bad.write_text('{"themes": [{"id": "a", "title_th": "ก", "title_en": "A", "layers": ["x"]}]}',
+                   encoding="utf-8")
+    with pytest.raises(ValueError, match="no layer x"):
+        read_themes(bad, layer_ids=frozenset(LAYERS))
+
+
+def test_every_declared_theme_names_real_layers_and_tables(engine):
+    from indicators.themes import themes
+
+    with engine.connect() as conn:
+        tables = {r[0] for r in conn.execute(text("SELECT id FROM indicators"))}
+    for theme in themes().values():
+        assert set(theme.layers) <= set(LAYERS), theme.id
+        assert set(theme.indicators) <= tables, theme.id

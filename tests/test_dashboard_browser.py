@@ -392,3 +392,16 @@ def test_the_printed_pdf_holds_the_area_and_the_api_numbers(page, live_server, c
     for layer in api["layers"]:
         assert f"{layer['count']:,}" in text, layer["id"]
     assert f"{round(api['population']['value']):,}" in text
+
+
+def test_theme_tabs_keep_the_theme_down_the_levels(page, live_server, client):
+    """Issue 23, item 2: a theme's tab narrows the page; drilling down keeps the theme."""
+    open_ready(page, f"{live_server}/dashboard?province=50")
+    page.click('nav.themes a[data-theme="community-economy"]')
+    arrive(page, r"/dashboard\?(?=.*\bprovince=50\b)(?=.*\btheme=community-economy\b)")
+    api = client.get("/api/areas/province/50/summary?theme=community-economy").get_json()
+    expect(page.locator("#cards .layer-card")).to_have_count(len(api["layers"]))
+    page.click('a[data-child="5001"]')
+    arrive(page, r"/dashboard\?district=5001&theme=community-economy$")
+    expect(page.locator('nav.themes a[aria-current="page"]')).to_have_attribute(
+        "data-theme", "community-economy")

@@ -18,6 +18,7 @@ from core.areas import cdd_region
 from core.errors import BadParameter
 from core.values import safe_row
 from gis import summary as gs
+from indicators.themes import themes
 from web.choices import area_choices
 from web.dashboard_compare import compare_with
 from web.params import Param, accept
@@ -54,11 +55,15 @@ def query_for(level: str, code: str) -> dict[str, str]:
 
 
 def summary_for(level: str, code: str) -> dict[str, Any]:
-    """The area's summary, cross-filtered when the link chose a bar (``filter``)."""
-    raw = request.args.get("filter", "")
+    """The area's summary, cross-filtered when the link chose a bar (``filter``), narrowed to
+    a theme when it names one (``theme``)."""
+    raw, theme = request.args.get("filter", ""), request.args.get("theme", "")
+    chosen = gs.theme_named(theme) if theme else None
     if raw:
-        return gs.filtered_summary(engine(), level, code, gs.parse_filter(raw))
-    return gs.area_summary(engine(), level, code)
+        summary = gs.filtered_summary(engine(), level, code, gs.parse_filter(raw))
+    else:
+        summary = gs.area_summary(engine(), level, code)
+    return gs.themed(summary, chosen) if chosen else summary
 
 
 @dashboard.get("/dashboard")
@@ -66,7 +71,7 @@ def page() -> ResponseReturnValue:
     level, code = page_area(request.args)
     summary = summary_for(level, code)
     area = summary["area"]
-    kept = {"filter": request.args["filter"]} if request.args.get("filter") else {}
+    kept = {k: request.args[k] for k in ("filter", "theme") if request.args.get(k)}
     permalink = url_for("dashboard.page", _external=True, **query_for(level, code), **kept)
     og_image = url_for("dashboard.og_image", level=level, code=code or "TH", _external=True)
     share = {
@@ -79,6 +84,7 @@ def page() -> ResponseReturnValue:
     return render_template("dashboard.html", summary=summary, area=area, config=config,
                            permalink=permalink, og_image=og_image, share=share,
                            compare=compare_with(level, code),
+                           themes=themes().values(), area_query=query_for(level, code),
                            sample=summary["sample"], **area_choices())
 
 
@@ -87,7 +93,9 @@ F_SUMMARY = Param("f", "Output format: json, csv (one row per number) or xlsx.",
 FILTER = Param("filter", "A chart's bar chosen (cross-filter): layer:field:value, e.g. "
                "khok-nong-na:model_level:HLM; that layer's numbers count only those features.",
                max_length=300, example="khok-nong-na:model_level:HLM")
-SUMMARY_PARAMS = [F_SUMMARY, FILTER]
+THEME = Param("theme", "A dashboard theme (indicators/themes.json): only its layers and "
+              "indicators.", max_length=64, example="community-economy")
+SUMMARY_PARAMS = [F_SUMMARY, FILTER, THEME]
 
 
 @dashboard.get("/api/areas/<level>/<code>/summary")

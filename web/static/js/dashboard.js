@@ -35,6 +35,7 @@
   function childUrl(code) {
     const q = { [S.child_level]: code };
     if (S.filter) q.filter = filterText(S.filter);
+    if (S.theme) q.theme = S.theme.id;
     return `${location.pathname}?${new URLSearchParams(q)}`;
   }
   const filterText = (f) => `${f.layer}:${f.field}:${f.value == null ? "" : f.value}`;
@@ -498,12 +499,16 @@
       busy();
       if (name === "village") {
         const q = village.value ? { village: village.value } : { subdistrict: selects.subdistrict.value };
+        if (S.theme) q.theme = S.theme.id;
         location.assign(`${location.pathname}?${new URLSearchParams(q)}`);
         return;
       }
       if (name === "region") {  // a region is a dashboard of its own (issue 23)
         const r = selects.region.value;
-        location.assign(`${location.pathname}${r ? "?" + new URLSearchParams({ region: r }) : ""}`);
+        const next = r ? { region: r } : {};
+        if (S.theme) next.theme = S.theme.id;
+        const text = new URLSearchParams(next).toString();
+        location.assign(`${location.pathname}${text ? "?" + text : ""}`);
         return;
       }
       const order = ["province", "district", "subdistrict"];
@@ -512,7 +517,10 @@
         if (selects[lvl].value) q[lvl] = selects[lvl].value;
       }
       const deepest = Object.keys(q).pop();
-      location.assign(`${location.pathname}${deepest ? "?" + new URLSearchParams({ [deepest]: q[deepest] }) : ""}`);
+      const next = deepest ? { [deepest]: q[deepest] } : {};
+      if (S.theme) next.theme = S.theme.id; // the theme stays as the area changes
+      const text = new URLSearchParams(next).toString();
+      location.assign(`${location.pathname}${text ? "?" + text : ""}`);
     });
     form.addEventListener("submit", (e) => e.preventDefault());
   }
