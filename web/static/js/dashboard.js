@@ -31,12 +31,17 @@
     return node;
   }
   const bi = (th, en) => [th, " ", el("span", { className: "en", text: en })];
+  // Another area's dashboard, in the page's theme (it stays as the area changes).
+  function areaUrl(q) {
+    const next = S.theme ? { ...q, theme: S.theme.id } : q;
+    const text = new URLSearchParams(next).toString();
+    return `${location.pathname}${text ? "?" + text : ""}`;
+  }
   // A chosen bar (cross-filter, issue 23 item 5) goes with the link: down, and in the URL.
   function childUrl(code) {
     const q = { [S.child_level]: code };
     if (S.filter) q.filter = filterText(S.filter);
-    if (S.theme) q.theme = S.theme.id;
-    return `${location.pathname}?${new URLSearchParams(q)}`;
+    return areaUrl(q);
   }
   const filterText = (f) => `${f.layer}:${f.field}:${f.value == null ? "" : f.value}`;
   function filterUrl(f) {
@@ -498,17 +503,13 @@
       const name = e.target.name;
       busy();
       if (name === "village") {
-        const q = village.value ? { village: village.value } : { subdistrict: selects.subdistrict.value };
-        if (S.theme) q.theme = S.theme.id;
-        location.assign(`${location.pathname}?${new URLSearchParams(q)}`);
+        location.assign(areaUrl(village.value ? { village: village.value }
+          : { subdistrict: selects.subdistrict.value }));
         return;
       }
       if (name === "region") {  // a region is a dashboard of its own (issue 23)
         const r = selects.region.value;
-        const next = r ? { region: r } : {};
-        if (S.theme) next.theme = S.theme.id;
-        const text = new URLSearchParams(next).toString();
-        location.assign(`${location.pathname}${text ? "?" + text : ""}`);
+        location.assign(areaUrl(r ? { region: r } : {}));
         return;
       }
       const order = ["province", "district", "subdistrict"];
@@ -517,10 +518,7 @@
         if (selects[lvl].value) q[lvl] = selects[lvl].value;
       }
       const deepest = Object.keys(q).pop();
-      const next = deepest ? { [deepest]: q[deepest] } : {};
-      if (S.theme) next.theme = S.theme.id; // the theme stays as the area changes
-      const text = new URLSearchParams(next).toString();
-      location.assign(`${location.pathname}${text ? "?" + text : ""}`);
+      location.assign(areaUrl(deepest ? { [deepest]: q[deepest] } : {}));
     });
     form.addEventListener("submit", (e) => e.preventDefault());
   }
